@@ -1,0 +1,59 @@
+/* ids.c - random identifiers from the kernel's CSPRNG (see ids.h). */
+#include "base/ids.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+void id_random_bytes(void *buf, size_t n)
+{
+    unsigned char *p = buf;
+    while (n > 0) {
+        ssize_t r = getrandom(p, n, 0);
+        if (r < 0) {
+            if (errno == EINTR) continue;
+            fprintf(stderr, "socle: getrandom failed: %s\n", strerror(errno));
+            abort();
+        }
+        p += r;
+        n -= (size_t)r;
+    }
+}
+
+char *id_uuid(char *out)
+{
+    unsigned char b[16];
+    id_random_bytes(b, sizeof b);
+    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
+    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
+    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1], b[2], b[3],
+             b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
+    return out;
+}
+
+char *id_request(char *out)
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char b[8];
+    id_random_bytes(b, sizeof b);
+    for (int i = 0; i < 8; i++) {
+        out[2 * i] = hex[b[i] >> 4];
+        out[2 * i + 1] = hex[b[i] & 15];
+    }
+    out[16] = 0;
+    return out;
+}
+
+int id_fhir_valid(const char *s)
+{
+    size_t n = 0;
+    for (; s[n]; n++) {
+        char c = s[n];
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.'))
+            return 0;
+        if (n >= 64) return 0;
+    }
+    return n > 0;
+}

@@ -1,0 +1,154 @@
+/* text.c - folding for search and matching, UTF-8 checks, URL encoding (see text.h). */
+#include "base/text.h"
+
+#include <string.h>
+
+/* ASCII folds of U+00C0..U+017F (Latin-1 Supplement letters and Latin Extended-A), lowercase.
+ * "" means "keep the character" (×, ÷ and the like). */
+static const char *const text_latin_fold[] = {
+    /* C0 */ "a", "a", "a", "a", "a", "a", "ae", "c", "e", "e", "e", "e", "i", "i", "i", "i",
+    /* D0 */ "d", "n", "o", "o", "o", "o", "o", "", "o", "u", "u", "u", "u", "y", "th", "ss",
+    /* E0 */ "a", "a", "a", "a", "a", "a", "ae", "c", "e", "e", "e", "e", "i", "i", "i", "i",
+    /* F0 */ "d", "n", "o", "o", "o", "o", "o", "", "o", "u", "u", "u", "u", "y", "th", "y",
+    /* 100 */ "a", "a", "a", "a", "a", "a", "c", "c", "c", "c", "c", "c", "c", "c", "d", "d",
+    /* 110 */ "d", "d", "e", "e", "e", "e", "e", "e", "e", "e", "e", "e", "g", "g", "g", "g",
+    /* 120 */ "g", "g", "g", "g", "h", "h", "h", "h", "i", "i", "i", "i", "i", "i", "i", "i",
+    /* 130 */ "i", "i", "ij", "ij", "j", "j", "k", "k", "k", "l", "l", "l", "l", "l", "l", "l",
+    /* 140 */ "l", "l", "l", "n", "n", "n", "n", "n", "n", "n", "n", "n", "o", "o", "o", "o",
+    /* 150 */ "o", "o", "oe", "oe", "r", "r", "r", "r", "r", "r", "s", "s", "s", "s", "s", "s",
+    /* 160 */ "s", "s", "t", "t", "t", "t", "t", "t", "u", "u", "u", "u", "u", "u", "u", "u",
+    /* 170 */ "u", "u", "u", "u", "w", "w", "y", "y", "y", "z", "z", "z", "z", "z", "z", "s",
+};
+
+/* Decode one UTF-8 sequence at s (n bytes left); returns its length, 0 if invalid. */
+static size_t text_utf8_decode(const unsigned char *s, size_t n, unsigned *cp)
+{
+    if (s[0] < 0x80) {
+        *cp = s[0];
+        return 1;
+    }
+    size_t len;
+    unsigned min;
+    if ((s[0] & 0xe0) == 0xc0) {
+        len = 2, min = 0x80, *cp = s[0] & 0x1f;
+    } else if ((s[0] & 0xf0) == 0xe0) {
+        len = 3, min = 0x800, *cp = s[0] & 0x0f;
+    } else if ((s[0] & 0xf8) == 0xf0) {
+        len = 4, min = 0x10000, *cp = s[0] & 0x07;
+    } else {
+        return 0;
+    }
+    if (len > n) return 0;
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xc0) != 0x80) return 0;
+        *cp = (*cp << 6) | (s[i] & 0x3f);
+    }
+    if (*cp < min || *cp > 0x10ffff || (*cp >= 0xd800 && *cp <= 0xdfff)) return 0;
+    return len;
+}
+
+void text_fold(socle_buf *out, const char *s, size_t n)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    int pending_space = 0;
+    size_t start_len = out->len;
+    for (size_t i = 0; i < n;) {
+        unsigned cp;
+        size_t len = text_utf8_decode(p + i, n - i, &cp);
+        if (len == 0) { /* keep invalid bytes as they are */
+            buf_putc(out, (char)p[i]);
+            i++;
+            continue;
+        }
+        int is_space = cp == ' ' || cp == '\t' || cp == '\n' || cp == '\r' || cp == '-' || cp == '\'' ||
+                       cp == 0x2019 /* ’ */ || cp == 0xa0 || cp == 0x2010 || cp == 0x2011;
+        if (is_space) {
+            pending_space = 1;
+            i += len;
+            continue;
+        }
+        if (pending_space && out->len > start_len) buf_putc(out, ' ');
+        pending_space = 0;
+        if (cp < 0x80) {
+            char c = (char)cp;
+            if (c >= 'A' && c <= 'Z') c = (char)(c - 'A' + 'a');
+            buf_putc(out, c);
+        } else if (cp >= 0xc0 && cp <= 0x17f && text_latin_fold[cp - 0xc0][0]) {
+            buf_puts(out, text_latin_fold[cp - 0xc0]);
+        } else {
+            buf_append(out, p + i, len);
+        }
+        i += len;
+    }
+}
+
+int text_utf8_valid(const char *s, size_t n)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    for (size_t i = 0; i < n;) {
+        unsigned cp;
+        if (p[i] == 0) return 0;
+        if (p[i] < 0x80) {
+            i++;
+            continue;
+        }
+        size_t len = text_utf8_decode(p + i, n - i, &cp);
+        if (len == 0) return 0;
+        i += len;
+    }
+    return 1;
+}
+
+static int text_hex_value(char c)
+{
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+long text_url_decode(char *s, size_t n)
+{
+    size_t w = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == '+') {
+            s[w++] = ' ';
+        } else if (s[i] == '%') {
+            if (i + 2 >= n) return -1;
+            int hi = text_hex_value(s[i + 1]), lo = text_hex_value(s[i + 2]);
+            if (hi < 0 || lo < 0) return -1;
+            s[w++] = (char)(hi * 16 + lo);
+            i += 2;
+        } else {
+            s[w++] = s[i];
+        }
+    }
+    if (w < n) s[w] = 0;
+    return (long)w;
+}
+
+void text_url_encode(socle_buf *out, const char *s)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        unsigned char c = *p;
+        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
+            c == '.' || c == '~' || c == ':') {
+            buf_putc(out, (char)c);
+        } else {
+            char esc[4] = {'%', hex[c >> 4], hex[c & 15], 0};
+            buf_puts(out, esc);
+        }
+    }
+}
+
+int text_equal_nocase(const char *a, const char *b)
+{
+    for (;; a++, b++) {
+        char x = *a, y = *b;
+        if (x >= 'A' && x <= 'Z') x = (char)(x - 'A' + 'a');
+        if (y >= 'A' && y <= 'Z') y = (char)(y - 'A' + 'a');
+        if (x != y) return 0;
+        if (!x) return 1;
+    }
+}

@@ -1,0 +1,23 @@
+/* text.h - text normalisation for search and identity matching.
+ *
+ * text_fold lowercases and removes diacritics of Latin letters (é->e, ç->c, œ->oe, æ->ae, ß->ss),
+ * keeps other UTF-8 untouched, and maps apostrophes, hyphens and runs of white space to one space.
+ * That is the form string search compares ("Hélène" matches "helene", "Le Goff" matches "le-goff"). */
+#ifndef SOCLE_BASE_TEXT_H
+#define SOCLE_BASE_TEXT_H
+
+#include <stddef.h>
+#include "base/buf.h"
+
+/* text_fold - append the folded form of s[0..n) to out. Invalid UTF-8 bytes are kept as is. */
+void text_fold(socle_buf *out, const char *s, size_t n);
+/* text_utf8_valid - 1 if s[0..n) is valid UTF-8 without NUL bytes. */
+int text_utf8_valid(const char *s, size_t n);
+/* text_url_decode - decode %XX and '+' (as space) in place; returns new length, -1 on bad escape. */
+long text_url_decode(char *s, size_t n);
+/* text_url_encode - append s percent-encoded for a URL query value. */
+void text_url_encode(socle_buf *out, const char *s);
+/* text_equal_nocase - ASCII case-insensitive equality. */
+int text_equal_nocase(const char *a, const char *b);
+
+#endif

@@ -1,0 +1,96 @@
+/* app.c - opens the pieces of socle in dependency order from the configuration, and closes them. */
+#include "cli/app.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/log.h"
+
+socle_config *app_load_config(int argc, char **argv, const char *extra_flags)
+{
+    socle_config *cfg;
+    socle_err err;
+    if (config_load(&cfg, NULL, argc, argv, extra_flags, &err)) {
+        fprintf(stderr, "socle: %s\n", err.msg);
+        return NULL;
+    }
+    int level = log_level_parse(config_get(cfg, "log_level"));
+    if (level >= 0) log_set_level(level);
+    return cfg;
+}
+
+static int app_public_url(socle_app *app)
+{
+    const char *url = config_get(app->config, "public_url");
+    if (url) {
+        snprintf(app->public_url, sizeof app->public_url, "%s", url);
+    } else {
+        const char *listen = config_get(app->config, "listen");
+        snprintf(app->public_url, sizeof app->public_url, "%s://%s", config_get(app->config, "tls_cert") ? "https" : "http",
+                 listen);
+    }
+    size_t n = strlen(app->public_url);
+    while (n && app->public_url[n - 1] == '/') app->public_url[--n] = 0;
+    snprintf(app->fhir_base, sizeof app->fhir_base, "%s/fhir", app->public_url);
+    return 0;
+}
+
+int app_open(socle_app *app, socle_config *cfg, int parts, socle_err *err)
+{
+    memset(app, 0, sizeof *app);
+    app->config = cfg;
+    app_public_url(app);
+    app->limits = FHIR_LIMITS_DEFAULT;
+    app->limits.max_bytes = (size_t)config_get_int(cfg, "max_body_bytes", 20 << 20);
+    app->limits.max_depth = (size_t)config_get_int(cfg, "json_max_depth", 64);
+    app->limits.max_string = (size_t)config_get_int(cfg, "json_max_string", 16 << 20);
+    if (parts & APP_AUDIT) parts |= APP_STORE | APP_KEY;
+    int rc = 0;
+    if (parts & APP_KEY) rc = crypto_key_load_or_create(config_get(cfg, "signing_key"), &app->signing_key, err);
+    if (!rc && (parts & APP_STORE)) {
+        store_options so = {.url = config_get(cfg, "db"),
+                            .pool_size = (int)config_get_int(cfg, "db_pool_size", 0),
+                            .sqlite_synchronous = config_get(cfg, "sqlite_synchronous")};
+        rc = store_open(&so, &app->store, err);
+    }
+    if (!rc && (parts & APP_AUDIT)) {
+        rc = fhir_repo_migrate(app->store, err);
+        if (!rc)
+            rc = audit_open(app->store, app->signing_key, (int)config_get_int(cfg, "audit_checkpoint_interval", 1000),
+                            (int)config_get_int(cfg, "audit_queue_size", 65536), &app->audit, err);
+        auth_verifier_options vo = {.server_key = app->signing_key,
+                                    .issuer = config_get(cfg, "issuer"),
+                                    .audience = config_get(cfg, "audience"),
+                                    .trusted_issuers = config_get(cfg, "trusted_issuers"),
+                                    .cache_entries = (int)config_get_int(cfg, "token_cache_entries", 8192)};
+        if (!rc) rc = auth_verifier_new(&vo, &app->verifier, err);
+        if (!rc && !(app->policy = auth_policy_new())) rc = socle_err_set(err, SOCLE_ENOMEM, "out of memory");
+        if (!rc) rc = auth_policy_add_foundation_rules(app->policy);
+        if (!rc) rc = rest_capability_build(app, err);
+        if (!rc) {
+            char *jwk = crypto_key_public_jwk(app->signing_key);
+            size_t len = jwk ? strlen(jwk) + 16 : 0;
+            app->jwks = jwk ? malloc(len) : NULL;
+            if (app->jwks) snprintf(app->jwks, len, "{\"keys\":[%s]}", jwk);
+            free(jwk);
+            if (!app->jwks) rc = socle_err_set(err, SOCLE_ENOMEM, "out of memory");
+        }
+    }
+    if (rc) app_close(app);
+    return rc;
+}
+
+void app_close(socle_app *app)
+{
+    audit_close(app->audit);
+    auth_policy_free(app->policy);
+    auth_verifier_free(app->verifier);
+    store_close(app->store);
+    crypto_key_free(app->signing_key);
+    free(app->capability);
+    free(app->jwks);
+    socle_config *cfg = app->config;
+    memset(app, 0, sizeof *app);
+    app->config = cfg;
+}

@@ -1,0 +1,29 @@
+/* app.h - assembling the application (store, keys, tokens, policy, audit) from the configuration,
+ * shared by the subcommands. */
+#ifndef SOCLE_CLI_APP_H
+#define SOCLE_CLI_APP_H
+
+#include "rest/rest.h"
+
+enum { APP_STORE = 1, APP_KEY = 2, APP_AUDIT = 4, APP_ALL = 7 };
+
+/* app_open - open what `parts` asks for; APP_AUDIT implies the store and key, and also migrates
+ * the FHIR tables and builds the verifier, policy, CapabilityStatement and JWKS. */
+int app_open(socle_app *app, socle_config *cfg, int parts, socle_err *err);
+/* app_close - close everything app_open opened (the config stays the caller's). */
+void app_close(socle_app *app);
+/* app_load_config - config_load with the subcommand's flags; prints the error and returns NULL. */
+socle_config *app_load_config(int argc, char **argv, const char *extra_flags);
+
+/* Subcommands (argv after the subcommand's own name). Each returns the process exit status. */
+int cli_serve(int argc, char **argv, int demo);
+int cli_token(int argc, char **argv);
+int cli_pki(int argc, char **argv);
+int cli_audit(int argc, char **argv);
+int cli_config(int argc, char **argv);
+int cli_import(int argc, char **argv);
+
+/* demo_load - create the synthetic demo data unless already there. */
+int demo_load(socle_app *app, socle_err *err);
+
+#endif

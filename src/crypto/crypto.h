@@ -1,0 +1,71 @@
+/* crypto.h - hashes, encodings and the server's signing key (OpenSSL 3).
+ *
+ * NAME
+ *      crypto - SHA-256, HMAC, base64/base64url, ES256 keys and JWS compact signatures.
+ * DESCRIPTION
+ *      The server signs tokens and audit checkpoints with one EC P-256 key kept as PEM in
+ *      `$data/keys/signing.pem` (mode 0600), created on first use. Its key id (`kid`) is the
+ *      RFC 7638 JWK thumbprint. Keys of other issuers come from JWKS documents (EC P-256 and RSA).
+ *      Nothing here logs key material.
+ */
+#ifndef SOCLE_CRYPTO_CRYPTO_H
+#define SOCLE_CRYPTO_CRYPTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "base/err.h"
+
+/* crypto_sha256 - SHA-256 of data into out. Can't fail. */
+void crypto_sha256(const void *data, size_t n, uint8_t out[32]);
+/* crypto_hmac_sha256 - HMAC-SHA-256. Can't fail. */
+void crypto_hmac_sha256(const void *key, size_t keylen, const void *data, size_t n, uint8_t out[32]);
+/* crypto_hex - lowercase hex of n bytes into out (2n+1 bytes). Returns out. */
+char *crypto_hex(const uint8_t *in, size_t n, char *out);
+/* crypto_equal - constant-time comparison of two n-byte areas: 1 equal, 0 not. */
+int crypto_equal(const void *a, const void *b, size_t n);
+
+/* crypto_b64url_encode - unpadded base64url of n bytes into out (needs 4*ceil(n/3)+1 bytes);
+ * returns the length written (without the NUL). */
+size_t crypto_b64url_encode(const uint8_t *in, size_t n, char *out);
+/* crypto_b64url_decode - decode (padding optional) into out (needs 3*ceil(n/4) bytes); returns 0 or
+ * SOCLE_EINVAL on a character outside the alphabet or an impossible length. */
+int crypto_b64url_decode(const char *in, size_t n, uint8_t *out, size_t *outlen);
+/* Standard base64 (with padding), as FHIR base64Binary uses. Same contracts as above; decode
+ * also rejects misplaced padding and ignores no white space. */
+size_t crypto_b64_encode(const uint8_t *in, size_t n, char *out);
+int crypto_b64_decode(const char *in, size_t n, uint8_t *out, size_t *outlen);
+
+typedef struct crypto_key crypto_key;
+
+/* crypto_key_load_or_create - read the EC P-256 private key at path, or create it (and its
+ * directory, mode 0700; the file mode 0600) when missing. */
+int crypto_key_load_or_create(const char *path, crypto_key **out, socle_err *err);
+/* crypto_key_from_jwk_json - a public key from one JWK object (kty EC crv P-256, or kty RSA). */
+int crypto_key_from_jwk_json(const char *json, size_t n, crypto_key **out, socle_err *err);
+void crypto_key_free(crypto_key *k);
+/* crypto_key_kid - the key id (thumbprint, or the JWK's own "kid" for imported keys). */
+const char *crypto_key_kid(const crypto_key *k);
+/* crypto_key_alg - "ES256" or "RS256". */
+const char *crypto_key_alg(const crypto_key *k);
+/* crypto_key_public_jwk - the public key as a JWK JSON object (with kid, alg, use=sig); the
+ * caller frees the string. */
+char *crypto_key_public_jwk(const crypto_key *k);
+
+/* crypto_sign - sign data with a private key using its algorithm; for ES256 the signature is the
+ * 64-byte R||S form JWS uses. *siglen in: room in sig (>= 512), out: bytes written. */
+int crypto_sign(const crypto_key *k, const void *data, size_t n, uint8_t *sig, size_t *siglen, socle_err *err);
+/* crypto_verify - 0 if sig is a valid signature of data, SOCLE_EUNAUTHORIZED otherwise. */
+int crypto_verify(const crypto_key *k, const void *data, size_t n, const uint8_t *sig, size_t siglen,
+                  socle_err *err);
+
+/* crypto_jws_sign - compact JWS (header.payload.signature) of payload_json with the key's alg and
+ * kid, header typ "JWT". The caller frees *out. */
+int crypto_jws_sign(const crypto_key *k, const char *payload_json, char **out, socle_err *err);
+
+/* crypto_jws_split - check the compact form and decode its parts: the header JSON, the payload
+ * JSON and the signature (all malloc'ed into *header, *payload, *sig; caller frees), the signing
+ * input length (header.payload). Size limit 16 KiB. SOCLE_EUNAUTHORIZED when malformed. */
+int crypto_jws_split(const char *compact, char **header, char **payload, uint8_t **sig, size_t *siglen,
+                     size_t *signing_input_len, socle_err *err);
+
+#endif

@@ -1,0 +1,417 @@
+/* repo.c - versioned FHIR resource storage (see repo.h for the contract).
+ *
+ * Tables (owner "fhir"): fhir_resource holds the current version of each (type, id) with the exact
+ * JSON served to clients; fhir_history holds every version, ordered by a global sequence that
+ * gives history its keyset paging. Index rows are written by fhir_index_write (search.h). */
+#include "fhir/repo.h"
+
+#include <string.h>
+
+#include "base/buf.h"
+#include "base/ids.h"
+#include "base/timeutil.h"
+#include "fhir/search.h"
+
+static const store_migration fhir_repo_steps[] = {
+    {1, "resource and history tables", NULL,
+     "CREATE TABLE fhir_resource (type TEXT NOT NULL, id TEXT NOT NULL, version INTEGER NOT NULL,"
+     " last_updated INTEGER NOT NULL, deleted INTEGER NOT NULL DEFAULT 0, patient TEXT, body TEXT NOT NULL,"
+     " PRIMARY KEY (type, id));"
+     "CREATE INDEX fhir_resource_updated ON fhir_resource (type, last_updated, id);"
+     "CREATE INDEX fhir_resource_patient ON fhir_resource (patient) WHERE patient IS NOT NULL;"
+     "CREATE TABLE fhir_history (seq INTEGER PRIMARY KEY AUTOINCREMENT, type TEXT NOT NULL, id TEXT NOT NULL,"
+     " version INTEGER NOT NULL, last_updated INTEGER NOT NULL, deleted INTEGER NOT NULL, patient TEXT,"
+     " body TEXT NOT NULL, UNIQUE (type, id, version));"
+     "CREATE INDEX fhir_history_type ON fhir_history (type, seq);",
+     "CREATE TABLE fhir_resource (type TEXT COLLATE \"C\" NOT NULL, id TEXT COLLATE \"C\" NOT NULL,"
+     " version BIGINT NOT NULL, last_updated BIGINT NOT NULL, deleted INTEGER NOT NULL DEFAULT 0,"
+     " patient TEXT COLLATE \"C\", body TEXT NOT NULL, PRIMARY KEY (type, id));"
+     "CREATE INDEX fhir_resource_updated ON fhir_resource (type, last_updated, id);"
+     "CREATE INDEX fhir_resource_patient ON fhir_resource (patient) WHERE patient IS NOT NULL;"
+     "CREATE TABLE fhir_history (seq BIGSERIAL PRIMARY KEY, type TEXT COLLATE \"C\" NOT NULL,"
+     " id TEXT COLLATE \"C\" NOT NULL, version BIGINT NOT NULL, last_updated BIGINT NOT NULL,"
+     " deleted INTEGER NOT NULL, patient TEXT COLLATE \"C\", body TEXT NOT NULL, UNIQUE (type, id, version));"
+     "CREATE INDEX fhir_history_type ON fhir_history (type, seq);"},
+};
+
+int fhir_repo_migrate(store *s, socle_err *err)
+{
+    int rc = store_migrate(s, "fhir", fhir_repo_steps, sizeof fhir_repo_steps / sizeof fhir_repo_steps[0], err);
+    if (rc) return rc;
+    return store_migrate(s, "fhir_index", fhir_index_migrations, fhir_index_migrations_count, err);
+}
+
+/* --- validation --- */
+
+/* Elements whose string value must be a FHIR date, dateTime or instant. */
+static const char *const repo_date_elements[] = {
+    "birthDate", "deceasedDateTime", "date", "issued", "authoredOn", "recorded", "whenHandedOver",
+    "whenPrepared", "start", "end", "creation", "effectiveDateTime", "occurrenceDateTime", "dateTime",
+    "created", "lastUpdated", NULL,
+};
+
+static int repo_is_date_element(const char *key)
+{
+    for (int i = 0; repo_date_elements[i]; i++)
+        if (!strcmp(key, repo_date_elements[i])) return 1;
+    return 0;
+}
+
+static int repo_valid_element_name(const char *key)
+{
+    if (!((*key >= 'a' && *key <= 'z') || (*key >= 'A' && *key <= 'Z') || *key == '_')) return 0;
+    for (const char *p = key + 1; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '_'))
+            return 0;
+    return key[0] && strlen(key) <= 64;
+}
+
+/* Walk the JSON; `path` holds the FHIRPath-like location for messages. */
+static int repo_validate_value(const json_t *v, const char *key, socle_buf *path, socle_err *err)
+{
+    switch (json_typeof(v)) {
+    case JSON_NULL:
+        return socle_err_at(err, SOCLE_EUNPROCESSABLE, path->data, "%s: null is not allowed in FHIR JSON", path->data);
+    case JSON_STRING:
+        if (json_string_length(v) == 0)
+            return socle_err_at(err, SOCLE_EUNPROCESSABLE, path->data, "%s: empty strings are not allowed", path->data);
+        if (key && repo_is_date_element(key)) {
+            int64_t lo, hi;
+            socle_err derr;
+            if (time_parse_fhir(json_string_value(v), &lo, &hi, &derr))
+                return socle_err_at(err, SOCLE_EUNPROCESSABLE, path->data, "%s: %s", path->data, derr.msg);
+        }
+        return 0;
+    case JSON_ARRAY: {
+        if (json_array_size(v) == 0)
+            return socle_err_at(err, SOCLE_EUNPROCESSABLE, path->data, "%s: empty arrays are not allowed", path->data);
+        size_t i, len = path->len;
+        const json_t *item;
+        json_array_foreach(v, i, item) {
+            if (json_is_array(item))
+                return socle_err_at(err, SOCLE_EUNPROCESSABLE, path->data, "%s: arrays of arrays are not FHIR",
+                                    path->data);
+            buf_printf(path, "[%zu]", i);
+            int rc = repo_validate_value(item, key, path, err);
+            path->len = len;
+            path->data[len] = 0;
+            if (rc) return rc;
+        }
+        return 0;
+    }
+    case JSON_OBJECT: {
+        if (json_object_size(v) == 0)
+            return socle_err_at(err, SOCLE_EUNPROCESSABLE, path->data, "%s: empty objects are not allowed", path->data);
+        const char *k;
+        const json_t *item;
+        size_t len = path->len;
+        json_object_foreach((json_t *)v, k, item) {
+            buf_putc(path, '.');
+            buf_puts(path, k);
+            int rc;
+            if (!repo_valid_element_name(k))
+                rc = socle_err_at(err, SOCLE_EUNPROCESSABLE, path->data, "%s: not a valid element name", path->data);
+            else
+                rc = repo_validate_value(item, k, path, err);
+            path->len = len;
+            path->data[len] = 0;
+            if (rc) return rc;
+        }
+        return 0;
+    }
+    default:
+        return 0;
+    }
+}
+
+int fhir_repo_validate(const char *type, const json_t *resource, socle_err *err)
+{
+    if (!json_is_object(resource))
+        return socle_err_set(err, SOCLE_EUNPROCESSABLE, "the body is not a FHIR resource (a JSON object)");
+    const char *rt = json_string_value(json_object_get(resource, "resourceType"));
+    if (!rt) return socle_err_at(err, SOCLE_EUNPROCESSABLE, "resourceType", "resourceType is missing");
+    if (strcmp(rt, type))
+        return socle_err_at(err, SOCLE_EUNPROCESSABLE, "resourceType",
+                            "resourceType '%.64s' does not match the type of the URL (%s)", rt, type);
+    const json_t *id = json_object_get(resource, "id");
+    if (id && (!json_is_string(id) || !id_fhir_valid(json_string_value(id))))
+        return socle_err_at(err, SOCLE_EUNPROCESSABLE, "id", "%s.id is not a valid id ([A-Za-z0-9-.]{1,64})", type);
+    socle_buf path = SOCLE_BUF_INIT;
+    buf_puts(&path, type);
+    int rc = 0;
+    const char *k;
+    const json_t *v;
+    json_object_foreach((json_t *)resource, k, v) {
+        if (!strcmp(k, "resourceType") || !strcmp(k, "meta")) continue;
+        size_t len = path.len;
+        buf_putc(&path, '.');
+        buf_puts(&path, k);
+        if (!repo_valid_element_name(k))
+            rc = socle_err_at(err, SOCLE_EUNPROCESSABLE, path.data, "%s: not a valid element name", path.data);
+        else if (!strcmp(k, "contained") && json_is_array(v))
+            rc = 0; /* contained resources are checked for JSON form only below */
+        if (!rc) rc = repo_validate_value(v, k, &path, err);
+        path.len = len;
+        path.data[len] = 0;
+        if (rc) break;
+    }
+    if (!rc && !buf_ok(&path)) rc = socle_err_set(err, SOCLE_ENOMEM, "out of memory");
+    buf_free(&path);
+    return rc;
+}
+
+/* Rebuild the object as resourceType, id, meta (server's versionId/lastUpdated, the client's other
+ * meta elements kept), then the remaining elements in their order. */
+static json_t *repo_with_meta(const char *type, const char *id, json_t *resource, int64_t version, int64_t now_ms)
+{
+    json_t *out = json_object();
+    json_object_set_new(out, "resourceType", json_string(type));
+    json_object_set_new(out, "id", json_string(id));
+    json_t *meta = json_object();
+    char vs[24], instant[32];
+    snprintf(vs, sizeof vs, "%lld", (long long)version);
+    json_object_set_new(meta, "versionId", json_string(vs));
+    json_object_set_new(meta, "lastUpdated", json_string(time_format_instant(now_ms, instant)));
+    json_t *old_meta = json_object_get(resource, "meta");
+    if (json_is_object(old_meta)) {
+        const char *k;
+        json_t *v;
+        json_object_foreach(old_meta, k, v) {
+            if (strcmp(k, "versionId") && strcmp(k, "lastUpdated")) json_object_set(meta, k, v);
+        }
+    }
+    json_object_set_new(out, "meta", meta);
+    const char *k;
+    json_t *v;
+    json_object_foreach(resource, k, v) {
+        if (strcmp(k, "resourceType") && strcmp(k, "id") && strcmp(k, "meta")) json_object_set(out, k, v);
+    }
+    return out;
+}
+
+static const char *repo_copy(arena *a, const char *s, size_t n)
+{
+    return s ? arena_strndup(a, s, n) : NULL;
+}
+
+/* Write version `version` of type/id: current row, history row, index rows. */
+static int repo_write(store_conn *c, const char *type, const char *id, json_t *resource, int64_t version, int exists,
+                      arena *a, fhir_stored *out, socle_err *err)
+{
+    const fhir_type *t = fhir_type_find(type);
+    if (!t) return socle_err_set(err, SOCLE_ENOTFOUND, "unknown resource type %s", type);
+    int64_t now = time_now_ms();
+    json_t *stored = repo_with_meta(type, id, resource, version, now);
+    socle_buf body = SOCLE_BUF_INIT;
+    fhir_json_dump(stored, &body);
+    char patient[128];
+    int has_patient = fhir_resource_patient(t, id, stored, patient, sizeof patient);
+    int rc = buf_ok(&body) ? 0 : socle_err_set(err, SOCLE_ENOMEM, "out of memory");
+    store_value p[7] = {STORE_V_TEXT(type), STORE_V_TEXT(id), STORE_V_INT(version), STORE_V_INT(now),
+                        has_patient ? STORE_V_TEXT(patient) : STORE_V_NULL, STORE_V_TEXTN(body.data, body.len)};
+    if (!rc && exists)
+        rc = store_exec(c,
+                        "UPDATE fhir_resource SET version = $3, last_updated = $4, deleted = 0, patient = $5, body = $6"
+                        " WHERE type = $1 AND id = $2",
+                        p, 6, NULL, err);
+    else if (!rc)
+        rc = store_exec(c,
+                        "INSERT INTO fhir_resource (type, id, version, last_updated, deleted, patient, body)"
+                        " VALUES ($1, $2, $3, $4, 0, $5, $6)",
+                        p, 6, NULL, err);
+    if (rc == SOCLE_ECONFLICT) socle_err_set(err, SOCLE_ECONFLICT, "%s/%s already exists", type, id);
+    if (!rc)
+        rc = store_exec(c,
+                        "INSERT INTO fhir_history (type, id, version, last_updated, deleted, patient, body)"
+                        " VALUES ($1, $2, $3, $4, 0, $5, $6)",
+                        p, 6, NULL, err);
+    if (!rc) rc = fhir_index_write(c, type, id, stored, err);
+    if (!rc && out) {
+        out->type = arena_strdup(a, type);
+        out->id = arena_strdup(a, id);
+        out->body = repo_copy(a, body.data, body.len);
+        out->body_len = body.len;
+        out->version = version;
+        out->last_updated_ms = now;
+        out->deleted = 0;
+        out->patient_id = has_patient ? arena_strdup(a, patient) : NULL;
+    }
+    buf_free(&body);
+    json_decref(stored);
+    return rc;
+}
+
+/* Current version and deletion flag of type/id, locking the row on PostgreSQL. 0 when absent. */
+static int repo_current(store_conn *c, const char *type, const char *id, int64_t *version, int *deleted,
+                        socle_err *err)
+{
+    const char *sql = store_conn_engine(c) == STORE_POSTGRES
+                          ? "SELECT version, deleted FROM fhir_resource WHERE type = $1 AND id = $2 FOR UPDATE"
+                          : "SELECT version, deleted FROM fhir_resource WHERE type = $1 AND id = $2";
+    store_value p[2] = {STORE_V_TEXT(type), STORE_V_TEXT(id)};
+    store_rows *r;
+    int rc = store_query(c, sql, p, 2, &r, err);
+    if (rc) return rc;
+    *version = 0;
+    *deleted = 0;
+    rc = store_rows_next(r, err);
+    if (rc == 1) {
+        *version = store_rows_int(r, 0);
+        *deleted = (int)store_rows_int(r, 1);
+        rc = 0;
+    }
+    store_rows_free(r);
+    return rc;
+}
+
+int fhir_repo_create(store_conn *c, const char *type, const char *id, json_t *resource, arena *a, fhir_stored *out,
+                     socle_err *err)
+{
+    char fresh[37];
+    int rc = fhir_repo_validate(type, resource, err);
+    if (rc) return rc;
+    if (!id) id = id_uuid(fresh);
+    return repo_write(c, type, id, resource, 1, 0, a, out, err);
+}
+
+int fhir_repo_update(store_conn *c, const char *type, const char *id, json_t *resource, int64_t if_match, arena *a,
+                     fhir_stored *out, int *created, socle_err *err)
+{
+    int rc = fhir_repo_validate(type, resource, err);
+    if (rc) return rc;
+    const char *body_id = json_string_value(json_object_get(resource, "id"));
+    if (!body_id) return socle_err_at(err, SOCLE_EINVAL, "id", "an update must carry the resource id in its body");
+    if (strcmp(body_id, id))
+        return socle_err_at(err, SOCLE_EINVAL, "id", "the id in the body does not match the id in the URL");
+    int64_t version;
+    int deleted;
+    rc = repo_current(c, type, id, &version, &deleted, err);
+    if (rc) return rc;
+    if (if_match > 0 && (version != if_match || deleted))
+        return socle_err_set(err, SOCLE_EPRECONDITION, "version conflict: If-Match W/\"%lld\" but the current version is %lld",
+                             (long long)if_match, (long long)version);
+    if (created) *created = version == 0 || deleted;
+    return repo_write(c, type, id, resource, version + 1, version > 0, a, out, err);
+}
+
+int fhir_repo_delete(store_conn *c, const char *type, const char *id, arena *a, fhir_stored *out, int *existed,
+                     socle_err *err)
+{
+    int64_t version;
+    int deleted;
+    int rc = repo_current(c, type, id, &version, &deleted, err);
+    if (rc) return rc;
+    *existed = version > 0 && !deleted;
+    if (!*existed) return 0;
+    int64_t now = time_now_ms();
+    store_value p[4] = {STORE_V_TEXT(type), STORE_V_TEXT(id), STORE_V_INT(version + 1), STORE_V_INT(now)};
+    rc = store_exec(c,
+                    "UPDATE fhir_resource SET version = $3, last_updated = $4, deleted = 1, body = ''"
+                    " WHERE type = $1 AND id = $2",
+                    p, 4, NULL, err);
+    if (!rc)
+        rc = store_exec(c,
+                        "INSERT INTO fhir_history (type, id, version, last_updated, deleted, patient, body)"
+                        " SELECT $1, $2, $3, $4, 1, patient, '' FROM fhir_resource WHERE type = $1 AND id = $2",
+                        p, 4, NULL, err);
+    if (!rc) rc = fhir_index_write(c, type, id, NULL, err);
+    if (!rc && out) {
+        memset(out, 0, sizeof *out);
+        out->type = arena_strdup(a, type);
+        out->id = arena_strdup(a, id);
+        out->body = "";
+        out->version = version + 1;
+        out->last_updated_ms = now;
+        out->deleted = 1;
+    }
+    return rc;
+}
+
+int fhir_repo_read(store_conn *c, const char *type, const char *id, int64_t version, arena *a, fhir_stored *out,
+                   socle_err *err)
+{
+    store_value p[3] = {STORE_V_TEXT(type), STORE_V_TEXT(id), STORE_V_INT(version)};
+    const char *sql = version > 0 ? "SELECT version, last_updated, deleted, patient, body FROM fhir_history"
+                                    " WHERE type = $1 AND id = $2 AND version = $3"
+                                  : "SELECT version, last_updated, deleted, patient, body FROM fhir_resource"
+                                    " WHERE type = $1 AND id = $2";
+    store_rows *r;
+    int rc = store_query(c, sql, p, version > 0 ? 3 : 2, &r, err);
+    if (rc) return rc;
+    rc = store_rows_next(r, err);
+    if (rc == 1) {
+        size_t len = 0, plen = 0;
+        const char *body = store_rows_text(r, 4, &len);
+        const char *patient = store_rows_text(r, 3, &plen);
+        out->type = type;
+        out->id = id;
+        out->version = store_rows_int(r, 0);
+        out->last_updated_ms = store_rows_int(r, 1);
+        out->deleted = (int)store_rows_int(r, 2);
+        out->patient_id = repo_copy(a, patient, plen);
+        out->body = repo_copy(a, body ? body : "", len);
+        out->body_len = len;
+        rc = out->body ? 0 : socle_err_set(err, SOCLE_ENOMEM, "out of memory");
+        if (!rc && out->deleted) rc = socle_err_set(err, SOCLE_EGONE, "%s/%s was deleted", type, id);
+    } else if (rc == 0) {
+        rc = version > 0 ? socle_err_set(err, SOCLE_ENOTFOUND, "%s/%s has no version %lld", type, id, (long long)version)
+                         : socle_err_set(err, SOCLE_ENOTFOUND, "%s/%s is not known", type, id);
+    }
+    store_rows_free(r);
+    return rc;
+}
+
+int fhir_repo_history(store_conn *c, const fhir_history_query *q, arena *a, fhir_stored **out, size_t *n,
+                      int64_t *next_seq, socle_err *err)
+{
+    int64_t before = q->before_seq > 0 ? q->before_seq : INT64_MAX;
+    store_value p[5] = {STORE_V_INT(before), STORE_V_INT(q->since_ms), STORE_V_INT(q->count + 1),
+                        STORE_V_TEXT(q->type), STORE_V_TEXT(q->id)};
+    const char *sql;
+    int np = 3;
+    if (q->type && q->id) {
+        sql = "SELECT seq, type, id, version, last_updated, deleted, patient, body FROM fhir_history"
+              " WHERE type = $4 AND id = $5 AND seq < $1 AND last_updated >= $2 ORDER BY seq DESC LIMIT $3";
+        np = 5;
+    } else if (q->type) {
+        sql = "SELECT seq, type, id, version, last_updated, deleted, patient, body FROM fhir_history"
+              " WHERE type = $4 AND seq < $1 AND last_updated >= $2 ORDER BY seq DESC LIMIT $3";
+        np = 4;
+    } else {
+        sql = "SELECT seq, type, id, version, last_updated, deleted, patient, body FROM fhir_history"
+              " WHERE seq < $1 AND last_updated >= $2 ORDER BY seq DESC LIMIT $3";
+    }
+    store_rows *r;
+    int rc = store_query(c, sql, p, np, &r, err);
+    if (rc) return rc;
+    fhir_stored *items = arena_zalloc(a, sizeof *items * (size_t)(q->count + 1));
+    size_t count = 0;
+    int64_t last_seq = 0;
+    *next_seq = 0;
+    while ((rc = store_rows_next(r, err)) == 1) {
+        if (count == (size_t)q->count) {
+            *next_seq = last_seq;
+            break;
+        }
+        fhir_stored *s = &items[count++];
+        size_t len, blen, plen;
+        last_seq = store_rows_int(r, 0);
+        const char *t = store_rows_text(r, 1, &len);
+        s->type = repo_copy(a, t, len);
+        t = store_rows_text(r, 2, &len);
+        s->id = repo_copy(a, t, len);
+        s->version = store_rows_int(r, 3);
+        s->last_updated_ms = store_rows_int(r, 4);
+        s->deleted = (int)store_rows_int(r, 5);
+        t = store_rows_text(r, 6, &plen);
+        s->patient_id = repo_copy(a, t, plen);
+        t = store_rows_text(r, 7, &blen);
+        s->body = repo_copy(a, t ? t : "", blen);
+        s->body_len = blen;
+    }
+    store_rows_free(r);
+    if (rc < 0) return rc;
+    *out = items;
+    *n = count;
+    return 0;
+}

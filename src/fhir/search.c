@@ -1,0 +1,497 @@
+/* search.c - FHIR search: parse the parameters into SQL over the index tables, run it with keyset
+ * paging, then add _include / _revinclude resources (semantics in search.h). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/buf.h"
+#include "base/text.h"
+#include "base/timeutil.h"
+#include "crypto/crypto.h"
+#include "fhir/fhir.h"
+#include "fhir/search.h"
+
+#define SEARCH_MAX_PARAMS 256
+#define SEARCH_TOP_STRING "\xf4\x8f\xbf\xbf" /* U+10FFFF: sorts after every folded string */
+
+typedef struct search_include {
+    const char *source_type;     /* the type holding the reference */
+    const char *param;
+    const char *target_type;     /* NULL = any */
+    int reverse;
+} search_include;
+
+struct fhir_search {
+    const char *type;
+    socle_buf where;             /* " AND ..." clauses */
+    store_value params[SEARCH_MAX_PARAMS];
+    int nparams;
+    int count;
+    int summary_count;
+    int descending;
+    fhir_param_kind sort_kind;   /* 0: r.id or r.last_updated */
+    const char *sort_param;      /* NULL: by id; "_lastUpdated"; or a parameter name */
+    const char *cursor_key, *cursor_id;
+    search_include includes[16];
+    int nincludes;
+    socle_buf self;              /* canonical query without _count/_cursor */
+    const char *where_sql;       /* `where` and `self` moved into the arena once parsed */
+    const char *self_sql;
+    const char **ignored;
+    int nignored;
+    arena *a;
+};
+
+static int search_bind(fhir_search *s, store_value v)
+{
+    if (s->nparams == SEARCH_MAX_PARAMS) return -1;
+    s->params[s->nparams++] = v;
+    return s->nparams;
+}
+
+static int search_bind_text(fhir_search *s, const char *v)
+{
+    return search_bind(s, STORE_V_TEXT(arena_strdup(s->a, v)));
+}
+
+/* Split a value on unescaped commas (\, is a literal comma). */
+static int search_split(arena *a, const char *value, char **out, int max)
+{
+    int n = 0;
+    socle_buf cur = SOCLE_BUF_INIT;
+    for (const char *p = value;; p++) {
+        if (*p == '\\' && (p[1] == ',' || p[1] == '\\' || p[1] == '|' || p[1] == '$')) {
+            buf_putc(&cur, *++p);
+        } else if (*p == ',' || !*p) {
+            if (n < max) out[n++] = arena_strdup(a, cur.data ? cur.data : "");
+            buf_reset(&cur);
+            if (!*p) break;
+        } else {
+            buf_putc(&cur, *p);
+        }
+    }
+    buf_free(&cur);
+    return n;
+}
+
+static const char *search_date_prefix(const char *v, const char **rest)
+{
+    static const char *const prefixes[] = {"eq", "ne", "gt", "lt", "ge", "le", NULL};
+    for (int i = 0; prefixes[i]; i++)
+        if (!strncmp(v, prefixes[i], 2) && v[2] >= '0' && v[2] <= '9') {
+            *rest = v + 2;
+            return prefixes[i];
+        }
+    *rest = v;
+    return "eq";
+}
+
+/* Date condition on columns lowcol/highcol against the search value's range. */
+static int search_date_cond(fhir_search *s, socle_buf *w, const char *name, const char *v, const char *lowcol,
+                            const char *highcol, socle_err *err)
+{
+    const char *rest;
+    const char *prefix = search_date_prefix(v, &rest);
+    int64_t lo, hi;
+    if (time_parse_fhir(rest, &lo, &hi, err))
+        return socle_err_at(err, SOCLE_EINVAL, name, "search parameter %s: %s", name, err->msg);
+    int pl = search_bind(s, STORE_V_INT(lo)), ph = search_bind(s, STORE_V_INT(hi));
+    if (pl < 0 || ph < 0) return socle_err_set(err, SOCLE_EINVAL, "too many search values");
+    if (!strcmp(prefix, "eq"))
+        buf_printf(w, "(%s >= $%d AND %s <= $%d)", lowcol, pl, highcol, ph);
+    else if (!strcmp(prefix, "ne"))
+        buf_printf(w, "NOT (%s >= $%d AND %s <= $%d)", lowcol, pl, highcol, ph);
+    else if (!strcmp(prefix, "gt"))
+        buf_printf(w, "(%s > $%d)", highcol, ph);
+    else if (!strcmp(prefix, "lt"))
+        buf_printf(w, "(%s < $%d)", lowcol, pl);
+    else if (!strcmp(prefix, "ge"))
+        buf_printf(w, "(%s >= $%d)", highcol, pl);
+    else
+        buf_printf(w, "(%s <= $%d)", lowcol, ph);
+    return 0;
+}
+
+/* The exclusive upper bound of the strings starting with prefix: increment its last byte. */
+static char *search_prefix_end(arena *a, const char *prefix)
+{
+    size_t n = strlen(prefix);
+    char *end = arena_strndup(a, prefix, n);
+    while (n > 0 && (unsigned char)end[n - 1] == 0xff) end[--n] = 0;
+    if (n == 0) return NULL;
+    end[n - 1] = (char)((unsigned char)end[n - 1] + 1);
+    return end;
+}
+
+static int search_param_clause(fhir_search *s, const fhir_param_def *def, const char *name, const char *modifier,
+                               const char *value, socle_err *err)
+{
+    char *values[64];
+    int nv = search_split(s->a, value, values, 64);
+    if (nv == 0 || (nv == 1 && !*values[0]))
+        return socle_err_at(err, SOCLE_EINVAL, name, "search parameter %s has no value", name);
+    static const char *const tables[] = {"", "fhir_index_token", "fhir_index_string", "fhir_index_date",
+                                         "fhir_index_reference"};
+    int pt = search_bind_text(s, s->type), pp = search_bind_text(s, def->name);
+    buf_printf(&s->where, " AND r.id IN (SELECT id FROM %s WHERE type = $%d AND param = $%d AND (", tables[def->kind], pt,
+               pp);
+    for (int i = 0; i < nv; i++) {
+        const char *v = values[i];
+        if (i) buf_puts(&s->where, " OR ");
+        if (def->kind == FHIR_PARAM_TOKEN) {
+            const char *bar = strchr(v, '|');
+            if (!bar) {
+                buf_printf(&s->where, "code = $%d", search_bind_text(s, v));
+            } else if (bar[1] == 0) {
+                buf_printf(&s->where, "system = $%d", search_bind(s, STORE_V_TEXT(arena_strndup(s->a, v, (size_t)(bar - v)))));
+            } else {
+                int ps = search_bind(s, STORE_V_TEXT(arena_strndup(s->a, v, (size_t)(bar - v))));
+                buf_printf(&s->where, "(code = $%d AND system = $%d)", search_bind_text(s, bar + 1), ps);
+            }
+        } else if (def->kind == FHIR_PARAM_STRING) {
+            if (modifier && !strcmp(modifier, "exact")) {
+                buf_printf(&s->where, "exact = $%d", search_bind_text(s, v));
+                continue;
+            }
+            socle_buf f = SOCLE_BUF_INIT;
+            text_fold(&f, v, strlen(v));
+            const char *folded = arena_strdup(s->a, f.data ? f.data : "");
+            buf_free(&f);
+            if (modifier && !strcmp(modifier, "contains")) {
+                socle_buf like = SOCLE_BUF_INIT;
+                buf_putc(&like, '%');
+                for (const char *p = folded; *p; p++) {
+                    if (*p == '%' || *p == '_' || *p == '\\') buf_putc(&like, '\\');
+                    buf_putc(&like, *p);
+                }
+                buf_putc(&like, '%');
+                buf_printf(&s->where, "norm LIKE $%d ESCAPE '\\'", search_bind_text(s, like.data));
+                buf_free(&like);
+            } else {
+                char *end = search_prefix_end(s->a, folded);
+                int p1 = search_bind(s, STORE_V_TEXT(folded));
+                if (end)
+                    buf_printf(&s->where, "(norm >= $%d AND norm < $%d)", p1, search_bind(s, STORE_V_TEXT(end)));
+                else
+                    buf_printf(&s->where, "norm >= $%d", p1);
+            }
+        } else if (def->kind == FHIR_PARAM_DATE) {
+            int rc = search_date_cond(s, &s->where, name, v, "low", "high", err);
+            if (rc) return rc;
+        } else {
+            char type[64], id[128];
+            const char *target = modifier;
+            if (fhir_reference_parse(v, type, sizeof type, id, sizeof id)) {
+                buf_printf(&s->where, "(target_id = $%d AND target_type = $%d)", search_bind_text(s, id),
+                           search_bind_text(s, type));
+            } else if (strchr(v, '/')) {
+                return socle_err_at(err, SOCLE_EINVAL, name, "search parameter %s: '%s' is not a reference", name, v);
+            } else if (target) {
+                buf_printf(&s->where, "(target_id = $%d AND target_type = $%d)", search_bind_text(s, v),
+                           search_bind_text(s, target));
+            } else {
+                buf_printf(&s->where, "target_id = $%d", search_bind_text(s, v));
+            }
+        }
+        if (s->nparams >= SEARCH_MAX_PARAMS - 4) return socle_err_set(err, SOCLE_EINVAL, "too many search values");
+    }
+    buf_puts(&s->where, "))");
+    return 0;
+}
+
+static int search_include_parse(fhir_search *s, const char *name, const char *value, int reverse, socle_err *err)
+{
+    char *copy = arena_strdup(s->a, value);
+    char *parts[3] = {0};
+    int n = 0;
+    for (char *save = NULL, *p = strtok_r(copy, ":", &save); p && n < 3; p = strtok_r(NULL, ":", &save)) parts[n++] = p;
+    const fhir_param_def *def = n >= 2 ? fhir_param_find(parts[0], parts[1]) : NULL;
+    if (!def || def->kind != FHIR_PARAM_REFERENCE || (!reverse && strcmp(parts[0], s->type)))
+        return socle_err_at(err, SOCLE_EINVAL, name, "%s=%s: expected %s:param with a declared reference parameter",
+                            name, value, reverse ? "SourceType" : s->type);
+    if (s->nincludes == 16) return socle_err_set(err, SOCLE_EINVAL, "too many _include/_revinclude");
+    s->includes[s->nincludes++] = (search_include){parts[0], def->name, n == 3 ? parts[2] : NULL, reverse};
+    return 0;
+}
+
+static void search_self_add(fhir_search *s, const char *name, const char *value)
+{
+    if (s->self.len) buf_putc(&s->self, '&');
+    text_url_encode(&s->self, name);
+    buf_putc(&s->self, '=');
+    text_url_encode(&s->self, value);
+}
+
+int fhir_search_parse(const char *type, const fhir_search_param *params, int nparams, const fhir_search_options *opt,
+                      arena *a, fhir_search **out, socle_err *err)
+{
+    fhir_search *s = arena_zalloc(a, sizeof *s);
+    s->a = a;
+    s->type = arena_strdup(a, type);
+    s->count = opt->default_count ? opt->default_count : 20;
+    int max_count = opt->max_count ? opt->max_count : 1000;
+    s->ignored = arena_zalloc(a, sizeof *s->ignored * (size_t)(nparams + 1));
+    int rc = 0;
+    for (int i = 0; i < nparams && !rc; i++) {
+        const char *full = params[i].name, *value = params[i].value ? params[i].value : "";
+        char name[96];
+        const char *colon = strchr(full, ':');
+        size_t len = colon ? (size_t)(colon - full) : strlen(full);
+        if (len >= sizeof name) len = sizeof name - 1;
+        memcpy(name, full, len);
+        name[len] = 0;
+        const char *modifier = colon ? colon + 1 : NULL;
+        int known = 1;
+        if (!strcmp(name, "_format") || !strcmp(name, "_pretty")) continue;
+        if (!strcmp(name, "_count") && !modifier) {
+            char *end;
+            long n = strtol(value, &end, 10);
+            if (*end || end == value || n < 0)
+                rc = socle_err_at(err, SOCLE_EINVAL, "_count", "_count must be a non-negative integer");
+            s->count = n > max_count ? max_count : (int)n;
+            continue;
+        } else if (!strcmp(name, "_cursor") && !modifier) {
+            size_t n = strlen(value);
+            char *raw = arena_alloc(a, n / 2 + 1);
+            size_t w = 0;
+            for (size_t k = 0; k + 1 < n + 1 && k < n; k += 2) {
+                unsigned hv;
+                if (n % 2 || sscanf(value + k, "%2x", &hv) != 1) {
+                    rc = socle_err_at(err, SOCLE_EINVAL, "_cursor", "_cursor is not valid");
+                    break;
+                }
+                raw[w++] = (char)hv;
+            }
+            raw[w] = 0;
+            char *sep = rc ? NULL : memchr(raw, '\n', w);
+            if (!rc && !sep) rc = socle_err_at(err, SOCLE_EINVAL, "_cursor", "_cursor is not valid");
+            if (!rc) {
+                *sep = 0;
+                s->cursor_key = raw;
+                s->cursor_id = sep + 1;
+            }
+            continue;
+        } else if (!strcmp(name, "_summary") && !modifier) {
+            if (strcmp(value, "count"))
+                rc = socle_err_at(err, SOCLE_EINVAL, "_summary", "only _summary=count is supported");
+            s->summary_count = 1;
+        } else if (!strcmp(name, "_sort") && !modifier) {
+            const char *key = value[0] == '-' ? value + 1 : value;
+            const fhir_param_def *def = fhir_param_find(type, key);
+            s->descending = value[0] == '-';
+            if (!strcmp(key, "_id") || !strcmp(key, "_lastUpdated")) {
+                s->sort_param = arena_strdup(a, key);
+            } else if (def && (def->kind == FHIR_PARAM_DATE || def->kind == FHIR_PARAM_STRING)) {
+                s->sort_param = def->name;
+                s->sort_kind = def->kind;
+            } else {
+                rc = socle_err_at(err, SOCLE_EINVAL, "_sort", "_sort on '%.64s' is not supported for %s", key, type);
+            }
+        } else if ((!strcmp(name, "_include") || !strcmp(name, "_revinclude")) && !modifier) {
+            rc = search_include_parse(s, name, value, name[1] == 'r', err);
+        } else if (!strcmp(name, "_id") && !modifier) {
+            char *values[64];
+            int nv = search_split(a, value, values, 64);
+            buf_puts(&s->where, " AND r.id IN (");
+            for (int k = 0; k < nv; k++) buf_printf(&s->where, "%s$%d", k ? ", " : "", search_bind_text(s, values[k]));
+            buf_puts(&s->where, nv ? ")" : "NULL)");
+        } else if (!strcmp(name, "_lastUpdated") && !modifier) {
+            buf_puts(&s->where, " AND ");
+            rc = search_date_cond(s, &s->where, name, value, "r.last_updated", "r.last_updated", err);
+        } else {
+            const fhir_param_def *def = fhir_param_find(type, name);
+            int modifier_ok = !modifier || (def && def->kind == FHIR_PARAM_STRING && (!strcmp(modifier, "exact") ||
+                                                                                      !strcmp(modifier, "contains"))) ||
+                              (def && def->kind == FHIR_PARAM_REFERENCE && fhir_type_find(modifier));
+            if (!def || !modifier_ok) {
+                known = 0;
+                if (!opt->lenient)
+                    rc = socle_err_at(err, SOCLE_EINVAL, full, def ? "unsupported modifier in '%.64s' for %s"
+                                                                   : "unknown search parameter '%.64s' for %s",
+                                      full, type);
+                else
+                    s->ignored[s->nignored++] = arena_strdup(a, full);
+            } else {
+                rc = search_param_clause(s, def, full, modifier, value, err);
+            }
+        }
+        if (!rc && known) search_self_add(s, full, value);
+    }
+    if (!rc && !buf_ok(&s->where)) rc = socle_err_set(err, SOCLE_ENOMEM, "out of memory");
+    if (!rc) {
+        s->where_sql = arena_strdup(a, s->where.data ? s->where.data : "");
+        s->self_sql = arena_strdup(a, s->self.data ? s->self.data : "");
+    }
+    buf_free(&s->where);
+    buf_free(&s->self);
+    if (rc) return rc;
+    *out = s;
+    return 0;
+}
+
+/* The sort key expression and whether it is an integer. */
+static const char *search_sort_expr(fhir_search *s, int *pkey_param, int *is_int)
+{
+    *is_int = 0;
+    *pkey_param = 0;
+    if (!s->sort_param || !strcmp(s->sort_param, "_id")) return "r.id";
+    if (!strcmp(s->sort_param, "_lastUpdated")) {
+        *is_int = 1;
+        return "r.last_updated";
+    }
+    int pp = search_bind_text(s, s->sort_param);
+    *pkey_param = pp;
+    if (s->sort_kind == FHIR_PARAM_DATE) {
+        *is_int = 1;
+        int top = search_bind(s, STORE_V_INT(INT64_MAX));
+        return arena_printf(s->a,
+                            "COALESCE((SELECT MIN(low) FROM fhir_index_date d WHERE d.type = r.type AND d.id = r.id"
+                            " AND d.param = $%d), $%d)",
+                            pp, top);
+    }
+    int top = search_bind_text(s, SEARCH_TOP_STRING);
+    return arena_printf(s->a,
+                        "COALESCE((SELECT MIN(norm) FROM fhir_index_string x WHERE x.type = r.type AND x.id = r.id"
+                        " AND x.param = $%d), $%d)",
+                        pp, top);
+}
+
+static int search_add_hit(arena *a, fhir_search_hit *hits, size_t *n, store_rows *r, const char *type, int included)
+{
+    size_t len, blen, plen;
+    const char *id = store_rows_text(r, 0, &len);
+    for (size_t i = 0; i < *n; i++)
+        if (!strcmp(hits[i].id, id) && !strcmp(hits[i].type, type)) return 0;
+    fhir_search_hit *h = &hits[(*n)++];
+    h->type = type;
+    h->id = arena_strndup(a, id, len);
+    const char *body = store_rows_text(r, 1, &blen);
+    h->body = arena_strndup(a, body ? body : "", blen);
+    h->body_len = blen;
+    const char *patient = store_rows_text(r, 2, &plen);
+    h->patient_id = patient ? arena_strndup(a, patient, plen) : NULL;
+    h->included = included;
+    return 1;
+}
+
+static int search_includes(store_conn *c, fhir_search *s, arena *a, fhir_search_hit **hits, size_t *n, size_t matches,
+                           socle_err *err)
+{
+    if (!s->nincludes || matches == 0) return 0;
+    size_t cap = *n + (size_t)s->nincludes * 1000;
+    fhir_search_hit *all = arena_zalloc(a, sizeof *all * cap);
+    memcpy(all, *hits, sizeof *all * *n);
+    for (int k = 0; k < s->nincludes; k++) {
+        search_include *inc = &s->includes[k];
+        store_value p[1100];
+        int np = 0;
+        p[np++] = STORE_V_TEXT(inc->source_type);
+        p[np++] = STORE_V_TEXT(inc->param);
+        p[np++] = STORE_V_TEXT(inc->target_type ? inc->target_type : (inc->reverse ? s->type : "%"));
+        socle_buf sql = SOCLE_BUF_INIT;
+        if (inc->reverse)
+            buf_puts(&sql, "SELECT r.id, r.body, r.patient, r.type FROM fhir_index_reference x JOIN fhir_resource r"
+                           " ON r.type = x.type AND r.id = x.id WHERE x.type = $1 AND x.param = $2"
+                           " AND x.target_type = $3 AND r.deleted = 0 AND x.target_id IN (");
+        else
+            buf_printf(&sql, "SELECT r.id, r.body, r.patient, r.type FROM fhir_index_reference x JOIN fhir_resource r"
+                             " ON r.type = x.target_type AND r.id = x.target_id WHERE x.type = $1 AND x.param = $2"
+                             " AND %s AND r.deleted = 0 AND x.id IN (",
+                       inc->target_type ? "x.target_type = $3" : "$3 = $3");
+        for (size_t i = 0; i < matches && np < 1090; i++) {
+            p[np++] = STORE_V_TEXT((*hits)[i].id);
+            buf_printf(&sql, "%s$%d", i ? ", " : "", np);
+        }
+        buf_puts(&sql, ") LIMIT 1000");
+        store_rows *r;
+        int rc = store_query(c, sql.data, p, np, &r, err);
+        buf_free(&sql);
+        if (rc) return rc;
+        while ((rc = store_rows_next(r, err)) == 1 && *n < cap) {
+            size_t tlen;
+            const char *t = store_rows_text(r, 3, &tlen);
+            search_add_hit(a, all, n, r, arena_strndup(a, t, tlen), 1);
+        }
+        store_rows_free(r);
+        if (rc < 0) return rc;
+    }
+    *hits = all;
+    return 0;
+}
+
+int fhir_search_run(store_conn *c, const fhir_search *plan, arena *a, fhir_search_page *out, socle_err *err)
+{
+    fhir_search *s = (fhir_search *)plan;
+    memset(out, 0, sizeof *out);
+    out->total = -1;
+    out->ignored = s->ignored;
+    out->nignored = s->nignored;
+    int pt = search_bind_text(s, s->type);
+    socle_buf sql = SOCLE_BUF_INIT;
+    int rc = 0;
+    if (s->summary_count) {
+        buf_printf(&sql, "SELECT COUNT(*) FROM fhir_resource r WHERE r.type = $%d AND r.deleted = 0%s", pt,
+                   s->where_sql);
+        rc = store_query_int(c, sql.data, s->params, s->nparams, &out->total, err);
+        out->self_query = s->self_sql;
+        buf_free(&sql);
+        return rc;
+    }
+    int pkey, is_int;
+    const char *key = search_sort_expr(s, &pkey, &is_int);
+    buf_printf(&sql, "SELECT r.id, r.body, r.patient, %s FROM fhir_resource r WHERE r.type = $%d AND r.deleted = 0%s", key,
+               pt, s->where_sql);
+    const char *cmp = s->descending ? "<" : ">";
+    if (s->cursor_key) {
+        int pid = search_bind_text(s, s->cursor_id);
+        if (!strcmp(key, "r.id")) {
+            buf_printf(&sql, " AND r.id %s $%d", cmp, pid);
+        } else {
+            int pk = is_int ? search_bind(s, STORE_V_INT(strtoll(s->cursor_key, NULL, 10))) : search_bind_text(s, s->cursor_key);
+            buf_printf(&sql, " AND (%s %s $%d OR (%s = $%d AND r.id %s $%d))", key, cmp, pk, key, pk, cmp, pid);
+        }
+    }
+    const char *dir = s->descending ? " DESC" : "";
+    if (!strcmp(key, "r.id"))
+        buf_printf(&sql, " ORDER BY r.id%s", dir);
+    else
+        buf_printf(&sql, " ORDER BY %s%s, r.id%s", key, dir, dir);
+    buf_printf(&sql, " LIMIT %d", s->count + 1);
+    store_rows *r;
+    rc = buf_ok(&sql) ? store_query(c, sql.data, s->params, s->nparams, &r, err) : socle_err_set(err, SOCLE_ENOMEM, "oom");
+    buf_free(&sql);
+    if (rc) return rc;
+    fhir_search_hit *hits = arena_zalloc(a, sizeof *hits * (size_t)(s->count + 1));
+    size_t n = 0;
+    char *last_key = NULL;
+    int more = 0;
+    while ((rc = store_rows_next(r, err)) == 1) {
+        if (n == (size_t)s->count) {
+            more = 1;
+            break;
+        }
+        search_add_hit(a, hits, &n, r, s->type, 0);
+        size_t klen;
+        const char *k = store_rows_text(r, 3, &klen);
+        last_key = k ? arena_strndup(a, k, klen) : arena_strdup(a, "");
+    }
+    store_rows_free(r);
+    if (rc < 0) return rc;
+    size_t matches = n;
+    if ((rc = search_includes(c, s, a, &hits, &n, matches, err))) return rc;
+    out->hits = hits;
+    out->nhits = n;
+    socle_buf q = SOCLE_BUF_INIT;
+    buf_puts(&q, s->self_sql);
+    buf_printf(&q, "%s_count=%d", q.len ? "&" : "", s->count);
+    out->self_query = arena_strdup(a, q.data);
+    if (more && matches) {
+        socle_buf raw = SOCLE_BUF_INIT;
+        buf_printf(&raw, "%s\n%s", last_key, hits[matches - 1].id);
+        buf_puts(&q, "&_cursor=");
+        for (size_t i = 0; i < raw.len; i++) buf_printf(&q, "%02x", (unsigned char)raw.data[i]);
+        buf_free(&raw);
+        out->next_query = arena_strdup(a, q.data);
+    }
+    buf_free(&q);
+    return 0;
+}

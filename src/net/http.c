@@ -1,0 +1,618 @@
+/* http.c - the HTTP server: libmicrohttpd setup, the request lifecycle, TLS, graceful stop.
+ *
+ * NAME
+ *      http - HTTP/1.1 server on libmicrohttpd (see http.h for the contract).
+ * SYNOPSIS
+ *      http_server_start() http_server_stop() http_server_port() http_server_metrics()
+ *      http_client_cert_der()
+ * DESCRIPTION
+ *      We bind the listening socket ourselves (so a failure names its cause: address in use,
+ *      permission) and hand it to MHD, which runs `threads` internal threads, each with its own
+ *      epoll set; a connection stays on one thread for its life.
+ *
+ *      One request goes through these MHD callbacks, all on the connection's thread:
+ *        uri log     the raw request line target: allocate the request arena and the exchange
+ *                    record inside it, start the clock, count the request in flight, keep a copy
+ *                    of the raw query string, note a "%00" in the path (MHD would cut the decoded
+ *                    path there without telling us);
+ *        access #1   headers are in: request id, client address, routing (so even a 413 is
+ *                    counted under its route), Content-Length above max_body: 413 at once,
+ *                    without reading the body (MHD then closes the connection);
+ *        access #n   body bytes: appended to one buffer sized from Content-Length (allocated
+ *                    when the first bytes come, not on the header's promise); a chunked
+ *                    body that grows past max_body is read and dropped (up to max_body or 1 MiB,
+ *                    whichever is larger; beyond that the connection is cut) so that the client
+ *                    still gets its 413;
+ *        access last parse the query (form decoding: '+' is a space), run the handler, queue the
+ *                    response, whose body buffer MHD takes over (no copy);
+ *        completed   metrics, the access log line, free the arena.
+ *      Connection open/close events keep the open connections gauge.
+ *
+ *      Stopping: http_server_stop marks the server stopping (responses then carry "Connection:
+ *      close", so keep-alive clients go away), quiesces MHD (the listening socket leaves every
+ *      epoll set: no new connection is accepted; connections already queued in the kernel backlog
+ *      are reset when the socket is closed), waits until no request is in flight, at most
+ *      HTTP_DRAIN_MS, and stops MHD, which closes the idle connections.
+ *
+ *      TLS: GnuTLS inside MHD, priorities restricted to TLS 1.2 and 1.3. With a client CA, the
+ *      server asks for a client certificate but does not require one; http_client_cert_der
+ *      returns it only when it verifies against that CA.
+ * BUGS
+ *      A request that arrives on an idle keep-alive connection after the drain ended is cut.
+ *      MHD answers some malformed requests itself (bad request line, headers too large); their
+ *      log line then has status 0 and outcome "aborted".
+ *      Path segments containing an encoded '/' ("%2F") are split like a real '/' because MHD
+ *      decodes the path before we see it.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <gnutls/gnutls.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/ids.h"
+#include "base/log.h"
+#include "base/timeutil.h"
+#include "net/http_internal.h"
+
+#define HTTP_DEFAULT_MAX_BODY ((size_t)20 << 20)
+#define HTTP_DEFAULT_TIMEOUT_S 60
+#define HTTP_CONNECTION_LIMIT 4096
+#define HTTP_DRAIN_MS 30000
+#define HTTP_DISCARD_MIN ((size_t)1 << 20)
+#define HTTP_PEM_MAX ((size_t)1 << 20)
+#define HTTP_TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
+
+struct http_server {
+    struct MHD_Daemon *daemon;
+    const http_router *router;
+    socle_metrics *metrics;
+    size_t max_body;
+    int tls;
+    int port;
+    MHD_socket listen_fd;
+    char *pem_cert;
+    char *pem_key;
+    char *pem_ca;
+    atomic_int inflight; /* requests between the uri callback and their completion */
+    atomic_int stopping;
+};
+
+/* One request, allocated at the start of its own arena. */
+typedef struct http_exchange {
+    http_server *srv;
+    http_request req;
+    const http_route_entry *route;
+    int match_status; /* 400/404/405 when route is NULL */
+    char allow[HTTP_ALLOW_MAX];
+    char method[16]; /* copy for the log line */
+    char *raw_query; /* as received, in the arena; NULL when none */
+    socle_buf body;
+    size_t expected;  /* Content-Length, 0 if none */
+    size_t discarded; /* bytes of an oversized chunked body thrown away */
+    int started;      /* the access handler ran */
+    int too_large;
+    int nul_in_path;
+    int status; /* of the queued response; 0 if none */
+    size_t bytes;
+    const char *outcome;
+} http_exchange;
+
+/* ---- the request lifecycle ---- */
+
+static void *http_on_uri(void *cls, const char *uri, struct MHD_Connection *c)
+{
+    http_server *s = cls;
+    arena *a = arena_new(0);
+    http_exchange *x = a ? arena_zalloc(a, sizeof *x) : NULL;
+    if (!x) {
+        arena_free(a);
+        return NULL;
+    }
+    x->srv = s;
+    x->req.arena = a;
+    x->req.start_ns = time_monotonic_ns();
+    atomic_fetch_add_explicit(&s->inflight, 1, memory_order_relaxed);
+    if (uri) {
+        const char *q = strchrnul(uri, '?');
+        for (const char *p = uri; p + 2 < q; p++)
+            if (p[0] == '%' && p[1] == '0' && p[2] == '0') x->nul_in_path = 1;
+        if (*q) x->raw_query = arena_strdup(a, q + 1);
+    }
+    return x;
+}
+
+static void http_remote_addr(struct MHD_Connection *c, char *out, size_t size)
+{
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    out[0] = 0;
+    if (!ci || !ci->client_addr) return;
+    const struct sockaddr *sa = ci->client_addr;
+    if (sa->sa_family == AF_INET) {
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, out, (socklen_t)size);
+    } else if (sa->sa_family == AF_INET6) {
+        const struct in6_addr *a6 = &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr;
+        if (IN6_IS_ADDR_V4MAPPED(a6))
+            inet_ntop(AF_INET, &a6->s6_addr[12], out, (socklen_t)size);
+        else
+            inet_ntop(AF_INET6, a6, out, (socklen_t)size);
+    }
+}
+
+/* http_queue - hand the response to MHD; its body memory goes with it. */
+static enum MHD_Result http_queue(http_exchange *x, struct MHD_Connection *c, http_response *res)
+{
+    if (!buf_ok(&res->body)) {
+        res->nheaders = 0;
+        http_respond_status(&x->req, res, 500, "exception", "out of memory while building the response");
+    }
+    int status = res->status >= 100 && res->status <= 599 ? res->status : 500;
+    size_t len = res->body.len;
+    struct MHD_Response *r;
+    if (len) {
+        r = MHD_create_response_from_buffer(len, res->body.data, MHD_RESPMEM_MUST_FREE);
+        if (r) buf_init(&res->body); /* MHD frees it now */
+    } else {
+        r = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+    }
+    buf_free(&res->body);
+    if (!r) return MHD_NO;
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
+                            res->content_type ? res->content_type : "application/fhir+json");
+    MHD_add_response_header(r, "X-Request-Id", x->req.request_id);
+    for (int i = 0; i < res->nheaders; i++)
+        MHD_add_response_header(r, res->headers[i].name, res->headers[i].value);
+    if (atomic_load_explicit(&x->srv->stopping, memory_order_relaxed))
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
+    enum MHD_Result ok = MHD_queue_response(c, (unsigned)status, r);
+    MHD_destroy_response(r);
+    x->status = status;
+    x->bytes = len;
+    x->outcome = res->log_outcome;
+    return ok;
+}
+
+static void http_response_init(http_response *res)
+{
+    memset(res, 0, sizeof *res);
+    res->status = 200;
+}
+
+static enum MHD_Result http_too_large(http_exchange *x, struct MHD_Connection *c)
+{
+    char msg[96];
+    http_response res;
+    http_response_init(&res);
+    snprintf(msg, sizeof msg, "the request body is larger than the limit of %zu bytes", x->srv->max_body);
+    http_respond_status(&x->req, &res, 413, "too-costly", msg);
+    return http_queue(x, c, &res);
+}
+
+static enum MHD_Result http_first_call(http_exchange *x, struct MHD_Connection *c, const char *url,
+                                       const char *method)
+{
+    http_server *s = x->srv;
+    http_request *req = &x->req;
+    x->started = 1;
+    snprintf(x->method, sizeof x->method, "%s", method);
+    req->method = method;
+    req->path = url;
+    req->body = "";
+    req->metrics = s->metrics;
+    req->connection = c;
+    req->tls = s->tls;
+    const char *rid = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Request-Id");
+    if (http_request_id_valid(rid))
+        snprintf(req->request_id, sizeof req->request_id, "%s", rid);
+    else
+        id_request(req->request_id);
+    http_remote_addr(c, req->remote_addr, sizeof req->remote_addr);
+    if (x->nul_in_path) {
+        req->route = HTTP_ROUTE_UNMATCHED;
+        x->match_status = 400;
+    } else {
+        x->route = http_router_match(s->router, req, &x->match_status, x->allow);
+    }
+    const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    if (cl) {
+        /* MHD has already refused a malformed Content-Length. */
+        unsigned long long n = strtoull(cl, NULL, 10);
+        if (n > s->max_body) {
+            x->too_large = 1;
+            return http_too_large(x, c);
+        }
+        x->expected = (size_t)n;
+    }
+    return MHD_YES;
+}
+
+static enum MHD_Result http_take_body(http_exchange *x, const char *data, size_t *size)
+{
+    size_t n = *size, max = x->srv->max_body;
+    *size = 0;
+    if (!x->too_large && n > max - x->body.len) {
+        x->too_large = 1;
+        buf_free(&x->body);
+    }
+    if (x->too_large) {
+        /* Read and drop the rest so the client can read its 413, up to a bound. */
+        x->discarded += n;
+        return x->discarded > (max > HTTP_DISCARD_MIN ? max : HTTP_DISCARD_MIN) ? MHD_NO : MHD_YES;
+    }
+    /* One allocation for the whole body, made once bytes arrive rather than on a promise. */
+    if (!x->body.cap && x->expected) buf_reserve(&x->body, x->expected);
+    buf_append(&x->body, data, n);
+    return MHD_YES;
+}
+
+static enum MHD_Result http_last_call(http_exchange *x, struct MHD_Connection *c)
+{
+    http_request *req = &x->req;
+    http_response res;
+    http_response_init(&res);
+    if (x->too_large) return http_too_large(x, c);
+    if (!buf_ok(&x->body)) {
+        http_respond_status(req, &res, 503, "transient", "out of memory while reading the request body");
+    } else if (http_parse_query(req->arena, x->raw_query, &req->query, &req->nquery)) {
+        req->route = HTTP_ROUTE_UNMATCHED;
+        http_respond_status(req, &res, 400, "invalid", "the query string is malformed");
+    } else {
+        req->body = x->body.data ? x->body.data : "";
+        req->body_len = x->body.len;
+        if (x->route)
+            http_router_run(x->route, req, &res);
+        else
+            http_router_fail(req, &res, x->match_status, x->allow);
+    }
+    return http_queue(x, c, &res);
+}
+
+static enum MHD_Result http_on_request(void *cls, struct MHD_Connection *c, const char *url,
+                                       const char *method, const char *version, const char *upload_data,
+                                       size_t *upload_data_size, void **con_cls)
+{
+    http_exchange *x = *con_cls;
+    if (!x) return MHD_NO; /* out of memory in http_on_uri: drop the connection */
+    if (!x->started) return http_first_call(x, c, url, method);
+    if (*upload_data_size) return http_take_body(x, upload_data, upload_data_size);
+    return http_last_call(x, c);
+}
+
+static const char *http_termination_name(enum MHD_RequestTerminationCode toe)
+{
+    switch (toe) {
+    case MHD_REQUEST_TERMINATED_COMPLETED_OK:
+        return NULL;
+    case MHD_REQUEST_TERMINATED_TIMEOUT_REACHED:
+        return "timeout";
+    case MHD_REQUEST_TERMINATED_DAEMON_SHUTDOWN:
+        return "shutdown";
+    case MHD_REQUEST_TERMINATED_CLIENT_ABORT:
+        return "client-abort";
+    default:
+        return "aborted";
+    }
+}
+
+static void http_on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                              enum MHD_RequestTerminationCode toe)
+{
+    http_server *s = cls;
+    http_exchange *x = *con_cls;
+    if (!x) return;
+    *con_cls = NULL;
+    int64_t ns = time_monotonic_ns() - x->req.start_ns;
+    const char *route = x->req.route ? x->req.route : HTTP_ROUTE_UNMATCHED;
+    if (x->status) metrics_observe_request(s->metrics, route, x->status, ns);
+    if (log_enabled(LOG_INFO)) {
+        const char *end = http_termination_name(toe);
+        if (!x->status && !end) end = "aborted";
+        log_line l;
+        log_begin(&l, LOG_INFO, "request");
+        log_str(&l, "request_id", x->req.request_id);
+        log_str(&l, "method", x->method);
+        log_str(&l, "route", route);
+        log_int(&l, "status", x->status);
+        log_double(&l, "duration_ms", (double)ns / 1e6);
+        log_int(&l, "bytes", (long long)x->bytes);
+        if (x->outcome) log_str(&l, "outcome", x->outcome);
+        if (end) log_str(&l, "end", end);
+        log_end(&l);
+    }
+    buf_free(&x->body);
+    arena *a = x->req.arena;
+    atomic_fetch_sub_explicit(&s->inflight, 1, memory_order_release);
+    arena_free(a);
+}
+
+static void http_on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                               enum MHD_ConnectionNotificationCode toe)
+{
+    http_server *s = cls;
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED)
+        metrics_connection_opened(s->metrics);
+    else if (toe == MHD_CONNECTION_NOTIFY_CLOSED)
+        metrics_connection_closed(s->metrics);
+}
+
+/* http_on_mhd_log - MHD's own messages, into our log. MHD quotes URLs as `...'; they may hold
+ * identifiers, so quoted spans are cut. */
+static void http_on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    char text[512], clean[512];
+    vsnprintf(text, sizeof text, fmt, ap);
+    size_t j = 0;
+    int quoted = 0;
+    for (size_t i = 0; text[i] && j + 4 < sizeof clean; i++) {
+        char ch = text[i];
+        if (quoted) {
+            if (ch == '\'') {
+                memcpy(clean + j, "...'", 4);
+                j += 4;
+                quoted = 0;
+            }
+            continue;
+        }
+        if (ch == '`') quoted = 1;
+        if (ch != '\n' && ch != '\r') clean[j++] = ch;
+    }
+    clean[j] = 0;
+    log_msg(LOG_WARN, "microhttpd: %s", clean);
+}
+
+/* ---- setup ---- */
+
+static int http_parse_port(const char *s, int *port)
+{
+    if (!*s || strlen(s) > 5) return -1;
+    int p = 0;
+    for (; *s; s++) {
+        if (*s < '0' || *s > '9') return -1;
+        p = p * 10 + (*s - '0');
+    }
+    if (p > 65535) return -1;
+    *port = p;
+    return 0;
+}
+
+/* http_parse_listen - "127.0.0.1:8080", "0.0.0.0:8080", "[::1]:8080", ":8080" (all IPv4
+ * interfaces), "localhost:8080". */
+static int http_parse_listen(const char *addr, struct sockaddr_storage *ss, socklen_t *len, socle_err *err)
+{
+    char host[64];
+    const char *port_s;
+    int port, v6 = 0;
+    memset(ss, 0, sizeof *ss);
+    if (addr[0] == '[') {
+        const char *close = strchr(addr, ']');
+        if (!close || close[1] != ':' || (size_t)(close - addr - 1) >= sizeof host) goto bad;
+        memcpy(host, addr + 1, (size_t)(close - addr - 1));
+        host[close - addr - 1] = 0;
+        port_s = close + 2;
+        v6 = 1;
+    } else {
+        const char *colon = strrchr(addr, ':');
+        if (!colon || (size_t)(colon - addr) >= sizeof host) goto bad;
+        memcpy(host, addr, (size_t)(colon - addr));
+        host[colon - addr] = 0;
+        port_s = colon + 1;
+        if (!host[0]) strcpy(host, "0.0.0.0");
+        if (strcmp(host, "localhost") == 0) strcpy(host, "127.0.0.1");
+    }
+    if (http_parse_port(port_s, &port)) goto bad;
+    if (v6) {
+        struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)ss;
+        a6->sin6_family = AF_INET6;
+        a6->sin6_port = htons((uint16_t)port);
+        if (inet_pton(AF_INET6, host, &a6->sin6_addr) != 1) goto bad;
+        *len = sizeof *a6;
+    } else {
+        struct sockaddr_in *a4 = (struct sockaddr_in *)ss;
+        a4->sin_family = AF_INET;
+        a4->sin_port = htons((uint16_t)port);
+        if (inet_pton(AF_INET, host, &a4->sin_addr) != 1) goto bad;
+        *len = sizeof *a4;
+    }
+    return 0;
+bad:
+    return socle_err_set(err, SOCLE_EINVAL,
+                         "addr address \"%.100s\" is not of the form 127.0.0.1:8080, [::1]:8080 or :8080",
+                         addr);
+}
+
+static int http_bind(http_server *s, const char *addr, socle_err *err)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = 0;
+    int rc = http_parse_listen(addr, &ss, &len, err);
+    if (rc) return rc;
+    int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0) return socle_err_set(err, SOCLE_EIO, "cannot addr on %.100s: %s", addr, strerror(errno));
+    int on = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+    if (bind(fd, (struct sockaddr *)&ss, len) || listen(fd, SOMAXCONN)) {
+        int e = errno;
+        close(fd);
+        return socle_err_set(err, SOCLE_EIO, "cannot addr on %.100s: %s", addr, strerror(e));
+    }
+    struct sockaddr_storage bound;
+    socklen_t blen = sizeof bound;
+    if (getsockname(fd, (struct sockaddr *)&bound, &blen) == 0)
+        s->port = ntohs(bound.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&bound)->sin6_port
+                                                    : ((struct sockaddr_in *)&bound)->sin_port);
+    s->listen_fd = fd;
+    return ss.ss_family == AF_INET6;
+}
+
+/* http_read_pem - a whole PEM file (bounded) into a NUL-terminated heap string. */
+static int http_read_pem(const char *path, const char *what, char **out, socle_err *err)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return socle_err_set(err, SOCLE_EIO, "cannot read the TLS %s %.200s: %s", what, path,
+                             strerror(errno));
+    socle_buf b = SOCLE_BUF_INIT;
+    char chunk[4096];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0 && b.len <= HTTP_PEM_MAX)
+        buf_append(&b, chunk, n);
+    int bad = ferror(f);
+    fclose(f);
+    explicit_bzero(chunk, sizeof chunk);
+    if (bad || b.len == 0 || b.len > HTTP_PEM_MAX || !buf_ok(&b)) {
+        if (b.data) explicit_bzero(b.data, b.cap);
+        buf_free(&b);
+        return socle_err_set(err, SOCLE_EIO, "the TLS %s %.200s is empty, unreadable or larger than 1 MiB",
+                             what, path);
+    }
+    *out = buf_take(&b, NULL);
+    return 0;
+}
+
+static void http_server_free(http_server *s)
+{
+    if (s->pem_key) explicit_bzero(s->pem_key, strlen(s->pem_key));
+    free(s->pem_cert);
+    free(s->pem_key);
+    free(s->pem_ca);
+    metrics_free(s->metrics);
+    free(s);
+}
+
+static unsigned http_thread_count(int threads)
+{
+    if (threads > 0) return (unsigned)threads;
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (unsigned)n : 1;
+}
+
+int http_server_start(const http_server_options *opt, const http_router *router, http_server **out,
+                      socle_err *err)
+{
+    *out = NULL;
+    const char *addr = opt->listen && *opt->listen ? opt->listen : "127.0.0.1:8080";
+    if ((opt->tls_cert != NULL) != (opt->tls_key != NULL) || (opt->tls_client_ca && !opt->tls_cert))
+        return socle_err_set(err, SOCLE_EINVAL,
+                             "TLS needs both tls_cert and tls_key (tls_client_ca needs them too)");
+    http_server *s = calloc(1, sizeof *s);
+    if (!s || !(s->metrics = metrics_new())) {
+        free(s);
+        return socle_err_set(err, SOCLE_ENOMEM, "out of memory starting the HTTP server");
+    }
+    s->router = router;
+    s->max_body = opt->max_body ? opt->max_body : HTTP_DEFAULT_MAX_BODY;
+    s->tls = opt->tls_cert != NULL;
+    s->listen_fd = MHD_INVALID_SOCKET;
+    int rc = 0;
+    if (s->tls) {
+        rc = http_read_pem(opt->tls_cert, "certificate", &s->pem_cert, err);
+        if (!rc) rc = http_read_pem(opt->tls_key, "key", &s->pem_key, err);
+        if (!rc && opt->tls_client_ca) rc = http_read_pem(opt->tls_client_ca, "client CA", &s->pem_ca, err);
+    }
+    int v6 = rc ? rc : http_bind(s, addr, err);
+    if (v6 < 0) {
+        http_server_free(s);
+        return v6;
+    }
+
+    unsigned threads = http_thread_count(opt->threads);
+    struct MHD_OptionItem extra[8];
+    int n = 0;
+    if (threads > 1)
+        extra[n++] = (struct MHD_OptionItem){MHD_OPTION_THREAD_POOL_SIZE, (intptr_t)threads, NULL};
+    if (s->tls) {
+        extra[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, s->pem_cert};
+        extra[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, s->pem_key};
+        extra[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)HTTP_TLS_PRIORITIES};
+        if (s->pem_ca) extra[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_TRUST, 0, s->pem_ca};
+    }
+    extra[n++] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
+
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+    if (v6) flags |= MHD_USE_IPv6;
+    if (s->tls) flags |= MHD_USE_TLS;
+    unsigned timeout =
+        opt->connection_timeout_s > 0 ? (unsigned)opt->connection_timeout_s : HTTP_DEFAULT_TIMEOUT_S;
+    s->daemon = MHD_start_daemon(
+        flags, 0, NULL, NULL, &http_on_request, s, MHD_OPTION_EXTERNAL_LOGGER, &http_on_mhd_log, s,
+        MHD_OPTION_LISTEN_SOCKET, s->listen_fd, MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_CONNECTION_LIMIT,
+        MHD_OPTION_CONNECTION_TIMEOUT, timeout, MHD_OPTION_URI_LOG_CALLBACK, &http_on_uri, s,
+        MHD_OPTION_NOTIFY_COMPLETED, &http_on_completed, s, MHD_OPTION_NOTIFY_CONNECTION, &http_on_connection,
+        s, MHD_OPTION_ARRAY, extra, MHD_OPTION_END);
+    if (!s->daemon) {
+        close(s->listen_fd);
+        http_server_free(s);
+        return socle_err_set(err, SOCLE_EIO,
+                             "cannot start the HTTP server on %.100s (see the microhttpd log line%s)", addr,
+                             opt->tls_cert ? "; check the TLS certificate and key" : "");
+    }
+    log_line l;
+    log_begin(&l, LOG_INFO, "http: listening");
+    log_str(&l, "listen", addr);
+    log_int(&l, "port", s->port);
+    log_int(&l, "threads", threads);
+    log_str(&l, "scheme", s->tls ? "https" : "http");
+    log_end(&l);
+    *out = s;
+    return 0;
+}
+
+socle_metrics *http_server_metrics(http_server *s)
+{
+    return s ? s->metrics : NULL;
+}
+
+int http_server_port(const http_server *s)
+{
+    return s ? s->port : 0;
+}
+
+void http_server_stop(http_server *s)
+{
+    if (!s) return;
+    atomic_store(&s->stopping, 1);
+    MHD_socket fd = MHD_quiesce_daemon(s->daemon);
+    int64_t deadline = time_monotonic_ns() + (int64_t)HTTP_DRAIN_MS * 1000000;
+    while (atomic_load_explicit(&s->inflight, memory_order_acquire) > 0 && time_monotonic_ns() < deadline) {
+        struct timespec ts = {0, 5 * 1000000};
+        nanosleep(&ts, NULL);
+    }
+    int left = atomic_load(&s->inflight);
+    if (left > 0)
+        log_msg(LOG_WARN, "http: stopping with %d requests still in flight after %d s", left,
+                HTTP_DRAIN_MS / 1000);
+    MHD_stop_daemon(s->daemon);
+    /* MHD leaves a quiesced listening socket to us; otherwise it closed it. */
+    if (fd != MHD_INVALID_SOCKET) close(fd);
+    log_msg(LOG_INFO, "http: stopped");
+    http_server_free(s);
+}
+
+/* ---- TLS client certificates ---- */
+
+const unsigned char *http_client_cert_der(http_request *req, size_t *len)
+{
+    if (len) *len = 0;
+    if (!req || !req->tls || !req->connection) return NULL;
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(req->connection, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+    if (!ci || !ci->tls_session) return NULL;
+    gnutls_session_t ts = (gnutls_session_t)ci->tls_session;
+    unsigned int status = 0;
+    if (gnutls_certificate_verify_peers2(ts, &status) != GNUTLS_E_SUCCESS || status != 0) return NULL;
+    unsigned int n = 0;
+    const gnutls_datum_t *certs = gnutls_certificate_get_peers(ts, &n);
+    if (!certs || n == 0 || certs[0].size == 0) return NULL;
+    unsigned char *copy = arena_alloc(req->arena, certs[0].size);
+    if (!copy) return NULL;
+    memcpy(copy, certs[0].data, certs[0].size);
+    if (len) *len = certs[0].size;
+    return copy;
+}

@@ -1,0 +1,518 @@
+/* interact.c - the FHIR interactions (read, vread, create, update, delete, search, history), written
+ * once for single requests and bundle entries (see rest.h): policy, store, audit, result. */
+#include <string.h>
+
+#include "base/ids.h"
+#include "base/log.h"
+#include "base/text.h"
+#include "base/timeutil.h"
+#include "fhir/search.h"
+#include "rest/rest.h"
+#include "rest/rest_internal.h"
+
+static const char *const rest_kind_action[] = {
+    [REST_READ] = "read", [REST_VREAD] = "vread", [REST_CREATE] = "create", [REST_UPDATE] = "update",
+    [REST_DELETE] = "delete", [REST_SEARCH] = "search", [REST_HISTORY_INSTANCE] = "history",
+    [REST_HISTORY_TYPE] = "history", [REST_HISTORY_SYSTEM] = "history",
+};
+
+static const auth_action rest_kind_auth[] = {
+    [REST_READ] = AUTH_ACTION_READ, [REST_VREAD] = AUTH_ACTION_READ, [REST_CREATE] = AUTH_ACTION_CREATE,
+    [REST_UPDATE] = AUTH_ACTION_UPDATE, [REST_DELETE] = AUTH_ACTION_DELETE, [REST_SEARCH] = AUTH_ACTION_SEARCH,
+    [REST_HISTORY_INSTANCE] = AUTH_ACTION_HISTORY, [REST_HISTORY_TYPE] = AUTH_ACTION_HISTORY,
+    [REST_HISTORY_SYSTEM] = AUTH_ACTION_HISTORY,
+};
+
+static int rest_fail(rest_result *res, socle_err *err)
+{
+    if (&res->err != err) res->err = *err;
+    res->status = socle_err_http_status(err->code);
+    buf_reset(&res->body);
+    fhir_outcome_err(&res->body, &res->err);
+    return err->code;
+}
+
+static int rest_fail_code(rest_result *res, int code, const char *msg)
+{
+    socle_err_set(&res->err, code, "%s", msg);
+    return rest_fail(res, &res->err);
+}
+
+void rest_audit(socle_app *app, http_request *req, const auth_subject *who, const char *action, const char *outcome,
+                const char *type, const char *id, const char *patient_id, const char *detail)
+{
+    audit_event e = {
+        .action = action,
+        .outcome = outcome,
+        .agent_kind = who && who->kind ? auth_kind_name(who->kind) : "anonymous",
+        .agent_id = who && who->sub[0] ? who->sub : NULL,
+        .agent_profession = who && who->profession[0] ? who->profession : NULL,
+        .structure = who && who->structure[0] ? who->structure : NULL,
+        .resource_type = type,
+        .resource_id = id,
+        .patient_id = patient_id,
+        .address = req ? req->remote_addr : NULL,
+        .request_id = req ? req->request_id : NULL,
+        .detail = detail,
+    };
+    audit_append(app->audit, &e);
+}
+
+static int rest_audit_tx(socle_app *app, store_conn *c, http_request *req, const auth_subject *who,
+                         const char *action, const fhir_stored *s, socle_err *err)
+{
+    audit_event e = {
+        .action = action,
+        .outcome = "success",
+        .agent_kind = auth_kind_name(who->kind),
+        .agent_id = who->sub[0] ? who->sub : NULL,
+        .agent_profession = who->profession[0] ? who->profession : NULL,
+        .structure = who->structure[0] ? who->structure : NULL,
+        .resource_type = s->type,
+        .resource_id = s->id,
+        .patient_id = s->patient_id,
+        .address = req->remote_addr,
+        .request_id = req->request_id,
+    };
+    return audit_append_tx(app->audit, c, &e, err);
+}
+
+/* Ask the policy; on refusal fill a 403 and audit it. Returns 0 when allowed. */
+static int rest_authorize(socle_app *app, http_request *req, const auth_subject *who, rest_kind kind,
+                          const char *type, const char *id, const char *patient_id, const json_t *resource,
+                          rest_result *res)
+{
+    auth_target t = {.resource_type = type ? type : "*", .resource_id = id, .patient_id = patient_id,
+                     .resource = resource};
+    auth_decision d;
+    auth_policy_decide(app->policy, who, rest_kind_auth[kind], &t, &d);
+    if (d.allowed) return 0;
+    rest_audit(app, req, who, rest_kind_action[kind], "denied", type, id, patient_id, d.reason);
+    socle_err_set(&res->err, SOCLE_EFORBIDDEN, "access denied: %s", d.reason);
+    return rest_fail(res, &res->err);
+}
+
+static int rest_is_patient_data(const char *type)
+{
+    const fhir_type *t = type ? fhir_type_find(type) : NULL;
+    return t && (t->flags & FHIR_TYPE_PATIENT_DATA);
+}
+
+static void rest_set_version_headers(rest_result *res, const fhir_stored *s)
+{
+    snprintf(res->etag, sizeof res->etag, "W/\"%lld\"", (long long)s->version);
+    time_format_http(s->last_updated_ms, res->last_modified);
+}
+
+/* --- read / vread --- */
+
+static int rest_read(socle_app *app, http_request *req, const auth_subject *who, store_conn *c, const rest_op *op,
+                     rest_result *res)
+{
+    fhir_stored s;
+    int rc = fhir_repo_read(c, op->type, op->id, op->kind == REST_VREAD ? op->version : 0, req->arena, &s, &res->err);
+    if (rc && rc != SOCLE_EGONE) return rest_fail(res, &res->err);
+    if (rest_authorize(app, req, who, op->kind, op->type, op->id, s.patient_id, NULL, res)) return res->err.code;
+    if (rc == SOCLE_EGONE) return rest_fail(res, &res->err);
+    if (rest_is_patient_data(op->type))
+        rest_audit(app, req, who, rest_kind_action[op->kind], "success", op->type, op->id, s.patient_id, NULL);
+    res->status = 200;
+    buf_append(&res->body, s.body, s.body_len);
+    rest_set_version_headers(res, &s);
+    return 0;
+}
+
+/* --- search --- */
+
+static void rest_bundle_open(socle_buf *b, const char *type)
+{
+    char id[37], now[32];
+    buf_printf(b, "{\"resourceType\":\"Bundle\",\"id\":\"%s\",\"meta\":{\"lastUpdated\":\"%s\"},\"type\":\"%s\"",
+               id_uuid(id), time_format_instant(time_now_ms(), now), type);
+}
+
+/* Parse "a=1&b=2" (URL-encoded) into params in the arena. */
+static int rest_parse_query(arena *a, const char *query, fhir_search_param **out, int *n)
+{
+    int cap = 1;
+    for (const char *p = query; *p; p++) cap += *p == '&';
+    fhir_search_param *ps = arena_zalloc(a, sizeof *ps * (size_t)cap);
+    int count = 0;
+    char *copy = arena_strdup(a, query);
+    for (char *save = NULL, *part = strtok_r(copy, "&", &save); part; part = strtok_r(NULL, "&", &save)) {
+        char *eq = strchr(part, '=');
+        if (!eq) return -1;
+        *eq = 0;
+        if (text_url_decode(part, strlen(part)) < 0 || text_url_decode(eq + 1, strlen(eq + 1)) < 0) return -1;
+        ps[count].name = part;
+        ps[count++].value = eq + 1;
+    }
+    *out = ps;
+    *n = count;
+    return 0;
+}
+
+static fhir_search_param *rest_search_params(arena *a, const http_param *params, int n)
+{
+    fhir_search_param *ps = arena_zalloc(a, sizeof *ps * (size_t)(n ? n : 1));
+    for (int i = 0; i < n; i++) {
+        ps[i].name = params[i].name;
+        ps[i].value = params[i].value ? params[i].value : "";
+    }
+    return ps;
+}
+
+static int rest_search(socle_app *app, http_request *req, const auth_subject *who, store_conn *c, const rest_op *op,
+                       rest_result *res)
+{
+    if (rest_authorize(app, req, who, REST_SEARCH, op->type, NULL, NULL, NULL, res)) return res->err.code;
+    fhir_search_options opt = {.lenient = op->lenient};
+    fhir_search *plan;
+    fhir_search_param *ps = rest_search_params(req->arena, op->params, op->nparams);
+    if (fhir_search_parse(op->type, ps, op->nparams, &opt, req->arena, &plan, &res->err)) return rest_fail(res, &res->err);
+    fhir_search_page page;
+    if (fhir_search_run(c, plan, req->arena, &page, &res->err)) return rest_fail(res, &res->err);
+
+    socle_buf *b = &res->body;
+    rest_bundle_open(b, "searchset");
+    if (page.total >= 0) buf_printf(b, ",\"total\":%lld", (long long)page.total);
+    buf_puts(b, ",\"link\":[{\"relation\":\"self\",\"url\":");
+    char *self = arena_printf(req->arena, "%s/%s?%s", app->fhir_base, op->type, page.self_query ? page.self_query : "");
+    buf_json_string(b, self);
+    buf_putc(b, '}');
+    if (page.next_query) {
+        buf_puts(b, ",{\"relation\":\"next\",\"url\":");
+        buf_json_string(b, arena_printf(req->arena, "%s/%s?%s", app->fhir_base, op->type, page.next_query));
+        buf_putc(b, '}');
+    }
+    buf_putc(b, ']');
+    const char *audited[64];
+    int naudited = 0, overflow = 0, filtered = 0, any_patient_data = 0;
+    int first = 1;
+    for (size_t i = 0; i < page.nhits; i++) {
+        fhir_search_hit *h = &page.hits[i];
+        auth_target t = {.resource_type = h->type, .resource_id = h->id, .patient_id = h->patient_id};
+        auth_decision d;
+        auth_policy_decide(app->policy, who, AUTH_ACTION_READ, &t, &d);
+        if (!d.allowed) {
+            filtered++;
+            continue;
+        }
+        buf_puts(b, first ? ",\"entry\":[" : ",");
+        first = 0;
+        buf_puts(b, "{\"fullUrl\":");
+        buf_json_string(b, arena_printf(req->arena, "%s/%s/%s", app->fhir_base, h->type, h->id));
+        buf_puts(b, ",\"resource\":");
+        buf_append(b, h->body, h->body_len);
+        buf_puts(b, h->included ? ",\"search\":{\"mode\":\"include\"}}" : ",\"search\":{\"mode\":\"match\"}}");
+        if (rest_is_patient_data(h->type)) {
+            any_patient_data = 1;
+            if (h->patient_id) {
+                int seen = 0;
+                for (int k = 0; k < naudited && !seen; k++) seen = !strcmp(audited[k], h->patient_id);
+                if (!seen && naudited < 64)
+                    audited[naudited++] = h->patient_id;
+                else if (!seen)
+                    overflow = 1;
+            }
+        }
+    }
+    if (filtered) {
+        buf_puts(b, first ? ",\"entry\":[" : ",");
+        first = 0;
+        buf_puts(b, "{\"resource\":");
+        char msg[128];
+        snprintf(msg, sizeof msg, "%d result(s) withheld by the access policy", filtered);
+        fhir_outcome(b, "warning", "suppressed", msg, NULL);
+        buf_puts(b, ",\"search\":{\"mode\":\"outcome\"}}");
+    }
+    if (!first) buf_putc(b, ']');
+    buf_putc(b, '}');
+    for (int k = 0; k < naudited; k++)
+        rest_audit(app, req, who, "search", "success", op->type, NULL, audited[k], NULL);
+    if ((naudited == 0 && (any_patient_data || rest_is_patient_data(op->type))) || overflow)
+        rest_audit(app, req, who, "search", "success", op->type, NULL, NULL,
+                   overflow ? "results span more than 64 patients" : NULL);
+    res->status = 200;
+    return buf_ok(b) ? 0 : rest_fail_code(res, SOCLE_ENOMEM, "out of memory");
+}
+
+/* --- history --- */
+
+static int rest_history(socle_app *app, http_request *req, const auth_subject *who, store_conn *c, const rest_op *op,
+                        rest_result *res)
+{
+    const char *patient = NULL;
+    if (op->kind == REST_HISTORY_INSTANCE) {
+        fhir_stored cur;
+        int rc = fhir_repo_read(c, op->type, op->id, 0, req->arena, &cur, &res->err);
+        if (rc && rc != SOCLE_EGONE) return rest_fail(res, &res->err);
+        patient = cur.patient_id;
+    }
+    if (rest_authorize(app, req, who, op->kind, op->type, op->id, patient, NULL, res)) return res->err.code;
+    fhir_history_query q = {.type = op->type, .id = op->id, .since_ms = TIME_MIN_MS, .count = 20};
+    for (int i = 0; i < op->nparams; i++) {
+        const char *name = op->params[i].name, *value = op->params[i].value ? op->params[i].value : "";
+        if (!strcmp(name, "_count")) {
+            char *end;
+            long n = strtol(value, &end, 10);
+            if (*end || n < 1) return rest_fail_code(res, SOCLE_EINVAL, "_count must be a positive integer");
+            q.count = n > 1000 ? 1000 : (int)n;
+        } else if (!strcmp(name, "_since")) {
+            int64_t hi;
+            if (time_parse_fhir(value, &q.since_ms, &hi, &res->err)) {
+                socle_err_at(&res->err, SOCLE_EINVAL, "_since", "_since: %s", res->err.msg);
+                return rest_fail(res, &res->err);
+            }
+        } else if (!strcmp(name, "_cursor")) {
+            char *end;
+            q.before_seq = strtoll(value, &end, 10);
+            if (*end || q.before_seq < 1) return rest_fail_code(res, SOCLE_EINVAL, "_cursor is not valid");
+        } else if (strcmp(name, "_format") && strcmp(name, "_pretty") && !op->lenient) {
+            socle_err_at(&res->err, SOCLE_EINVAL, name, "unknown parameter '%.64s' for history", name);
+            return rest_fail(res, &res->err);
+        }
+    }
+    fhir_stored *items;
+    size_t n;
+    int64_t next;
+    if (fhir_repo_history(c, &q, req->arena, &items, &n, &next, &res->err)) return rest_fail(res, &res->err);
+    const char *path = op->kind == REST_HISTORY_INSTANCE ? arena_printf(req->arena, "%s/%s/_history", op->type, op->id)
+                       : op->kind == REST_HISTORY_TYPE   ? arena_printf(req->arena, "%s/_history", op->type)
+                                                         : "_history";
+    socle_buf *b = &res->body;
+    rest_bundle_open(b, "history");
+    buf_puts(b, ",\"link\":[{\"relation\":\"self\",\"url\":");
+    buf_json_string(b, arena_printf(req->arena, "%s/%s?_count=%d", app->fhir_base, path, q.count));
+    buf_putc(b, '}');
+    if (next) {
+        buf_puts(b, ",{\"relation\":\"next\",\"url\":");
+        buf_json_string(b, arena_printf(req->arena, "%s/%s?_count=%d&_cursor=%lld", app->fhir_base, path, q.count,
+                                        (long long)next));
+        buf_putc(b, '}');
+    }
+    buf_putc(b, ']');
+    int first = 1;
+    for (size_t i = 0; i < n; i++) {
+        fhir_stored *s = &items[i];
+        if (op->kind != REST_HISTORY_INSTANCE) {
+            auth_target t = {.resource_type = s->type, .resource_id = s->id, .patient_id = s->patient_id};
+            auth_decision d;
+            auth_policy_decide(app->policy, who, AUTH_ACTION_HISTORY, &t, &d);
+            if (!d.allowed) continue;
+        }
+        char instant[32];
+        buf_puts(b, first ? ",\"entry\":[" : ",");
+        first = 0;
+        buf_puts(b, "{\"fullUrl\":");
+        buf_json_string(b, arena_printf(req->arena, "%s/%s/%s", app->fhir_base, s->type, s->id));
+        if (!s->deleted) {
+            buf_puts(b, ",\"resource\":");
+            buf_append(b, s->body, s->body_len);
+        }
+        const char *method = s->deleted ? "DELETE" : s->version == 1 ? "POST" : "PUT";
+        buf_printf(b, ",\"request\":{\"method\":\"%s\",\"url\":", method);
+        buf_json_string(b, s->version == 1 && !s->deleted ? s->type : arena_printf(req->arena, "%s/%s", s->type, s->id));
+        buf_printf(b, "},\"response\":{\"status\":\"%s\",\"etag\":\"W/\\\"%lld\\\"\",\"lastModified\":\"%s\"}}",
+                   s->deleted ? "204 No Content" : s->version == 1 ? "201 Created" : "200 OK", (long long)s->version,
+                   time_format_instant(s->last_updated_ms, instant));
+        if (rest_is_patient_data(s->type) && op->kind != REST_HISTORY_INSTANCE)
+            rest_audit(app, req, who, "history", "success", s->type, s->id, s->patient_id, NULL);
+    }
+    if (!first) buf_putc(b, ']');
+    buf_putc(b, '}');
+    if (op->kind == REST_HISTORY_INSTANCE && rest_is_patient_data(op->type))
+        rest_audit(app, req, who, "history", "success", op->type, op->id, patient, NULL);
+    res->status = 200;
+    return buf_ok(b) ? 0 : rest_fail_code(res, SOCLE_ENOMEM, "out of memory");
+}
+
+/* --- writes --- */
+
+/* Conditional create: 0 matches -> go on (*existing NULL), 1 -> *existing, more -> 412. */
+static int rest_if_none_exist(socle_app *app, http_request *req, store_conn *c, const rest_op *op,
+                              fhir_search_hit **existing, rest_result *res);
+
+int rest_conditional_match(socle_app *app, http_request *req, store_conn *c, const char *type, const char *query,
+                           const char **id_out, rest_result *res)
+{
+    rest_op op = {.kind = REST_CREATE, .type = type, .if_none_exist = query};
+    fhir_search_hit *existing = NULL;
+    *id_out = NULL;
+    int rc = rest_if_none_exist(app, req, c, &op, &existing, res);
+    if (!rc && existing) *id_out = existing->id;
+    return rc;
+}
+
+static int rest_if_none_exist(socle_app *app, http_request *req, store_conn *c, const rest_op *op,
+                              fhir_search_hit **existing, rest_result *res)
+{
+    fhir_search_param *ps;
+    int n;
+    const char *q = op->if_none_exist;
+    if (*q == '?') q++;
+    if (rest_parse_query(req->arena, q, &ps, &n) || n == 0)
+        return rest_fail_code(res, SOCLE_EINVAL, "If-None-Exist must be a search query such as identifier=system|value");
+    fhir_search_param *all = arena_zalloc(req->arena, sizeof *all * (size_t)(n + 1));
+    memcpy(all, ps, sizeof *ps * (size_t)n);
+    all[n].name = "_count";
+    all[n].value = "2";
+    fhir_search_options opt = {0};
+    fhir_search *plan;
+    fhir_search_page page;
+    if (fhir_search_parse(op->type, all, n + 1, &opt, req->arena, &plan, &res->err) ||
+        fhir_search_run(c, plan, req->arena, &page, &res->err)) {
+        socle_err e = res->err;
+        socle_err_at(&res->err, e.code, "If-None-Exist", "If-None-Exist: %s", e.msg);
+        return rest_fail(res, &res->err);
+    }
+    size_t matches = 0;
+    *existing = NULL;
+    for (size_t i = 0; i < page.nhits; i++)
+        if (!page.hits[i].included) {
+            matches++;
+            if (!*existing) *existing = &page.hits[i];
+        }
+    if (matches > 1)
+        return rest_fail_code(res, SOCLE_EPRECONDITION, "If-None-Exist matches more than one resource");
+    return 0;
+}
+
+static int rest_write(socle_app *app, http_request *req, const auth_subject *who, store_conn *c, const rest_op *op,
+                      rest_result *res)
+{
+    const fhir_type *t = fhir_type_find(op->type);
+    if (t->flags & FHIR_TYPE_READONLY) {
+        socle_err_set(&res->err, SOCLE_EMETHOD, "%s is read-only: the server writes it", op->type);
+        return rest_fail(res, &res->err);
+    }
+    const char *patient = NULL;
+    char patient_buf[128];
+    if (op->kind == REST_DELETE) {
+        fhir_stored cur;
+        int rc = fhir_repo_read(c, op->type, op->id, 0, req->arena, &cur, &res->err);
+        if (rc && rc != SOCLE_EGONE && rc != SOCLE_ENOTFOUND) return rest_fail(res, &res->err);
+        patient = rc == 0 ? cur.patient_id : NULL;
+    } else {
+        if (fhir_resource_patient(t, op->id ? op->id : "", op->resource, patient_buf, sizeof patient_buf))
+            patient = patient_buf;
+    }
+    if (rest_authorize(app, req, who, op->kind, op->type, op->id, patient, op->resource, res)) return res->err.code;
+
+    fhir_stored s;
+    int rc, created = 0, existed = 1;
+    if (op->kind == REST_CREATE) {
+        fhir_search_hit *existing = NULL;
+        if (op->if_none_exist && (rc = rest_if_none_exist(app, req, c, op, &existing, res))) return rc;
+        if (existing) {
+            res->status = 200;
+            buf_append(&res->body, existing->body, existing->body_len);
+            snprintf(res->location, sizeof res->location, "%s/%s/%s", app->fhir_base, existing->type, existing->id);
+            return 0;
+        }
+        rc = fhir_repo_create(c, op->type, op->id, op->resource, req->arena, &s, &res->err);
+        created = 1;
+    } else if (op->kind == REST_UPDATE) {
+        rc = fhir_repo_update(c, op->type, op->id, op->resource, op->if_match, req->arena, &s, &created, &res->err);
+    } else {
+        rc = fhir_repo_delete(c, op->type, op->id, req->arena, &s, &existed, &res->err);
+        if (!rc && !existed) {
+            res->status = 204;
+            return 0;
+        }
+    }
+    if (!rc) rc = rest_audit_tx(app, c, req, who, rest_kind_action[op->kind], &s, &res->err);
+    if (rc) return rest_fail(res, &res->err);
+    if (op->kind == REST_DELETE) {
+        res->status = 204;
+        rest_set_version_headers(res, &s);
+        return 0;
+    }
+    res->status = created ? 201 : 200;
+    rest_set_version_headers(res, &s);
+    snprintf(res->location, sizeof res->location, "%s/%s/%s/_history/%lld", app->fhir_base, s.type, s.id,
+             (long long)s.version);
+    if (!op->return_minimal) buf_append(&res->body, s.body, s.body_len);
+    return 0;
+}
+
+static int rest_is_write(rest_kind k)
+{
+    return k == REST_CREATE || k == REST_UPDATE || k == REST_DELETE;
+}
+
+int rest_interact(socle_app *app, http_request *req, const auth_subject *who, store_conn *conn, const rest_op *op,
+                  rest_result *res)
+{
+    res->status = 0;
+    res->etag[0] = res->last_modified[0] = res->location[0] = 0;
+    socle_err_clear(&res->err);
+    if (op->type && !fhir_type_find(op->type)) {
+        socle_err_set(&res->err, SOCLE_ENOTFOUND, "unknown resource type '%.64s'", op->type);
+        return rest_fail(res, &res->err);
+    }
+    if (op->id && !id_fhir_valid(op->id)) {
+        socle_err_set(&res->err, SOCLE_EINVAL, "'%.64s' is not a valid resource id", op->id);
+        return rest_fail(res, &res->err);
+    }
+    /* AuditEvent is the audit module's: read-only, served from the trail. */
+    if (op->type && !strcmp(op->type, "AuditEvent")) {
+        if (rest_is_write(op->kind))
+            return rest_fail_code(res, SOCLE_EMETHOD, "AuditEvent is read-only: the server writes the audit trail");
+        if (op->kind != REST_READ && op->kind != REST_SEARCH)
+            return rest_fail_code(res, SOCLE_EMETHOD, "AuditEvent supports read and search only");
+        if (rest_authorize(app, req, who, op->kind, op->type, op->id, NULL, NULL, res)) return res->err.code;
+        int rc;
+        if (op->kind == REST_READ) {
+            rc = audit_read(app->store, op->id, &res->body, &res->err);
+        } else {
+            audit_query_param *qp = arena_zalloc(req->arena, sizeof *qp * (size_t)(op->nparams ? op->nparams : 1));
+            for (int i = 0; i < op->nparams; i++) {
+                qp[i].name = op->params[i].name;
+                qp[i].value = op->params[i].value ? op->params[i].value : "";
+            }
+            rc = audit_search(app->store, qp, op->nparams, op->lenient, app->fhir_base, &res->body, &res->err);
+        }
+        if (rc) return rest_fail(res, &res->err);
+        rest_audit(app, req, who, op->kind == REST_READ ? "read" : "search", "success", "AuditEvent", op->id, NULL, NULL);
+        res->status = 200;
+        return 0;
+    }
+
+    int64_t t0 = time_monotonic_ns();
+    store_conn *c = conn;
+    int own = conn == NULL, rc = 0;
+    if (own && (rc = store_acquire(app->store, &c, &res->err))) return rest_fail(res, &res->err);
+    int tx = own && rest_is_write(op->kind);
+    if (tx && (rc = store_tx_begin(c, &res->err))) {
+        store_release(app->store, c);
+        return rest_fail(res, &res->err);
+    }
+    switch (op->kind) {
+    case REST_READ:
+    case REST_VREAD: rc = rest_read(app, req, who, c, op, res); break;
+    case REST_SEARCH: rc = rest_search(app, req, who, c, op, res); break;
+    case REST_HISTORY_INSTANCE:
+    case REST_HISTORY_TYPE:
+    case REST_HISTORY_SYSTEM: rc = rest_history(app, req, who, c, op, res); break;
+    default: rc = rest_write(app, req, who, c, op, res); break;
+    }
+    if (tx) {
+        if (rc == 0 && (rc = store_tx_commit(c, &res->err))) rest_fail(res, &res->err);
+        if (rc) store_tx_rollback(c);
+    }
+    if (own) store_release(app->store, c);
+    metrics_observe_store(req->metrics, time_monotonic_ns() - t0);
+    return rc;
+}
+
+void rest_respond_result(http_request *req, http_response *res, rest_result *r)
+{
+    res->status = r->status;
+    buf_free(&res->body);
+    res->body = r->body;
+    buf_init(&r->body);
+    if (r->etag[0]) http_set_header(req, res, "ETag", r->etag);
+    if (r->last_modified[0]) http_set_header(req, res, "Last-Modified", r->last_modified);
+    if (r->location[0]) http_set_header(req, res, r->status == 201 ? "Location" : "Content-Location", r->location);
+}

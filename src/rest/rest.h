@@ -1,0 +1,107 @@
+/* rest.h - the FHIR REST API over HTTP: wires net (transport), fhir (resources and search),
+ * auth (who and may they) and audit (the trace) into handlers.
+ *
+ * NAME
+ *      rest - /fhir interactions, bundles, CapabilityStatement, and the system routes.
+ * SYNOPSIS
+ *      rest_register() rest_authenticate() rest_interact() rest_capability_build()
+ * DESCRIPTION
+ *      Every /fhir interaction (except metadata) authenticates the bearer token (401), checks the
+ *      resource type (404), asks the policy engine (403, audited), runs against the store, and
+ *      records the access in the audit trail: writes in the same transaction as the data, reads
+ *      through the trail's group-commit queue. Instances of types flagged FHIR_TYPE_PATIENT_DATA
+ *      are always audited; refusals are audited whatever the type.
+ *      The interactions are written once (rest_interact) and used both by the HTTP handlers and
+ *      by transaction/batch bundle entries, so a bundle entry behaves exactly like the same request
+ *      sent alone.
+ *      Services add types, search parameters and policy rules through their own modules; a type
+ *      that needs behaviour of its own on top of storage (AuditEvent: served by the audit module)
+ *      is dispatched here by name.
+ * CONFIGURATION
+ *      public_url, max_body_bytes, json_max_depth, json_max_string, bench_routes.
+ */
+#ifndef SOCLE_REST_REST_H
+#define SOCLE_REST_REST_H
+
+#include "audit/audit.h"
+#include "auth/auth.h"
+#include "base/config.h"
+#include "fhir/fhir.h"
+#include "fhir/repo.h"
+#include "net/http.h"
+#include "store/store.h"
+
+/* socle_app - what handlers share. Built once at startup (cli/app.c), read-only afterwards. */
+typedef struct socle_app {
+    socle_config *config;
+    store *store;
+    crypto_key *signing_key;
+    auth_verifier *verifier;
+    auth_policy *policy;
+    audit_trail *audit;
+    fhir_limits limits;
+    char public_url[512];        /* "http://127.0.0.1:8080" (no trailing slash) */
+    char fhir_base[560];         /* public_url + "/fhir" */
+    char *capability;            /* the CapabilityStatement JSON, built at startup */
+    size_t capability_len;
+    char *jwks;                  /* {"keys":[...]} */
+} socle_app;
+
+/* rest_register - add the /fhir routes and the system routes (/healthz, /metrics,
+ * /.well-known/jwks.json, and /_bench/static when bench_routes is on) to the router. */
+int rest_register(socle_app *app, http_router *router);
+
+/* rest_capability_build - (re)build app->capability from the registered types and parameters. */
+int rest_capability_build(socle_app *app, socle_err *err);
+
+/* rest_authenticate - verify the request's bearer token into *who; on failure fill res with a 401
+ * (WWW-Authenticate + OperationOutcome) and return SOCLE_EUNAUTHORIZED. */
+int rest_authenticate(socle_app *app, http_request *req, http_response *res, auth_subject *who);
+
+/* One FHIR interaction, as sent alone or as a bundle entry. */
+typedef enum {
+    REST_READ = 1, REST_VREAD, REST_CREATE, REST_UPDATE, REST_DELETE, REST_SEARCH,
+    REST_HISTORY_INSTANCE, REST_HISTORY_TYPE, REST_HISTORY_SYSTEM,
+} rest_kind;
+
+typedef struct rest_op {
+    rest_kind kind;
+    const char *type;            /* NULL for system history */
+    const char *id;              /* read, vread, update, delete, instance history */
+    int64_t version;             /* vread */
+    json_t *resource;            /* create/update: the parsed body (borrowed, modified in place) */
+    int64_t if_match;            /* update: 0 = none */
+    const char *if_none_exist;   /* create: a search query string, or NULL */
+    const http_param *params;    /* search/history parameters */
+    int nparams;
+    int lenient;                 /* Prefer: handling=lenient */
+    int return_minimal;          /* Prefer: return=minimal */
+} rest_op;
+
+typedef struct rest_result {
+    int status;                  /* HTTP status */
+    socle_buf body;              /* response body (resource, Bundle or OperationOutcome) */
+    char etag[32];               /* W/"n" or "" */
+    char last_modified[40];      /* HTTP date or "" */
+    char location[700];          /* absolute URL or "" */
+    socle_err err;               /* when status >= 400 */
+} rest_result;
+
+/* rest_interact - run op for `who`. With conn == NULL the interaction takes its own connection
+ * and, for writes, its own transaction; with a conn it runs inside the caller's open transaction
+ * and commits nothing. Fills res (the caller frees res->body); returns 0 or the error code (also
+ * in res->err, with res->status and an OperationOutcome body). */
+int rest_interact(socle_app *app, http_request *req, const auth_subject *who, store_conn *conn, const rest_op *op,
+                  rest_result *res);
+
+/* rest_bundle - POST /fhir: a transaction or batch Bundle. */
+void rest_bundle(socle_app *app, http_request *req, http_response *res, const auth_subject *who, json_t *bundle);
+
+/* rest_respond_result - copy a result into an HTTP response (status, headers, body). */
+void rest_respond_result(http_request *req, http_response *res, rest_result *r);
+
+/* rest_audit - record an access outcome for `who` (async queue). Used by services too. */
+void rest_audit(socle_app *app, http_request *req, const auth_subject *who, const char *action, const char *outcome,
+                const char *type, const char *id, const char *patient_id, const char *detail);
+
+#endif

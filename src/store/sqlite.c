@@ -1,0 +1,427 @@
+/* sqlite.c - the SQLite engine of the store.
+ *
+ * One sqlite3 handle per pooled connection, opened NOMUTEX (the pool guarantees one thread at a
+ * time), in WAL mode so readers never wait for the writer. Statements are prepared once per
+ * connection (SQLITE_PREPARE_PERSISTENT) and cached by the caller's SQL text; the $N placeholders
+ * are rewritten to ?N at that moment only. A cached statement that a store_rows is still
+ * iterating is marked busy: running the same SQL meanwhile uses a private copy instead of
+ * resetting the statement under the iterator. Each connection keeps one store_rows embedded so a
+ * read allocates nothing but SQLite's own copy of the bound text. */
+#include <ctype.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/log.h"
+#include "store/store_internal.h"
+
+typedef struct sq_rows {
+    store_rows base;
+    sqlite3_stmt *stmt;
+    store_stmt *entry; /* the cache entry (marked busy), or NULL: stmt is private, finalize it */
+    int pending;       /* the first step's result, taken in store_query, not yet reported */
+    int done;
+    int on_row;
+    int ncols;
+} sq_rows;
+
+typedef struct sq_conn {
+    store_conn base;
+    sqlite3 *db;
+    store_cache cache;
+    sq_rows slot; /* reused by the first open store_rows */
+    int slot_used;
+} sq_conn;
+
+static const char sq_empty[1] = "";
+
+static int sq_fail(sq_conn *c, int rc, const char *what, socle_err *err)
+{
+    int code = SOCLE_ESTORE;
+    int primary = rc & 0xff;
+    if (primary == SQLITE_BUSY || primary == SQLITE_LOCKED)
+        code = SOCLE_EBUSY;
+    else if (rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY)
+        code = SOCLE_ECONFLICT;
+    else if (primary == SQLITE_NOMEM)
+        code = SOCLE_ENOMEM;
+    return socle_err_set(err, code, "store: sqlite: %s: %s", what,
+                         c ? sqlite3_errmsg(c->db) : sqlite3_errstr(rc));
+}
+
+/* --- statements --- */
+
+static int sq_ident_char(char ch)
+{
+    return isalnum((unsigned char)ch) || ch == '_' || ch == '$' || (unsigned char)ch >= 0x80;
+}
+
+/* $N -> ?N, leaving quoted strings, quoted identifiers and comments alone. Same length or
+ * shorter, so the output fits in a copy of the input. */
+static char *sq_rewrite(const char *sql)
+{
+    char *out = malloc(strlen(sql) + 1), *o = out;
+    if (!out) return NULL;
+    const char *p = sql;
+    while (*p) {
+        char ch = *p;
+        if (ch == '\'' || ch == '"' || ch == '`' || ch == '[') {
+            char close = ch == '[' ? ']' : ch;
+            *o++ = *p++;
+            /* A doubled quote inside reads as two adjacent literals: same skipping. */
+            while (*p && *p != close)
+                *o++ = *p++;
+            if (*p) *o++ = *p++;
+        } else if (ch == '-' && p[1] == '-') {
+            while (*p && *p != '\n')
+                *o++ = *p++;
+        } else if (ch == '/' && p[1] == '*') {
+            *o++ = *p++;
+            *o++ = *p++;
+            while (*p && !(p[0] == '*' && p[1] == '/'))
+                *o++ = *p++;
+            if (*p) {
+                *o++ = *p++;
+                *o++ = *p++;
+            }
+        } else if (ch == '$' && isdigit((unsigned char)p[1]) && (p == sql || !sq_ident_char(p[-1]))) {
+            *o++ = '?';
+            p++;
+        } else {
+            *o++ = *p++;
+        }
+    }
+    *o = 0;
+    return out;
+}
+
+static int sq_prepare(sq_conn *c, const char *sql, unsigned flags, sqlite3_stmt **out, socle_err *err)
+{
+    char *rewritten = NULL;
+    if (strchr(sql, '$') && !(rewritten = sq_rewrite(sql)))
+        return socle_err_set(err, SOCLE_ENOMEM, "store: out of memory");
+    const char *tail = NULL;
+    int rc = sqlite3_prepare_v3(c->db, rewritten ? rewritten : sql, -1, flags, out, &tail);
+    if (rc != SQLITE_OK) {
+        rc = sq_fail(c, rc, "prepare", err);
+    } else if (!*out) {
+        rc = socle_err_set(err, SOCLE_EINTERNAL, "store: empty statement");
+    } else {
+        while (tail && (isspace((unsigned char)*tail) || *tail == ';'))
+            tail++;
+        if (tail && *tail) {
+            sqlite3_finalize(*out);
+            rc = socle_err_set(err, SOCLE_EINTERNAL,
+                               "store: several statements given (use store_exec_script)");
+        }
+    }
+    if (rc) *out = NULL;
+    free(rewritten);
+    return rc;
+}
+
+static void sq_drop(void *ctx, store_stmt *e)
+{
+    sqlite3_finalize(e->handle);
+}
+
+/* The statement for sql: the cached one, or a private one when the cached one is busy. *entry is
+ * NULL for a private statement. */
+static int sq_stmt(sq_conn *c, const char *sql, sqlite3_stmt **st, store_stmt **entry, socle_err *err)
+{
+    uint64_t h = store_cache_hash(sql);
+    store_stmt *e = store_cache_get(&c->cache, sql, h);
+    *entry = NULL;
+    if (e && !e->busy) {
+        *st = e->handle;
+        *entry = e;
+        return 0;
+    }
+    if (e) {
+        int rc = sqlite3_prepare_v3(c->db, sqlite3_sql(e->handle), -1, 0, st, NULL);
+        return rc == SQLITE_OK ? 0 : sq_fail(c, rc, "prepare", err);
+    }
+    int rc = sq_prepare(c, sql, SQLITE_PREPARE_PERSISTENT, st, err);
+    if (rc) return rc;
+    *entry = store_cache_put(&c->cache, sql, h, *st, sq_drop, c); /* NULL: stays private */
+    return 0;
+}
+
+/* After use: a cached statement is reset for the next caller, a private one finalized. */
+static void sq_done(sqlite3_stmt *st, store_stmt *entry)
+{
+    if (!entry) {
+        sqlite3_finalize(st);
+        return;
+    }
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+}
+
+static int sq_bind(sq_conn *c, sqlite3_stmt *st, const store_value *p, int n, sqlite3_destructor_type how,
+                   socle_err *err)
+{
+    int want = sqlite3_bind_parameter_count(st);
+    if (want != n)
+        return socle_err_set(err, SOCLE_EINTERNAL, "store: statement takes %d parameters, %d given", want, n);
+    for (int i = 0; i < n; i++) {
+        const store_value *v = &p[i];
+        int rc;
+        switch (v->type) {
+        case STORE_INT:
+            rc = sqlite3_bind_int64(st, i + 1, v->i);
+            break;
+        case STORE_TEXT:
+            rc = v->s ? sqlite3_bind_text(st, i + 1, v->s, v->len == (size_t)-1 ? -1 : (int)v->len, how)
+                      : sqlite3_bind_null(st, i + 1);
+            break;
+        case STORE_BLOB:
+            /* A NULL pointer would bind SQL NULL: an empty blob is a zero-length blob. */
+            rc = v->len ? sqlite3_bind_blob(st, i + 1, v->s, (int)v->len, how)
+                        : sqlite3_bind_zeroblob(st, i + 1, 0);
+            break;
+        default:
+            rc = sqlite3_bind_null(st, i + 1);
+        }
+        if (rc != SQLITE_OK) return sq_fail(c, rc, "bind", err);
+    }
+    return 0;
+}
+
+static int sq_exec(store_conn *bc, const char *sql, const store_value *params, int nparams, int64_t *changes,
+                   socle_err *err)
+{
+    sq_conn *c = (sq_conn *)bc;
+    sqlite3_stmt *st;
+    store_stmt *entry;
+    int rc = sq_stmt(c, sql, &st, &entry, err);
+    if (rc) return rc;
+    /* The statement runs to completion before we return: the caller's values can be used in place. */
+    rc = sq_bind(c, st, params, nparams, SQLITE_STATIC, err);
+    if (!rc) {
+        int s;
+        while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+        }
+        if (s != SQLITE_DONE)
+            rc = sq_fail(c, s, "exec", err);
+        else if (changes)
+            *changes = sqlite3_stmt_readonly(st) ? 0 : sqlite3_changes64(c->db);
+    }
+    sq_done(st, entry);
+    return rc;
+}
+
+static int sq_exec_script(store_conn *bc, const char *sql, socle_err *err)
+{
+    sq_conn *c = (sq_conn *)bc;
+    char *msg = NULL;
+    int rc = sqlite3_exec(c->db, sql, NULL, NULL, &msg);
+    if (rc != SQLITE_OK) {
+        rc = sq_fail(c, sqlite3_extended_errcode(c->db), "script", err);
+    }
+    sqlite3_free(msg);
+    return rc;
+}
+
+/* --- rows --- */
+
+static int sq_query(store_conn *bc, const char *sql, const store_value *params, int nparams, store_rows **out,
+                    socle_err *err)
+{
+    sq_conn *c = (sq_conn *)bc;
+    sqlite3_stmt *st;
+    store_stmt *entry;
+    int rc = sq_stmt(c, sql, &st, &entry, err);
+    if (rc) return rc;
+    /* The statement outlives this call: SQLite must copy the values. */
+    rc = sq_bind(c, st, params, nparams, SQLITE_TRANSIENT, err);
+    int first = rc ? 0 : sqlite3_step(st);
+    if (!rc && first != SQLITE_ROW && first != SQLITE_DONE) rc = sq_fail(c, first, "query", err);
+    sq_rows *r = NULL;
+    if (!rc) {
+        if (!c->slot_used) {
+            r = &c->slot;
+            c->slot_used = 1;
+        } else if (!(r = malloc(sizeof *r))) {
+            rc = socle_err_set(err, SOCLE_ENOMEM, "store: out of memory");
+        }
+    }
+    if (rc) {
+        sq_done(st, entry);
+        return rc;
+    }
+    *r = (sq_rows){{bc}, st, entry, first, first == SQLITE_DONE, 0, sqlite3_column_count(st)};
+    if (entry) entry->busy = 1;
+    if (first == SQLITE_DONE) sqlite3_reset(st); /* end the read transaction now */
+    *out = &r->base;
+    return 0;
+}
+
+static int sq_rows_next(store_rows *br, socle_err *err)
+{
+    sq_rows *r = (sq_rows *)br;
+    r->on_row = 0;
+    if (r->pending) {
+        int p = r->pending;
+        r->pending = 0;
+        return r->on_row = p == SQLITE_ROW;
+    }
+    if (r->done) return 0;
+    int s = sqlite3_step(r->stmt);
+    if (s == SQLITE_ROW) return r->on_row = 1;
+    r->done = 1;
+    int rc = s == SQLITE_DONE ? 0 : sq_fail((sq_conn *)r->base.conn, s, "query", err);
+    sqlite3_reset(r->stmt);
+    return rc;
+}
+
+static int sq_rows_columns(const store_rows *br)
+{
+    return ((const sq_rows *)br)->ncols;
+}
+
+static int sq_col_ok(const sq_rows *r, int col)
+{
+    return r->on_row && col >= 0 && col < r->ncols;
+}
+
+static int sq_rows_isnull(const store_rows *br, int col)
+{
+    const sq_rows *r = (const sq_rows *)br;
+    return !sq_col_ok(r, col) || sqlite3_column_type(r->stmt, col) == SQLITE_NULL;
+}
+
+static const char *sq_rows_text(store_rows *br, int col, size_t *len)
+{
+    sq_rows *r = (sq_rows *)br;
+    if (len) *len = 0;
+    if (!sq_col_ok(r, col) || sqlite3_column_type(r->stmt, col) == SQLITE_NULL) return NULL;
+    const char *p = (const char *)sqlite3_column_text(r->stmt, col);
+    if (p && len) *len = (size_t)sqlite3_column_bytes(r->stmt, col);
+    return p;
+}
+
+static const void *sq_rows_blob(store_rows *br, int col, size_t *len)
+{
+    sq_rows *r = (sq_rows *)br;
+    if (len) *len = 0;
+    if (!sq_col_ok(r, col) || sqlite3_column_type(r->stmt, col) == SQLITE_NULL) return NULL;
+    const void *p = sqlite3_column_blob(r->stmt, col);
+    size_t n = (size_t)sqlite3_column_bytes(r->stmt, col);
+    if (len) *len = n;
+    return p ? p : sq_empty; /* SQLite gives NULL for an empty blob; NULL means SQL NULL here */
+}
+
+static int64_t sq_rows_int(store_rows *br, int col)
+{
+    sq_rows *r = (sq_rows *)br;
+    return sq_col_ok(r, col) ? sqlite3_column_int64(r->stmt, col) : 0;
+}
+
+static void sq_rows_free(store_rows *br)
+{
+    sq_rows *r = (sq_rows *)br;
+    sq_conn *c = (sq_conn *)br->conn;
+    sq_done(r->stmt, r->entry);
+    if (r->entry) r->entry->busy = 0;
+    if (r == &c->slot)
+        c->slot_used = 0;
+    else
+        free(r);
+}
+
+/* --- transactions --- */
+
+static int sq_in_tx(const store_conn *bc)
+{
+    return !sqlite3_get_autocommit(((const sq_conn *)bc)->db);
+}
+
+static int sq_tx_begin(store_conn *c, socle_err *err)
+{
+    return sq_exec(c, "BEGIN IMMEDIATE", NULL, 0, NULL, err);
+}
+
+static int sq_tx_commit(store_conn *c, socle_err *err)
+{
+    return sq_exec(c, "COMMIT", NULL, 0, NULL, err);
+}
+
+static void sq_tx_rollback(store_conn *c)
+{
+    socle_err err = {0};
+    if (sq_exec(c, "ROLLBACK", NULL, 0, NULL, &err)) log_msg(LOG_ERROR, "%s", err.msg);
+}
+
+/* --- connections --- */
+
+static void sq_disconnect(store_conn *bc)
+{
+    sq_conn *c = (sq_conn *)bc;
+    if (!c) return;
+    store_cache_clear(&c->cache, sq_drop, c);
+    sqlite3_close_v2(c->db);
+    free(c);
+}
+
+static int sq_connect(store *s, store_conn **out, socle_err *err)
+{
+    sq_conn *c = calloc(1, sizeof *c);
+    if (!c) return socle_err_set(err, SOCLE_ENOMEM, "store: out of memory");
+    int rc = sqlite3_open_v2(s->target, &c->db,
+                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc != SQLITE_OK) {
+        socle_err_set(err, SOCLE_ESTORE, "store: sqlite: cannot open %s: %s", s->target,
+                      c->db ? sqlite3_errmsg(c->db) : sqlite3_errstr(rc));
+        sq_disconnect(&c->base);
+        return SOCLE_ESTORE;
+    }
+    sqlite3_extended_result_codes(c->db, 1);
+    sqlite3_busy_timeout(c->db, s->busy_timeout_ms);
+
+    /* journal_mode answers with the mode in force: WAL may be refused (some file systems). */
+    sqlite3_stmt *st = NULL;
+    rc = sqlite3_prepare_v2(c->db, "PRAGMA journal_mode=WAL", -1, &st, NULL);
+    if (rc == SQLITE_OK) rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        const char *mode = (const char *)sqlite3_column_text(st, 0);
+        if (mode && strcmp(mode, "wal") && !s->memory)
+            log_msg(LOG_WARN, "store: sqlite: WAL refused, journal mode is %s", mode);
+        rc = SQLITE_OK;
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_OK) {
+        rc = sq_fail(c, rc, "cannot set WAL mode", err);
+        sq_disconnect(&c->base);
+        return rc;
+    }
+    char pragmas[128];
+    snprintf(pragmas, sizeof pragmas, "PRAGMA synchronous=%s; PRAGMA foreign_keys=ON", s->sqlite_sync);
+    if ((rc = sq_exec_script(&c->base, pragmas, err))) {
+        sq_disconnect(&c->base);
+        return rc;
+    }
+    *out = &c->base;
+    return 0;
+}
+
+const store_ops store_sqlite_ops = {
+    .connect = sq_connect,
+    .disconnect = sq_disconnect,
+    .revive = NULL,
+    .in_tx = sq_in_tx,
+    .tx_begin = sq_tx_begin,
+    .tx_commit = sq_tx_commit,
+    .tx_rollback = sq_tx_rollback,
+    .exec = sq_exec,
+    .exec_script = sq_exec_script,
+    .query = sq_query,
+    .rows_next = sq_rows_next,
+    .rows_columns = sq_rows_columns,
+    .rows_isnull = sq_rows_isnull,
+    .rows_text = sq_rows_text,
+    .rows_blob = sq_rows_blob,
+    .rows_int = sq_rows_int,
+    .rows_free = sq_rows_free,
+};

@@ -1,0 +1,22 @@
+/* fuzz_json.c - fhir_json_parse on arbitrary bytes: must return 0 or an error, never crash. */
+#include <stdint.h>
+#include <string.h>
+
+#include "fhir/fhir.h"
+#include "fhir/repo.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    fhir_limits lim = FHIR_LIMITS_DEFAULT;
+    lim.max_bytes = 1 << 20;
+    json_t *j = NULL;
+    socle_err err;
+    if (fhir_json_parse((const char *)data, size, &lim, &j, &err) == 0) {
+        fhir_repo_validate("Patient", j, &err);
+        socle_buf b = SOCLE_BUF_INIT;
+        fhir_json_dump(j, &b);
+        buf_free(&b);
+        json_decref(j);
+    }
+    return 0;
+}

@@ -1,0 +1,215 @@
+/* test_base.c - unit tests of src/base: buffers, arenas, text folding, FHIR dates, ids, config. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/arena.h"
+#include "base/buf.h"
+#include "base/config.h"
+#include "base/err.h"
+#include "base/ids.h"
+#include "base/text.h"
+#include "base/timeutil.h"
+
+static void test_buf_json_escapes(void **state)
+{
+    socle_buf b = SOCLE_BUF_INIT;
+    buf_json_string(&b, "a\"b\\c\n\x01é");
+    assert_string_equal(b.data, "\"a\\\"b\\\\c\\n\\u0001é\"");
+    buf_reset(&b);
+    buf_printf(&b, "%d-%s", 42, "x");
+    for (int i = 0; i < 1000; i++) buf_puts(&b, "0123456789");
+    assert_int_equal(b.len, 4 + 10000);
+    assert_true(buf_ok(&b));
+    size_t len;
+    char *p = buf_take(&b, &len);
+    assert_int_equal(len, 10004);
+    assert_null(b.data);
+    free(p);
+    buf_free(&b);
+}
+
+static void test_arena(void **state)
+{
+    arena *a = arena_new(64);
+    char *s = arena_strdup(a, "hello");
+    void *big = arena_alloc(a, 100000);
+    assert_non_null(big);
+    memset(big, 1, 100000);
+    assert_string_equal(s, "hello");
+    assert_string_equal(arena_printf(a, "%s-%d", "n", 7), "n-7");
+    assert_int_equal((uintptr_t)arena_alloc(a, 3) % 16, 0);
+    arena_reset(a);
+    assert_int_equal(arena_bytes(a), 0);
+    assert_non_null(arena_alloc(a, 10));
+    arena_free(a);
+}
+
+static void fold_is(const char *in, const char *expected)
+{
+    socle_buf b = SOCLE_BUF_INIT;
+    text_fold(&b, in, strlen(in));
+    assert_string_equal(b.data ? b.data : "", expected);
+    buf_free(&b);
+}
+
+static void test_text_fold(void **state)
+{
+    fold_is("Hélène", "helene");
+    fold_is("LE GOFF", "le goff");
+    fold_is("Le-Goff", "le goff");
+    fold_is("N'Guyen", "n guyen");
+    fold_is("  Œdipe  Straße ", "oedipe strasse");
+    fold_is("ÇA", "ca");
+    fold_is("日本", "日本");
+    assert_true(text_utf8_valid("héllo", 6));
+    assert_false(text_utf8_valid("\xc3", 1));
+    assert_false(text_utf8_valid("a\0b", 3));
+    assert_false(text_utf8_valid("\xed\xa0\x80", 3)); /* surrogate */
+    char s[] = "a%7Cb+c%2";
+    assert_int_equal(text_url_decode(s, strlen(s)), -1);
+    char t[] = "a%7Cb+c";
+    assert_int_equal(text_url_decode(t, strlen(t)), 5);
+    assert_string_equal(t, "a|b c");
+    assert_true(text_equal_nocase("Lenient", "LENIENT"));
+}
+
+static void test_time_parse(void **state)
+{
+    int64_t lo, hi;
+    assert_int_equal(time_parse_fhir("1970", &lo, &hi, NULL), 0);
+    assert_int_equal(lo, 0);
+    assert_int_equal(hi, 365LL * 86400000 - 1);
+    assert_int_equal(time_parse_fhir("2024-02", &lo, &hi, NULL), 0);
+    assert_int_equal(hi - lo + 1, 29LL * 86400000);
+    assert_int_equal(time_parse_fhir("2024-02-29", &lo, &hi, NULL), 0);
+    assert_int_equal(hi - lo + 1, 86400000);
+    assert_int_equal(time_parse_fhir("1970-01-01T01:00:00+01:00", &lo, &hi, NULL), 0);
+    assert_int_equal(lo, 0);
+    assert_int_equal(hi, 999);
+    assert_int_equal(time_parse_fhir("1970-01-01T00:00:00.5Z", &lo, &hi, NULL), 0);
+    assert_int_equal(lo, 500);
+    assert_int_equal(time_parse_fhir("1969-12-31", &lo, &hi, NULL), 0);
+    assert_int_equal(lo, -86400000);
+    socle_err err;
+    assert_int_equal(time_parse_fhir("2023-02-29", &lo, &hi, &err), SOCLE_EINVAL);
+    assert_int_equal(time_parse_fhir("2023-13", &lo, &hi, NULL), SOCLE_EINVAL);
+    assert_int_equal(time_parse_fhir("2023-01-01T10:00Z", &lo, &hi, NULL), SOCLE_EINVAL);
+    assert_int_equal(time_parse_fhir("2023-01-01T10:00:00", &lo, &hi, NULL), SOCLE_EINVAL);
+    assert_int_equal(time_parse_fhir("20230101", &lo, &hi, NULL), SOCLE_EINVAL);
+    assert_int_equal(time_parse_fhir("", &lo, &hi, NULL), SOCLE_EINVAL);
+    assert_int_equal(time_parse_fhir("abcd", &lo, &hi, NULL), SOCLE_EINVAL);
+    assert_true(time_valid_fhir_date("2000-01-01"));
+    assert_false(time_valid_fhir_date("2000-01-01T00:00:00Z"));
+    char out[32];
+    assert_string_equal(time_format_instant(1500, out), "1970-01-01T00:00:01.500Z");
+    assert_string_equal(time_format_instant(-1, out), "1969-12-31T23:59:59.999Z");
+    assert_string_equal(time_format_http(0, out), "Thu, 01 Jan 1970 00:00:00 GMT");
+}
+
+static void test_ids(void **state)
+{
+    char a[37], b[37];
+    id_uuid(a);
+    id_uuid(b);
+    assert_int_equal(strlen(a), 36);
+    assert_string_not_equal(a, b);
+    assert_int_equal(a[14], '4');
+    assert_true(id_fhir_valid(a));
+    assert_true(id_fhir_valid("Patient.1-a"));
+    assert_false(id_fhir_valid(""));
+    assert_false(id_fhir_valid("a/b"));
+    assert_false(id_fhir_valid("a b"));
+    char long_id[70];
+    memset(long_id, 'a', 65);
+    long_id[65] = 0;
+    assert_false(id_fhir_valid(long_id));
+    long_id[64] = 0;
+    assert_true(id_fhir_valid(long_id));
+}
+
+static void test_err_mapping(void **state)
+{
+    socle_err err;
+    assert_int_equal(socle_err_set(&err, SOCLE_EGONE, "gone %d", 1), SOCLE_EGONE);
+    assert_string_equal(err.msg, "gone 1");
+    assert_int_equal(socle_err_http_status(SOCLE_EGONE), 410);
+    assert_int_equal(socle_err_http_status(SOCLE_EPRECONDITION), 412);
+    assert_int_equal(socle_err_http_status(-999), 500);
+    assert_string_equal(socle_err_fhir_code(SOCLE_ENOTFOUND), "not-found");
+    assert_int_equal(socle_err_set(NULL, SOCLE_EINVAL, "x"), SOCLE_EINVAL);
+}
+
+static void test_config_precedence(void **state)
+{
+    char dir[] = "/tmp/socle-config-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[256];
+    snprintf(path, sizeof path, "%s/socle.conf", dir);
+    FILE *f = fopen(path, "w");
+    fprintf(f, "# comment\nlisten = 127.0.0.1:9000\nthreads = 3\nmax_body_bytes = 100\n");
+    fclose(f);
+    setenv("SOCLE_THREADS", "5", 1);
+    char *argv[] = {"--config", path, "--max-body-bytes", "200", "--data", dir, "--sub", "x"};
+    socle_config *c;
+    socle_err err;
+    assert_int_equal(config_load(&c, NULL, 8, argv, "sub", &err), 0);
+    assert_string_equal(config_get(c, "listen"), "127.0.0.1:9000");
+    assert_string_equal(config_source(c, "listen"), "file");
+    assert_int_equal(config_get_int(c, "threads", 0), 5);
+    assert_string_equal(config_source(c, "threads"), "env");
+    assert_int_equal(config_get_int(c, "max_body_bytes", 0), 200);
+    assert_string_equal(config_extra(c, "sub"), "x");
+    char expected_db[300];
+    snprintf(expected_db, sizeof expected_db, "sqlite:%s/socle.db", dir);
+    assert_string_equal(config_get(c, "db"), expected_db);
+    config_free(c);
+    unsetenv("SOCLE_THREADS");
+
+    char *bad1[] = {"--threads", "-3"};
+    assert_int_equal(config_load(&c, path, 2, bad1, NULL, &err), SOCLE_EINVAL);
+    assert_non_null(strstr(err.msg, "threads"));
+    char *bad2[] = {"--no-such-key", "1"};
+    assert_int_equal(config_load(&c, path, 2, bad2, NULL, &err), SOCLE_EINVAL);
+    char *bad3[] = {"--sqlite-synchronous", "SOMETIMES"};
+    assert_int_equal(config_load(&c, path, 2, bad3, NULL, &err), SOCLE_EINVAL);
+    char *bad4[] = {"--tls-cert", "/x.pem"};
+    assert_int_equal(config_load(&c, path, 2, bad4, NULL, &err), SOCLE_EINVAL);
+
+    /* A password in the db URL never shows in the printed configuration. */
+    char *pw[] = {"--db", "postgres://user:s3cret@db.example/socle"};
+    assert_int_equal(config_load(&c, path, 2, pw, NULL, &err), 0);
+    char *out = NULL;
+    size_t outlen = 0;
+    FILE *m = open_memstream(&out, &outlen);
+    config_print(c, m);
+    fclose(m);
+    assert_null(strstr(out, "s3cret"));
+    assert_non_null(strstr(out, "postgres://user:****@db.example/socle"));
+    free(out);
+    config_free(c);
+
+    f = fopen(path, "w");
+    fprintf(f, "listen 127.0.0.1:1\n");
+    fclose(f);
+    assert_int_equal(config_load(&c, path, 0, NULL, NULL, &err), SOCLE_EINVAL);
+    assert_non_null(strstr(err.msg, "line 1"));
+    unlink(path);
+    rmdir(dir);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_buf_json_escapes), cmocka_unit_test(test_arena),  cmocka_unit_test(test_text_fold),
+        cmocka_unit_test(test_time_parse),       cmocka_unit_test(test_ids),    cmocka_unit_test(test_err_mapping),
+        cmocka_unit_test(test_config_precedence),
+    };
+    return cmocka_run_group_tests_name("base", tests, NULL, NULL);
+}

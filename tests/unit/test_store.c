@@ -1,0 +1,725 @@
+/* test_store.c - unit tests of src/store: the same test bodies run on SQLite (a temp file) and, when
+ * SOCLE_TEST_PG_URL is set (e.g. postgres://socletest@127.0.0.1:55432/postgres), on PostgreSQL;
+ * otherwise the PostgreSQL half is skipped. Every run uses fresh table and migration-owner names
+ * and drops them at the end, so a shared PostgreSQL database stays clean. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "base/log.h"
+#include "store/store.h"
+
+typedef struct tctx {
+    store *s;
+    store_engine engine;
+    char dir[64]; /* SQLite: the temp directory */
+    char table[64];
+    char owner[64]; /* migration owner, also the prefix of migration tables */
+} tctx;
+
+static int tctx_counter;
+
+static void sqlf(char *out, size_t n, const char *fmt, const tctx *t)
+{
+    snprintf(out, n, fmt, t->table, t->table, t->table);
+}
+
+static int tctx_create_table(tctx *t)
+{
+    char sql[512];
+    socle_err err = {0};
+    store_conn *c;
+    if (store_acquire(t->s, &c, &err)) return -1;
+    if (t->engine == STORE_SQLITE)
+        sqlf(sql, sizeof sql,
+             "CREATE TABLE %s (id INTEGER PRIMARY KEY, name TEXT UNIQUE, n INTEGER, data BLOB)", t);
+    else
+        sqlf(sql, sizeof sql,
+             "CREATE TABLE %s (id BIGINT PRIMARY KEY, name TEXT COLLATE \"C\" UNIQUE, n BIGINT, data BYTEA)",
+             t);
+    int rc = store_exec_script(c, sql, &err);
+    if (rc) fprintf(stderr, "create table: %s\n", err.msg);
+    store_release(t->s, c);
+    return rc;
+}
+
+static tctx *tctx_new(void)
+{
+    tctx *t = calloc(1, sizeof *t);
+    tctx_counter++;
+    snprintf(t->table, sizeof t->table, "st_%d_%d", (int)getpid(), tctx_counter);
+    snprintf(t->owner, sizeof t->owner, "stm_%d_%d", (int)getpid(), tctx_counter);
+    return t;
+}
+
+static int setup_sqlite(void **state)
+{
+    tctx *t = tctx_new();
+    strcpy(t->dir, "/tmp/socle-store-XXXXXX");
+    if (!mkdtemp(t->dir)) return -1;
+    char url[160];
+    /* A missing parent directory must be created. */
+    snprintf(url, sizeof url, "sqlite:%s/sub/dir/t.db", t->dir);
+    store_options o = {.url = url, .pool_size = 4};
+    socle_err err = {0};
+    if (store_open(&o, &t->s, &err)) {
+        fprintf(stderr, "open: %s\n", err.msg);
+        return -1;
+    }
+    t->engine = STORE_SQLITE;
+    *state = t;
+    return tctx_create_table(t);
+}
+
+static int setup_pg(void **state)
+{
+    tctx *t = tctx_new();
+    *state = t;
+    const char *url = getenv("SOCLE_TEST_PG_URL");
+    if (!url || !*url) return 0; /* each test skips */
+    store_options o = {.url = url, .pool_size = 4};
+    socle_err err = {0};
+    if (store_open(&o, &t->s, &err)) {
+        fprintf(stderr, "open: %s\n", err.msg);
+        return -1;
+    }
+    t->engine = STORE_POSTGRES;
+    return tctx_create_table(t);
+}
+
+static int teardown(void **state)
+{
+    tctx *t = *state;
+    if (t->s) {
+        store_conn *c;
+        socle_err err = {0};
+        if (!store_acquire(t->s, &c, &err)) {
+            char sql[512];
+            snprintf(sql, sizeof sql,
+                     "DROP TABLE IF EXISTS %s; DROP TABLE IF EXISTS %s_a; DROP TABLE IF EXISTS %s_b",
+                     t->table, t->owner, t->owner);
+            store_exec_script(c, sql, &err);
+            snprintf(sql, sizeof sql, "DROP TABLE IF EXISTS %s_c", t->owner);
+            store_exec_script(c, sql, &err);
+            store_value v = STORE_V_TEXT(t->owner);
+            store_exec(c, "DELETE FROM store_schema WHERE owner = $1", &v, 1, NULL, &err);
+            store_release(t->s, c);
+        }
+        store_close(t->s);
+    }
+    if (t->dir[0]) {
+        char cmd[128];
+        snprintf(cmd, sizeof cmd, "rm -rf %s", t->dir);
+        if (system(cmd) != 0) fprintf(stderr, "cannot remove %s\n", t->dir);
+    }
+    free(t);
+    return 0;
+}
+
+#define NEED_STORE(t)                                                                                        \
+    do {                                                                                                     \
+        if (!(t)->s) skip();                                                                                 \
+    } while (0)
+
+static int64_t count_rows(tctx *t, store_conn *c)
+{
+    char sql[128];
+    sqlf(sql, sizeof sql, "SELECT COUNT(*) FROM %s", t);
+    int64_t n = -1;
+    socle_err err = {0};
+    assert_int_equal(store_query_int(c, sql, NULL, 0, &n, &err), 0);
+    return n;
+}
+
+static int insert_row(tctx *t, store_conn *c, int64_t id, const char *name, socle_err *err)
+{
+    char sql[128];
+    sqlf(sql, sizeof sql, "INSERT INTO %s (id, name, n) VALUES ($1, $2, $1)", t);
+    store_value v[2] = {STORE_V_INT(id), STORE_V_TEXT(name)};
+    return store_exec(c, sql, v, 2, NULL, err);
+}
+
+/* --- tests --- */
+
+static void test_roundtrip(void **state)
+{
+    tctx *t = *state;
+    NEED_STORE(t);
+    store_conn *c;
+    socle_err err = {0};
+    assert_int_equal(store_acquire(t->s, &c, &err), 0);
+    assert_int_equal(store_conn_engine(c), t->engine);
+    char sql[256];
+    sqlf(sql, sizeof sql, "INSERT INTO %s (id, name, n, data) VALUES ($1, $2, $3, $4)", t);
+
+    const char *text = "O'Brien \"q\" é日本 $1 '$2' \\";
+    const unsigned char blob[] = {0, 1, 2, 0xff, 0, '\\', 'x', 0x80};
+    store_value v[4] = {STORE_V_INT(1), STORE_V_TEXT(text), STORE_V_INT(INT64_MIN),
+                        STORE_V_BLOB(blob, sizeof blob)};
+    int64_t changes = 0;
+    assert_int_equal(store_exec(c, sql, v, 4, &changes, &err), 0);
+    assert_int_equal(changes, 1);
+    /* NULLs, an unterminated text, an empty blob, the largest integer. */
+    store_value w[4] = {STORE_V_INT(2), STORE_V_TEXTN("abcdef", 3), STORE_V_INT(INT64_MAX),
+                        STORE_V_BLOB("", 0)};
+    assert_int_equal(store_exec(c, sql, w, 4, NULL, &err), 0);
+    store_value x[4] = {STORE_V_INT(3), STORE_V_TEXT(NULL), STORE_V_NULL, STORE_V_NULL};
+    assert_int_equal(store_exec(c, sql, x, 4, NULL, &err), 0);
+
+    sqlf(sql, sizeof sql, "SELECT id, name, n, data FROM %s WHERE id >= $1 ORDER BY id", t);
+    store_rows *r;
+    store_value from = STORE_V_INT(1);
+    assert_int_equal(store_query(c, sql, &from, 1, &r, &err), 0);
+    assert_int_equal(store_rows_columns(r), 4);
+    size_t len = 99;
+
+    assert_int_equal(store_rows_next(r, &err), 1);
+    assert_int_equal(store_rows_int(r, 0), 1);
+    assert_string_equal(store_rows_text(r, 1, &len), text);
+    assert_int_equal(len, strlen(text));
+    assert_true(store_rows_int(r, 2) == INT64_MIN);
+    const unsigned char *b = store_rows_blob(r, 3, &len);
+    assert_non_null(b);
+    assert_int_equal(len, sizeof blob);
+    assert_memory_equal(b, blob, sizeof blob);
+    assert_false(store_rows_isnull(r, 3));
+    /* Out-of-range columns never crash. */
+    assert_null(store_rows_text(r, 4, NULL));
+    assert_null(store_rows_text(r, -1, &len));
+    assert_int_equal(store_rows_int(r, 9), 0);
+
+    assert_int_equal(store_rows_next(r, &err), 1);
+    assert_string_equal(store_rows_text(r, 1, &len), "abc");
+    assert_int_equal(len, 3);
+    assert_true(store_rows_int(r, 2) == INT64_MAX);
+    b = store_rows_blob(r, 3, &len);
+    assert_non_null(b); /* empty, not NULL */
+    assert_int_equal(len, 0);
+
+    assert_int_equal(store_rows_next(r, &err), 1);
+    assert_true(store_rows_isnull(r, 1));
+    assert_null(store_rows_text(r, 1, &len));
+    assert_int_equal(len, 0);
+    assert_true(store_rows_isnull(r, 2));
+    assert_int_equal(store_rows_int(r, 2), 0);
+    assert_null(store_rows_blob(r, 3, &len));
+
+    assert_int_equal(store_rows_next(r, &err), 0);
+    assert_int_equal(store_rows_next(r, &err), 0);
+    store_rows_free(r);
+
+    /* '$' inside literals and comments is not a placeholder. */
+    store_value p = STORE_V_TEXT("param");
+    assert_int_equal(store_query(c, "SELECT 'a$1b''$2', $1 /* $3 */ -- $4\n", &p, 1, &r, &err), 0);
+    assert_int_equal(store_rows_next(r, &err), 1);
+    assert_string_equal(store_rows_text(r, 0, NULL), "a$1b'$2");
+    assert_string_equal(store_rows_text(r, 1, NULL), "param");
+    store_rows_free(r);
+    /* Placeholders are numbered, not positional. */
+    store_value xy[2] = {STORE_V_TEXT("x"), STORE_V_TEXT("y")};
+    assert_int_equal(store_query(c, "SELECT $2, $1, $2", xy, 2, &r, &err), 0);
+    assert_int_equal(store_rows_next(r, &err), 1);
+    assert_string_equal(store_rows_text(r, 0, NULL), "y");
+    assert_string_equal(store_rows_text(r, 1, NULL), "x");
+    assert_string_equal(store_rows_text(r, 2, NULL), "y");
+    store_rows_free(r);
+    store_release(t->s, c);
+}
+
+static void test_conflict_and_errors(void **state)
+{
+    tctx *t = *state;
+    NEED_STORE(t);
+    store_conn *c;
+    socle_err err = {0};
+    assert_int_equal(store_acquire(t->s, &c, &err), 0);
+    assert_int_equal(insert_row(t, c, 10, "a", &err), 0);
+    assert_int_equal(insert_row(t, c, 10, "b", &err), SOCLE_ECONFLICT); /* primary key */
+    assert_int_equal(err.code, SOCLE_ECONFLICT);
+    assert_int_equal(insert_row(t, c, 11, "a", &err), SOCLE_ECONFLICT); /* unique */
+    assert_null(strstr(err.msg, "\"a\""));                              /* the value is not in the message */
+    assert_int_equal(count_rows(t, c), 1);
+
+    err = (socle_err){0};
+    assert_int_equal(store_exec(c, "SELEC nothing FROM nowhere", NULL, 0, NULL, &err), SOCLE_ESTORE);
+    assert_true(strstr(err.msg, "syntax") != NULL);
+    store_rows *r = (store_rows *)&err;
+    assert_int_equal(store_query(c, "SELECT * FROM no_such_table_here", NULL, 0, &r, &err), SOCLE_ESTORE);
+    assert_null(r);
+    /* Wrong parameter counts and types are refused, not crashed on. */
+    store_value one = STORE_V_INT(1);
+    assert_true(store_exec(c, "SELECT $1, $2", &one, 1, NULL, &err) < 0);
+    assert_true(store_exec(c, "SELECT 1", NULL, -1, NULL, &err) < 0);
+    assert_true(store_exec(c, "SELECT 1", NULL, 2, NULL, &err) < 0);
+    store_value bad = {(store_type)42, 0, NULL, 0};
+    assert_true(store_exec(c, "SELECT $1", &bad, 1, NULL, &err) < 0);
+    store_value nul = STORE_V_TEXTN("a\0b", 3);
+    assert_int_equal(store_exec(c, "SELECT $1", &nul, 1, NULL, &err), SOCLE_EINVAL);
+    assert_true(store_exec(c, NULL, NULL, 0, NULL, &err) < 0);
+    assert_true(store_exec_script(c, "CREATE TABLE (", &err) < 0);
+    /* Empty script is fine. */
+    assert_int_equal(store_exec_script(c, "", &err), 0);
+
+    int64_t n = 5;
+    char sql[128];
+    sqlf(sql, sizeof sql, "SELECT n FROM %s WHERE id = $1", t);
+    store_value id = STORE_V_INT(999);
+    assert_int_equal(store_query_int(c, sql, &id, 1, &n, &err), SOCLE_ENOTFOUND);
+    id = STORE_V_INT(10);
+    assert_int_equal(store_query_int(c, sql, &id, 1, &n, &err), 0);
+    assert_int_equal(n, 10);
+    /* The connection still works after all those errors. */
+    assert_int_equal(count_rows(t, c), 1);
+    assert_false(store_in_tx(c));
+    store_release(t->s, c);
+}
+
+static void test_transactions(void **state)
+{
+    tctx *t = *state;
+    NEED_STORE(t);
+    store_conn *c, *other;
+    socle_err err = {0};
+    assert_int_equal(store_acquire(t->s, &c, &err), 0);
+    assert_int_equal(store_acquire(t->s, &other, &err), 0);
+    assert_ptr_not_equal(c, other);
+
+    assert_false(store_in_tx(c));
+    assert_int_equal(store_tx_commit(c, &err), SOCLE_EINTERNAL); /* nothing to commit */
+    store_tx_rollback(c);                                        /* no-op */
+
+    assert_int_equal(store_tx_begin(c, &err), 0);
+    assert_true(store_in_tx(c));
+    assert_true(store_tx_begin(c, &err) < 0); /* no nesting */
+    assert_true(store_in_tx(c));
+    assert_int_equal(insert_row(t, c, 1, "one", &err), 0);
+    assert_int_equal(count_rows(t, c), 1);
+    assert_int_equal(count_rows(t, other), 0); /* not visible before commit */
+    store_tx_rollback(c);
+    assert_false(store_in_tx(c));
+    assert_int_equal(count_rows(t, c), 0);
+
+    assert_int_equal(store_tx_begin(c, &err), 0);
+    assert_int_equal(insert_row(t, c, 2, "two", &err), 0);
+    assert_int_equal(store_tx_commit(c, &err), 0);
+    assert_false(store_in_tx(c));
+    assert_int_equal(count_rows(t, other), 1);
+
+    /* A failed statement inside a transaction: the caller can still roll back and go on. */
+    assert_int_equal(store_tx_begin(c, &err), 0);
+    assert_int_equal(insert_row(t, c, 3, "three", &err), 0);
+    assert_int_equal(insert_row(t, c, 2, "dup", &err), SOCLE_ECONFLICT);
+    store_tx_rollback(c);
+    assert_int_equal(count_rows(t, c), 1);
+    if (t->engine == STORE_POSTGRES) {
+        /* PostgreSQL aborts the whole transaction: commit must not report success. */
+        assert_int_equal(store_tx_begin(c, &err), 0);
+        assert_int_equal(insert_row(t, c, 4, "four", &err), 0);
+        assert_int_equal(insert_row(t, c, 2, "dup", &err), SOCLE_ECONFLICT);
+        assert_true(store_tx_commit(c, &err) < 0);
+        assert_false(store_in_tx(c));
+        assert_int_equal(count_rows(t, c), 1);
+    }
+
+    /* store_release rolls back an open transaction. */
+    assert_int_equal(store_tx_begin(c, &err), 0);
+    assert_int_equal(insert_row(t, c, 5, "five", &err), 0);
+    store_release(t->s, c);
+    assert_int_equal(count_rows(t, other), 1);
+    store_release(t->s, other);
+    for (int i = 0; i < 4; i++) { /* whichever connection comes back is clean */
+        store_conn *cs[4];
+        for (int k = 0; k < 4; k++)
+            assert_int_equal(store_acquire(t->s, &cs[k], &err), 0);
+        for (int k = 0; k < 4; k++)
+            assert_false(store_in_tx(cs[k]));
+        for (int k = 0; k < 4; k++)
+            store_release(t->s, cs[k]);
+    }
+}
+
+static void test_migrations(void **state)
+{
+    tctx *t = *state;
+    NEED_STORE(t);
+    socle_err err = {0};
+    char a[128], b[128], c3[128], bad[128];
+    snprintf(a, sizeof a, "CREATE TABLE %s_a (x INTEGER); INSERT INTO %s_a VALUES (1)", t->owner, t->owner);
+    snprintf(b, sizeof b, "CREATE TABLE %s_b (y TEXT)", t->owner);
+    snprintf(c3, sizeof c3, "INSERT INTO %s_a VALUES (3)", t->owner);
+    snprintf(bad, sizeof bad, "CREATE TABLE %s_c (z INTEGER); INSERT INTO nowhere VALUES (1)", t->owner);
+    store_migration steps[4] = {
+        {1, "first", a, NULL, NULL},
+        {2, "second", NULL, b, b},
+        {3, "third", c3, NULL, NULL},
+        {4, "broken", bad, NULL, NULL},
+    };
+    assert_int_equal(store_migrate(t->s, t->owner, steps, 2, &err), 0);
+    assert_int_equal(store_migrate(t->s, t->owner, steps, 2, &err), 0); /* no-op */
+    store_conn *c;
+    assert_int_equal(store_acquire(t->s, &c, &err), 0);
+    char sql[160];
+    int64_t n = 0;
+    snprintf(sql, sizeof sql, "SELECT COUNT(*) FROM %s_a", t->owner);
+    assert_int_equal(store_query_int(c, sql, NULL, 0, &n, &err), 0);
+    assert_int_equal(n, 1); /* step 1 ran once */
+    store_value o = STORE_V_TEXT(t->owner);
+    assert_int_equal(
+        store_query_int(c, "SELECT COUNT(*) FROM store_schema WHERE owner = $1", &o, 1, &n, &err), 0);
+    assert_int_equal(n, 2);
+    store_rows *r;
+    assert_int_equal(
+        store_query(c, "SELECT version, name, applied_at FROM store_schema WHERE owner = $1 ORDER BY version",
+                    &o, 1, &r, &err),
+        0);
+    assert_int_equal(store_rows_next(r, &err), 1);
+    assert_int_equal(store_rows_int(r, 0), 1);
+    assert_string_equal(store_rows_text(r, 1, NULL), "first");
+    assert_true(strlen(store_rows_text(r, 2, NULL)) >= 20);
+    assert_int_equal(store_rows_next(r, &err), 1);
+    assert_int_equal(store_rows_int(r, 0), 2);
+    assert_int_equal(store_rows_next(r, &err), 0);
+    store_rows_free(r);
+    store_release(t->s, c);
+
+    /* A later program adds step 3: only it runs. A broken step 4 fails, names itself, and leaves
+     * nothing behind (its DDL is rolled back with it). */
+    assert_int_equal(store_migrate(t->s, t->owner, steps, 3, &err), 0);
+    err = (socle_err){0};
+    assert_true(store_migrate(t->s, t->owner, steps, 4, &err) < 0);
+    assert_non_null(strstr(err.msg, "broken"));
+    assert_int_equal(store_acquire(t->s, &c, &err), 0);
+    snprintf(sql, sizeof sql, "SELECT COUNT(*) FROM %s_a", t->owner);
+    assert_int_equal(store_query_int(c, sql, NULL, 0, &n, &err), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(
+        store_query_int(c, "SELECT MAX(version) FROM store_schema WHERE owner = $1", &o, 1, &n, &err), 0);
+    assert_int_equal(n, 3);
+    snprintf(sql, sizeof sql, "SELECT COUNT(*) FROM %s_c", t->owner);
+    assert_true(store_query_int(c, sql, NULL, 0, &n, &err) < 0);
+    store_release(t->s, c);
+
+    /* Malformed step lists are refused before touching the database. */
+    store_migration unordered[2] = {{2, "x", "SELECT 1", NULL, NULL}, {1, "y", "SELECT 1", NULL, NULL}};
+    assert_true(store_migrate(t->s, t->owner, unordered, 2, &err) < 0);
+    store_migration nosql[1] = {{5, "x", NULL, NULL, NULL}};
+    assert_true(store_migrate(t->s, t->owner, nosql, 1, &err) < 0);
+    assert_true(store_migrate(t->s, "", steps, 1, &err) < 0);
+}
+
+/* Several processes migrating the same owner at once: each step still runs exactly once. */
+static void test_migrations_concurrent(void **state)
+{
+    tctx *t = *state;
+    NEED_STORE(t);
+    char a[128], b[128];
+    snprintf(a, sizeof a, "CREATE TABLE %s_a (x INTEGER); INSERT INTO %s_a VALUES (1)", t->owner, t->owner);
+    snprintf(b, sizeof b, "INSERT INTO %s_a VALUES (2)", t->owner);
+    store_migration steps[2] = {{1, "create", a, NULL, NULL}, {2, "fill", b, NULL, NULL}};
+    char url[200];
+    if (t->engine == STORE_SQLITE)
+        snprintf(url, sizeof url, "sqlite:%s/sub/dir/t.db", t->dir);
+    else
+        snprintf(url, sizeof url, "%s", getenv("SOCLE_TEST_PG_URL"));
+    pid_t kids[4];
+    for (int i = 0; i < 4; i++) {
+        kids[i] = fork();
+        assert_true(kids[i] >= 0);
+        if (kids[i] == 0) {
+            store *s;
+            socle_err err = {0};
+            store_options o = {.url = url, .pool_size = 1};
+            int rc = store_open(&o, &s, &err);
+            if (!rc) rc = store_migrate(s, t->owner, steps, 2, &err);
+            if (rc) fprintf(stderr, "child: %s\n", err.msg);
+            store_close(s);
+            _exit(rc ? 1 : 0);
+        }
+    }
+    for (int i = 0; i < 4; i++) {
+        int status = -1;
+        assert_int_equal(waitpid(kids[i], &status, 0), kids[i]);
+        assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    }
+    store_conn *c;
+    socle_err err = {0};
+    assert_int_equal(store_acquire(t->s, &c, &err), 0);
+    char sql[128];
+    int64_t n = 0;
+    snprintf(sql, sizeof sql, "SELECT COUNT(*) FROM %s_a", t->owner);
+    assert_int_equal(store_query_int(c, sql, NULL, 0, &n, &err), 0);
+    assert_int_equal(n, 2);
+    store_release(t->s, c);
+}
+
+typedef struct worker {
+    tctx *t;
+    int base;
+    int failures;
+} worker;
+
+static void *worker_run(void *arg)
+{
+    worker *w = arg;
+    for (int i = 0; i < 50; i++) {
+        store_conn *c;
+        socle_err err = {0};
+        if (store_acquire(w->t->s, &c, &err)) {
+            w->failures++;
+            continue;
+        }
+        char name[32];
+        snprintf(name, sizeof name, "w%d", w->base + i);
+        int rc = insert_row(w->t, c, w->base + i, name, &err);
+        if (!rc && (i % 5) == 0) { /* some in explicit transactions */
+            rc = store_tx_begin(c, &err);
+            if (!rc) rc = insert_row(w->t, c, 100000 + w->base + i, NULL, &err);
+            if (!rc) rc = store_tx_commit(c, &err);
+        }
+        if (rc) {
+            fprintf(stderr, "worker: %s\n", err.msg);
+            w->failures++;
+        }
+        store_release(w->t->s, c);
+    }
+    return NULL;
+}
+
+static void test_threads(void **state)
+{
+    tctx *t = *state;
+    NEED_STORE(t);
+    pthread_t th[4];
+    worker w[4];
+    for (int i = 0; i < 4; i++) {
+        w[i] = (worker){t, i * 1000, 0};
+        assert_int_equal(pthread_create(&th[i], NULL, worker_run, &w[i]), 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(th[i], NULL);
+        assert_int_equal(w[i].failures, 0);
+    }
+    store_conn *c;
+    socle_err err = {0};
+    assert_int_equal(store_acquire(t->s, &c, &err), 0);
+    assert_int_equal(count_rows(t, c), 4 * 50 + 4 * 10);
+    store_release(t->s, c);
+}
+
+static void test_nested_queries(void **state)
+{
+    tctx *t = *state;
+    NEED_STORE(t);
+    store_conn *c;
+    socle_err err = {0};
+    assert_int_equal(store_acquire(t->s, &c, &err), 0);
+    for (int i = 1; i <= 3; i++)
+        assert_int_equal(insert_row(t, c, i, NULL, &err), 0);
+    char sql[128];
+    sqlf(sql, sizeof sql, "SELECT id FROM %s WHERE id > $1 ORDER BY id", t);
+    store_value zero = STORE_V_INT(0);
+    store_rows *outer, *inner;
+    assert_int_equal(store_query(c, sql, &zero, 1, &outer, &err), 0);
+    int seen = 0;
+    while (store_rows_next(outer, &err) == 1) {
+        int64_t id = store_rows_int(outer, 0);
+        assert_int_equal(id, ++seen);
+        /* The same SQL while the outer one iterates, and a write to the same table. */
+        store_value after = STORE_V_INT(id);
+        assert_int_equal(store_query(c, sql, &after, 1, &inner, &err), 0);
+        int n = 0;
+        while (store_rows_next(inner, &err) == 1)
+            n++;
+        assert_int_equal(n, 3 - id);
+        store_rows_free(inner);
+        char upd[128];
+        sqlf(upd, sizeof upd, "UPDATE %s SET n = n WHERE id = $1", t);
+        assert_int_equal(store_exec(c, upd, &after, 1, NULL, &err), 0);
+        assert_int_equal(store_rows_int(outer, 0), id);
+    }
+    assert_int_equal(seen, 3);
+    store_rows_free(outer);
+
+    /* Many distinct statements (past the cache size) while a cached one is being iterated. */
+    assert_int_equal(store_query(c, sql, &zero, 1, &outer, &err), 0);
+    assert_int_equal(store_rows_next(outer, &err), 1);
+    for (int i = 0; i < 600; i++) {
+        char q[64];
+        snprintf(q, sizeof q, "SELECT %d + $1", i);
+        int64_t v = 0;
+        store_value one = STORE_V_INT(1);
+        assert_int_equal(store_query_int(c, q, &one, 1, &v, &err), 0);
+        assert_int_equal(v, i + 1);
+    }
+    assert_int_equal(store_rows_int(outer, 0), 1);
+    assert_int_equal(store_rows_next(outer, &err), 1);
+    assert_int_equal(store_rows_int(outer, 0), 2);
+    store_rows_free(outer);
+    /* The statement is still usable (and cached) afterwards. */
+    assert_int_equal(store_query(c, sql, &zero, 1, &outer, &err), 0);
+    assert_int_equal(store_rows_next(outer, &err), 1);
+    store_rows_free(outer);
+    store_release(t->s, c);
+}
+
+/* A cached "SELECT *" survives the table gaining a column (PostgreSQL refuses the old plan). */
+static void test_schema_change(void **state)
+{
+    tctx *t = *state;
+    NEED_STORE(t);
+    store_conn *c;
+    socle_err err = {0};
+    assert_int_equal(store_acquire(t->s, &c, &err), 0);
+    assert_int_equal(insert_row(t, c, 1, "x", &err), 0);
+    char sql[128], alter[128];
+    sqlf(sql, sizeof sql, "SELECT * FROM %s WHERE id = $1", t);
+    sqlf(alter, sizeof alter, "ALTER TABLE %s ADD COLUMN extra INTEGER", t);
+    store_value id = STORE_V_INT(1);
+    store_rows *r;
+    assert_int_equal(store_query(c, sql, &id, 1, &r, &err), 0);
+    assert_int_equal(store_rows_columns(r), 4);
+    store_rows_free(r);
+    assert_int_equal(store_exec_script(c, alter, &err), 0);
+    assert_int_equal(store_query(c, sql, &id, 1, &r, &err), 0);
+    assert_int_equal(store_rows_columns(r), 5);
+    assert_int_equal(store_rows_next(r, &err), 1);
+    assert_true(store_rows_isnull(r, 4));
+    store_rows_free(r);
+    store_release(t->s, c);
+}
+
+static void test_ping_describe(void **state)
+{
+    tctx *t = *state;
+    NEED_STORE(t);
+    socle_err err = {0};
+    assert_int_equal(store_ping(t->s, &err), 0);
+    assert_int_equal(store_engine_of(t->s), t->engine);
+    const char *d = store_describe(t->s);
+    if (t->engine == STORE_SQLITE) {
+        assert_true(!strncmp(d, "sqlite:", 7));
+        assert_non_null(strstr(d, "/sub/dir/t.db"));
+        char path[128];
+        snprintf(path, sizeof path, "%s/sub/dir/t.db", t->dir);
+        struct stat st;
+        assert_int_equal(stat(path, &st), 0);
+    } else {
+        assert_true(!strncmp(d, "postgres://", 11));
+    }
+}
+
+/* PostgreSQL: a connection killed by the server is reconnected at the next acquire. */
+static void test_pg_reconnect(void **state)
+{
+    tctx *t = *state;
+    NEED_STORE(t);
+    if (t->engine != STORE_POSTGRES) skip();
+    socle_err err = {0};
+    store_conn *a, *b;
+    assert_int_equal(store_acquire(t->s, &a, &err), 0);
+    assert_int_equal(store_acquire(t->s, &b, &err), 0);
+    int64_t pid = 0, ok = 0;
+    assert_int_equal(store_query_int(a, "SELECT pg_backend_pid()", NULL, 0, &pid, &err), 0);
+    store_value v = STORE_V_INT(pid);
+    assert_int_equal(store_query_int(b, "SELECT pg_terminate_backend($1::int)", &v, 1, &ok, &err), 0);
+    assert_int_equal(ok, 1);
+    store_release(t->s, b);
+    usleep(100000);
+    assert_true(store_query_int(a, "SELECT pg_backend_pid()", NULL, 0, &pid, &err) < 0);
+    store_release(t->s, a);
+    store_conn *c;
+    assert_int_equal(store_acquire(t->s, &c, &err), 0);
+    assert_ptr_equal(c, a); /* the pool is a stack: the broken one comes back first */
+    int64_t pid2 = 0;
+    assert_int_equal(store_query_int(c, "SELECT pg_backend_pid()", NULL, 0, &pid2, &err), 0);
+    assert_true(pid2 != pid);
+    assert_int_equal(count_rows(t, c), 0);
+    store_release(t->s, c);
+}
+
+static void test_open_errors(void **state)
+{
+    socle_err err = {0};
+    store *s = (store *)&err;
+    store_options o = {.url = "mysql://x"};
+    assert_int_equal(store_open(&o, &s, &err), SOCLE_EINVAL);
+    assert_null(s);
+    o.url = "sqlite:";
+    assert_int_equal(store_open(&o, &s, &err), SOCLE_EINVAL);
+    o.url = "";
+    assert_int_equal(store_open(&o, &s, &err), SOCLE_EINVAL);
+    assert_int_equal(store_open(NULL, &s, &err), SOCLE_EINVAL);
+    o.url = "sqlite:/tmp/x.db";
+    o.sqlite_synchronous = "SOMETIMES";
+    assert_int_equal(store_open(&o, &s, &err), SOCLE_EINVAL);
+    o.sqlite_synchronous = NULL;
+    o.pool_size = -1;
+    assert_int_equal(store_open(&o, &s, &err), SOCLE_EINVAL);
+    o.pool_size = 0;
+    o.url = "sqlite:/proc/socle-no/such/dir/x.db";
+    assert_true(store_open(&o, &s, &err) < 0);
+    /* A refused PostgreSQL connection: the password never shows. */
+    o.url = "postgres://someone:secretpw@127.0.0.1:1/db?connect_timeout=2";
+    assert_int_equal(store_open(&o, &s, &err), SOCLE_ESTORE);
+    assert_null(strstr(err.msg, "secretpw"));
+    assert_non_null(strstr(err.msg, "postgres://someone@127.0.0.1:1/db"));
+    o.url = "postgres:host=127.0.0.1 port=1 user=u password=secretpw connect_timeout=2";
+    assert_int_equal(store_open(&o, &s, &err), SOCLE_ESTORE);
+    assert_null(strstr(err.msg, "secretpw"));
+    o.url = "postgres://u:secretpw@[::1";
+    assert_int_equal(store_open(&o, &s, &err), SOCLE_EINVAL);
+    assert_null(strstr(err.msg, "secretpw"));
+    store_close(NULL);
+}
+
+static void test_sqlite_memory_and_sync(void **state)
+{
+    socle_err err = {0};
+    store *s;
+    store_options o = {.url = "sqlite::memory:", .pool_size = 8, .sqlite_synchronous = "normal"};
+    assert_int_equal(store_open(&o, &s, &err), 0);
+    store_conn *c;
+    assert_int_equal(store_acquire(s, &c, &err), 0);
+    assert_int_equal(store_exec_script(c, "CREATE TABLE m (x INTEGER)", &err), 0);
+    int64_t sync = -1;
+    assert_int_equal(store_query_int(c, "PRAGMA synchronous", NULL, 0, &sync, &err), 0);
+    assert_int_equal(sync, 1); /* NORMAL */
+    int64_t fk = -1;
+    assert_int_equal(store_query_int(c, "PRAGMA foreign_keys", NULL, 0, &fk, &err), 0);
+    assert_int_equal(fk, 1);
+    store_release(s, c);
+    store_close(s);
+}
+
+#define BOTH(fn)                                                                                             \
+    cmocka_unit_test_setup_teardown(fn, setup_sqlite, teardown),                                             \
+        cmocka_unit_test_setup_teardown(fn, setup_pg, teardown)
+
+int main(void)
+{
+    log_set_level(LOG_ERROR);
+    const struct CMUnitTest tests[] = {
+        BOTH(test_roundtrip),
+        BOTH(test_conflict_and_errors),
+        BOTH(test_transactions),
+        BOTH(test_migrations),
+        BOTH(test_migrations_concurrent),
+        BOTH(test_threads),
+        BOTH(test_nested_queries),
+        BOTH(test_schema_change),
+        BOTH(test_ping_describe),
+        cmocka_unit_test_setup_teardown(test_pg_reconnect, setup_pg, teardown),
+        cmocka_unit_test(test_open_errors),
+        cmocka_unit_test(test_sqlite_memory_and_sync),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -163,13 +163,22 @@ int audit_search(store *s, const audit_query_param *params, int nparams, int len
         }
         if (!strcmp(name, "_format") || !strcmp(name, "_pretty")) continue;
         if (!strcmp(name, "_count")) {
-            count = atoi(v);
-            if (count < 1) count = 1;
-            if (count > 1000) count = 1000;
+            char *end;
+            long n = strtol(v, &end, 10);
+            if (*end || end == v || n < 1 || n > 100000) {
+                rc = socle_err_at(err, SOCLE_EINVAL, "_count", "_count must be a positive integer");
+                break;
+            }
+            count = n > 1000 ? 1000 : (int)n;
             continue;
         }
         if (!strcmp(name, "_cursor")) {
-            cursor = strtoll(v, NULL, 10);
+            char *end;
+            cursor = strtoll(v, &end, 10);
+            if (*end || cursor < 1) {
+                rc = socle_err_at(err, SOCLE_EINVAL, "_cursor", "_cursor is not valid");
+                break;
+            }
             continue;
         }
         if (!strcmp(name, "patient")) {

@@ -8,7 +8,7 @@
  * DESCRIPTION
  *      Tokens are JWTs signed ES256 by the server key, or by an issuer listed in `trusted_issuers`
  *      (ES256 or RS256 keys from its JWKS file). Required claims: iss, sub, aud (must contain the
- *      configured audience), exp; nbf and iat honoured when present (60 s clock skew). socle
+ *      configured audience), exp (strict); nbf and iat honoured when present (60 s clock skew). socle
  *      claims: "socle_kind" ("professional" | "patient" | "system"), "profession" (TRE_G15 code),
  *      "structure" (identifier of the structure the caller acts for), "roles" (array of strings),
  *      "jti". Pro Santé Connect tokens of a later issue carry these claims as well.

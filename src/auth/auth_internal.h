@@ -6,7 +6,7 @@
 
 #include "auth/auth.h"
 
-/* Clock skew allowed on exp, nbf and iat. */
+/* Clock skew allowed on nbf and iat (exp is strict: an expired token is refused at once). */
 #define AUTH_SKEW_MS 60000
 
 typedef struct auth_cache auth_cache;

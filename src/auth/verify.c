@@ -223,7 +223,7 @@ static int verify_claims(const auth_verifier *v, json_t *claims, const char *iss
     if (has_exp < 0 || has_nbf < 0 || has_iat < 0)
         return socle_err_set(err, SOCLE_EUNAUTHORIZED, "malformed token");
     if (!has_exp) return socle_err_set(err, SOCLE_EUNAUTHORIZED, "token has no exp");
-    if (now > exp + AUTH_SKEW_MS) return socle_err_set(err, SOCLE_EUNAUTHORIZED, "token expired");
+    if (now >= exp) return socle_err_set(err, SOCLE_EUNAUTHORIZED, "token expired");
     if (has_nbf && nbf > now + AUTH_SKEW_MS)
         return socle_err_set(err, SOCLE_EUNAUTHORIZED, "token not yet valid");
     if (has_iat && iat > now + AUTH_SKEW_MS)
@@ -311,7 +311,7 @@ int auth_verify_token(auth_verifier *v, const char *jwt, auth_subject *out, socl
     crypto_sha256(jwt, n, key);
     int64_t now = time_now_ms();
     if (auth_cache_get(v->cache, key, out)) {
-        if (now <= out->expires_ms + AUTH_SKEW_MS) return 0;
+        if (now < out->expires_ms) return 0;
         memset(out, 0, sizeof *out);
         return socle_err_set(err, SOCLE_EUNAUTHORIZED, "token expired");
     }

@@ -55,6 +55,7 @@ const size_t fhir_index_migrations_count = 1;
 typedef struct index_ctx {
     store_conn *c;
     const char *type, *id, *param;
+    const char *code_system;     /* the implicit system of plain codes (token params' `targets`) */
     socle_err *err;
     int rc;
 } index_ctx;
@@ -113,7 +114,7 @@ static void index_value(index_ctx *x, fhir_param_kind kind, const json_t *v)
     switch (kind) {
     case FHIR_PARAM_TOKEN:
         if (json_is_string(v)) {
-            index_token(x, "", json_string_value(v));
+            index_token(x, x->code_system ? x->code_system : "", json_string_value(v));
         } else if (json_is_boolean(v)) {
             index_token(x, "", json_is_true(v) ? "true" : "false");
         } else if (json_is_object(v)) {
@@ -208,6 +209,7 @@ int fhir_index_write(store_conn *c, const char *type, const char *id, const json
     for (size_t i = 0; i < n && !x.rc; i++) {
         if (strcmp(defs[i].resource_type, type)) continue;
         x.param = defs[i].name;
+        x.code_system = defs[i].kind == FHIR_PARAM_TOKEN ? defs[i].targets : NULL;
         char paths[160];
         snprintf(paths, sizeof paths, "%s", defs[i].path);
         for (char *save = NULL, *path = strtok_r(paths, "|", &save); path && !x.rc; path = strtok_r(NULL, "|", &save))

@@ -15,7 +15,7 @@ static const fhir_param_def fhir_param_table[] = {
     {"Patient", "given", STR, "name.given", NULL},
     {"Patient", "name", STR, "name", NULL},
     {"Patient", "birthdate", DAT, "birthDate", NULL},
-    {"Patient", "gender", TOK, "gender", NULL},
+    {"Patient", "gender", TOK, "gender", "http://hl7.org/fhir/administrative-gender"},
     {"Patient", "active", TOK, "active", NULL},
     {"Patient", "telecom", TOK, "telecom", NULL},
     {"Patient", "address-city", STR, "address.city", NULL},

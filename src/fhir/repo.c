@@ -50,6 +50,21 @@ static const char *const repo_date_elements[] = {
     "created", "lastUpdated", NULL,
 };
 
+/* Elements that are arrays wherever they appear in R4 (max cardinality *). */
+static const char *const repo_array_elements[] = {
+    "identifier", "telecom", "address", "contact", "communication", "generalPractitioner", "extension",
+    "modifierExtension", "contained", "coding", "given", "line", "prefix", "suffix", "category", "author",
+    "content", "securityLabel", "performer", "link", "qualification", "specialty", "alias", "endpoint",
+    "profile", "tag", "security", NULL,
+};
+
+static int repo_is_array_element(const char *key)
+{
+    for (int i = 0; repo_array_elements[i]; i++)
+        if (!strcmp(key, repo_array_elements[i])) return 1;
+    return 0;
+}
+
 static int repo_is_date_element(const char *key)
 {
     for (int i = 0; repo_date_elements[i]; i++)
@@ -67,19 +82,39 @@ static int repo_valid_element_name(const char *key)
 }
 
 /* Walk the JSON; `path` holds the FHIRPath-like location for messages. */
-static int repo_validate_value(const json_t *v, const char *key, socle_buf *path, socle_err *err)
+static int repo_validate_value(const json_t *v, const char *key, socle_buf *path, socle_err *err, int in_array)
 {
+    static const char *const string_elements[] = {"gender", "birthDate", "family", "system", "reference",
+                                                  "display", "status", NULL};
+    static const char *const boolean_elements[] = {"active", "deceasedBoolean", "multipleBirthBoolean", NULL};
+    for (int i = 0; key && !json_is_array(v) && string_elements[i]; i++)
+        if (!strcmp(key, string_elements[i]) && !json_is_string(v))
+            return socle_err_at(err, SOCLE_EUNPROCESSABLE, path->data, "%s must be a string", path->data);
+    for (int i = 0; key && !json_is_array(v) && boolean_elements[i]; i++)
+        if (!strcmp(key, boolean_elements[i]) && !json_is_boolean(v))
+            return socle_err_at(err, SOCLE_EUNPROCESSABLE, path->data, "%s must be true or false", path->data);
+    if (key && !in_array && !json_is_array(v) && repo_is_array_element(key))
+        return socle_err_at(err, SOCLE_EUNPROCESSABLE, path->data, "%s must be an array", path->data);
     switch (json_typeof(v)) {
     case JSON_NULL:
         return socle_err_at(err, SOCLE_EUNPROCESSABLE, path->data, "%s: null is not allowed in FHIR JSON", path->data);
     case JSON_STRING:
         if (json_string_length(v) == 0)
             return socle_err_at(err, SOCLE_EUNPROCESSABLE, path->data, "%s: empty strings are not allowed", path->data);
+        if (key && !strcmp(key, "gender")) {
+            const char *g = json_string_value(v);
+            if (strcmp(g, "male") && strcmp(g, "female") && strcmp(g, "other") && strcmp(g, "unknown"))
+                return socle_err_at(err, SOCLE_EUNPROCESSABLE, path->data, "%s must be male, female, other or unknown",
+                                    path->data);
+        }
         if (key && repo_is_date_element(key)) {
             int64_t lo, hi;
             socle_err derr;
             if (time_parse_fhir(json_string_value(v), &lo, &hi, &derr))
                 return socle_err_at(err, SOCLE_EUNPROCESSABLE, path->data, "%s: %s", path->data, derr.msg);
+            if (!strcmp(key, "birthDate") && !time_valid_fhir_date(json_string_value(v)))
+                return socle_err_at(err, SOCLE_EUNPROCESSABLE, path->data, "%s must be a date (YYYY, YYYY-MM or YYYY-MM-DD)",
+                                    path->data);
         }
         return 0;
     case JSON_ARRAY: {
@@ -92,7 +127,7 @@ static int repo_validate_value(const json_t *v, const char *key, socle_buf *path
                 return socle_err_at(err, SOCLE_EUNPROCESSABLE, path->data, "%s: arrays of arrays are not FHIR",
                                     path->data);
             buf_printf(path, "[%zu]", i);
-            int rc = repo_validate_value(item, key, path, err);
+            int rc = repo_validate_value(item, key, path, err, 1);
             path->len = len;
             path->data[len] = 0;
             if (rc) return rc;
@@ -112,7 +147,7 @@ static int repo_validate_value(const json_t *v, const char *key, socle_buf *path
             if (!repo_valid_element_name(k))
                 rc = socle_err_at(err, SOCLE_EUNPROCESSABLE, path->data, "%s: not a valid element name", path->data);
             else
-                rc = repo_validate_value(item, k, path, err);
+                rc = repo_validate_value(item, k, path, err, 0);
             path->len = len;
             path->data[len] = 0;
             if (rc) return rc;
@@ -148,9 +183,9 @@ int fhir_repo_validate(const char *type, const json_t *resource, socle_err *err)
         buf_puts(&path, k);
         if (!repo_valid_element_name(k))
             rc = socle_err_at(err, SOCLE_EUNPROCESSABLE, path.data, "%s: not a valid element name", path.data);
-        else if (!strcmp(k, "contained") && json_is_array(v))
-            rc = 0; /* contained resources are checked for JSON form only below */
-        if (!rc) rc = repo_validate_value(v, k, &path, err);
+        else if (!strcmp(k, "name") && !json_is_array(v) && (!strcmp(type, "Patient") || !strcmp(type, "Practitioner")))
+            rc = socle_err_at(err, SOCLE_EUNPROCESSABLE, path.data, "%s must be an array of HumanName", path.data);
+        if (!rc) rc = repo_validate_value(v, k, &path, err, 0);
         path.len = len;
         path.data[len] = 0;
         if (rc) break;

@@ -1,9 +1,11 @@
 /* search.c - FHIR search: parse the parameters into SQL over the index tables, run it with keyset
  * paging, then add _include / _revinclude resources (semantics in search.h). */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/buf.h"
+#include "base/ids.h"
 #include "base/text.h"
 #include "base/timeutil.h"
 #include "crypto/crypto.h"
@@ -94,20 +96,19 @@ static int search_date_cond(fhir_search *s, socle_buf *w, const char *name, cons
     int64_t lo, hi;
     if (time_parse_fhir(rest, &lo, &hi, err))
         return socle_err_at(err, SOCLE_EINVAL, name, "search parameter %s: %s", name, err->msg);
-    int pl = search_bind(s, STORE_V_INT(lo)), ph = search_bind(s, STORE_V_INT(hi));
-    if (pl < 0 || ph < 0) return socle_err_set(err, SOCLE_EINVAL, "too many search values");
-    if (!strcmp(prefix, "eq"))
-        buf_printf(w, "(%s >= $%d AND %s <= $%d)", lowcol, pl, highcol, ph);
-    else if (!strcmp(prefix, "ne"))
-        buf_printf(w, "NOT (%s >= $%d AND %s <= $%d)", lowcol, pl, highcol, ph);
-    else if (!strcmp(prefix, "gt"))
-        buf_printf(w, "(%s > $%d)", highcol, ph);
+    /* Bind only the bounds a prefix uses: PostgreSQL cannot type a parameter the SQL never reads. */
+    if (s->nparams > SEARCH_MAX_PARAMS - 2) return socle_err_set(err, SOCLE_EINVAL, "too many search values");
+    if (!strcmp(prefix, "eq") || !strcmp(prefix, "ne")) {
+        int pl = search_bind(s, STORE_V_INT(lo)), ph = search_bind(s, STORE_V_INT(hi));
+        buf_printf(w, "%s(%s >= $%d AND %s <= $%d)", prefix[0] == 'n' ? "NOT " : "", lowcol, pl, highcol, ph);
+    } else if (!strcmp(prefix, "gt"))
+        buf_printf(w, "(%s > $%d)", highcol, search_bind(s, STORE_V_INT(hi)));
     else if (!strcmp(prefix, "lt"))
-        buf_printf(w, "(%s < $%d)", lowcol, pl);
+        buf_printf(w, "(%s < $%d)", lowcol, search_bind(s, STORE_V_INT(lo)));
     else if (!strcmp(prefix, "ge"))
-        buf_printf(w, "(%s >= $%d)", highcol, pl);
+        buf_printf(w, "(%s >= $%d)", highcol, search_bind(s, STORE_V_INT(lo)));
     else
-        buf_printf(w, "(%s <= $%d)", lowcol, ph);
+        buf_printf(w, "(%s <= $%d)", lowcol, search_bind(s, STORE_V_INT(hi)));
     return 0;
 }
 
@@ -139,6 +140,8 @@ static int search_param_clause(fhir_search *s, const fhir_param_def *def, const 
         if (i) buf_puts(&s->where, " OR ");
         if (def->kind == FHIR_PARAM_TOKEN) {
             const char *bar = strchr(v, '|');
+            if (bar && (strchr(bar + 1, '|') || (bar == v && !bar[1])))
+                return socle_err_at(err, SOCLE_EINVAL, name, "search parameter %s: a token is [system]|code", name);
             if (!bar) {
                 buf_printf(&s->where, "code = $%d", search_bind_text(s, v));
             } else if (bar[1] == 0) {
@@ -244,8 +247,9 @@ int fhir_search_parse(const char *type, const fhir_search_param *params, int npa
         if (!strcmp(name, "_format") || !strcmp(name, "_pretty")) continue;
         if (!strcmp(name, "_count") && !modifier) {
             char *end;
+            errno = 0;
             long n = strtol(value, &end, 10);
-            if (*end || end == value || n < 0)
+            if (*end || end == value || n < 0 || errno)
                 rc = socle_err_at(err, SOCLE_EINVAL, "_count", "_count must be a non-negative integer");
             s->count = n > max_count ? max_count : (int)n;
             continue;
@@ -291,6 +295,9 @@ int fhir_search_parse(const char *type, const fhir_search_param *params, int npa
         } else if (!strcmp(name, "_id") && !modifier) {
             char *values[64];
             int nv = search_split(a, value, values, 64);
+            for (int k = 0; k < nv && !rc; k++)
+                if (!id_fhir_valid(values[k])) rc = socle_err_at(err, SOCLE_EINVAL, "_id", "_id: not a valid resource id");
+            if (rc) break;
             buf_puts(&s->where, " AND r.id IN (");
             for (int k = 0; k < nv; k++) buf_printf(&s->where, "%s$%d", k ? ", " : "", search_bind_text(s, values[k]));
             buf_puts(&s->where, nv ? ")" : "NULL)");
@@ -386,7 +393,8 @@ static int search_includes(store_conn *c, fhir_search *s, arena *a, fhir_search_
         int np = 0;
         p[np++] = STORE_V_TEXT(inc->source_type);
         p[np++] = STORE_V_TEXT(inc->param);
-        p[np++] = STORE_V_TEXT(inc->target_type ? inc->target_type : (inc->reverse ? s->type : "%"));
+        if (inc->reverse || inc->target_type)
+            p[np++] = STORE_V_TEXT(inc->reverse ? (inc->target_type ? inc->target_type : s->type) : inc->target_type);
         socle_buf sql = SOCLE_BUF_INIT;
         if (inc->reverse)
             buf_puts(&sql, "SELECT r.id, r.body, r.patient, r.type FROM fhir_index_reference x JOIN fhir_resource r"
@@ -396,7 +404,7 @@ static int search_includes(store_conn *c, fhir_search *s, arena *a, fhir_search_
             buf_printf(&sql, "SELECT r.id, r.body, r.patient, r.type FROM fhir_index_reference x JOIN fhir_resource r"
                              " ON r.type = x.target_type AND r.id = x.target_id WHERE x.type = $1 AND x.param = $2"
                              " AND %s AND r.deleted = 0 AND x.id IN (",
-                       inc->target_type ? "x.target_type = $3" : "$3 = $3");
+                       inc->target_type ? "x.target_type = $3" : "1 = 1");
         for (size_t i = 0; i < matches && np < 1090; i++) {
             p[np++] = STORE_V_TEXT((*hits)[i].id);
             buf_printf(&sql, "%s$%d", i ? ", " : "", np);

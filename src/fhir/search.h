@@ -54,7 +54,8 @@ typedef struct fhir_param_def {
     const char *name;            /* "identifier", "birthdate" */
     fhir_param_kind kind;
     const char *path;            /* '|'-separated alternatives of '.'-separated element names */
-    const char *targets;         /* reference: '|'-separated target types; NULL otherwise */
+    const char *targets;         /* reference: '|'-separated target types; token: the implicit code
+                                    system of plain `code` values (e.g. administrative-gender), or NULL */
 } fhir_param_def;
 
 /* fhir_param_find - the declared parameter, or NULL. */

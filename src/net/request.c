@@ -101,7 +101,8 @@ static int http_hex(char c)
     return -1;
 }
 
-/* http_form_decode - a decoded copy of s[0..n) in the arena; a malformed escape is kept as is. */
+/* http_form_decode - a decoded copy of s[0..n) in the arena; *bad is set on an encoded NUL or a
+ * malformed escape (the request is then refused with 400). */
 static char *http_form_decode(arena *a, const char *s, size_t n, int *nul)
 {
     char *out = arena_alloc(a, n + 1);
@@ -115,6 +116,8 @@ static char *http_form_decode(arena *a, const char *s, size_t n, int *nul)
             c = (char)(http_hex(s[i + 1]) * 16 + http_hex(s[i + 2]));
             i += 2;
             if (c == 0) *nul = 1;
+        } else if (c == '%') {
+            *nul = 1;
         }
         out[j++] = c;
     }

@@ -36,10 +36,10 @@ static json_t *capability_resource(const fhir_type *t, const fhir_param_def *par
                                      "create", "search-type", NULL};
     static const char *const ro[] = {"read", "search-type", NULL};
     int readonly = (t->flags & FHIR_TYPE_READONLY) != 0;
-    json_t *r = json_pack("{s:s, s:o, s:s, s:b, s:b, s:b, s:b, s:b, s:s}", "type", t->name, "interaction",
+    json_t *r = json_pack("{s:s, s:o, s:s, s:b, s:b, s:b, s:s, s:b, s:s}", "type", t->name, "interaction",
                           capability_code_list(readonly ? ro : rw), "versioning", readonly ? "no-version" : "versioned",
                           "readHistory", !readonly, "updateCreate", !readonly, "conditionalCreate", !readonly,
-                          "conditionalRead", 0, "conditionalUpdate", 0, "conditionalDelete", "not-supported");
+                          "conditionalRead", "not-supported", "conditionalUpdate", 0, "conditionalDelete", "not-supported");
     json_t *sp = json_array(), *inc = json_array(), *rev = json_array();
     if (!strcmp(t->name, "AuditEvent")) {
         static const char *const audit_params[][2] = {{"patient", "reference"}, {"agent", "token"}, {"date", "date"},

@@ -22,10 +22,11 @@ out=bench/results.md
 if [ ! -f "$DATA/.loaded" ]; then
   rm -rf "$DATA"; mkdir -p "$DATA"
   echo "generating and importing $N patients..."
-  python3 bench/gen_patients.py "$N" > "$WORK/patients.ndjson"
-  /usr/bin/time -f "import: %e s, max RSS %M KB" $SOCLE import ndjson "$WORK/patients.ndjson" --data "$DATA" \
+  [ -s "$WORK/patients-$N.ndjson" ] || python3 bench/gen_patients.py "$N" > "$WORK/patients-$N.ndjson"
+  start=$(date +%s)
+  $SOCLE import ndjson "$WORK/patients-$N.ndjson" --data "$DATA" \
     --sqlite-synchronous NORMAL --log-level warn
-  touch "$DATA/.loaded"
+  echo "import of $N patients: $(( $(date +%s) - start )) s" | tee "$DATA/.loaded"
 fi
 
 $SOCLE serve --data "$DATA" --listen 127.0.0.1:$PORT --bench-routes true --log-level warn \
@@ -80,7 +81,7 @@ db=$(du -sm "$DATA" | cut -f1)
   echo "|---|---|---|---|---|---|"
   cat "$out.tmp"
   echo
-  echo "Server RSS after the runs: ${rss} MB (peak ${hwm} MB); data directory ${db} MB."
+  echo "Server RSS after the runs: ${rss} MB (peak ${hwm} MB); data directory ${db} MB; $(cat "$DATA/.loaded")."
 } > "$out"
 rm -f "$out.tmp"
 cat "$out"

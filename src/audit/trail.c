@@ -119,6 +119,32 @@ static int audit_read_head(store_conn *c, int64_t *seq, char hash[65], socle_err
     return rc;
 }
 
+/* Insert entry `seq` after `prev` (hex); its hash goes to out. The head is the caller's business. */
+static int audit_insert_entry(audit_trail *t, store_conn *c, int64_t seq, const char *prev, int64_t time_ms,
+                              const char *const f[AUDIT_NFIELDS], char out[65], socle_err *err)
+{
+    audit_hash(seq, time_ms, f, prev, out);
+    store_value p[16];
+    p[0] = STORE_V_INT(seq);
+    p[1] = STORE_V_INT(time_ms);
+    for (int i = 0; i < AUDIT_NFIELDS; i++) p[2 + i] = STORE_V_TEXT(f[i]);
+    p[14] = STORE_V_TEXT(prev);
+    p[15] = STORE_V_TEXT(out);
+    int rc = store_exec(c,
+                        "INSERT INTO audit_event (seq, time_ms, " AUDIT_FIELD_COLUMNS ", prev_hash, hash) VALUES ($1, $2,"
+                        " $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+                        p, 16, NULL, err);
+    if (!rc && t->checkpoint_interval > 0 && seq % t->checkpoint_interval == 0)
+        rc = audit_write_checkpoint(t, c, seq, out, err);
+    return rc;
+}
+
+static int audit_write_head(store_conn *c, int64_t seq, const char *hash, socle_err *err)
+{
+    store_value h[2] = {STORE_V_INT(seq), STORE_V_TEXT(hash)};
+    return store_exec(c, "UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1", h, 2, NULL, err);
+}
+
 /* Append fields as the next entry inside the open transaction on c. */
 static int audit_append_fields(audit_trail *t, store_conn *c, int64_t time_ms, const char *const f[AUDIT_NFIELDS],
                                socle_err *err)
@@ -126,23 +152,8 @@ static int audit_append_fields(audit_trail *t, store_conn *c, int64_t time_ms, c
     int64_t seq;
     char prev[65], hash[65];
     int rc = audit_read_head(c, &seq, prev, err);
-    if (rc) return rc;
-    seq++;
-    audit_hash(seq, time_ms, f, prev, hash);
-    store_value p[16];
-    p[0] = STORE_V_INT(seq);
-    p[1] = STORE_V_INT(time_ms);
-    for (int i = 0; i < AUDIT_NFIELDS; i++) p[2 + i] = STORE_V_TEXT(f[i]);
-    p[14] = STORE_V_TEXT(prev);
-    p[15] = STORE_V_TEXT(hash);
-    rc = store_exec(c,
-                    "INSERT INTO audit_event (seq, time_ms, " AUDIT_FIELD_COLUMNS ", prev_hash, hash) VALUES ($1, $2, $3,"
-                    " $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
-                    p, 16, NULL, err);
-    store_value h[2] = {STORE_V_INT(seq), STORE_V_TEXT(hash)};
-    if (!rc) rc = store_exec(c, "UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1", h, 2, NULL, err);
-    if (!rc && t->checkpoint_interval > 0 && seq % t->checkpoint_interval == 0)
-        rc = audit_write_checkpoint(t, c, seq, hash, err);
+    if (!rc) rc = audit_insert_entry(t, c, seq + 1, prev, time_ms, f, hash, err);
+    if (!rc) rc = audit_write_head(c, seq + 1, hash, err);
     return rc;
 }
 
@@ -214,9 +225,17 @@ static int audit_commit_batch(audit_trail *t, audit_item *batch, int n)
     store_conn *c;
     int rc = store_acquire(t->store, &c, &err);
     if (rc) return rc;
+    /* One head read and one head update per batch: the head row is locked for the whole batch. */
+    int64_t seq = 0;
+    char prev[65], hash[65];
     rc = store_tx_begin(c, &err);
+    if (!rc) rc = audit_read_head(c, &seq, prev, &err);
     audit_item *it = batch;
-    for (int i = 0; !rc && i < n; i++, it = it->next) rc = audit_append_fields(t, c, it->time_ms, it->fields, &err);
+    for (int i = 0; !rc && i < n; i++, it = it->next) {
+        rc = audit_insert_entry(t, c, ++seq, prev, it->time_ms, it->fields, hash, &err);
+        memcpy(prev, hash, sizeof prev);
+    }
+    if (!rc) rc = audit_write_head(c, seq, prev, &err);
     if (!rc) rc = store_tx_commit(c, &err);
     if (rc) {
         store_tx_rollback(c);

@@ -101,6 +101,12 @@ const char *http_query(const http_request *req, const char *name);
  * bytes live in req->arena. */
 const unsigned char *http_client_cert_der(http_request *req, size_t *len);
 
+/* http_parse_query - split a raw query string ("a=1&b=x+y%2B") into decoded parameters in order,
+ * in the arena: '+' is a space, %XX a byte, a name without '=' has the value "", empty pieces are
+ * skipped. raw may be NULL. Returns 0, SOCLE_EINVAL for an encoded NUL byte or a malformed escape,
+ * or SOCLE_ENOMEM. */
+int http_parse_query(arena *a, const char *raw, http_param **out, int *n);
+
 /* http_set_header - add a response header; name and value are copied into the request arena. */
 void http_set_header(http_request *req, http_response *res, const char *name, const char *value);
 /* http_respond_error - an OperationOutcome for err with the status of its code. */

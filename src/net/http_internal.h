@@ -28,10 +28,7 @@ void http_router_fail(http_request *req, http_response *res, int status, const c
 /* http_outcome - append an OperationOutcome with one error issue; expression may be NULL or "". */
 void http_outcome(socle_buf *out, const char *code, const char *diagnostics, const char *expression);
 
-/* http_parse_query - split a raw query string ("a=1&b=x+y%2B") into decoded parameters in order,
- * in the arena: '+' is a space, %XX a byte, a name without '=' has the value "", empty pieces are
- * skipped. raw may be NULL. Returns 0, SOCLE_EINVAL for an encoded NUL byte, or SOCLE_ENOMEM. */
-int http_parse_query(arena *a, const char *raw, http_param **out, int *n);
+
 
 /* http_request_id_valid - 1 if s is an acceptable client request id: 1-64 of [A-Za-z0-9._-]. */
 int http_request_id_valid(const char *s);

@@ -100,18 +100,10 @@ static int bundle_parse_entry(socle_app *app, http_request *req, json_t *entry, 
     } else if (!strcmp(method, "GET") && nseg == 1) {
         op->kind = REST_SEARCH;
         if (query && *query) {
-            int cap = 1;
-            for (const char *p = query; *p; p++) cap += *p == '&';
-            http_param *ps = arena_zalloc(req->arena, sizeof *ps * (size_t)cap);
-            int n = 0;
-            for (char *save = NULL, *part = strtok_r(query, "&", &save); part; part = strtok_r(NULL, "&", &save)) {
-                char *eq = strchr(part, '=');
-                if (eq) *eq = 0;
-                if (text_url_decode(part, strlen(part)) < 0 || (eq && text_url_decode(eq + 1, strlen(eq + 1)) < 0))
-                    return socle_err_at(err, SOCLE_EINVAL, where, "%s.url has bad percent-encoding", where);
-                ps[n].name = part;
-                ps[n++].value = eq ? eq + 1 : "";
-            }
+            http_param *ps;
+            int n;
+            if (http_parse_query(req->arena, query, &ps, &n))
+                return socle_err_at(err, SOCLE_EINVAL, where, "%s.url has bad percent-encoding", where);
             op->params = ps;
             op->nparams = n;
         }

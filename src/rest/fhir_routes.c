@@ -130,22 +130,16 @@ static void fhir_route_search_post(void *ctx, http_request *req, http_response *
                             "POST _search takes an application/x-www-form-urlencoded body");
         return;
     }
-    int cap = req->nquery + 1;
-    for (size_t i = 0; i < req->body_len; i++) cap += req->body[i] == '&';
-    http_param *ps = arena_zalloc(req->arena, sizeof *ps * (size_t)cap);
+    http_param *form;
+    int nform;
+    if (http_parse_query(req->arena, req->body, &form, &nform)) {
+        http_respond_status(req, res, 400, "invalid", "malformed percent-encoding in the form body");
+        return;
+    }
+    http_param *ps = arena_zalloc(req->arena, sizeof *ps * (size_t)(req->nquery + nform + 1));
     int n = 0;
     for (int i = 0; i < req->nquery; i++) ps[n++] = req->query[i];
-    char *form = arena_strndup(req->arena, req->body, req->body_len);
-    for (char *save = NULL, *part = strtok_r(form, "&", &save); part; part = strtok_r(NULL, "&", &save)) {
-        char *eq = strchr(part, '=');
-        if (eq) *eq = 0;
-        if (text_url_decode(part, strlen(part)) < 0 || (eq && text_url_decode(eq + 1, strlen(eq + 1)) < 0)) {
-            http_respond_status(req, res, 400, "invalid", "malformed percent-encoding in the form body");
-            return;
-        }
-        ps[n].name = part;
-        ps[n++].value = eq ? eq + 1 : "";
-    }
+    for (int i = 0; i < nform; i++) ps[n++] = form[i];
     op.kind = REST_SEARCH;
     op.params = ps;
     op.nparams = n;

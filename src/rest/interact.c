@@ -131,27 +131,6 @@ static void rest_bundle_open(socle_buf *b, const char *type)
                id_uuid(id), time_format_instant(time_now_ms(), now), type);
 }
 
-/* Parse "a=1&b=2" (URL-encoded) into params in the arena. */
-static int rest_parse_query(arena *a, const char *query, fhir_search_param **out, int *n)
-{
-    int cap = 1;
-    for (const char *p = query; *p; p++) cap += *p == '&';
-    fhir_search_param *ps = arena_zalloc(a, sizeof *ps * (size_t)cap);
-    int count = 0;
-    char *copy = arena_strdup(a, query);
-    for (char *save = NULL, *part = strtok_r(copy, "&", &save); part; part = strtok_r(NULL, "&", &save)) {
-        char *eq = strchr(part, '=');
-        if (!eq) return -1;
-        *eq = 0;
-        if (text_url_decode(part, strlen(part)) < 0 || text_url_decode(eq + 1, strlen(eq + 1)) < 0) return -1;
-        ps[count].name = part;
-        ps[count++].value = eq + 1;
-    }
-    *out = ps;
-    *n = count;
-    return 0;
-}
-
 static fhir_search_param *rest_search_params(arena *a, const http_param *params, int n)
 {
     fhir_search_param *ps = arena_zalloc(a, sizeof *ps * (size_t)(n ? n : 1));
@@ -347,14 +326,17 @@ int rest_conditional_match(socle_app *app, http_request *req, store_conn *c, con
 static int rest_if_none_exist(socle_app *app, http_request *req, store_conn *c, const rest_op *op,
                               fhir_search_hit **existing, rest_result *res)
 {
-    fhir_search_param *ps;
+    http_param *hp;
     int n;
     const char *q = op->if_none_exist;
     if (*q == '?') q++;
-    if (rest_parse_query(req->arena, q, &ps, &n) || n == 0)
+    if (http_parse_query(req->arena, q, &hp, &n) || n == 0)
         return rest_fail_code(res, SOCLE_EINVAL, "If-None-Exist must be a search query such as identifier=system|value");
     fhir_search_param *all = arena_zalloc(req->arena, sizeof *all * (size_t)(n + 1));
-    memcpy(all, ps, sizeof *ps * (size_t)n);
+    for (int i = 0; i < n; i++) {
+        all[i].name = hp[i].name;
+        all[i].value = hp[i].value;
+    }
     all[n].name = "_count";
     all[n].value = "2";
     fhir_search_options opt = {0};

@@ -1,0 +1,161 @@
+/* test_audit.c - unit tests of src/audit on SQLite: append (in a transaction and queued), verify an
+ * intact chain, detect tampering (edit, delete, reorder, truncate, forged checkpoint), search. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "audit/audit.h"
+
+static char dir[64];
+static crypto_key *key;
+
+/* A fresh trail with 25 entries (checkpoint every 10) in DIR/<name>.db. */
+static store *make_trail(const char *name)
+{
+    char url[160];
+    snprintf(url, sizeof url, "sqlite:%s/%s.db", dir, name);
+    store_options o = {.url = url, .sqlite_synchronous = "OFF"};
+    store *s;
+    socle_err err;
+    assert_int_equal(store_open(&o, &s, &err), 0);
+    audit_trail *t;
+    assert_int_equal(audit_open(s, key, 10, 4, &t, &err), 0);
+    for (int i = 0; i < 20; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "p%d", i % 3);
+        audit_event e = {.action = "read", .outcome = "success", .agent_kind = "professional", .agent_id = "810001",
+                         .patient_id = id, .address = "127.0.0.1"};
+        assert_int_equal(audit_append(t, &e), 0); /* the queue holds 4: this also tests blocking */
+    }
+    audit_flush(t);
+    store_conn *c;
+    assert_int_equal(store_acquire(s, &c, &err), 0);
+    for (int i = 0; i < 5; i++) {
+        assert_int_equal(store_tx_begin(c, &err), 0);
+        audit_event e = {.action = "create", .outcome = "success", .agent_kind = "system", .agent_id = "sys",
+                         .resource_type = "Patient", .resource_id = "p9", .patient_id = "p9"};
+        assert_int_equal(audit_append_tx(t, c, &e, &err), 0);
+        assert_int_equal(store_tx_commit(c, &err), 0);
+    }
+    store_release(s, c);
+    audit_close(t);
+    return s;
+}
+
+static int64_t broken_at(store *s)
+{
+    audit_verify_report r;
+    socle_err err;
+    assert_int_equal(audit_verify(s, key, &r, &err), 0);
+    return r.first_bad_seq;
+}
+
+static void tamper(store *s, const char *sql)
+{
+    store_conn *c;
+    socle_err err;
+    assert_int_equal(store_acquire(s, &c, &err), 0);
+    assert_int_equal(store_exec_script(c, sql, &err), 0);
+    store_release(s, c);
+}
+
+static void test_intact(void **state)
+{
+    store *s = make_trail("intact");
+    audit_verify_report r;
+    socle_err err;
+    assert_int_equal(audit_verify(s, key, &r, &err), 0);
+    assert_int_equal(r.first_bad_seq, 0);
+    assert_int_equal(r.entries, 25);
+    assert_true(r.checkpoints >= 2);
+    store_close(s);
+}
+
+static void test_tampering_detected(void **state)
+{
+    store *s = make_trail("edit");
+    tamper(s, "UPDATE audit_event SET agent_id = 'someone-else' WHERE seq = 7");
+    assert_int_equal(broken_at(s), 7);
+    store_close(s);
+
+    s = make_trail("delete");
+    tamper(s, "DELETE FROM audit_event WHERE seq = 12");
+    assert_int_equal(broken_at(s), 12);
+    store_close(s);
+
+    s = make_trail("reorder");
+    tamper(s, "UPDATE audit_event SET seq = -1 WHERE seq = 4; UPDATE audit_event SET seq = 4 WHERE seq = 5;"
+              "UPDATE audit_event SET seq = 5 WHERE seq = -1;");
+    assert_int_equal(broken_at(s), 4);
+    store_close(s);
+
+    /* Cut the tail and make the head agree: the signed final checkpoint still says 25. */
+    s = make_trail("truncate");
+    tamper(s, "DELETE FROM audit_event WHERE seq > 22;"
+              "UPDATE audit_head SET seq = 22, hash = (SELECT hash FROM audit_event WHERE seq = 22);");
+    assert_int_equal(broken_at(s), 23);
+    store_close(s);
+
+    s = make_trail("forge");
+    tamper(s, "UPDATE audit_checkpoint SET signature = 'AAAA' WHERE seq = 10");
+    assert_int_equal(broken_at(s), 10);
+    store_close(s);
+}
+
+static void test_search_and_read(void **state)
+{
+    store *s = make_trail("search");
+    socle_buf b = SOCLE_BUF_INIT;
+    socle_err err;
+    audit_query_param q[2] = {{"patient", "Patient/p9"}, {"_count", "3"}};
+    assert_int_equal(audit_search(s, q, 2, 0, "http://h/fhir", &b, &err), 0);
+    json_t *j = json_loads(b.data, 0, NULL);
+    assert_non_null(j);
+    assert_int_equal(json_array_size(json_object_get(j, "entry")), 3);
+    assert_non_null(strstr(b.data, "\"relation\":\"next\""));
+    assert_non_null(strstr(b.data, "\"action\":\"C\""));
+    json_decref(j);
+    buf_reset(&b);
+    audit_query_param bad[1] = {{"nosuch", "1"}};
+    assert_int_equal(audit_search(s, bad, 1, 0, "http://h/fhir", &b, &err), SOCLE_EINVAL);
+    assert_int_equal(audit_search(s, bad, 1, 1, "http://h/fhir", &b, &err), 0);
+    buf_reset(&b);
+    assert_int_equal(audit_read(s, "1", &b, &err), 0);
+    assert_non_null(strstr(b.data, "\"resourceType\":\"AuditEvent\""));
+    buf_reset(&b);
+    assert_int_equal(audit_read(s, "999", &b, &err), SOCLE_ENOTFOUND);
+    buf_free(&b);
+    store_close(s);
+}
+
+static int setup(void **state)
+{
+    snprintf(dir, sizeof dir, "/tmp/socle-audit-XXXXXX");
+    if (!mkdtemp(dir)) return -1;
+    char path[128];
+    snprintf(path, sizeof path, "%s/keys/signing.pem", dir);
+    socle_err err;
+    return crypto_key_load_or_create(path, &key, &err);
+}
+
+static int teardown(void **state)
+{
+    crypto_key_free(key);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    return system(cmd);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_intact), cmocka_unit_test(test_tampering_detected),
+                                       cmocka_unit_test(test_search_and_read)};
+    return cmocka_run_group_tests_name("audit", tests, setup, teardown);
+}

@@ -1,0 +1,255 @@
+/* test_fhir.c - unit tests of src/fhir on a temporary SQLite store: JSON limits, validation,
+ * versioned writes, index extraction and search semantics, keyset paging. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fhir/repo.h"
+#include "fhir/search.h"
+
+static store *db;
+static char dir[64];
+
+static int setup(void **state)
+{
+    snprintf(dir, sizeof dir, "/tmp/socle-fhir-XXXXXX");
+    if (!mkdtemp(dir)) return -1;
+    char url[128];
+    snprintf(url, sizeof url, "sqlite:%s/t.db", dir);
+    store_options o = {.url = url, .sqlite_synchronous = "OFF"};
+    socle_err err;
+    if (store_open(&o, &db, &err) || fhir_repo_migrate(db, &err)) return -1;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    store_close(db);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    return system(cmd);
+}
+
+static void put(store_conn *c, const char *json)
+{
+    json_t *j = json_loads(json, 0, NULL);
+    assert_non_null(j);
+    arena *a = arena_new(0);
+    fhir_stored s;
+    socle_err err;
+    int rc = fhir_repo_update(c, json_string_value(json_object_get(j, "resourceType")),
+                              json_string_value(json_object_get(j, "id")), j, 0, a, &s, NULL, &err);
+    if (rc) fail_msg("put failed: %s", err.msg);
+    json_decref(j);
+    arena_free(a);
+}
+
+/* Ids found by a search given as "name=value&name=value". */
+static int found(store_conn *c, const char *type, const char *query, char *out, size_t n)
+{
+    fhir_search_param ps[16];
+    int np = 0;
+    char *q = strdup(query);
+    for (char *save = NULL, *p = strtok_r(q, "&", &save); p && np < 16; p = strtok_r(NULL, "&", &save)) {
+        char *eq = strchr(p, '=');
+        *eq = 0;
+        ps[np].name = p;
+        ps[np++].value = eq + 1;
+    }
+    arena *a = arena_new(0);
+    fhir_search *plan;
+    fhir_search_page page;
+    socle_err err;
+    fhir_search_options opt = {0};
+    int rc = fhir_search_parse(type, ps, np, &opt, a, &plan, &err);
+    if (!rc) rc = fhir_search_run(c, plan, a, &page, &err);
+    out[0] = 0;
+    if (!rc)
+        for (size_t i = 0; i < page.nhits; i++) {
+            strncat(out, page.hits[i].id, n - strlen(out) - 2);
+            strcat(out, " ");
+        }
+    arena_free(a);
+    free(q);
+    return rc;
+}
+
+static void test_json_limits(void **state)
+{
+    fhir_limits lim = FHIR_LIMITS_DEFAULT;
+    lim.max_depth = 3;
+    lim.max_string = 5;
+    json_t *j;
+    socle_err err;
+    assert_int_equal(fhir_json_parse("{\"a\":[[1]]}", 11, &lim, &j, &err), 0);
+    json_decref(j);
+    assert_int_equal(fhir_json_parse("{\"a\":[[[1]]]}", 13, &lim, &j, &err), SOCLE_EINVAL);
+    assert_int_equal(fhir_json_parse("{\"a\":\"123456\"}", 14, &lim, &j, &err), SOCLE_EINVAL);
+    assert_int_equal(fhir_json_parse("{\"a\":1,\"a\":2}", 13, &lim, &j, &err), SOCLE_EINVAL);
+    assert_int_equal(fhir_json_parse("[1]", 3, &lim, &j, &err), SOCLE_EINVAL);
+    assert_int_equal(fhir_json_parse("{\"a\":\"\xc3\"}", 8, &lim, &j, &err), SOCLE_EINVAL);
+    lim.max_bytes = 4;
+    assert_int_equal(fhir_json_parse("{\"a\":1}", 7, &lim, &j, &err), SOCLE_ETOOLARGE);
+}
+
+static void test_validate(void **state)
+{
+    socle_err err;
+    json_t *j = json_loads("{\"resourceType\":\"Patient\",\"birthDate\":\"2000-02-30\"}", 0, NULL);
+    assert_int_equal(fhir_repo_validate("Patient", j, &err), SOCLE_EUNPROCESSABLE);
+    assert_string_equal(err.where, "Patient.birthDate");
+    json_decref(j);
+    j = json_loads("{\"resourceType\":\"Patient\",\"name\":[{\"family\":\"\"}]}", 0, NULL);
+    assert_int_equal(fhir_repo_validate("Patient", j, &err), SOCLE_EUNPROCESSABLE);
+    json_decref(j);
+    j = json_loads("{\"resourceType\":\"Patient\",\"identifier\":{\"value\":\"x\"}}", 0, NULL);
+    assert_int_equal(fhir_repo_validate("Patient", j, &err), SOCLE_EUNPROCESSABLE);
+    json_decref(j);
+    j = json_loads("{\"resourceType\":\"Organization\",\"name\":\"Clinique\"}", 0, NULL);
+    assert_int_equal(fhir_repo_validate("Organization", j, &err), 0);
+    assert_int_equal(fhir_repo_validate("Patient", j, &err), SOCLE_EUNPROCESSABLE);
+    json_decref(j);
+    char type[32], id[32];
+    assert_true(fhir_reference_parse("http://x/fhir/Patient/12/_history/3", type, 32, id, 32));
+    assert_string_equal(type, "Patient");
+    assert_string_equal(id, "12");
+    assert_false(fhir_reference_parse("urn:uuid:1", type, 32, id, 32));
+    assert_false(fhir_reference_parse("#c1", type, 32, id, 32));
+}
+
+static void test_versions(void **state)
+{
+    store_conn *c;
+    socle_err err;
+    assert_int_equal(store_acquire(db, &c, &err), 0);
+    arena *a = arena_new(0);
+    json_t *j = json_loads("{\"resourceType\":\"Patient\",\"id\":\"v1\",\"gender\":\"male\"}", 0, NULL);
+    fhir_stored s;
+    int created = 0;
+    assert_int_equal(fhir_repo_update(c, "Patient", "v1", j, 0, a, &s, &created, &err), 0);
+    assert_true(created);
+    assert_int_equal(fhir_repo_update(c, "Patient", "v1", j, 1, a, &s, &created, &err), 0);
+    assert_int_equal(s.version, 2);
+    assert_int_equal(fhir_repo_update(c, "Patient", "v1", j, 1, a, &s, &created, &err), SOCLE_EPRECONDITION);
+    int existed;
+    assert_int_equal(fhir_repo_delete(c, "Patient", "v1", a, &s, &existed, &err), 0);
+    assert_true(existed);
+    assert_int_equal(fhir_repo_read(c, "Patient", "v1", 0, a, &s, &err), SOCLE_EGONE);
+    assert_int_equal(fhir_repo_read(c, "Patient", "v1", 1, a, &s, &err), 0);
+    assert_non_null(strstr(s.body, "\"versionId\":\"1\""));
+    assert_int_equal(fhir_repo_read(c, "Patient", "nope", 0, a, &s, &err), SOCLE_ENOTFOUND);
+    fhir_history_query q = {.type = "Patient", .id = "v1", .since_ms = INT64_MIN, .count = 10};
+    fhir_stored *items;
+    size_t n;
+    int64_t next;
+    assert_int_equal(fhir_repo_history(c, &q, a, &items, &n, &next, &err), 0);
+    assert_int_equal(n, 3);
+    assert_true(items[0].deleted);
+    json_decref(j);
+    arena_free(a);
+    store_release(db, c);
+}
+
+static void test_search(void **state)
+{
+    store_conn *c;
+    socle_err err;
+    char out[1024];
+    assert_int_equal(store_acquire(db, &c, &err), 0);
+    put(c, "{\"resourceType\":\"Organization\",\"id\":\"o1\",\"name\":\"CHU\"}");
+    put(c, "{\"resourceType\":\"Patient\",\"id\":\"p1\",\"identifier\":[{\"system\":\"urn:s\",\"value\":\"1\"}],"
+           "\"name\":[{\"family\":\"Hélène\"}],\"gender\":\"female\",\"birthDate\":\"1990-05-17\","
+           "\"managingOrganization\":{\"reference\":\"Organization/o1\"}}");
+    put(c, "{\"resourceType\":\"Patient\",\"id\":\"p2\",\"identifier\":[{\"system\":\"urn:t\",\"value\":\"1\"}],"
+           "\"name\":[{\"family\":\"Helmut\"}],\"gender\":\"male\",\"birthDate\":\"1985\"}");
+    put(c, "{\"resourceType\":\"DocumentReference\",\"id\":\"d1\",\"status\":\"current\","
+           "\"subject\":{\"reference\":\"Patient/p1\"},\"content\":[{\"attachment\":{\"url\":\"x\"}}]}");
+    assert_int_equal(found(c, "Patient", "identifier=urn:s|1", out, sizeof out), 0);
+    assert_string_equal(out, "p1 ");
+    assert_int_equal(found(c, "Patient", "identifier=1", out, sizeof out), 0);
+    assert_string_equal(out, "p1 p2 ");
+    assert_int_equal(found(c, "Patient", "family=HEL", out, sizeof out), 0);
+    assert_string_equal(out, "p1 p2 ");
+    assert_int_equal(found(c, "Patient", "family=hele", out, sizeof out), 0);
+    assert_string_equal(out, "p1 ");
+    assert_int_equal(found(c, "Patient", "family:exact=Hélène", out, sizeof out), 0);
+    assert_string_equal(out, "p1 ");
+    assert_int_equal(found(c, "Patient", "family:exact=hélène", out, sizeof out), 0);
+    assert_string_equal(out, "");
+    assert_int_equal(found(c, "Patient", "family:contains=mut", out, sizeof out), 0);
+    assert_string_equal(out, "p2 ");
+    assert_int_equal(found(c, "Patient", "birthdate=1990-05", out, sizeof out), 0);
+    assert_string_equal(out, "p1 ");
+    assert_int_equal(found(c, "Patient", "birthdate=lt1986", out, sizeof out), 0);
+    assert_string_equal(out, "p2 ");
+    assert_int_equal(found(c, "Patient", "birthdate=ge1985-06-01", out, sizeof out), 0);
+    assert_string_equal(out, "p1 p2 "); /* p2's year 1985 reaches past June */
+    assert_int_equal(found(c, "Patient", "birthdate=ne1985", out, sizeof out), 0);
+    assert_string_equal(out, "p1 ");
+    assert_int_equal(found(c, "Patient", "gender=http://hl7.org/fhir/administrative-gender|male", out, sizeof out), 0);
+    assert_string_equal(out, "p2 ");
+    assert_int_equal(found(c, "Patient", "organization=Organization/o1", out, sizeof out), 0);
+    assert_string_equal(out, "p1 ");
+    assert_int_equal(found(c, "Patient", "_sort=-birthdate", out, sizeof out), 0);
+    assert_string_equal(out, "p1 p2 ");
+    assert_int_equal(found(c, "Patient", "_id=p2,p1&_include=Patient:organization", out, sizeof out), 0);
+    assert_string_equal(out, "p1 p2 o1 ");
+    assert_int_equal(found(c, "Patient", "_id=p1&_revinclude=DocumentReference:patient", out, sizeof out), 0);
+    assert_string_equal(out, "p1 d1 ");
+    assert_int_equal(found(c, "Patient", "nosuch=1", out, sizeof out), SOCLE_EINVAL);
+    assert_int_equal(found(c, "Patient", "birthdate=xx1990", out, sizeof out), SOCLE_EINVAL);
+    assert_int_equal(found(c, "Patient", "family:sounds=x", out, sizeof out), SOCLE_EINVAL);
+    store_release(db, c);
+}
+
+static void test_paging(void **state)
+{
+    store_conn *c;
+    socle_err err;
+    assert_int_equal(store_acquire(db, &c, &err), 0);
+    for (int i = 0; i < 12; i++) {
+        char json[200];
+        snprintf(json, sizeof json,
+                 "{\"resourceType\":\"Practitioner\",\"id\":\"pr%02d\",\"name\":[{\"family\":\"Page\"}]}", i);
+        put(c, json);
+    }
+    int pages = 0, total = 0;
+    char cursor[256] = "";
+    char seen[512] = "";
+    for (;;) {
+        fhir_search_param ps[3] = {{"family", "page"}, {"_count", "5"}, {"_cursor", cursor}};
+        arena *a = arena_new(0);
+        fhir_search *plan;
+        fhir_search_page page;
+        fhir_search_options opt = {0};
+        assert_int_equal(fhir_search_parse("Practitioner", ps, cursor[0] ? 3 : 2, &opt, a, &plan, &err), 0);
+        assert_int_equal(fhir_search_run(c, plan, a, &page, &err), 0);
+        pages++;
+        total += (int)page.nhits;
+        for (size_t i = 0; i < page.nhits; i++) {
+            assert_null(strstr(seen, page.hits[i].id));
+            strcat(seen, page.hits[i].id);
+        }
+        const char *next = page.next_query ? strstr(page.next_query, "_cursor=") : NULL;
+        if (next) snprintf(cursor, sizeof cursor, "%s", next + 8);
+        arena_free(a);
+        if (!next) break;
+    }
+    assert_int_equal(pages, 3);
+    assert_int_equal(total, 12);
+    store_release(db, c);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_json_limits), cmocka_unit_test(test_validate), cmocka_unit_test(test_versions),
+        cmocka_unit_test(test_search),      cmocka_unit_test(test_paging),
+    };
+    return cmocka_run_group_tests_name("fhir", tests, setup, teardown);
+}

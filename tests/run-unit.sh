@@ -10,7 +10,7 @@
 # "[       OK ]" or get skipped is a failure - so a setup error, an assertion or a crash in the
 # middle of a group all count. A binary that exits non-zero (an ASan report at exit, a signal)
 # while all its tests passed adds one failure named after it. Exit status: 0 when nothing failed.
-# Environment: UNIT_TIMEOUT (seconds per binary, default 300); the caller's ASAN_OPTIONS,
+# Environment: UNIT_TIMEOUT (seconds per binary, default 300); UNIT_SRC (see below); the caller's ASAN_OPTIONS,
 # UBSAN_OPTIONS, SOCLE_TEST_PG_URL pass through.
 set -uo pipefail
 
@@ -23,8 +23,16 @@ passed=0 failed=0 skipped=0
 failures=()
 shopt -s nullglob
 bins=()
+# Only binaries whose source is still in UNIT_SRC (default tests/unit, when it exists): a binary
+# left in build/ by a renamed or deleted test is not part of the suite.
+src_dir=${UNIT_SRC:-tests/unit}
 for f in "$dir"/test_*; do
-  [ -f "$f" ] && [ -x "$f" ] && bins+=("$f")
+  [ -f "$f" ] && [ -x "$f" ] || continue
+  if [ -d "$src_dir" ] && [ ! -e "$src_dir/$(basename "$f").c" ]; then
+    echo "unit $dir: ignoring $(basename "$f") (no $src_dir/$(basename "$f").c)"
+    continue
+  fi
+  bins+=("$f")
 done
 if [ ${#bins[@]} -eq 0 ]; then
   echo "unit $dir: no test binaries found" >&2

@@ -216,6 +216,19 @@ static int search_include_parse(fhir_search *s, const char *name, const char *va
     return 0;
 }
 
+/* 1 if type is one of the declared targets of a reference parameter. */
+static int search_is_target(const fhir_param_def *def, const char *type)
+{
+    size_t n = strlen(type);
+    for (const char *t = def->targets; t && *t;) {
+        const char *bar = strchr(t, '|');
+        size_t len = bar ? (size_t)(bar - t) : strlen(t);
+        if (len == n && !strncmp(t, type, n)) return 1;
+        t = bar ? bar + 1 : NULL;
+    }
+    return 0;
+}
+
 static void search_self_add(fhir_search *s, const char *name, const char *value)
 {
     if (s->self.len) buf_putc(&s->self, '&');
@@ -308,7 +321,7 @@ int fhir_search_parse(const char *type, const fhir_search_param *params, int npa
             const fhir_param_def *def = fhir_param_find(type, name);
             int modifier_ok = !modifier || (def && def->kind == FHIR_PARAM_STRING && (!strcmp(modifier, "exact") ||
                                                                                       !strcmp(modifier, "contains"))) ||
-                              (def && def->kind == FHIR_PARAM_REFERENCE && fhir_type_find(modifier));
+                              (def && def->kind == FHIR_PARAM_REFERENCE && search_is_target(def, modifier));
             if (!def || !modifier_ok) {
                 known = 0;
                 if (!opt->lenient)

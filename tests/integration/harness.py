@@ -328,8 +328,10 @@ def ids(entries):
 
 
 class Server:
-    def __init__(self, env, data, db_url, flags=(), tls=False, name="server"):
+    def __init__(self, env, data, db_url, flags=(), tls=False, name="server", command="serve"):
         self.env = env
+        self.command = command
+        self.stdout_path = None
         self.data = data
         self.db_url = db_url
         self.flags = list(flags)
@@ -356,16 +358,20 @@ class Server:
         last = None
         for attempt in range(4):
             self.port = free_port()
-            self.log_path = os.path.join(self.env.root, "%s-%d.log" % (self.name, self.env.next_seq()))
-            args = [self.env.socle, "serve", "--data", self.data, "--listen", "127.0.0.1:%d" % self.port,
+            seq = self.env.next_seq()
+            self.log_path = os.path.join(self.env.root, "%s-%d.log" % (self.name, seq))
+            self.stdout_path = os.path.join(self.env.root, "%s-%d.out" % (self.name, seq))
+            args = [self.env.socle, self.command, "--data", self.data, "--listen", "127.0.0.1:%d" % self.port,
                     "--db", self.db_url] + self.flags
             if self.tls:
                 args += ["--tls-cert", os.path.join(self.data, "pki", "server.pem"),
                          "--tls-key", os.path.join(self.data, "pki", "server.key")]
-            log = open(self.log_path, "wb")
-            self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+            # stderr is the JSON log; stdout (socle demo prints its token there) apart.
+            log, out = open(self.log_path, "wb"), open(self.stdout_path, "wb")
+            self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=out, stderr=log,
                                          env=self.env.child_env())
             log.close()
+            out.close()
             self.env.servers.append(self)
             deadline = time.time() + timeout
             while time.time() < deadline:
@@ -577,8 +583,8 @@ class Env:
         src = urllib.parse.urlsplit(db_url).path.lstrip("/")
         return d, self.new_db(d, template=src)
 
-    def server(self, data, db_url, flags=(), tls=False, name="server"):
-        return Server(self, data, db_url, flags, tls, name).start()
+    def server(self, data, db_url, flags=(), tls=False, name="server", command="serve"):
+        return Server(self, data, db_url, flags, tls, name, command).start()
 
     # End -------------------------------------------------------------------------------------
 

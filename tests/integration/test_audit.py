@@ -37,8 +37,10 @@ def test_auditevent_search(ctx):
         assert e["resourceType"] == "AuditEvent"
         ent = " ".join(str(x.get("what", {}).get("reference", "")) for x in e.get("entity", []))
         assert "Patient/" + pid in ent, "AuditEvent %s found by patient=%s does not name it: %s" % (e["id"], pid, ent)
-    rec = [e["recorded"] for e in evs]
-    assert rec == sorted(rec, reverse=True), "AuditEvents are not newest first"
+    # Newest first in the order of the trail (sequence numbers). "recorded" may be a few ms out of
+    # that order: reads are queued and committed after writes that happened just after them.
+    seqs = [int(e["id"]) for e in evs]
+    assert seqs == sorted(seqs, reverse=True) and len(set(seqs)) == len(seqs), "AuditEvents are not newest first: %s" % seqs
     # The DocumentReference accesses belong to the patient's compartment.
     assert any("DocumentReference/" + doc["id"] in str(e.get("entity")) for e in evs), \
         "the DocumentReference create/read is not found by patient"

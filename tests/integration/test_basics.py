@@ -68,6 +68,10 @@ def test_metrics(ctx):
     total = sum(float(l.rsplit(" ", 1)[1]) for l in req)
     assert total >= 3, "socle_http_requests_total sums to %s after several requests" % total
     assert "_bucket" in text and "le=" in text, "no latency histogram in /metrics"
+    # The issue asks for store time and open connections too.
+    names = {l.split("{")[0].split(" ")[0] for l in text.splitlines() if l and not l.startswith("#")}
+    assert any(n.startswith("socle_store") for n in names), "no store timing metric: %s" % sorted(names)
+    assert any("connections" in n for n in names), "no open-connections metric: %s" % sorted(names)
 
 
 def test_jwks(ctx):

@@ -145,3 +145,26 @@ def test_bundle_policy(ctx):
         assert r.status == 403, r
     bundle["type"] = "transaction"
     r = ctx.pro.post("/fhir", bundle, expect=403)
+
+
+def test_large_transaction(ctx):
+    system = "urn:it:" + uid()
+    entries = []
+    for i in range(60):
+        pu = "urn:uuid:" + str(uuid.uuid4())
+        entries.append({"fullUrl": pu, "resource": {"resourceType": "Patient", "identifier": [{"system": system, "value": "p%d" % i}]},
+                        "request": {"method": "POST", "url": "Patient"}})
+        entries.append({"fullUrl": "urn:uuid:" + str(uuid.uuid4()),
+                        "resource": {"resourceType": "List", "status": "current", "mode": "working",
+                                     "identifier": [{"system": system, "value": "l%d" % i}], "subject": {"reference": pu}},
+                        "request": {"method": "POST", "url": "List"}})
+    b = ctx.admin.post("/fhir", {"resourceType": "Bundle", "type": "transaction", "entry": entries}, expect=200).json
+    assert len(b["entry"]) == 120 and all(_status(e) == 201 for e in b["entry"])
+    q = "identifier=%s|&_count=100" % urllib.parse.quote(system)
+    lists = {e["resource"]["identifier"][0]["value"]: e["resource"]["subject"]["reference"]
+             for e in matches(ctx.admin.search("List", q).json)}
+    pats = {e["resource"]["identifier"][0]["value"]: "Patient/" + e["resource"]["id"]
+            for e in matches(ctx.admin.search("Patient", q).json)}
+    assert len(lists) == 60 and len(pats) == 60, (len(lists), len(pats))
+    for i in range(60):
+        assert lists["l%d" % i] == pats["p%d" % i], "List l%d points at %s, expected %s" % (i, lists["l%d" % i], pats["p%d" % i])

@@ -232,3 +232,62 @@ def test_search_other_types_params(ctx):
     assert org["id"] in ids(matches(b)), "Organization name search (folded)"
     b = ctx.pro.search("Organization", "identifier=urn:oid:1.2.250.1.71.4.2.2|" + val).json
     assert ids(matches(b)) == [org["id"]]
+
+
+def _doc(ctx, system, pid, **extra):
+    body = {"resourceType": "DocumentReference", "status": "current", "identifier": [{"system": system, "value": uid(6)}],
+            "subject": {"reference": "Patient/" + pid},
+            "content": [{"attachment": {"contentType": "text/plain", "data": "eA=="}}]}
+    body.update(extra)
+    return ctx.admin.create(body)["id"]
+
+
+def test_date_periods_and_instants(ctx):
+    s = "urn:it:" + uid()
+    pid = ctx.admin.create({"resourceType": "Patient", "active": True})["id"]
+    a = _doc(ctx, s, pid, context={"period": {"start": "2020-01-01", "end": "2020-06-30"}})
+    b = _doc(ctx, s, pid, context={"period": {"start": "2020-06-01", "end": "2020-12-31"}})
+    c = _doc(ctx, s, pid, context={"period": {"start": "2021-03-01T08:00:00Z", "end": "2021-03-31T18:00:00Z"}})
+    base = "identifier=%s|&" % q(s)
+    cases = [
+        ("period=2020", [a, b]),            # eq: the period lies inside the year
+        ("period=2020-06", []),             # no period lies inside June
+        ("period=ne2020", [c]),
+        ("period=ge2020-07-01", [b, c]),    # ends on or after
+        ("period=le2020-05-31", [a]),       # starts on or before
+        ("period=lt2020-06-01", [a]),       # starts before
+        ("period=gt2020-12-31", [c]),       # ends after
+        ("period=gt2021-03-31T17:00:00Z", [c]),
+        ("period=gt2021-03-31T19:00:00Z", []),
+    ]
+    for query, want in cases:
+        got = _found(ctx, base + query, "DocumentReference")
+        assert got == sorted(want), "%s: got %s, expected %s" % (query, got, sorted(want))
+    # Instants with a time zone are compared on the time line.
+    d = _doc(ctx, s, pid, date="2024-01-01T00:30:00+01:00")  # = 2023-12-31T23:30:00Z
+    base2 = base + "date="
+    assert _found(ctx, base2 + q("lt2024-01-01T00:00:00Z"), "DocumentReference") == [d], "time zone ignored (lt)"
+    assert _found(ctx, base2 + q("gt2024-01-01T00:00:00Z"), "DocumentReference") == [], "time zone ignored (gt)"
+    assert _found(ctx, base2 + q("ge2023-12-31T23:00:00Z") + "&date=" + q("le2023-12-31T23:59:00Z"), "DocumentReference") == [d]
+    assert _found(ctx, base2 + q("2023-12-31T23:30:00+00:00"), "DocumentReference") == [d], "eq on the same instant"
+
+
+def test_reference_and_token_on_other_types(ctx):
+    s = "urn:it:" + uid()
+    p1 = ctx.admin.create({"resourceType": "Patient", "active": True})["id"]
+    p2 = ctx.admin.create({"resourceType": "Patient", "active": False})["id"]
+    d1 = _doc(ctx, s, p1, type={"coding": [{"system": "http://loinc.org", "code": "11488-4"}]})
+    d2 = _doc(ctx, s, p2, type={"coding": [{"system": "http://loinc.org", "code": "34133-9"}]}, status="superseded")
+    base = "identifier=%s|&" % q(s)
+    assert _found(ctx, base + "patient=" + p1, "DocumentReference") == [d1]
+    assert _found(ctx, base + "subject=Patient/" + p2, "DocumentReference") == [d2]
+    assert _found(ctx, base + "patient:Patient=" + p2, "DocumentReference") == [d2]
+    assert _found(ctx, base + "type=" + q("http://loinc.org|34133-9"), "DocumentReference") == [d2]
+    assert _found(ctx, base + "type=11488-4", "DocumentReference") == [d1]
+    assert _found(ctx, base + "status=current", "DocumentReference") == [d1]
+    assert _found(ctx, base + "patient=" + ctx.srv.url + "/fhir/Patient/" + p1, "DocumentReference") == [d1], \
+        "absolute reference"
+    assert _found(ctx, "_id=%s,%s&active=true" % (p1, p2)) == [p1], "boolean token"
+    # A type modifier the parameter cannot target: refused, or at least nothing matches.
+    r = ctx.admin.search("DocumentReference", base + "patient:Organization=" + p1, expect=(200, 400))
+    assert r.status == 400 or not matches(r.json), "patient:Organization=<a Patient id> matched %s" % ids(matches(r.json))

@@ -287,3 +287,70 @@ def test_import_ndjson(ctx):
         f.write('{"resourceType":"Patient"}\n{not json\n')
     p = env.cli("import", "ndjson", bad, "--data", data, "--db", db, check=False)
     assert p.returncode != 0, "import of a bad file succeeded"
+
+
+def test_concurrent_writers_one_node(ctx):
+    # Writers queue up on the engine's lock (SQLite) or row locks (PostgreSQL): none may fail.
+    system = "urn:it:" + uid()
+    statuses, errors = [], []
+    lock = threading.Lock()
+    p = ctx.admin.create({"resourceType": "Patient", "active": True})
+
+    def worker(k):
+        c = ctx.srv.client(ctx.tokens["admin"])
+        for i in range(25):
+            try:
+                r = c.request("POST", "/fhir/Patient", json_body={"resourceType": "Patient",
+                                                                  "identifier": [{"system": system, "value": "%d-%d" % (k, i)}]})
+                r2 = c.request("GET", "/fhir/Patient/" + p["id"])
+                with lock:
+                    statuses.extend([r.status, r2.status])
+            except Exception as e:
+                with lock:
+                    errors.append(repr(e)[:200])
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(300)
+    assert not errors, "%d errors, first: %s" % (len(errors), errors[0])
+    assert statuses.count(201) == 100 and statuses.count(200) == 100, "statuses %s" % sorted(set(statuses))
+    b = ctx.admin.search("Patient", "identifier=%s|&_summary=count" % harness.urllib.parse.quote(system)).json
+    assert b["total"] == 100, "total %r" % b.get("total")
+
+
+def test_demo(ctx):
+    env = ctx.env
+    data = os.path.join(env.root, "demo-%d" % env.next_seq())  # socle demo creates it
+    db = env.new_db(data) if env.db_kind == "postgres" else "sqlite:" + os.path.join(data, "socle.db")
+    for run in (1, 2):
+        srv = env.server(data, db, name="demo", command="demo")
+        out = ""
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            with open(srv.stdout_path, encoding="utf-8", errors="replace") as f:
+                out = f.read()
+            if re.search(r"\beyJ[\w-]+\.[\w-]+\.[\w-]+", out):
+                break
+            time.sleep(0.1)
+        m = re.search(r"\b(eyJ[\w-]+\.[\w-]+\.[\w-]+)", out)
+        assert m, "socle demo printed no bearer token: %s" % harness.short(out, 400)
+        tok = m.group(1)
+        env.secrets.add(tok)
+        assert "%s/fhir" % srv.url in out, "socle demo does not print the FHIR base URL: %s" % harness.short(out, 400)
+        c = srv.client(tok)
+        counts = {t: c.search(t, "_summary=count").json["total"] for t in ("Patient", "Practitioner", "Organization")}
+        assert all(v >= 1 for v in counts.values()), "demo data: %s" % counts
+        if run == 1:
+            first = counts
+        else:
+            assert counts == first, "demo data loaded twice: %s then %s" % (first, counts)
+        # Every demo resource is valid FHIR R4 (the client validates each entry).
+        for t in ("Patient", "Practitioner", "PractitionerRole", "Organization"):
+            c.search(t, "_count=100")
+        pats = harness.matches(c.search("Patient", "_count=100").json)
+        for e in pats:
+            idents = json.dumps(e["resource"].get("identifier", []))
+            assert "1.2.250.1.213.1.4.8" in idents or "1.2.250.1.213.1.4.10" in idents or "1.2.250.1.213.1.4.11" in idents, \
+                "demo Patient %s has no INS identifier: %s" % (e["resource"]["id"], idents)
+        srv.stop_ok()

@@ -67,10 +67,10 @@ def test_logs_json_no_secrets(ctx):
                 break
             if obj.get("msg") == "listening" and "url" in obj:
                 seen_listen = True
-            if "status" in obj:
+            if "status" in obj and "route" in obj and "request_id" in obj and any(k.startswith("duration") for k in obj):
                 seen_request = True
     assert seen_listen, "no {\"msg\":\"listening\",\"url\":...} line in any server log"
-    assert seen_request, "no request log line (with \"status\") in any server log"
+    assert seen_request, "no request log line (request_id, route, status, duration) in any server log"
     assert not problems, "; ".join(problems[:10])
 
 

@@ -194,6 +194,7 @@ class Client:
         if tok is not None:
             hdrs["Authorization"] = "Bearer " + tok
         if json_body is not None:
+            self.env.note_names(json_body)
             body = json.dumps(json_body, ensure_ascii=False).encode("utf-8")
             hdrs["Content-Type"] = ctype or FHIR_JSON
         elif body is not None:
@@ -487,6 +488,26 @@ class Env:
             if k.startswith("SOCLE_") and not k.startswith("SOCLE_TEST_"):
                 del e[k]
         return e
+
+    def note_names(self, resource):
+        """Patient names sent to the server must never show up in a log: remember them."""
+        if not isinstance(resource, dict):
+            return
+        if resource.get("resourceType") == "Bundle":
+            for e in resource.get("entry", []) or []:
+                if isinstance(e, dict):
+                    self.note_names(e.get("resource"))
+            return
+        if resource.get("resourceType") != "Patient" or not isinstance(resource.get("name"), list):
+            return
+        for n in resource["name"]:
+            if not isinstance(n, dict):
+                continue
+            parts = [n.get("family")] + (n.get("given") if isinstance(n.get("given"), list) else [])
+            for part in parts:
+                # Short names could match ordinary words of a log line by chance.
+                if isinstance(part, str) and len(part) >= 6:
+                    self.secrets.add(part)
 
     def validate(self, resource, where):
         problems = []

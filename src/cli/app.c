@@ -51,7 +51,8 @@ int app_open(socle_app *app, socle_config *cfg, int parts, socle_err *err)
     if (!rc && (parts & APP_STORE)) {
         store_options so = {.url = config_get(cfg, "db"),
                             .pool_size = (int)config_get_int(cfg, "db_pool_size", 0),
-                            .sqlite_synchronous = config_get(cfg, "sqlite_synchronous")};
+                            .sqlite_synchronous = config_get(cfg, "sqlite_synchronous"),
+                            .sqlite_mmap_mb = (int)config_get_int(cfg, "sqlite_mmap_mb", 1024)};
         rc = store_open(&so, &app->store, err);
     }
     if (!rc && (parts & APP_AUDIT)) {

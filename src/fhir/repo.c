@@ -32,6 +32,18 @@ static const store_migration fhir_repo_steps[] = {
      " id TEXT COLLATE \"C\" NOT NULL, version BIGINT NOT NULL, last_updated BIGINT NOT NULL,"
      " deleted INTEGER NOT NULL, patient TEXT COLLATE \"C\", body TEXT NOT NULL, UNIQUE (type, id, version));"
      "CREATE INDEX fhir_history_type ON fhir_history (type, seq);"},
+    /* A read by (type, id) is then one B-tree descent instead of the key index plus the table. */
+    {2, "current versions keyed by (type, id) without a rowid (SQLite)", NULL,
+     "CREATE TABLE fhir_resource_keyed (type TEXT NOT NULL, id TEXT NOT NULL, version INTEGER NOT NULL,"
+     " last_updated INTEGER NOT NULL, deleted INTEGER NOT NULL DEFAULT 0, patient TEXT, body TEXT NOT NULL,"
+     " PRIMARY KEY (type, id)) WITHOUT ROWID;"
+     "INSERT INTO fhir_resource_keyed SELECT type, id, version, last_updated, deleted, patient, body"
+     " FROM fhir_resource;"
+     "DROP TABLE fhir_resource;"
+     "ALTER TABLE fhir_resource_keyed RENAME TO fhir_resource;"
+     "CREATE INDEX fhir_resource_updated ON fhir_resource (type, last_updated, id);"
+     "CREATE INDEX fhir_resource_patient ON fhir_resource (patient) WHERE patient IS NOT NULL;",
+     "SELECT 1;"},
 };
 
 int fhir_repo_migrate(store *s, socle_err *err)

@@ -22,7 +22,7 @@
  *      serialization failures SOCLE_EBUSY, everything else SOCLE_ESTORE; messages carry the
  *      engine's text but never parameter values.
  * CONFIGURATION
- *      db (sqlite:PATH or postgres://...), db_pool_size, sqlite_synchronous (FULL|NORMAL|OFF),
+ *      db (sqlite:PATH or postgres://...), db_pool_size, sqlite_synchronous (FULL|NORMAL|OFF), sqlite_mmap_mb,
  *      store_busy_timeout_ms.
  * BUGS
  *      Savepoints (nested transactions) are not supported.
@@ -46,6 +46,7 @@ typedef struct store_options {
                                     "postgres:") */
     int pool_size;               /* connections; 0 = a default suited to the machine */
     const char *sqlite_synchronous; /* "FULL" (default), "NORMAL" or "OFF" */
+    int sqlite_mmap_mb;          /* SQLite: MB of the file read through mmap (fewer read syscalls); 0 = off */
     int busy_timeout_ms;         /* how long a writer waits for a lock before SOCLE_EBUSY; 0 = 10000 */
 } store_options;
 

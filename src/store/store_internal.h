@@ -100,6 +100,7 @@ struct store {
     char *target;   /* SQLite: the file path; PostgreSQL: the URI or conninfo (may hold one) */
     int busy_timeout_ms;
     const char *sqlite_sync; /* "FULL", "NORMAL" or "OFF" (static string) */
+    long long sqlite_mmap_bytes;
     int memory;              /* SQLite ":memory:": one connection, since each would be its own DB */
 
     pthread_mutex_t mu;

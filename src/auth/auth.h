@@ -46,6 +46,11 @@ typedef struct auth_subject {
     int64_t expires_ms;
 } auth_subject;
 
+/* The issuer recorded for callers authenticated by a TLS client certificate of the trusted CA
+ * (rather than by a token). Such a "system" subject is software or an organisation known by its
+ * certificate: services' rules may let it in, the foundation's all-powerful system rule does not. */
+#define AUTH_ISSUER_CLIENT_CERT "tls-client-certificate"
+
 /* auth_kind_name / auth_kind_parse - "professional", "patient", "system" (parse: AUTH_KIND_NONE on
  * unknown names). */
 const char *auth_kind_name(auth_kind k);

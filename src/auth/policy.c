@@ -116,7 +116,7 @@ static int rule_admin(void *ctx, const auth_subject *s, auth_action a, const aut
 static int rule_system(void *ctx, const auth_subject *s, auth_action a, const auth_target *t, char *reason,
                        size_t len)
 {
-    if (s->kind != AUTH_KIND_SYSTEM) return AUTH_ABSTAIN;
+    if (s->kind != AUTH_KIND_SYSTEM || !strcmp(s->issuer, AUTH_ISSUER_CLIENT_CERT)) return AUTH_ABSTAIN;
     if (policy_is(t, "AuditEvent") && a != AUTH_ACTION_CREATE) return AUTH_ABSTAIN;
     snprintf(reason, len, "system subject");
     return AUTH_ALLOW;

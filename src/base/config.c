@@ -33,6 +33,8 @@ static const config_key config_table[] = {
     {"token_cache_entries", CONFIG_INT, "8192", NULL, 0, "verified tokens kept in memory"},
     {"audit_checkpoint_interval", CONFIG_INT, "1000", NULL, 0, "audit entries between two signed checkpoints"},
     {"audit_queue_size", CONFIG_INT, "65536", NULL, 0, "audit events waiting for the writer before callers block"},
+    {"insi_usage_flush_ms", CONFIG_INT, "5000", NULL, 0, "INSi call counters: how often they are written to the store"},
+    {"ins_unmerge_window_hours", CONFIG_INT, "720", NULL, 0, "how long a merge of identities can be undone"},
     {"log_level", CONFIG_ENUM, "info", "debug|info|warn|error", 0, "lowest level logged"},
     {"mode", CONFIG_ENUM, "production", "production|demo", 0, "demo: demo data and demo token allowed"},
     {"bench_routes", CONFIG_BOOL, "false", NULL, 0, "expose /_bench/static (benchmarks only)"},

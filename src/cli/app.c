@@ -1,5 +1,6 @@
 /* app.c - opens the pieces of socle in dependency order from the configuration, and closes them. */
 #include "cli/app.h"
+#include "svc/svc.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -68,6 +69,7 @@ int app_open(socle_app *app, socle_config *cfg, int parts, socle_err *err)
         if (!rc) rc = auth_verifier_new(&vo, &app->verifier, err);
         if (!rc && !(app->policy = auth_policy_new())) rc = socle_err_set(err, SOCLE_ENOMEM, "out of memory");
         if (!rc) rc = auth_policy_add_foundation_rules(app->policy);
+        if (!rc) rc = svc_open(app, err);
         if (!rc) rc = rest_capability_build(app, err);
         if (!rc) {
             char *jwk = crypto_key_public_jwk(app->signing_key);
@@ -84,6 +86,7 @@ int app_open(socle_app *app, socle_config *cfg, int parts, socle_err *err)
 
 void app_close(socle_app *app)
 {
+    svc_close(app);
     audit_close(app->audit);
     auth_policy_free(app->policy);
     auth_verifier_free(app->verifier);

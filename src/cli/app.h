@@ -22,6 +22,7 @@ int cli_pki(int argc, char **argv);
 int cli_audit(int argc, char **argv);
 int cli_config(int argc, char **argv);
 int cli_import(int argc, char **argv);
+int cli_ins(int argc, char **argv);
 
 /* demo_load - create the synthetic demo data unless already there. */
 int demo_load(socle_app *app, socle_err *err);

@@ -1,10 +1,56 @@
 /* demo.c - the synthetic demo data of `socle demo`: clearly fake organisations, professionals and
  * patients. Patients carry INS numbers under the *test* NIR system (urn:oid:1.2.250.1.213.1.4.10),
- * never the production one; names start with "DEMO". Loaded once (idempotent: the resources have
+ * never the production one; names start with "DEMO". Their identities are qualifiées (identity
+ * document checked, INS verified): the INS reference base gets their five traits plus 2,000
+ * synthetic identities, so that INSi answers for them. Loaded once (idempotent: the resources have
  * fixed ids and are written only when Organization/demo-chu is absent). */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli/app.h"
+#include "svc/ins/generate.h"
+#include "svc/ins/import.h"
+
+/* The demo patients' reference identities (ins.md CSV), matching the Patients below. */
+static const char demo_reference[] =
+    "185057512345673,1.2.250.1.213.1.4.10,DEMO-MARTIN,JEAN,M,1985-05-12,75123,185057512345673,1\n"
+    "292017512312346,1.2.250.1.213.1.4.10,DEMO-LEFEVRE,HELENE MARIE,F,1992-01-03,75123,,\n"
+    "168029945678972,1.2.250.1.213.1.4.10,DEMO-N'GUYEN,THI,F,1968-02-21,99456,,\n"
+    "204109322233360,1.2.250.1.213.1.4.10,DEMO-GARCIA,LUCAS,M,2004-10-09,93222,,\n"
+    "275071305506690,1.2.250.1.213.1.4.10,DEMO-BERNARD,SOPHIE,F,1975-07-30,13055,,\n";
+
+/* The demo INS reference base: 2,000 synthetic identities (seed 2026) and the demo patients'. */
+static int demo_load_reference(socle_app *app, socle_err *err)
+{
+    char *csv = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&csv, &len);
+    if (!out) return socle_err_set(err, SOCLE_ENOMEM, "out of memory");
+    int rc = ins_generate(out, 2000, 2026, NULL, NULL, err);
+    if (!rc) fputs(demo_reference, out);
+    if (fclose(out) && !rc) rc = socle_err_set(err, SOCLE_ENOMEM, "out of memory");
+    FILE *in = rc ? NULL : fmemopen(csv, len, "r");
+    if (!rc && !in) rc = socle_err_set(err, SOCLE_ENOMEM, "out of memory");
+    ins_import_stats st;
+    if (!rc) rc = ins_import(app->store, in, NULL, NULL, NULL, &st, err);
+    if (!rc && st.rejected) rc = socle_err_set(err, SOCLE_EINTERNAL, "demo INS reference base: %llu lines rejected",
+                                               (unsigned long long)st.rejected);
+    if (in) fclose(in);
+    free(csv);
+    return rc;
+}
+
+/* Demo identities are qualifiées: the FR Core identity-reliability extension, document CN. */
+static void demo_qualify(json_t *patient)
+{
+    json_t *ext = json_pack(
+        "[{s:s,s:[{s:s,s:{s:s,s:s}},{s:s,s:{s:s}},{s:s,s:s}]}]", "url",
+        "https://hl7.fr/ig/fhir/core/StructureDefinition/fr-core-identity-reliability", "extension", "url",
+        "identityReliability", "valueCoding", "system", "https://hl7.fr/ig/fhir/core/CodeSystem/fr-core-cs-v2-0445", "code",
+        "QUAL", "url", "validationMode", "valueCoding", "code", "CN", "url", "validationDate", "valueDate", "2026-01-15");
+    if (ext) json_object_set_new(patient, "extension", ext);
+}
 
 static const char *const demo_resources[] = {
     "{\"resourceType\":\"Organization\",\"id\":\"demo-chu\",\"identifier\":[{\"system\":\"https://finess.esante.gouv.fr\","
@@ -63,6 +109,7 @@ int demo_load(socle_app *app, socle_err *err)
         if (rc) break;
         const char *type = json_string_value(json_object_get(res, "resourceType"));
         const char *id = json_string_value(json_object_get(res, "id"));
+        if (!strcmp(type, "Patient")) demo_qualify(res);
         rc = fhir_repo_update(c, type, id, res, 0, a, &s, NULL, err);
         if (!rc) {
             audit_event e = {.action = "create", .outcome = "success", .agent_kind = "system", .agent_id = "socle-demo",
@@ -76,6 +123,7 @@ int demo_load(socle_app *app, socle_err *err)
         rc = store_tx_commit(c, err);
     else
         store_tx_rollback(c);
+    if (!rc) rc = demo_load_reference(app, err);
 done:
     store_release(app->store, c);
     arena_free(a);

@@ -14,7 +14,8 @@ static void main_usage(FILE *out)
           "  pki init|client  the local test PKI (stand-in for the IGC-Santé test chain)\n"
           "  audit verify     check the hash chain and signed checkpoints of the audit trail\n"
           "  config check     validate and print the effective configuration (secrets masked)\n"
-          "  import ndjson F  bulk-load FHIR resources, one JSON per line\n",
+          "  import ndjson F  bulk-load FHIR resources, one JSON per line\n"
+          "  ins import F     load an INS reference base (CSV); ins generate: write a synthetic one\n",
           out);
 }
 
@@ -34,6 +35,7 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "audit")) return cli_audit(n, rest);
     if (!strcmp(cmd, "config")) return cli_config(n, rest);
     if (!strcmp(cmd, "import")) return cli_import(n, rest);
+    if (!strcmp(cmd, "ins")) return cli_ins(n, rest);
     fprintf(stderr, "socle: unknown command '%s'\n\n", cmd);
     main_usage(stderr);
     return 2;

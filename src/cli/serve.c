@@ -10,6 +10,7 @@
 
 #include "base/log.h"
 #include "cli/app.h"
+#include "svc/svc.h"
 #include "crypto/pki.h"
 
 static void serve_print_demo(socle_app *app)
@@ -75,7 +76,7 @@ int cli_serve(int argc, char **argv, int demo)
         status = 1;
     }
     http_router *router = http_router_new();
-    if (!status && (!router || rest_register(&app, router))) {
+    if (!status && (!router || rest_register(&app, router) || svc_register(&app, router))) {
         fprintf(stderr, "socle: cannot set up the routes\n");
         status = 1;
     }

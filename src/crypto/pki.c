@@ -432,3 +432,42 @@ int pki_issue_client(const char *data_dir, const char *name, pki_client_kind kin
     ERR_clear_error();
     return rc;
 }
+
+int pki_cert_identity(const unsigned char *der, size_t len, pki_client_kind *kind, char *identifier, size_t n,
+                      socle_err *err)
+{
+    static const struct {
+        const char *prefix;
+        pki_client_kind kind;
+    } schemes[] = {{"urn:idnps:", PKI_CLIENT_PROFESSIONAL},
+                   {"urn:idnst:", PKI_CLIENT_ORGANISATION},
+                   {"urn:client:", PKI_CLIENT_SOFTWARE}};
+    const unsigned char *p = der;
+    X509 *x = der && len ? d2i_X509(NULL, &p, (long)len) : NULL;
+    if (!x) return socle_err_set(err, SOCLE_EUNAUTHORIZED, "client certificate: not a DER X.509 certificate");
+    GENERAL_NAMES *names = X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
+    int rc = socle_err_set(err, SOCLE_EUNAUTHORIZED,
+                           "client certificate: no subjectAltName URI urn:idnps:, urn:idnst: or urn:client:");
+    for (int i = 0; names && i < sk_GENERAL_NAME_num(names); i++) {
+        const GENERAL_NAME *g = sk_GENERAL_NAME_value(names, i);
+        if (g->type != GEN_URI) continue;
+        const char *uri = (const char *)ASN1_STRING_get0_data(g->d.uniformResourceIdentifier);
+        int ulen = ASN1_STRING_length(g->d.uniformResourceIdentifier);
+        if (!uri || ulen <= 0 || memchr(uri, 0, (size_t)ulen)) continue;
+        for (size_t k = 0; k < sizeof schemes / sizeof schemes[0]; k++) {
+            size_t plen = strlen(schemes[k].prefix);
+            size_t vlen = (size_t)ulen - plen;
+            if ((size_t)ulen <= plen || strncasecmp(uri, schemes[k].prefix, plen) || vlen >= n) continue;
+            memcpy(identifier, uri + plen, vlen);
+            identifier[vlen] = 0;
+            *kind = schemes[k].kind;
+            socle_err_clear(err);
+            rc = 0;
+            break;
+        }
+        if (!rc) break;
+    }
+    GENERAL_NAMES_free(names);
+    X509_free(x);
+    return rc;
+}

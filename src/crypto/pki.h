@@ -10,6 +10,8 @@
 #ifndef SOCLE_CRYPTO_PKI_H
 #define SOCLE_CRYPTO_PKI_H
 
+#include <stddef.h>
+
 #include "base/err.h"
 
 typedef enum { PKI_CLIENT_PROFESSIONAL = 1, PKI_CLIENT_ORGANISATION, PKI_CLIENT_SOFTWARE } pki_client_kind;
@@ -21,5 +23,12 @@ int pki_init(const char *data_dir, const char *extra_names, socle_err *err);
  * identifier; `name` must be [A-Za-z0-9_.-]{1,64}. Valid for `days`. */
 int pki_issue_client(const char *data_dir, const char *name, pki_client_kind kind, const char *identifier,
                      int days, socle_err *err);
+
+/* pki_cert_identity - who a (verified) client certificate names: the first subjectAltName URI
+ * urn:idnps:<IDNPS> (a professional), urn:idnst:<IDNST> (an organisation) or urn:client:<id>
+ * (software), into *kind and identifier (size n). SOCLE_EUNAUTHORIZED when there is none. Does not
+ * verify the chain: the TLS layer did. */
+int pki_cert_identity(const unsigned char *der, size_t len, pki_client_kind *kind, char *identifier, size_t n,
+                      socle_err *err);
 
 #endif

@@ -462,3 +462,52 @@ int fhir_repo_history(store_conn *c, const fhir_history_query *q, arena *a, fhir
     *n = count;
     return 0;
 }
+
+int fhir_repo_each(store_conn *c, const char *type, int (*fn)(void *ctx, const char *id, const char *body, size_t len),
+                   void *ctx, socle_err *err)
+{
+    store_value p = STORE_V_TEXT(type);
+    store_rows *r;
+    int rc = store_query(c, "SELECT id, body FROM fhir_resource WHERE type = $1 AND deleted = 0 ORDER BY id", &p, 1, &r,
+                         err);
+    if (rc) return rc;
+    while ((rc = store_rows_next(r, err)) == 1) {
+        size_t len = 0;
+        const char *id = store_rows_text(r, 0, NULL);
+        const char *body = store_rows_text(r, 1, &len);
+        if ((rc = fn(ctx, id ? id : "", body ? body : "", len))) break;
+    }
+    store_rows_free(r);
+    return rc < 0 ? rc : rc == 1 ? 0 : rc;
+}
+
+int fhir_repo_referencing(store_conn *c, const char *target_type, const char *target_id, arena *a, const char ***out,
+                          size_t *n, socle_err *err)
+{
+    store_value p[2] = {STORE_V_TEXT(target_type), STORE_V_TEXT(target_id)};
+    store_rows *r;
+    *out = NULL;
+    *n = 0;
+    int rc = store_query(c,
+                         "SELECT DISTINCT type, id FROM fhir_index_reference WHERE target_type = $1 AND target_id = $2"
+                         " ORDER BY type, id",
+                         p, 2, &r, err);
+    if (rc) return rc;
+    size_t cap = 0;
+    while ((rc = store_rows_next(r, err)) == 1) {
+        if (*n == cap) {
+            size_t ncap = cap ? cap * 2 : 16;
+            const char **grown = arena_alloc(a, ncap * sizeof *grown);
+            if (!grown) {
+                rc = socle_err_set(err, SOCLE_ENOMEM, "out of memory");
+                break;
+            }
+            if (*n) memcpy(grown, *out, *n * sizeof *grown);
+            *out = grown;
+            cap = ncap;
+        }
+        (*out)[(*n)++] = arena_printf(a, "%s/%s", store_rows_text(r, 0, NULL), store_rows_text(r, 1, NULL));
+    }
+    store_rows_free(r);
+    return rc < 0 ? rc : 0;
+}

@@ -74,4 +74,14 @@ typedef struct fhir_history_query {
 int fhir_repo_history(store_conn *c, const fhir_history_query *q, arena *a, fhir_stored **out, size_t *n,
                       int64_t *next_seq, socle_err *err);
 
+/* fhir_repo_each - call fn for every current, not deleted resource of `type`, in id order; fn's
+ * body is valid only during the call; a nonzero return from fn stops and is returned. */
+int fhir_repo_each(store_conn *c, const char *type, int (*fn)(void *ctx, const char *id, const char *body, size_t len),
+                   void *ctx, socle_err *err);
+
+/* fhir_repo_referencing - the current resources that refer to target_type/target_id by any indexed
+ * reference (each once), as "Type/id" strings in the arena; *n their number. */
+int fhir_repo_referencing(store_conn *c, const char *target_type, const char *target_id, arena *a, const char ***out,
+                          size_t *n, socle_err *err);
+
 #endif

@@ -5,13 +5,34 @@
 
 #include "base/text.h"
 #include "rest/rest.h"
+#include "crypto/pki.h"
 #include "rest/rest_internal.h"
+
+/* A caller known by its verified client certificate: a professional (IDNPS), or an organisation
+ * or software acting as a "system" subject marked with AUTH_ISSUER_CLIENT_CERT. */
+static int rest_certificate_subject(const unsigned char *der, size_t len, auth_subject *who, socle_err *err)
+{
+    pki_client_kind kind;
+    char identifier[sizeof who->sub];
+    int rc = pki_cert_identity(der, len, &kind, identifier, sizeof identifier, err);
+    if (rc) return rc;
+    memset(who, 0, sizeof *who);
+    who->kind = kind == PKI_CLIENT_PROFESSIONAL ? AUTH_KIND_PROFESSIONAL : AUTH_KIND_SYSTEM;
+    snprintf(who->sub, sizeof who->sub, "%s", identifier);
+    if (kind == PKI_CLIENT_ORGANISATION) snprintf(who->structure, sizeof who->structure, "%s", identifier);
+    snprintf(who->issuer, sizeof who->issuer, "%s", AUTH_ISSUER_CLIENT_CERT);
+    who->expires_ms = INT64_MAX;
+    return 0;
+}
 
 int rest_authenticate(socle_app *app, http_request *req, http_response *res, auth_subject *who)
 {
     socle_err err;
     const char *authz = http_header(req, "Authorization");
+    size_t der_len = 0;
+    const unsigned char *der = authz ? NULL : http_client_cert_der(req, &der_len);
     int rc = authz ? auth_verify_bearer(app->verifier, authz, who, &err)
+             : der ? rest_certificate_subject(der, der_len, who, &err)
                    : socle_err_set(&err, SOCLE_EUNAUTHORIZED, "no bearer token");
     if (rc == 0) return 0;
     /* The description goes into a quoted header value: keep it to safe characters. */

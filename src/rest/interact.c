@@ -360,6 +360,9 @@ static int rest_if_none_exist(socle_app *app, http_request *req, store_conn *c, 
     return 0;
 }
 
+static int rest_run_write_hooks(socle_app *app, http_request *req, const auth_subject *who, store_conn *c,
+                                const rest_op *op, socle_err *err);
+
 static int rest_write(socle_app *app, http_request *req, const auth_subject *who, store_conn *c, const rest_op *op,
                       rest_result *res)
 {
@@ -383,6 +386,8 @@ static int rest_write(socle_app *app, http_request *req, const auth_subject *who
 
     fhir_stored s;
     int rc, created = 0, existed = 1;
+    if (op->kind != REST_DELETE && (rc = rest_run_write_hooks(app, req, who, c, op, &res->err)))
+        return rest_fail(res, &res->err);
     if (op->kind == REST_CREATE) {
         fhir_search_hit *existing = NULL;
         if (op->if_none_exist && (rc = rest_if_none_exist(app, req, c, op, &existing, res))) return rc;
@@ -416,6 +421,37 @@ static int rest_write(socle_app *app, http_request *req, const auth_subject *who
              (long long)s.version);
     if (!op->return_minimal) buf_append(&res->body, s.body, s.body_len);
     return 0;
+}
+
+int rest_add_write_hook(socle_app *app, const char *type, rest_write_hook_fn fn, void *ctx)
+{
+    if (app->nwrite_hooks >= REST_MAX_WRITE_HOOKS) return SOCLE_EINTERNAL;
+    app->write_hooks[app->nwrite_hooks++] = (rest_write_hook){.type = type, .fn = fn, .ctx = ctx};
+    return 0;
+}
+
+/* The services' rules on a create or update of op->type; the previous version is loaded only when
+ * a hook wants it. */
+static int rest_run_write_hooks(socle_app *app, http_request *req, const auth_subject *who, store_conn *c,
+                                const rest_op *op, socle_err *err)
+{
+    json_t *previous = NULL;
+    int loaded = 0, rc = 0;
+    for (int i = 0; !rc && i < app->nwrite_hooks; i++) {
+        const rest_write_hook *h = &app->write_hooks[i];
+        if (strcmp(h->type, op->type)) continue;
+        if (!loaded && op->kind == REST_UPDATE) {
+            fhir_stored cur;
+            int r = fhir_repo_read(c, op->type, op->id, 0, req->arena, &cur, err);
+            if (r == 0) previous = json_loadb(cur.body, cur.body_len, 0, NULL);
+            else if (r != SOCLE_ENOTFOUND && r != SOCLE_EGONE) return r;
+            socle_err_clear(err);
+        }
+        loaded = 1;
+        rc = h->fn(h->ctx, c, who, op->type, op->id, op->resource, previous, err);
+    }
+    json_decref(previous);
+    return rc;
 }
 
 static int rest_is_write(rest_kind k)

@@ -31,6 +31,21 @@
 #include "net/http.h"
 #include "store/store.h"
 
+/* rest_write_hook_fn - a service's rule on writes of one resource type, run inside the write's
+ * transaction after validation and authorization and before the resource is stored. `previous`
+ * is the current version (NULL on create, or when the resource does not exist yet); `resource`
+ * may be modified (derived elements). Returns 0, or a SOCLE_E* code with err filled (422 for a
+ * broken business rule, naming the rule). */
+typedef int (*rest_write_hook_fn)(void *ctx, store_conn *c, const auth_subject *who, const char *type, const char *id,
+                                  json_t *resource, const json_t *previous, socle_err *err);
+
+#define REST_MAX_WRITE_HOOKS 16
+typedef struct rest_write_hook {
+    const char *type;
+    rest_write_hook_fn fn;
+    void *ctx;
+} rest_write_hook;
+
 /* socle_app - what handlers share. Built once at startup (cli/app.c), read-only afterwards. */
 typedef struct socle_app {
     socle_config *config;
@@ -45,7 +60,14 @@ typedef struct socle_app {
     char *capability;            /* the CapabilityStatement JSON, built at startup */
     size_t capability_len;
     char *jwks;                  /* {"keys":[...]} */
+    rest_write_hook write_hooks[REST_MAX_WRITE_HOOKS]; /* added by services at startup */
+    int nwrite_hooks;
+    void *services;              /* the svc layer's state (svc/svc.h); opaque here */
 } socle_app;
+
+/* rest_add_write_hook - run fn on every create and update of `type` (a static string). Only before
+ * the server starts serving. SOCLE_EINTERNAL when the table is full. */
+int rest_add_write_hook(socle_app *app, const char *type, rest_write_hook_fn fn, void *ctx);
 
 /* rest_register - add the /fhir routes and the system routes (/healthz, /metrics,
  * /.well-known/jwks.json, and /_bench/static when bench_routes is on) to the router. */

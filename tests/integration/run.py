@@ -38,6 +38,7 @@ MODULES = [
     "test_errors",
     "test_audit",
     "test_server",
+    "test_ins",
     "test_zfinal",
 ]
 

@@ -7,7 +7,7 @@ import time
 import harness
 from harness import uid
 
-SYS = "urn:oid:1.2.250.1.213.1.4.8"  # INS-NIR test system
+SYS = "urn:socle:test:ipp"  # a local identifier system (an INS needs a qualified identity)
 
 
 def _patient(family, given="Zoé", **extra):

@@ -353,4 +353,10 @@ def test_demo(ctx):
             idents = json.dumps(e["resource"].get("identifier", []))
             assert "1.2.250.1.213.1.4.8" in idents or "1.2.250.1.213.1.4.10" in idents or "1.2.250.1.213.1.4.11" in idents, \
                 "demo Patient %s has no INS identifier: %s" % (e["resource"]["id"], idents)
+            assert '"QUAL"' in json.dumps(e["resource"].get("extension", [])), "demo identities are qualifiées"
+        # The demo INS reference base answers for the demo patients.
+        ans = c.post("/insi/v1/rechercher", body=json.dumps({"traits": {
+            "nomNaissance": "demo-martin", "prenoms": ["Jean"], "sexe": "M", "dateNaissance": "1985-05-12"}}),
+            ctype="application/json", expect=200).json
+        assert ans["cr"] == "00" and ans["ins"]["matricule"] == "185057512345673", ans
         srv.stop_ok()

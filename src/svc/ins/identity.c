@@ -1,0 +1,268 @@
+/* identity.c - the RNIV rules on the local identity repository: every create and update of a FHIR
+ * Patient is checked here (a rest write hook) before it is stored.
+ *
+ * The identity status and its attributes are read from the FR Core extension
+ * fr-core-identity-reliability: sub-extension identityReliability (valueCoding: PROV, RECUP, VALI,
+ * QUAL for the status; DOUT, FICT, HOMD, HOMA... for attributes, one per occurrence of the
+ * extension), validationMode (valueCoding: the identity document checked) and validationDate.
+ * The traits: birth name = the family of the name with use "official"; birth first names = the
+ * FR Core birth-list-given-name extension of that name, else its given names; gender; birthDate.
+ *
+ * Rules (a broken one is a 422 naming it):
+ *   - no status means PROV;
+ *   - VALI and QUAL need a high-trust document (validationMode CN, PA, CS, eCN, IN or AV);
+ *   - RECUP and QUAL cannot be combined with DOUT (douteuse) or FICT (fictive);
+ *   - RECUP: the traits are INSi's: the reference base finds exactly this identity from them;
+ *   - QUAL: the INS identifier is present, known to the reference base under its OID, and the
+ *     traits are the reference's;
+ *   - an INS identifier (NIR/NIA systems) is carried only by a QUAL identity;
+ *   - an update of a QUAL identity whose traits no longer match the reference is downgraded to VALI
+ *     and loses its INS identifier (a trait changed without a new INSi verification). */
+#include <stdio.h>
+#include <string.h>
+
+#include "svc/ins/ins_internal.h"
+#include "svc/ins/matricule.h"
+#include "svc/ins/traits.h"
+
+#define IDENTITY_RELIABILITY_URL "https://hl7.fr/ig/fhir/core/StructureDefinition/fr-core-identity-reliability"
+#define BIRTH_LIST_GIVEN_NAME_URL "https://hl7.fr/ig/fhir/core/StructureDefinition/fr-core-birth-list-given-name"
+#define IDENTITY_STATUS_SYSTEM "https://hl7.fr/ig/fhir/core/CodeSystem/fr-core-cs-v2-0445"
+
+static const char *const identity_high_trust[] = {"CN", "PA", "CS", "eCN", "IN", "AV", NULL};
+
+typedef struct identity_facts {
+    const char *status;         /* PROV, RECUP, VALI, QUAL */
+    json_t *status_coding;      /* the valueCoding holding the status (to downgrade), or NULL */
+    int doubtful, fictitious;
+    const char *validation_mode;
+    const char *ins_matricule, *ins_oid;
+} identity_facts;
+
+static const char *identity_sub_code(const json_t *ext, const char *name, json_t **coding_out)
+{
+    size_t i;
+    const json_t *sub;
+    json_array_foreach(json_object_get(ext, "extension"), i, sub) {
+        const char *url = json_string_value(json_object_get(sub, "url"));
+        if (!url || strcmp(url, name)) continue;
+        json_t *coding = json_object_get(sub, "valueCoding");
+        if (coding_out) *coding_out = coding;
+        return json_string_value(json_object_get(coding, "code"));
+    }
+    return NULL;
+}
+
+static int identity_read_facts(const json_t *patient, identity_facts *f, socle_err *err)
+{
+    memset(f, 0, sizeof *f);
+    size_t i;
+    const json_t *ext;
+    json_array_foreach(json_object_get(patient, "extension"), i, ext) {
+        const char *url = json_string_value(json_object_get(ext, "url"));
+        if (!url || strcmp(url, IDENTITY_RELIABILITY_URL)) continue;
+        json_t *coding = NULL;
+        const char *code = identity_sub_code(ext, "identityReliability", &coding);
+        const char *mode = identity_sub_code(ext, "validationMode", NULL);
+        if (mode) f->validation_mode = mode;
+        if (!code) continue;
+        if (!strcmp(code, "PROV") || !strcmp(code, "RECUP") || !strcmp(code, "VALI") || !strcmp(code, "QUAL")) {
+            if (f->status)
+                return socle_err_at(err, SOCLE_EUNPROCESSABLE, "Patient.extension",
+                                    "RNIV: an identity has one status (PROV, RECUP, VALI or QUAL), not several");
+            f->status = code;
+            f->status_coding = coding;
+        } else if (!strcmp(code, "DOUT")) {
+            f->doubtful = 1;
+        } else if (!strcmp(code, "FICT")) {
+            f->fictitious = 1;
+        }
+    }
+    if (!f->status) f->status = "PROV";
+    json_array_foreach(json_object_get(patient, "identifier"), i, ext) {
+        const char *system = json_string_value(json_object_get(ext, "system"));
+        if (!system || strncmp(system, "urn:oid:", 8) || !ins_oid_known(system + 8)) continue;
+        if (f->ins_matricule)
+            return socle_err_at(err, SOCLE_EUNPROCESSABLE, "Patient.identifier",
+                                "a Patient carries at most one active INS identifier");
+        f->ins_oid = system + 8;
+        f->ins_matricule = json_string_value(json_object_get(ext, "value"));
+        if (!f->ins_matricule)
+            return socle_err_at(err, SOCLE_EUNPROCESSABLE, "Patient.identifier", "the INS identifier has no value");
+    }
+    return 0;
+}
+
+/* The five traits of a Patient as an INSi query (normalised into the arena-free buffers). */
+typedef struct identity_traits {
+    char birth_name[104];
+    char first_names[256];
+    const char *sex;
+    const char *birth_date;
+} identity_traits;
+
+static int identity_read_traits(const json_t *patient, identity_traits *t)
+{
+    memset(t, 0, sizeof *t);
+    socle_err ignored;
+    const json_t *official = NULL, *name;
+    size_t i;
+    json_array_foreach(json_object_get(patient, "name"), i, name) {
+        const char *use = json_string_value(json_object_get(name, "use"));
+        if (use && !strcmp(use, "official")) official = name;
+    }
+    if (!official) return -1;
+    const char *family = json_string_value(json_object_get(official, "family"));
+    if (!family || ins_normalize_name(family, t->birth_name, sizeof t->birth_name, &ignored)) return -1;
+    const char *list = NULL;
+    const json_t *ext;
+    json_array_foreach(json_object_get(official, "extension"), i, ext) {
+        const char *url = json_string_value(json_object_get(ext, "url"));
+        if (url && !strcmp(url, BIRTH_LIST_GIVEN_NAME_URL)) list = json_string_value(json_object_get(ext, "valueString"));
+    }
+    char joined[256] = "";
+    if (!list) {
+        size_t len = 0;
+        const json_t *g;
+        json_array_foreach(json_object_get(official, "given"), i, g) {
+            const char *s = json_string_value(g);
+            if (s && len + strlen(s) + 2 < sizeof joined) len += (size_t)snprintf(joined + len, sizeof joined - len, "%s%s", len ? " " : "", s);
+        }
+        list = joined;
+    }
+    if (!*list || ins_normalize_first_names(list, t->first_names, sizeof t->first_names, &ignored)) return -1;
+    const char *gender = json_string_value(json_object_get(patient, "gender"));
+    t->sex = gender && !strcmp(gender, "male") ? "M" : gender && !strcmp(gender, "female") ? "F" : NULL;
+    t->birth_date = json_string_value(json_object_get(patient, "birthDate"));
+    if (!t->sex || !t->birth_date || strlen(t->birth_date) != 10) return -1;
+    return 0;
+}
+
+/* 1 when the Patient's traits are those of the reference identity. */
+static int identity_traits_match(const identity_traits *t, const ins_identity *ref)
+{
+    if (strcmp(t->birth_name, ref->birth_name) || strcmp(t->sex, ref->sex) ||
+        !ins_birth_dates_match(t->birth_date, ref->birth_date))
+        return 0;
+    char one[256];
+    for (const char *p = t->first_names; *p;) {
+        size_t n = strcspn(p, " ");
+        if (n && n < sizeof one) {
+            memcpy(one, p, n);
+            one[n] = 0;
+            if (!ins_first_name_in_list(one, ref->first_names)) return 0;
+        }
+        p += n;
+        while (*p == ' ') p++;
+    }
+    return 1;
+}
+
+/* Qualified identity no longer backed by INSi: VALI, and the INS identifier removed. */
+static void identity_downgrade(json_t *patient, identity_facts *f)
+{
+    json_object_set_new(f->status_coding, "code", json_string("VALI"));
+    json_t *ids = json_object_get(patient, "identifier");
+    for (size_t i = json_array_size(ids); i-- > 0;) {
+        const char *system = json_string_value(json_object_get(json_array_get(ids, i), "system"));
+        if (system && !strncmp(system, "urn:oid:", 8) && ins_oid_known(system + 8)) json_array_remove(ids, i);
+    }
+    if (json_array_size(ids) == 0) json_object_del(patient, "identifier");
+}
+
+static int identity_rules(void *ctx, store_conn *c, const auth_subject *who, const char *type, const char *id,
+                          json_t *resource, const json_t *previous, socle_err *err)
+{
+    identity_facts f;
+    int rc = identity_read_facts(resource, &f, err);
+    if (rc) return rc;
+    const char *status = f.status;
+    if ((!strcmp(status, "VALI") || !strcmp(status, "QUAL"))) {
+        int ok = 0;
+        for (int i = 0; f.validation_mode && identity_high_trust[i]; i++) ok |= !strcmp(f.validation_mode, identity_high_trust[i]);
+        if (!ok)
+            return socle_err_at(err, SOCLE_EUNPROCESSABLE, "Patient.extension",
+                                "RNIV: a %s identity needs a high-trust identity document checked (validationMode CN, "
+                                "PA, CS, eCN, IN or AV)",
+                                !strcmp(status, "QUAL") ? "qualifiée" : "validée");
+    }
+    if ((!strcmp(status, "RECUP") || !strcmp(status, "QUAL")) && (f.doubtful || f.fictitious))
+        return socle_err_at(err, SOCLE_EUNPROCESSABLE, "Patient.extension",
+                            "RNIV: a %s identity (DOUT/FICT) can be neither récupérée nor qualifiée",
+                            f.doubtful ? "douteuse" : "fictive");
+    if (f.ins_matricule && strcmp(status, "QUAL"))
+        return socle_err_at(err, SOCLE_EUNPROCESSABLE, "Patient.identifier",
+                            "INS: the INS identifier is carried only by a qualifiée identity (status is %s)", status);
+    if (strcmp(status, "RECUP") && strcmp(status, "QUAL")) return 0;
+
+    identity_traits t;
+    if (identity_read_traits(resource, &t))
+        return socle_err_at(err, SOCLE_EUNPROCESSABLE, "Patient.name",
+                            "RNIV: a %s identity needs its five traits (official name with family and given names, "
+                            "gender male or female, full birthDate)",
+                            status);
+    ins_identity ref;
+    if (!strcmp(status, "RECUP")) {
+        ins_traits_query q = {.birth_name = t.birth_name, .first_names = t.first_names, .sex = t.sex, .birth_date = t.birth_date};
+        rc = ins_reference_search_traits(c, &q, &ref, err);
+        if (rc < 0) return rc;
+        if (rc != 1)
+            return socle_err_at(err, SOCLE_EUNPROCESSABLE, "Patient.extension",
+                                "RNIV: récupérée needs the traits INSi returned; INSi finds %s with these traits",
+                                rc == 0 ? "no identity" : "several identities");
+        return 0;
+    }
+    /* QUAL */
+    if (!f.ins_matricule)
+        return socle_err_at(err, SOCLE_EUNPROCESSABLE, "Patient.identifier",
+                            "RNIV: a qualifiée identity carries its INS identifier (NIR or NIA with its OID)");
+    if (ins_matricule_check(f.ins_matricule, err)) {
+        char msg[sizeof err->msg];
+        snprintf(msg, sizeof msg, "%s", err->msg);
+        return socle_err_at(err, SOCLE_EUNPROCESSABLE, "Patient.identifier", "INS identifier: %s", msg);
+    }
+    rc = ins_reference_get(c, f.ins_matricule, &ref, err);
+    if (rc < 0) return rc;
+    int matches = rc == 1 && !strcmp(ref.oid, f.ins_oid) && identity_traits_match(&t, &ref);
+    if (matches) return 0;
+    identity_facts before;
+    socle_err ignored;
+    if (previous && !identity_read_facts(previous, &before, &ignored) && !strcmp(before.status, "QUAL") && f.status_coding) {
+        identity_downgrade(resource, &f);
+        return 0;
+    }
+    return socle_err_at(err, SOCLE_EUNPROCESSABLE, "Patient.identifier",
+                        rc == 1 && strcmp(ref.oid, f.ins_oid) ? "RNIV: qualifiée needs an INS known to INSi under its OID"
+                        : rc == 1 ? "RNIV: qualifiée needs the traits INSi returns for this INS (verification fails)"
+                                  : "RNIV: qualifiée needs an INS known to INSi (this matricule is not)");
+}
+
+int ins_register_identity_rules(ins_service *ins, socle_err *err)
+{
+    if (rest_add_write_hook(ins->app, "Patient", identity_rules, ins))
+        return socle_err_set(err, SOCLE_EINTERNAL, "too many write hooks");
+    return 0;
+}
+
+int ins_outward_identifier(store_conn *c, const char *patient_id, char matricule[16], char oid[64], socle_err *err)
+{
+    arena *a = arena_new(4096);
+    if (!a) return socle_err_set(err, SOCLE_ENOMEM, "out of memory");
+    fhir_stored s;
+    int rc = fhir_repo_read(c, "Patient", patient_id, 0, a, &s, err);
+    json_t *patient = rc ? NULL : json_loadb(s.body, s.body_len, 0, NULL);
+    arena_free(a);
+    if (rc) return rc;
+    if (!patient) return socle_err_set(err, SOCLE_EINTERNAL, "stored Patient is not JSON");
+    identity_facts f;
+    rc = identity_read_facts(patient, &f, err);
+    if (!rc && (strcmp(f.status, "QUAL") || !f.ins_matricule))
+        rc = socle_err_set(err, SOCLE_EUNPROCESSABLE, "the identity of Patient/%s is not qualifiée: its INS may not be sent",
+                           patient_id);
+    if (!rc) {
+        snprintf(matricule, 16, "%s", f.ins_matricule);
+        snprintf(oid, 64, "%s", f.ins_oid);
+    }
+    json_decref(patient);
+    return rc;
+}

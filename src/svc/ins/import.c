@@ -1,0 +1,166 @@
+/* import.c - the reference-base CSV import (see import.h). */
+#include "svc/ins/import.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "svc/ins/matricule.h"
+#include "svc/ins/reference.h"
+#include "svc/ins/traits.h"
+
+#define IMPORT_HEADER \
+    "matricule,oid,nom_naissance,prenoms,sexe,date_naissance,lieu_naissance,matricule_ouvrant_droit,rang_naissance"
+#define IMPORT_FIELDS 9
+#define IMPORT_MAX_LINE 4096
+#define IMPORT_BATCH 10000
+
+/* Split one CSV record (RFC 4180 quoting, no embedded newlines) in place into fields. Returns the
+ * number of fields, or -1 when a quote is malformed. */
+static int import_split(char *line, char *fields[], int max)
+{
+    int n = 0;
+    char *p = line;
+    for (;;) {
+        if (n == max) return max + 1;
+        char *out = p;
+        fields[n++] = p;
+        if (*p == '"') {
+            char *r = p + 1;
+            for (;;) {
+                if (!*r) return -1;
+                if (*r == '"') {
+                    if (r[1] == '"') {
+                        *out++ = '"';
+                        r += 2;
+                        continue;
+                    }
+                    r++;
+                    break;
+                }
+                *out++ = *r++;
+            }
+            if (*r != ',' && *r) return -1;
+            *out = 0;
+            if (!*r) return n;
+            p = r + 1;
+        } else {
+            char *comma = strchr(p, ',');
+            if (!comma) return n;
+            *comma = 0;
+            if (memchr(p, '"', (size_t)(comma - p))) return -1;
+            p = comma + 1;
+        }
+    }
+}
+
+/* Check and normalise one record; 0 or SOCLE_EINVAL with the reason in err. */
+static int import_record(char *fields[], ins_identity *id, socle_err *err)
+{
+    memset(id, 0, sizeof *id);
+    socle_err e;
+    if (ins_matricule_check(fields[0], &e)) return socle_err_set(err, SOCLE_EINVAL, "matricule: %s", e.msg);
+    snprintf(id->matricule, sizeof id->matricule, "%s", fields[0]);
+    if (!ins_oid_known(fields[1]))
+        return socle_err_set(err, SOCLE_EINVAL, "oid: not an INS identifier system (NIR, NIA, test or demo OID)");
+    snprintf(id->oid, sizeof id->oid, "%s", fields[1]);
+    if (ins_normalize_name(fields[2], id->birth_name, sizeof id->birth_name, &e))
+        return socle_err_set(err, SOCLE_EINVAL, "nom_naissance: %s", e.msg);
+    if (ins_normalize_first_names(fields[3], id->first_names, sizeof id->first_names, &e))
+        return socle_err_set(err, SOCLE_EINVAL, "prenoms: %s", e.msg);
+    if (ins_check_sex(fields[4], &e)) return socle_err_set(err, SOCLE_EINVAL, "sexe: %s", e.msg);
+    id->sex[0] = (char)(fields[4][0] & ~0x20);
+    if (ins_check_birth_date(fields[5], NULL, NULL, NULL, &e))
+        return socle_err_set(err, SOCLE_EINVAL, "date_naissance: %s", e.msg);
+    snprintf(id->birth_date, sizeof id->birth_date, "%s", fields[5]);
+    if (fields[6][0] && ins_check_birth_place(fields[6], &e))
+        return socle_err_set(err, SOCLE_EINVAL, "lieu_naissance: %s", e.msg);
+    snprintf(id->birth_place, sizeof id->birth_place, "%s", fields[6]);
+    if (fields[7][0] && ins_matricule_check(fields[7], &e))
+        return socle_err_set(err, SOCLE_EINVAL, "matricule_ouvrant_droit: %s", e.msg);
+    snprintf(id->insured_matricule, sizeof id->insured_matricule, "%s", fields[7]);
+    if (fields[8][0]) {
+        char *end;
+        long rank = strtol(fields[8], &end, 10);
+        if (*end || rank < 1 || rank > 9) return socle_err_set(err, SOCLE_EINVAL, "rang_naissance: must be 1 to 9");
+        id->birth_rank = (int)rank;
+    }
+    return 0;
+}
+
+int ins_import(store *s, FILE *in, FILE *report, void (*progress)(const ins_import_stats *st, void *ctx), void *ctx,
+               ins_import_stats *st, socle_err *err)
+{
+    memset(st, 0, sizeof *st);
+    char *line = malloc(IMPORT_MAX_LINE + 2);
+    if (!line) return socle_err_set(err, SOCLE_ENOMEM, "out of memory");
+    store_conn *c = NULL;
+    int rc = 0, in_batch = 0;
+    uint64_t lineno = 0;
+    if (!fgets(line, IMPORT_MAX_LINE + 2, in)) {
+        rc = ferror(in) ? socle_err_set(err, SOCLE_EIO, "cannot read the file") : socle_err_set(err, SOCLE_EINVAL, "the file is empty");
+        goto out;
+    }
+    lineno = 1;
+    st->bytes += strlen(line);
+    line[strcspn(line, "\r\n")] = 0;
+    const char *header = line;
+    if (!strncmp(header, "\xEF\xBB\xBF", 3)) header += 3; /* a UTF-8 byte order mark */
+    if (strcmp(header, IMPORT_HEADER)) {
+        rc = socle_err_set(err, SOCLE_EINVAL, "line 1: the header must be exactly: " IMPORT_HEADER);
+        goto out;
+    }
+    if ((rc = store_acquire(s, &c, err))) goto out;
+    while (fgets(line, IMPORT_MAX_LINE + 2, in)) {
+        lineno++;
+        size_t len = strlen(line);
+        st->bytes += len;
+        int too_long = len > IMPORT_MAX_LINE && line[len - 1] != '\n';
+        if (too_long) { /* skip the rest of the line */
+            int ch;
+            while ((ch = fgetc(in)) != EOF && ch != '\n') st->bytes++;
+        }
+        line[strcspn(line, "\r\n")] = 0;
+        if (!line[0] && !too_long) continue;
+        st->lines++;
+        char *fields[IMPORT_FIELDS + 1];
+        ins_identity id;
+        socle_err why;
+        int n = too_long ? 0 : import_split(line, fields, IMPORT_FIELDS);
+        if (too_long) socle_err_set(&why, SOCLE_EINVAL, "longer than %d bytes", IMPORT_MAX_LINE);
+        else if (n != IMPORT_FIELDS)
+            socle_err_set(&why, SOCLE_EINVAL, n < 0 ? "malformed quoting" : "%d fields, expected %d", n > IMPORT_FIELDS ? n - 1 : n,
+                          IMPORT_FIELDS);
+        if (too_long || n != IMPORT_FIELDS || import_record(fields, &id, &why)) {
+            st->rejected++;
+            if (report) fprintf(report, "line %llu: %s\n", (unsigned long long)lineno, why.msg);
+            continue;
+        }
+        if (!in_batch) {
+            if ((rc = store_tx_begin(c, err))) goto out;
+            in_batch = 1;
+        }
+        if ((rc = ins_reference_put(c, &id, err))) goto out;
+        st->loaded++;
+        if (st->loaded % IMPORT_BATCH == 0) {
+            if ((rc = store_tx_commit(c, err))) goto out;
+            in_batch = 0;
+            if (progress) progress(st, ctx);
+        }
+    }
+    if (ferror(in)) {
+        rc = socle_err_set(err, SOCLE_EIO, "read error after line %llu", (unsigned long long)lineno);
+        goto out;
+    }
+    if (in_batch) {
+        rc = store_tx_commit(c, err);
+        in_batch = 0;
+    }
+    if (!rc && progress) progress(st, ctx);
+out:
+    if (c) {
+        if (in_batch) store_tx_rollback(c);
+        store_release(s, c);
+    }
+    free(line);
+    return rc;
+}

@@ -1,0 +1,34 @@
+/* ins_internal.h - what the files of the INS service share. */
+#ifndef SOCLE_SVC_INS_INTERNAL_H
+#define SOCLE_SVC_INS_INTERNAL_H
+
+#include "svc/ins/ins.h"
+#include "svc/ins/reference.h"
+#include "svc/ins/usage.h"
+
+struct ins_service {
+    socle_app *app;
+    ins_usage *usage;
+};
+
+/* ins_traits_from_json - read and normalise an INSi "traits" object into q (strings in the arena);
+ * `need_all` requires the four mandatory traits. Errors name the field (traits.prenoms...). */
+int ins_traits_from_json(arena *a, const json_t *traits, int need_all, ins_traits_query *q, socle_err *err);
+
+/* ins_register_identity_rules - the RNIV rules on Patient writes (identity.c). */
+int ins_register_identity_rules(ins_service *ins, socle_err *err);
+
+/* ins_register_civ - the identitovigilance routes (civ.c). */
+int ins_register_civ(ins_service *ins, http_router *router);
+
+/* ins_vigilance_migrate - the merge journal. */
+int ins_vigilance_migrate(store *s, socle_err *err);
+/* ins_merge - merge Patient `merged` into `survivor` inside the caller's transaction (see
+ * vigilance.c); merge_id receives the merge's id, *repointed the number of resources changed. */
+int ins_merge(ins_service *ins, store_conn *c, const auth_subject *who, const char *survivor, const char *merged,
+              char merge_id[37], size_t *repointed, socle_err *err);
+/* ins_unmerge - undo merge_id within window_ms of it, inside the caller's transaction. */
+int ins_unmerge(ins_service *ins, store_conn *c, const auth_subject *who, const char *merge_id, int64_t window_ms,
+                size_t *restored, socle_err *err);
+
+#endif

@@ -1,0 +1,365 @@
+/* insi.c - the INSi teleservice over HTTP with JSON: POST /insi/v1/rechercher, /insi/v1/verifier,
+ * and GET /insi/v1/usage (the call counters). Request and answer shapes mirror the INSi element
+ * names (see ins.h and ../shared/spec/ins.md). */
+#include <stdio.h>
+#include <string.h>
+
+#include "base/buf.h"
+#include "svc/ins/ins_internal.h"
+#include "svc/ins/matricule.h"
+#include "svc/ins/traits.h"
+
+/* --- reading the request --- */
+
+static const char *insi_string(const json_t *obj, const char *key, const char *where, int required, socle_err *err)
+{
+    const json_t *v = json_object_get(obj, key);
+    if (!v) {
+        if (required) socle_err_at(err, SOCLE_EINVAL, where, "%s is required", where);
+        return NULL;
+    }
+    if (!json_is_string(v) || json_string_length(v) == 0) {
+        socle_err_at(err, SOCLE_EINVAL, where, "%s must be a non-empty string", where);
+        return NULL;
+    }
+    return json_string_value(v);
+}
+
+/* A rule broken by a value is a 422 naming the field; the message of the check says which rule. */
+static int insi_value_error(socle_err *err, const char *where)
+{
+    char msg[sizeof err->msg];
+    snprintf(msg, sizeof msg, "%s", err->msg);
+    return socle_err_at(err, SOCLE_EUNPROCESSABLE, where, "%s: %s", where, msg);
+}
+
+int ins_traits_from_json(arena *a, const json_t *traits, int need_all, ins_traits_query *q, socle_err *err)
+{
+    memset(q, 0, sizeof *q);
+    socle_err_clear(err);
+    if (!json_is_object(traits)) return socle_err_at(err, SOCLE_EINVAL, "traits", "traits must be an object");
+    const char *name = insi_string(traits, "nomNaissance", "traits.nomNaissance", need_all, err);
+    if (!name && err->code) return err->code;
+    const char *sex = insi_string(traits, "sexe", "traits.sexe", need_all, err);
+    if (!sex && err->code) return err->code;
+    const char *date = insi_string(traits, "dateNaissance", "traits.dateNaissance", need_all, err);
+    if (!date && err->code) return err->code;
+    const char *place = insi_string(traits, "lieuNaissance", "traits.lieuNaissance", 0, err);
+    if (!place && err->code) return err->code;
+
+    const json_t *prenoms = json_object_get(traits, "prenoms");
+    socle_buf first = SOCLE_BUF_INIT;
+    if (prenoms) {
+        if (!json_is_array(prenoms) || json_array_size(prenoms) == 0 || json_array_size(prenoms) > 10) {
+            buf_free(&first);
+            return socle_err_at(err, SOCLE_EINVAL, "traits.prenoms", "traits.prenoms must be an array of 1 to 10 strings");
+        }
+        size_t i;
+        const json_t *p;
+        json_array_foreach(prenoms, i, p) {
+            if (!json_is_string(p)) {
+                buf_free(&first);
+                return socle_err_at(err, SOCLE_EINVAL, "traits.prenoms", "traits.prenoms must hold strings");
+            }
+            if (i) buf_putc(&first, ' ');
+            buf_puts(&first, json_string_value(p));
+        }
+    } else if (need_all) {
+        return socle_err_at(err, SOCLE_EINVAL, "traits.prenoms", "traits.prenoms is required");
+    }
+
+    int rc = 0;
+    if (name) {
+        char *out = arena_alloc(a, 104);
+        if ((rc = ins_normalize_name(name, out, 104, err))) rc = insi_value_error(err, "traits.nomNaissance");
+        q->birth_name = out;
+    }
+    if (!rc && first.len) {
+        char *out = arena_alloc(a, 256);
+        if ((rc = ins_normalize_first_names(first.data, out, 256, err))) rc = insi_value_error(err, "traits.prenoms");
+        q->first_names = out;
+    }
+    buf_free(&first);
+    if (!rc && sex) {
+        if ((rc = ins_check_sex(sex, err))) rc = insi_value_error(err, "traits.sexe");
+        q->sex = (sex[0] == 'm' || sex[0] == 'M') ? "M" : "F";
+    }
+    if (!rc && date) {
+        int y, m, d;
+        if ((rc = ins_check_birth_date(date, &y, &m, &d, err))) rc = insi_value_error(err, "traits.dateNaissance");
+        q->birth_date = date;
+    }
+    if (!rc && place) {
+        if ((rc = ins_check_birth_place(place, err))) rc = insi_value_error(err, "traits.lieuNaissance");
+        q->birth_place = place;
+    }
+    return rc;
+}
+
+/* --- answering --- */
+
+static void insi_traits_json(socle_buf *b, const ins_identity *id)
+{
+    buf_puts(b, "{\"nomNaissance\":");
+    buf_json_string(b, id->birth_name);
+    buf_puts(b, ",\"prenoms\":[");
+    const char *p = id->first_names;
+    int first = 1;
+    while (*p) {
+        size_t n = strcspn(p, " ");
+        if (n) {
+            if (!first) buf_putc(b, ',');
+            buf_json_stringn(b, p, n);
+            first = 0;
+        }
+        p += n;
+        while (*p == ' ') p++;
+    }
+    buf_puts(b, "],\"sexe\":");
+    buf_json_string(b, id->sex);
+    buf_puts(b, ",\"dateNaissance\":");
+    buf_json_string(b, id->birth_date);
+    if (id->birth_place[0]) {
+        buf_puts(b, ",\"lieuNaissance\":");
+        buf_json_string(b, id->birth_place);
+    }
+    buf_putc(b, '}');
+}
+
+static const char *insi_libelle(int found)
+{
+    return found == 0 ? "Aucune identité trouvée" : found == 1 ? "Identité trouvée" : "Plusieurs identités trouvées";
+}
+
+/* Authenticate and authorize a caller of operation op; fills res and returns nonzero when refused. */
+static int insi_admit(ins_service *ins, http_request *req, http_response *res, const char *op, auth_subject *who)
+{
+    if (rest_authenticate(ins->app, req, res, who)) return -1;
+    auth_target t = {.resource_type = "INSi", .operation = op};
+    auth_decision d;
+    auth_policy_decide(ins->app->policy, who, AUTH_ACTION_OPERATION, &t, &d);
+    if (d.allowed) return 0;
+    rest_audit(ins->app, req, who, op, "denied", "INSi", NULL, NULL, d.reason);
+    socle_err err;
+    socle_err_set(&err, SOCLE_EFORBIDDEN, "INSi %s is not allowed: %s", op, d.reason);
+    http_respond_error(req, res, &err);
+    res->log_outcome = "denied";
+    return -1;
+}
+
+static int insi_body(ins_service *ins, http_request *req, http_response *res, json_t **out)
+{
+    const char *ct = http_header(req, "Content-Type");
+    if (!ct || strncasecmp(ct, "application/json", 16)) {
+        http_respond_status(req, res, 415, "not-supported", "the body must be JSON (Content-Type: application/json)");
+        return -1;
+    }
+    socle_err err;
+    if (fhir_json_parse(req->body, req->body_len, &ins->app->limits, out, &err)) {
+        http_respond_error(req, res, &err);
+        return -1;
+    }
+    if (!json_is_object(*out)) {
+        json_decref(*out);
+        socle_err_set(&err, SOCLE_EINVAL, "the body must be a JSON object");
+        http_respond_error(req, res, &err);
+        return -1;
+    }
+    return 0;
+}
+
+static void insi_structure(const auth_subject *who, char *out, size_t n)
+{
+    snprintf(out, n, "%s", who->structure[0] ? who->structure : "");
+}
+
+static void insi_route_rechercher(void *ctx, http_request *req, http_response *res)
+{
+    ins_service *ins = ctx;
+    auth_subject who;
+    if (insi_admit(ins, req, res, "insi-rechercher", &who)) return;
+    json_t *body;
+    if (insi_body(ins, req, res, &body)) return;
+    socle_err err = {0};
+    const json_t *traits = json_object_get(body, "traits");
+    const json_t *vitale = json_object_get(body, "carteVitale");
+    ins_identity found;
+    int n = 0;
+    store_conn *c = NULL;
+    if ((traits && vitale) || (!traits && !vitale)) {
+        n = socle_err_set(&err, SOCLE_EINVAL, "give either traits or carteVitale");
+    } else if (traits) {
+        ins_traits_query q;
+        n = ins_traits_from_json(req->arena, traits, 1, &q, &err);
+        if (!n && !(n = store_acquire(ins->app->store, &c, &err))) n = ins_reference_search_traits(c, &q, &found, &err);
+    } else {
+        const char *insured = json_is_object(vitale) ? insi_string(vitale, "matriculeOuvrantDroit",
+                                                                   "carteVitale.matriculeOuvrantDroit", 1, &err)
+                                                     : NULL;
+        const char *date = insured ? insi_string(vitale, "dateNaissance", "carteVitale.dateNaissance", 1, &err) : NULL;
+        const json_t *rank = json_object_get(vitale, "rangNaissance");
+        int y, m, d;
+        if (!json_is_object(vitale)) n = socle_err_at(&err, SOCLE_EINVAL, "carteVitale", "carteVitale must be an object");
+        else if (!insured || !date) n = err.code;
+        else if (ins_matricule_check(insured, &err)) n = insi_value_error(&err, "carteVitale.matriculeOuvrantDroit");
+        else if (ins_check_birth_date(date, &y, &m, &d, &err)) n = insi_value_error(&err, "carteVitale.dateNaissance");
+        else if (rank && (!json_is_integer(rank) || json_integer_value(rank) < 1 || json_integer_value(rank) > 9))
+            n = socle_err_at(&err, SOCLE_EINVAL, "carteVitale.rangNaissance", "carteVitale.rangNaissance must be an integer from 1 to 9");
+        else if (!(n = store_acquire(ins->app->store, &c, &err)))
+            n = ins_reference_search_vitale(c, insured, date, rank ? (int)json_integer_value(rank) : 0, &found, &err);
+    }
+    if (c) store_release(ins->app->store, c);
+    json_decref(body);
+    char structure[64];
+    insi_structure(&who, structure, sizeof structure);
+    if (n < 0) {
+        ins_usage_count(ins->usage, structure, who.sub, "rechercher", "error");
+        rest_audit(ins->app, req, &who, "insi-rechercher", "failure", "INSi", NULL, NULL, socle_err_name(n));
+        http_respond_error(req, res, &err);
+        return;
+    }
+    const char *cr = n == 0 ? "01" : n == 1 ? "00" : "02";
+    ins_usage_count(ins->usage, structure, who.sub, "rechercher", cr);
+    char detail[48];
+    snprintf(detail, sizeof detail, "cr=%s", cr);
+    /* The identity found is named in the trace by its matricule: who looked whom up. */
+    rest_audit(ins->app, req, &who, "insi-rechercher", "success", "INSi", n == 1 ? found.matricule : NULL, NULL, detail);
+    res->content_type = "application/json";
+    buf_printf(&res->body, "{\"cr\":\"%s\",\"libelle\":", cr);
+    buf_json_string(&res->body, insi_libelle(n));
+    if (n == 1) {
+        buf_puts(&res->body, ",\"ins\":{\"matricule\":");
+        buf_json_string(&res->body, found.matricule);
+        buf_puts(&res->body, ",\"oid\":");
+        buf_json_string(&res->body, found.oid);
+        buf_puts(&res->body, "},\"insHistorique\":[],\"traits\":");
+        insi_traits_json(&res->body, &found);
+    }
+    buf_putc(&res->body, '}');
+}
+
+static void insi_route_verifier(void *ctx, http_request *req, http_response *res)
+{
+    ins_service *ins = ctx;
+    auth_subject who;
+    if (insi_admit(ins, req, res, "insi-verifier", &who)) return;
+    json_t *body;
+    if (insi_body(ins, req, res, &body)) return;
+    socle_err err = {0};
+    const json_t *insj = json_object_get(body, "ins");
+    const char *matricule = NULL, *oid = NULL;
+    ins_traits_query q;
+    ins_identity ref;
+    int rc = 0, found = 0;
+    if (!json_is_object(insj)) rc = socle_err_at(&err, SOCLE_EINVAL, "ins", "ins (matricule and oid) is required");
+    if (!rc && !(matricule = insi_string(insj, "matricule", "ins.matricule", 1, &err))) rc = err.code;
+    if (!rc && !(oid = insi_string(insj, "oid", "ins.oid", 1, &err))) rc = err.code;
+    if (!rc && ins_matricule_check(matricule, &err)) rc = insi_value_error(&err, "ins.matricule");
+    if (!rc && !ins_oid_known(oid))
+        rc = socle_err_at(&err, SOCLE_EUNPROCESSABLE, "ins.oid", "ins.oid is not an INS identifier system (NIR, NIA, test or demo OID)");
+    if (!rc) rc = ins_traits_from_json(req->arena, json_object_get(body, "traits"), 1, &q, &err);
+    store_conn *c = NULL;
+    if (!rc && !(rc = store_acquire(ins->app->store, &c, &err))) {
+        found = ins_reference_get(c, matricule, &ref, &err);
+        if (found < 0) rc = found;
+        store_release(ins->app->store, c);
+    }
+    char structure[64];
+    insi_structure(&who, structure, sizeof structure);
+    if (rc) {
+        ins_usage_count(ins->usage, structure, who.sub, "verifier", "error");
+        rest_audit(ins->app, req, &who, "insi-verifier", "failure", "INSi", NULL, NULL, socle_err_name(rc));
+        http_respond_error(req, res, &err);
+        json_decref(body);
+        return;
+    }
+    /* The traits that differ from the reference; an unknown matricule or OID differs on "ins". */
+    const char *gaps[6];
+    int ngaps = 0;
+    if (!found || strcmp(ref.oid, oid)) {
+        gaps[ngaps++] = "ins";
+    } else {
+        if (strcmp(q.birth_name, ref.birth_name)) gaps[ngaps++] = "nomNaissance";
+        char one[256];
+        const char *p = q.first_names;
+        int names_ok = 1;
+        while (*p && names_ok) {
+            size_t n = strcspn(p, " ");
+            if (n && n < sizeof one) {
+                memcpy(one, p, n);
+                one[n] = 0;
+                names_ok = ins_first_name_in_list(one, ref.first_names);
+            }
+            p += n;
+            while (*p == ' ') p++;
+        }
+        if (!names_ok) gaps[ngaps++] = "prenoms";
+        if (strcmp(q.sex, ref.sex)) gaps[ngaps++] = "sexe";
+        if (!ins_birth_dates_match(q.birth_date, ref.birth_date)) gaps[ngaps++] = "dateNaissance";
+        if (q.birth_place && ref.birth_place[0] && strcmp(q.birth_place, ref.birth_place)) gaps[ngaps++] = "lieuNaissance";
+    }
+    const char *result = ngaps ? "ecart" : "conforme";
+    ins_usage_count(ins->usage, structure, who.sub, "verifier", result);
+    rest_audit(ins->app, req, &who, "insi-verifier", "success", "INSi", found ? matricule : NULL, NULL, result);
+    res->content_type = "application/json";
+    buf_printf(&res->body, "{\"conforme\":%s,\"ecarts\":[", ngaps ? "false" : "true");
+    for (int i = 0; i < ngaps; i++) buf_printf(&res->body, "%s\"%s\"", i ? "," : "", gaps[i]);
+    buf_puts(&res->body, "]}");
+    json_decref(body); /* matricule and oid pointed into it */
+}
+
+/* GET /insi/v1/usage[?day=YYYY-MM-DD]: the counters (admin and auditor roles). */
+static void insi_route_usage(void *ctx, http_request *req, http_response *res)
+{
+    ins_service *ins = ctx;
+    auth_subject who;
+    if (insi_admit(ins, req, res, "insi-usage", &who)) return;
+    socle_err err = {0};
+    const char *day = http_query(req, "day");
+    if (day && (strlen(day) != 10 || day[4] != '-' || day[7] != '-')) {
+        socle_err_at(&err, SOCLE_EINVAL, "day", "day must be YYYY-MM-DD");
+        http_respond_error(req, res, &err);
+        return;
+    }
+    int rc = ins_usage_flush(ins->usage, &err);
+    store_conn *c = NULL;
+    store_rows *r = NULL;
+    store_value p = STORE_V_TEXT(day ? day : "");
+    if (!rc) rc = store_acquire(ins->app->store, &c, &err);
+    if (!rc)
+        rc = store_query(c,
+                         "SELECT day, structure, user_id, operation, result, calls FROM ins_insi_usage"
+                         " WHERE $1 = '' OR day = $1 ORDER BY day, structure, user_id, operation, result",
+                         &p, 1, &r, &err);
+    res->content_type = "application/json";
+    buf_puts(&res->body, "{\"usage\":[");
+    int n = 0;
+    while (!rc && (rc = store_rows_next(r, &err)) == 1) {
+        static const char *const keys[] = {"jour", "structure", "utilisateur", "operation", "resultat"};
+        buf_puts(&res->body, n++ ? ",{" : "{");
+        for (int i = 0; i < 5; i++) {
+            buf_printf(&res->body, "\"%s\":", keys[i]);
+            buf_json_string(&res->body, store_rows_text(r, i, NULL));
+            buf_putc(&res->body, ',');
+        }
+        buf_printf(&res->body, "\"appels\":%lld}", (long long)store_rows_int(r, 5));
+        rc = 0;
+    }
+    if (r) store_rows_free(r);
+    if (c) store_release(ins->app->store, c);
+    if (rc < 0) {
+        buf_reset(&res->body);
+        http_respond_error(req, res, &err);
+        return;
+    }
+    buf_puts(&res->body, "]}");
+}
+
+int ins_register(ins_service *ins, http_router *router)
+{
+    int rc = http_route(router, "POST", "/insi/v1/rechercher", "insi.rechercher", insi_route_rechercher, ins);
+    if (!rc) rc = http_route(router, "POST", "/insi/v1/verifier", "insi.verifier", insi_route_verifier, ins);
+    if (!rc) rc = http_route(router, "GET", "/insi/v1/usage", "insi.usage", insi_route_usage, ins);
+    if (!rc) rc = ins_register_civ(ins, router);
+    return rc;
+}

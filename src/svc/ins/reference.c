@@ -1,0 +1,144 @@
+/* reference.c - the INS reference base on the store (see reference.h). */
+#include "svc/ins/reference.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "svc/ins/traits.h"
+
+static const store_migration ins_reference_steps[] = {
+    {1, "INS reference base", NULL,
+     "CREATE TABLE ins_reference (matricule TEXT NOT NULL PRIMARY KEY, oid TEXT NOT NULL, birth_name TEXT NOT NULL,"
+     " first_names TEXT NOT NULL, sex TEXT NOT NULL, birth_date TEXT NOT NULL, birth_place TEXT NOT NULL,"
+     " insured_matricule TEXT NOT NULL, birth_rank INTEGER NOT NULL) WITHOUT ROWID;"
+     "CREATE INDEX ins_reference_traits ON ins_reference (birth_name, sex, birth_date);"
+     "CREATE INDEX ins_reference_vitale ON ins_reference (insured_matricule, birth_date)",
+     "CREATE TABLE ins_reference (matricule TEXT COLLATE \"C\" NOT NULL PRIMARY KEY, oid TEXT NOT NULL,"
+     " birth_name TEXT COLLATE \"C\" NOT NULL, first_names TEXT NOT NULL, sex TEXT COLLATE \"C\" NOT NULL,"
+     " birth_date TEXT COLLATE \"C\" NOT NULL, birth_place TEXT NOT NULL, insured_matricule TEXT COLLATE \"C\" NOT NULL,"
+     " birth_rank INTEGER NOT NULL);"
+     "CREATE INDEX ins_reference_traits ON ins_reference (birth_name, sex, birth_date);"
+     "CREATE INDEX ins_reference_vitale ON ins_reference (insured_matricule, birth_date)"},
+};
+
+int ins_reference_migrate(store *s, socle_err *err)
+{
+    return store_migrate(s, "ins", ins_reference_steps, sizeof ins_reference_steps / sizeof ins_reference_steps[0], err);
+}
+
+int ins_reference_put(store_conn *c, const ins_identity *id, socle_err *err)
+{
+    store_value p[9] = {STORE_V_TEXT(id->matricule),   STORE_V_TEXT(id->oid),        STORE_V_TEXT(id->birth_name),
+                        STORE_V_TEXT(id->first_names), STORE_V_TEXT(id->sex),        STORE_V_TEXT(id->birth_date),
+                        STORE_V_TEXT(id->birth_place), STORE_V_TEXT(id->insured_matricule), STORE_V_INT(id->birth_rank)};
+    return store_exec(c,
+                      "INSERT INTO ins_reference (matricule, oid, birth_name, first_names, sex, birth_date, birth_place,"
+                      " insured_matricule, birth_rank) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+                      " ON CONFLICT (matricule) DO UPDATE SET oid = excluded.oid, birth_name = excluded.birth_name,"
+                      " first_names = excluded.first_names, sex = excluded.sex, birth_date = excluded.birth_date,"
+                      " birth_place = excluded.birth_place, insured_matricule = excluded.insured_matricule,"
+                      " birth_rank = excluded.birth_rank",
+                      p, 9, NULL, err);
+}
+
+#define REFERENCE_COLUMNS \
+    "matricule, oid, birth_name, first_names, sex, birth_date, birth_place, insured_matricule, birth_rank"
+
+static void reference_copy(char *dst, size_t n, store_rows *r, int col)
+{
+    size_t len = 0;
+    const char *v = store_rows_text(r, col, &len);
+    if (!v || len >= n) len = 0;
+    if (len) memcpy(dst, v, len);
+    dst[len] = 0;
+}
+
+static void reference_row(store_rows *r, ins_identity *out)
+{
+    reference_copy(out->matricule, sizeof out->matricule, r, 0);
+    reference_copy(out->oid, sizeof out->oid, r, 1);
+    reference_copy(out->birth_name, sizeof out->birth_name, r, 2);
+    reference_copy(out->first_names, sizeof out->first_names, r, 3);
+    reference_copy(out->sex, sizeof out->sex, r, 4);
+    reference_copy(out->birth_date, sizeof out->birth_date, r, 5);
+    reference_copy(out->birth_place, sizeof out->birth_place, r, 6);
+    reference_copy(out->insured_matricule, sizeof out->insured_matricule, r, 7);
+    out->birth_rank = (int)store_rows_int(r, 8);
+}
+
+int ins_reference_get(store_conn *c, const char *matricule, ins_identity *out, socle_err *err)
+{
+    store_value p = STORE_V_TEXT(matricule);
+    store_rows *r;
+    int rc = store_query(c, "SELECT " REFERENCE_COLUMNS " FROM ins_reference WHERE matricule = $1", &p, 1, &r, err);
+    if (rc) return rc;
+    rc = store_rows_next(r, err);
+    if (rc == 1) reference_row(r, out);
+    store_rows_free(r);
+    return rc;
+}
+
+/* Each searched first name must be one of the birth first names. */
+static int reference_first_names_match(const char *searched, const char *birth_names)
+{
+    char one[256];
+    const char *p = searched;
+    while (*p) {
+        size_t n = strcspn(p, " ");
+        if (n && n < sizeof one) {
+            memcpy(one, p, n);
+            one[n] = 0;
+            if (!ins_first_name_in_list(one, birth_names)) return 0;
+        }
+        p += n;
+        while (*p == ' ') p++;
+    }
+    return 1;
+}
+
+/* Runs a query whose rows are candidates, keeps those `keep` accepts; stops at the second match. */
+static int reference_collect(store_conn *c, const char *sql, const store_value *p, int np, const ins_traits_query *q,
+                             ins_identity *out, socle_err *err)
+{
+    store_rows *r;
+    int rc = store_query(c, sql, p, np, &r, err);
+    if (rc) return rc;
+    int found = 0;
+    ins_identity cand;
+    while (found < 2 && (rc = store_rows_next(r, err)) == 1) {
+        reference_row(r, &cand);
+        if (q) {
+            if (!ins_birth_dates_match(q->birth_date, cand.birth_date)) continue;
+            if (q->first_names && *q->first_names && !reference_first_names_match(q->first_names, cand.first_names))
+                continue;
+            if (q->birth_place && *q->birth_place && strcmp(q->birth_place, cand.birth_place)) continue;
+        }
+        if (found++ == 0) *out = cand;
+    }
+    store_rows_free(r);
+    return rc < 0 ? rc : found;
+}
+
+int ins_reference_search_traits(store_conn *c, const ins_traits_query *q, ins_identity *out, socle_err *err)
+{
+    /* The birth year is always known: the index gives that year's people of this name and sex,
+     * and the rest of the INSi rules are checked on each candidate. */
+    char lo[11], hi[11];
+    snprintf(lo, sizeof lo, "%.4s-00-00", q->birth_date);
+    snprintf(hi, sizeof hi, "%.4s-99-99", q->birth_date);
+    store_value p[4] = {STORE_V_TEXT(q->birth_name), STORE_V_TEXT(q->sex), STORE_V_TEXT(lo), STORE_V_TEXT(hi)};
+    return reference_collect(c,
+                             "SELECT " REFERENCE_COLUMNS " FROM ins_reference WHERE birth_name = $1 AND sex = $2"
+                             " AND birth_date BETWEEN $3 AND $4",
+                             p, 4, q, out, err);
+}
+
+int ins_reference_search_vitale(store_conn *c, const char *insured_matricule, const char *birth_date, int rank,
+                                ins_identity *out, socle_err *err)
+{
+    store_value p[3] = {STORE_V_TEXT(insured_matricule), STORE_V_TEXT(birth_date), STORE_V_INT(rank)};
+    return reference_collect(c,
+                             "SELECT " REFERENCE_COLUMNS " FROM ins_reference WHERE insured_matricule = $1"
+                             " AND birth_date = $2 AND ($3 = 0 OR birth_rank = $3)",
+                             p, 3, NULL, out, err);
+}

@@ -1,0 +1,54 @@
+/* reference.h - the national identity reference base socle's INSi answers from (the stand-in for
+ * RNIPP/SNGI): one row per INS matricule with its five traits in normalised form, and the carte
+ * Vitale data (insured person's matricule, birth rank).
+ *
+ * Table (owner "ins"): ins_reference, keyed by matricule; indexed by (birth name, sex, birth date)
+ * for the traits search and by (insured matricule, birth date) for the carte Vitale search. */
+#ifndef SOCLE_SVC_INS_REFERENCE_H
+#define SOCLE_SVC_INS_REFERENCE_H
+
+#include "store/store.h"
+
+/* One identity of the base. Names are normalised (upper case, no accents: see traits.h). */
+typedef struct ins_identity {
+    char matricule[16];
+    char oid[64];
+    char birth_name[104];
+    char first_names[256];      /* the birth first names, in order, separated by one space */
+    char sex[2];                /* "M" or "F" */
+    char birth_date[11];        /* YYYY-MM-DD; 00 for an unknown month or day */
+    char birth_place[6];        /* INSEE COG code, "" when unknown */
+    char insured_matricule[16]; /* carte Vitale: the insured person (ouvrant droit), "" if none */
+    int birth_rank;             /* carte Vitale: rank of birth (twins), 0 if none */
+} ins_identity;
+
+/* The traits a search gives, already normalised; birth_place may be NULL or "". */
+typedef struct ins_traits_query {
+    const char *birth_name;
+    const char *first_names;    /* one or more names separated by spaces: each must be a birth first name */
+    const char *sex;
+    const char *birth_date;
+    const char *birth_place;
+} ins_traits_query;
+
+/* ins_reference_migrate - create or upgrade the table. */
+int ins_reference_migrate(store *s, socle_err *err);
+
+/* ins_reference_put - insert or replace the identity of id->matricule (idempotent import). */
+int ins_reference_put(store_conn *c, const ins_identity *id, socle_err *err);
+
+/* ins_reference_get - the identity of a matricule: 1 found (into out), 0 not found, or an error. */
+int ins_reference_get(store_conn *c, const char *matricule, ins_identity *out, socle_err *err);
+
+/* ins_reference_search_traits - the identities matching q by the INSi rules (exact normalised birth
+ * name and sex, birth dates equal where both are known, each searched first name among the birth
+ * first names, birth place equal when given). Returns the number of matches capped at 2 (0, 1 or
+ * 2 = several), with the single match in *out when it is 1; or a negative error. */
+int ins_reference_search_traits(store_conn *c, const ins_traits_query *q, ins_identity *out, socle_err *err);
+
+/* ins_reference_search_vitale - the beneficiaries of a carte Vitale: insured person's matricule and
+ * the beneficiary's birth date, plus the birth rank when rank > 0. Same return as above. */
+int ins_reference_search_vitale(store_conn *c, const char *insured_matricule, const char *birth_date, int rank,
+                                ins_identity *out, socle_err *err);
+
+#endif

@@ -1,0 +1,35 @@
+/* svc.c - opening, registering and closing the services in order (see svc.h). */
+#include "svc/svc.h"
+
+#include <stdlib.h>
+
+#include "svc/ins/ins.h"
+
+typedef struct svc_set {
+    ins_service *ins;
+} svc_set;
+
+int svc_open(socle_app *app, socle_err *err)
+{
+    svc_set *set = calloc(1, sizeof *set);
+    if (!set) return socle_err_set(err, SOCLE_ENOMEM, "out of memory");
+    app->services = set;
+    int rc = ins_open(app, &set->ins, err);
+    if (rc) svc_close(app);
+    return rc;
+}
+
+int svc_register(socle_app *app, http_router *router)
+{
+    svc_set *set = app->services;
+    return set ? ins_register(set->ins, router) : 0;
+}
+
+void svc_close(socle_app *app)
+{
+    svc_set *set = app->services;
+    if (!set) return;
+    ins_close(set->ins);
+    free(set);
+    app->services = NULL;
+}

@@ -667,7 +667,7 @@ static int person_write(FILE *out, const gen_person *p)
     return fwrite_unlocked(line, 1, (size_t)(q - line), out) == (size_t)(q - line) ? 0 : -1;
 }
 
-int (ins_generate)(FILE *out, uint64_t count, uint64_t seed, void (*progress)(uint64_t done, void *ctx), void *ctx,
+int ins_generate(FILE *out, uint64_t count, uint64_t seed, void (*progress)(uint64_t done, void *ctx), void *ctx,
                  socle_err *err)
 {
     if (count > INS_GENERATE_MAX_COUNT)
@@ -689,11 +689,11 @@ int (ins_generate)(FILE *out, uint64_t count, uint64_t seed, void (*progress)(ui
     for (int i = 0; i < NDOMS; i++) g->dom_total += DOMS[i].pop;
     for (int i = 0; i < NCOUNTRIES; i++) g->country_total += COUNTRIES[i].weight;
 
-    int rc = 0;
+    int rc = 0, io_failed = 0;
     uint64_t done = 0;
     flockfile(out);
-    if (fputs_unlocked(INS_GENERATE_HEADER "\n", out) == EOF) rc = -1;
-    while (!rc && done < count) {
+    io_failed = fputs_unlocked(INS_GENERATE_HEADER "\n", out) == EOF;
+    while (!rc && !io_failed && done < count) {
         gen_person a, b;
         int due = -1;
         for (int i = 0; i < g->npend; i++)
@@ -716,7 +716,7 @@ int (ins_generate)(FILE *out, uint64_t count, uint64_t seed, void (*progress)(ui
             else
                 pair = person_draw(g, &a, err);
             if (pair < 0) {
-                rc = pair;
+                rc = pair; /* err is filled */
                 break;
             }
             if (pair == 1) {
@@ -725,21 +725,15 @@ int (ins_generate)(FILE *out, uint64_t count, uint64_t seed, void (*progress)(ui
                 g->npend++;
             }
         }
-        if (person_write(out, &a)) rc = -1;
+        io_failed = person_write(out, &a) != 0;
         done++;
         if (progress && !(done & 0xffff)) progress(done, ctx);
     }
-    if (!rc && fflush_unlocked(out)) rc = -1;
-    if (rc == -1 || (!rc && ferror_unlocked(out)))
+    if (!rc && (io_failed || fflush_unlocked(out) || ferror_unlocked(out)))
         rc = socle_err_set(err, SOCLE_EIO, "write failed: %s", strerror(errno ? errno : EIO));
     funlockfile(out);
     if (!rc && progress && (done & 0xffff)) progress(done, ctx);
     free(g->bloom);
     free(g);
     return rc;
-}
-
-int ins_generate_simple(FILE *out, uint64_t count, uint64_t seed, socle_err *err)
-{
-    return (ins_generate)(out, count, seed, NULL, NULL, err);
 }

@@ -44,11 +44,4 @@
 int ins_generate(FILE *out, uint64_t count, uint64_t seed, void (*progress)(uint64_t done, void *ctx), void *ctx,
                  socle_err *err);
 
-/* Transitional: callers written against an earlier 4-argument form ins_generate(out, count, seed,
- * err) still compile (the macro picks ins_generate_simple for 4 arguments). Remove once gone. */
-int ins_generate_simple(FILE *out, uint64_t count, uint64_t seed, socle_err *err);
-#define INS_GENERATE_PICK_(a, b, c, d, e, f, name, ...) name
-#define ins_generate(...) \
-    INS_GENERATE_PICK_(__VA_ARGS__, ins_generate, ins_generate_bad_arity, ins_generate_simple, ins_generate_bad_arity)(__VA_ARGS__)
-
 #endif

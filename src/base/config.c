@@ -17,7 +17,7 @@ static const config_key config_table[] = {
     {"db", CONFIG_STRING, "sqlite:${data}/socle.db", NULL, 1, "database: sqlite:PATH or postgres://..."},
     {"db_pool_size", CONFIG_INT, "0", NULL, 0, "database connections per process (0: 2 x cores + 2)"},
     {"sqlite_synchronous", CONFIG_ENUM, "FULL", "FULL|NORMAL|OFF", 0, "SQLite durability (FULL: fsync each commit)"},
-    {"sqlite_mmap_mb", CONFIG_INT, "1024", NULL, 0, "SQLite: bytes of the database read through mmap, MB (0: off, max 2047)"},
+    {"sqlite_mmap_mb", CONFIG_INT, "0", NULL, 0, "SQLite: MB of the database read through mmap (0: off, max 2047)"},
     {"threads", CONFIG_INT, "0", NULL, 0, "HTTP worker threads (0: number of cores)"},
     {"tls_cert", CONFIG_PATH, NULL, NULL, 0, "PEM certificate: serve HTTPS only (TLS 1.2+)"},
     {"tls_key", CONFIG_PATH, NULL, NULL, 0, "PEM private key of tls_cert"},

@@ -53,7 +53,7 @@ int app_open(socle_app *app, socle_config *cfg, int parts, socle_err *err)
         store_options so = {.url = config_get(cfg, "db"),
                             .pool_size = (int)config_get_int(cfg, "db_pool_size", 0),
                             .sqlite_synchronous = config_get(cfg, "sqlite_synchronous"),
-                            .sqlite_mmap_mb = (int)config_get_int(cfg, "sqlite_mmap_mb", 1024)};
+                            .sqlite_mmap_mb = (int)config_get_int(cfg, "sqlite_mmap_mb", 0)};
         rc = store_open(&so, &app->store, err);
     }
     if (!rc && (parts & APP_AUDIT)) {

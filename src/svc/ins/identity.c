@@ -173,6 +173,11 @@ static void identity_downgrade(json_t *patient, identity_facts *f)
 static int identity_rules(void *ctx, store_conn *c, const auth_subject *who, const char *type, const char *id,
                           json_t *resource, const json_t *previous, socle_err *err)
 {
+    return ins_identity_check(c, resource, previous, err);
+}
+
+int ins_identity_check(store_conn *c, json_t *resource, const json_t *previous, socle_err *err)
+{
     identity_facts f;
     int rc = identity_read_facts(resource, &f, err);
     if (rc) return rc;

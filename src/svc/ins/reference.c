@@ -121,16 +121,37 @@ static int reference_collect(store_conn *c, const char *sql, const store_value *
 
 int ins_reference_search_traits(store_conn *c, const ins_traits_query *q, ins_identity *out, socle_err *err)
 {
-    /* The birth year is always known: the index gives that year's people of this name and sex,
-     * and the rest of the INSi rules are checked on each candidate. */
-    char lo[11], hi[11];
-    snprintf(lo, sizeof lo, "%.4s-00-00", q->birth_date);
-    snprintf(hi, sizeof hi, "%.4s-99-99", q->birth_date);
-    store_value p[4] = {STORE_V_TEXT(q->birth_name), STORE_V_TEXT(q->sex), STORE_V_TEXT(lo), STORE_V_TEXT(hi)};
+    /* The candidates of this name and sex whose birth date can match: with a full date, that date
+     * and the partial dates of the base that contain it (YYYY-MM-00, YYYY-00-00): three index
+     * seeks. With an unknown day, that month's range and YYYY-00-00; with an unknown month, the
+     * year. The rest of the INSi rules are checked on each candidate. */
+    const char *d = q->birth_date;
+    char day[11], month[11], year[11], lo[11], hi[11];
+    snprintf(day, sizeof day, "%.10s", d);
+    snprintf(month, sizeof month, "%.7s-00", d);
+    snprintf(year, sizeof year, "%.4s-00-00", d);
+    int unknown_month = !strncmp(d + 5, "00", 2), unknown_day = !strncmp(d + 8, "00", 2);
+    if (unknown_month) {
+        snprintf(lo, sizeof lo, "%.4s-00-00", d);
+        snprintf(hi, sizeof hi, "%.4s-99-99", d);
+    } else {
+        snprintf(lo, sizeof lo, "%.7s-00", d);
+        snprintf(hi, sizeof hi, "%.7s-99", d);
+    }
+    if (!unknown_month && !unknown_day) {
+        store_value p[5] = {STORE_V_TEXT(q->birth_name), STORE_V_TEXT(q->sex), STORE_V_TEXT(day), STORE_V_TEXT(month),
+                            STORE_V_TEXT(year)};
+        return reference_collect(c,
+                                 "SELECT " REFERENCE_COLUMNS " FROM ins_reference WHERE birth_name = $1 AND sex = $2"
+                                 " AND birth_date IN ($3, $4, $5)",
+                                 p, 5, q, out, err);
+    }
+    store_value p[5] = {STORE_V_TEXT(q->birth_name), STORE_V_TEXT(q->sex), STORE_V_TEXT(lo), STORE_V_TEXT(hi),
+                        STORE_V_TEXT(year)};
     return reference_collect(c,
                              "SELECT " REFERENCE_COLUMNS " FROM ins_reference WHERE birth_name = $1 AND sex = $2"
-                             " AND birth_date BETWEEN $3 AND $4",
-                             p, 4, q, out, err);
+                             " AND (birth_date BETWEEN $3 AND $4 OR birth_date = $5)",
+                             p, 5, q, out, err);
 }
 
 int ins_reference_search_vitale(store_conn *c, const char *insured_matricule, const char *birth_date, int rank,

@@ -1,0 +1,347 @@
+/* test_ins_rules.c - unit tests of the INS service's rules on a temporary SQLite store: the CSV
+ * import (quoting, every rejection reason, idempotence), the INSi searches (00/01/02, partial dates,
+ * carte Vitale), every RNIV transition of ins_identity_check, and duplicate scoring. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fhir/repo.h"
+#include "svc/ins/import.h"
+#include "svc/ins/matricule.h"
+#include "svc/ins/ins_internal.h"
+#include "svc/ins/reference.h"
+
+static store *db;
+static char dir[64];
+
+#define T "1.2.250.1.213.1.4.10"
+#define HEADER "matricule,oid,nom_naissance,prenoms,sexe,date_naissance,lieu_naissance,matricule_ouvrant_droit,rang_naissance\n"
+/* A valid matricule for 13 characters (key computed). */
+static const char *with_key(const char *thirteen)
+{
+    static char out[16];
+    snprintf(out, sizeof out, "%s%02d", thirteen, ins_matricule_key(thirteen));
+    return out;
+}
+
+static int import_text(const char *text, ins_import_stats *st, char *report, size_t n)
+{
+    FILE *in = fmemopen((void *)text, strlen(text), "r");
+    FILE *rep = fmemopen(report, n, "w");
+    socle_err err;
+    int rc = ins_import(db, in, rep, NULL, NULL, st, &err);
+    fclose(in);
+    fclose(rep);
+    return rc;
+}
+
+static int setup(void **state)
+{
+    snprintf(dir, sizeof dir, "/tmp/socle-ins-XXXXXX");
+    if (!mkdtemp(dir)) return -1;
+    char url[128];
+    snprintf(url, sizeof url, "sqlite:%s/t.db", dir);
+    store_options o = {.url = url, .sqlite_synchronous = "OFF"};
+    socle_err err;
+    if (store_open(&o, &db, &err) || fhir_repo_migrate(db, &err) || ins_reference_migrate(db, &err)) return -1;
+    ins_import_stats st;
+    char report[512];
+    char all[4096];
+    size_t len = (size_t)snprintf(all, sizeof all, HEADER);
+    const char *rows[][8] = {
+        {"1800175056123", "Dupont", "Jean Pierre", "M", "1980-01-17", "75056", "self", "1"},
+        {"2750213055001", "\"Le Goff\"", "Hélène", "F", "1975-02-03", "13055", "", ""},
+        {"1050199350007", "N'Diaye", "Awa", "M", "1905-00-00", "99350", "", ""},
+        /* twins of one insured person, and exact homonyms */
+        {"2120169123004", "Martin", "Léa", "F", "2012-01-09", "69123", "parent", "1"},
+        {"2120169123005", "Martin", "Zoé", "F", "2012-01-09", "69123", "parent", "2"},
+        {"1700133063001", "Bernard", "Paul", "M", "1970-01-01", "33063", "", ""},
+        {"1700133063002", "Bernard", "Paul", "M", "1970-01-01", "33063", "", ""},
+    };
+    char parent[16];
+    snprintf(parent, sizeof parent, "%s", with_key("1800175056999"));
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        char m[16];
+        snprintf(m, sizeof m, "%s", with_key(rows[i][0]));
+        const char *insured = !strcmp(rows[i][6], "self") ? m : !strcmp(rows[i][6], "parent") ? parent : "";
+        len += (size_t)snprintf(all + len, sizeof all - len, "%s," T ",%s,%s,%s,%s,%s,%s,%s\n", m, rows[i][1], rows[i][2],
+                                rows[i][3], rows[i][4], rows[i][5], insured, rows[i][7]);
+    }
+    if (import_text(all, &st, report, sizeof report) || st.loaded != 7 || st.rejected) return -1;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    store_close(db);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    return system(cmd);
+}
+
+static void test_import_rejections_and_idempotence(void **state)
+{
+    char text[4096], report[2048];
+    char good[16];
+    snprintf(good, sizeof good, "%s", with_key("1991299109001"));
+    char badkey[16];
+    snprintf(badkey, sizeof badkey, "%.13s%02d", good, (atoi(good + 13) % 97) + 1);
+    snprintf(text, sizeof text,
+             HEADER "%s," T ",\"Müller\",\"Anna  maria\",F,1999-12-01,99109,,\n"          /* 2: quoted fields */
+             "%s," T ",Muller,Anna,F,1999-12-01,99109,,\n"                                     /* 3: bad key */
+             "%s,1.2.3,Muller,Anna,F,1999-12-01,99109,,\n"                                    /* 4: OID */
+             "%s," T ",Mu11er,Anna,F,1999-12-01,99109,,\n"                                    /* 5: digits */
+             "%s," T ",Muller,Anna,X,1999-12-01,99109,,\n"                                    /* 6: sex */
+             "%s," T ",Muller,Anna,F,1999-02-30,99109,,\n"                                    /* 7: date */
+             "%s," T ",Muller,Anna,F,1999-12-01,2C109,,\n"                                    /* 8: place */
+             "%s," T ",Muller,Anna,F,1999-12-01,99109,123,\n"                                 /* 9: insured */
+             "%s," T ",Muller,Anna,F,1999-12-01,99109,,0\n"                                   /* 10: rank */
+             "%s," T ",\"Muller,Anna,F,1999-12-01,99109,,\n"                                  /* 11: quote */
+             "a,b\n"                                                                           /* 12: fields */
+             "\n",                                                                             /* blank: skipped */
+             good, badkey, good, good, good, good, good, good, good, good);
+    ins_import_stats st;
+    assert_int_equal(import_text(text, &st, report, sizeof report), 0);
+    assert_int_equal(st.loaded, 1);
+    assert_int_equal(st.rejected, 10);
+    const char *expect[] = {"line 3: matricule", "line 4: oid", "line 5: nom_naissance", "line 6: sexe",
+                            "line 7: date_naissance", "line 8: lieu_naissance", "line 9: matricule_ouvrant_droit",
+                            "line 10: rang_naissance", "line 11: malformed quoting", "line 12: 2 fields"};
+    for (size_t i = 0; i < sizeof expect / sizeof expect[0]; i++)
+        if (!strstr(report, expect[i])) fail_msg("report lacks '%s':\n%s", expect[i], report);
+    store_conn *c;
+    socle_err err;
+    assert_int_equal(store_acquire(db, &c, &err), 0);
+    ins_identity id;
+    assert_int_equal(ins_reference_get(c, good, &id, &err), 1);
+    assert_string_equal(id.birth_name, "MULLER");
+    assert_string_equal(id.first_names, "ANNA MARIA");
+    /* Again: no new row. */
+    int64_t before, after;
+    assert_int_equal(store_query_int(c, "SELECT COUNT(*) FROM ins_reference", NULL, 0, &before, &err), 0);
+    store_release(db, c);
+    assert_int_equal(import_text(text, &st, report, sizeof report), 0);
+    assert_int_equal(store_acquire(db, &c, &err), 0);
+    assert_int_equal(store_query_int(c, "SELECT COUNT(*) FROM ins_reference", NULL, 0, &after, &err), 0);
+    store_release(db, c);
+    assert_int_equal(before, after);
+    /* A wrong header stops at once. */
+    assert_int_not_equal(import_text("matricule;oid\n", &st, report, sizeof report), 0);
+}
+
+static int search(const char *name, const char *first, const char *sex, const char *date, const char *place,
+                  ins_identity *out)
+{
+    store_conn *c;
+    socle_err err;
+    assert_int_equal(store_acquire(db, &c, &err), 0);
+    ins_traits_query q = {.birth_name = name, .first_names = first, .sex = sex, .birth_date = date, .birth_place = place};
+    int rc = ins_reference_search_traits(c, &q, out, &err);
+    store_release(db, c);
+    return rc;
+}
+
+static void test_searches(void **state)
+{
+    ins_identity id;
+    assert_int_equal(search("DUPONT", "JEAN", "M", "1980-01-17", NULL, &id), 1);
+    assert_string_equal(id.first_names, "JEAN PIERRE");
+    assert_int_equal(search("DUPONT", "PIERRE", "M", "1980-01-17", "75056", &id), 1);
+    assert_int_equal(search("DUPONT", "JEAN", "M", "1980-01-17", "75057", &id), 0);
+    assert_int_equal(search("DUPONT", "JEAN", "F", "1980-01-17", NULL, &id), 0);
+    assert_int_equal(search("DUPONT", "JEAN-PIERRE", "M", "1980-01-17", NULL, &id), 0);
+    assert_int_equal(search("LE GOFF", "HELENE", "F", "1975-02-03", NULL, &id), 1);
+    /* Partial dates: 1905-00-00 in the base matches any day of 1905, and the reverse. */
+    assert_int_equal(search("N'DIAYE", "AWA", "M", "1905-07-14", NULL, &id), 1);
+    assert_int_equal(search("N'DIAYE", "AWA", "M", "1906-07-14", NULL, &id), 0);
+    assert_int_equal(search("DUPONT", "JEAN", "M", "1980-00-00", NULL, &id), 1);
+    assert_int_equal(search("DUPONT", "JEAN", "M", "1980-02-00", NULL, &id), 0);
+    /* Homonyms: several. */
+    assert_int_equal(search("BERNARD", "PAUL", "M", "1970-01-01", NULL, &id), 2);
+    /* Carte Vitale: twins need their rank. */
+    store_conn *c;
+    socle_err err;
+    assert_int_equal(store_acquire(db, &c, &err), 0);
+    char parent[16];
+    snprintf(parent, sizeof parent, "%s", with_key("1800175056999"));
+    assert_int_equal(ins_reference_search_vitale(c, parent, "2012-01-09", 0, &id, &err), 2);
+    assert_int_equal(ins_reference_search_vitale(c, parent, "2012-01-09", 2, &id, &err), 1);
+    assert_string_equal(id.first_names, "ZOE");
+    assert_int_equal(ins_reference_search_vitale(c, parent, "2012-01-10", 0, &id, &err), 0);
+    store_release(db, c);
+}
+
+/* --- RNIV --- */
+
+static json_t *patient(const char *status, const char *mode, const char *attribute, const char *ins, const char *family,
+                       const char *given, const char *gender, const char *birth)
+{
+    json_t *p = json_pack("{s:s,s:[{s:s,s:s,s:[s]}],s:s,s:s}", "resourceType", "Patient", "name", "use", "official",
+                          "family", family, "given", given, "gender", gender, "birthDate", birth);
+    json_t *ext = json_array();
+    if (status) {
+        json_t *sub = json_pack("[{s:s,s:{s:s}}]", "url", "identityReliability", "valueCoding", "code", status);
+        if (mode) json_array_append_new(sub, json_pack("{s:s,s:{s:s}}", "url", "validationMode", "valueCoding", "code", mode));
+        json_array_append_new(ext, json_pack("{s:s,s:o}", "url",
+                                             "https://hl7.fr/ig/fhir/core/StructureDefinition/fr-core-identity-reliability",
+                                             "extension", sub));
+    }
+    if (attribute)
+        json_array_append_new(ext, json_pack("{s:s,s:[{s:s,s:{s:s}}]}", "url",
+                                             "https://hl7.fr/ig/fhir/core/StructureDefinition/fr-core-identity-reliability",
+                                             "extension", "url", "identityReliability", "valueCoding", "code", attribute));
+    if (json_array_size(ext)) json_object_set(p, "extension", ext);
+    json_decref(ext);
+    if (ins)
+        json_object_set_new(p, "identifier", json_pack("[{s:s,s:s}]", "system", "urn:oid:" T, "value", ins));
+    return p;
+}
+
+/* The rule's verdict: 0, or 422 whose message contains `words`. */
+static void expect_rule(json_t *p, const json_t *previous, const char *words)
+{
+    store_conn *c;
+    socle_err err = {0};
+    assert_int_equal(store_acquire(db, &c, &err), 0);
+    int rc = ins_identity_check(c, p, previous, &err);
+    store_release(db, c);
+    if (!words) {
+        if (rc) fail_msg("refused: %s", err.msg);
+    } else {
+        assert_int_equal(rc, SOCLE_EUNPROCESSABLE);
+        if (!strstr(err.msg, words)) fail_msg("'%s' does not say '%s'", err.msg, words);
+    }
+    json_decref(p);
+}
+
+static void test_rniv_transitions(void **state)
+{
+    char dupont[16];
+    snprintf(dupont, sizeof dupont, "%s", with_key("1800175056123"));
+    const char *D = "Dupont", *J = "Jean", *M = "male", *B = "1980-01-17";
+    /* PROV: no conditions; the default when no status is given. */
+    expect_rule(patient(NULL, NULL, NULL, NULL, D, J, M, B), NULL, NULL);
+    expect_rule(patient("PROV", NULL, NULL, NULL, "X", "Y", "female", "2000-01-01"), NULL, NULL);
+    expect_rule(patient("PROV", NULL, NULL, dupont, D, J, M, B), NULL, "only by a qualifiée");
+    /* VALI: a high-trust document. */
+    expect_rule(patient("VALI", NULL, NULL, NULL, D, J, M, B), NULL, "high-trust");
+    expect_rule(patient("VALI", "LEP", NULL, NULL, D, J, M, B), NULL, "high-trust");
+    expect_rule(patient("VALI", "PA", NULL, NULL, D, J, M, B), NULL, NULL);
+    expect_rule(patient("VALI", "CN", NULL, dupont, D, J, M, B), NULL, "only by a qualifiée");
+    /* RECUP: INSi's traits, found once. */
+    expect_rule(patient("RECUP", NULL, NULL, NULL, "dupont", "jean", M, B), NULL, NULL);
+    expect_rule(patient("RECUP", NULL, NULL, NULL, D, J, M, "1980-01-18"), NULL, "no identity");
+    expect_rule(patient("RECUP", NULL, NULL, NULL, "Bernard", "Paul", M, "1970-01-01"), NULL, "several");
+    expect_rule(patient("RECUP", NULL, "DOUT", NULL, D, J, M, B), NULL, "douteuse");
+    expect_rule(patient("RECUP", NULL, "FICT", NULL, D, J, M, B), NULL, "fictive");
+    expect_rule(patient("RECUP", NULL, NULL, NULL, D, J, "unknown", B), NULL, "five traits");
+    /* QUAL: VALI + INSi. */
+    expect_rule(patient("QUAL", "CN", NULL, dupont, D, J, M, B), NULL, NULL);
+    expect_rule(patient("QUAL", NULL, NULL, dupont, D, J, M, B), NULL, "high-trust");
+    expect_rule(patient("QUAL", "CN", NULL, NULL, D, J, M, B), NULL, "INS identifier");
+    expect_rule(patient("QUAL", "CN", "DOUT", dupont, D, J, M, B), NULL, "douteuse");
+    expect_rule(patient("QUAL", "CN", "FICT", dupont, D, J, M, B), NULL, "fictive");
+    expect_rule(patient("QUAL", "CN", NULL, dupont, "Durand", J, M, B), NULL, "traits");
+    expect_rule(patient("QUAL", "CN", NULL, with_key("1800175056124"), D, J, M, B), NULL, "this matricule is not");
+    char badkey[16];
+    snprintf(badkey, sizeof badkey, "%.13s00", dupont);
+    expect_rule(patient("QUAL", "CN", NULL, badkey, D, J, M, B), NULL, "key");
+    /* Two statuses at once. */
+    json_t *two = patient("QUAL", "CN", "PROV", dupont, D, J, M, B);
+    expect_rule(two, NULL, "one status");
+    /* A trait changed on a qualified identity without INSi agreeing: downgraded, INS removed. */
+    json_t *before = patient("QUAL", "CN", NULL, dupont, D, J, M, B);
+    json_t *after = patient("QUAL", "CN", NULL, dupont, "Dupond", J, M, B);
+    json_incref(after);
+    expect_rule(after, before, NULL);
+    const char *code = json_string_value(json_object_get(
+        json_object_get(json_array_get(json_object_get(json_array_get(json_object_get(after, "extension"), 0), "extension"), 0),
+                        "valueCoding"),
+        "code"));
+    assert_string_equal(code, "VALI");
+    assert_null(json_object_get(after, "identifier"));
+    json_decref(after);
+    /* The same change from a VALI identity is simply refused as QUAL. */
+    json_t *vali = patient("VALI", "CN", NULL, NULL, D, J, M, B);
+    expect_rule(patient("QUAL", "CN", NULL, dupont, "Dupond", J, M, B), vali, "traits");
+    json_decref(vali);
+    json_decref(before);
+}
+
+/* --- duplicates --- */
+
+static void put_patient(store_conn *c, const char *id, const char *family, const char *given, const char *gender,
+                        const char *birth)
+{
+    json_t *p = patient(NULL, NULL, NULL, NULL, family, given, gender, birth);
+    json_object_set_new(p, "id", json_string(id));
+    arena *a = arena_new(0);
+    fhir_stored s;
+    socle_err err;
+    int rc = fhir_repo_update(c, "Patient", id, p, 0, a, &s, NULL, &err);
+    if (rc) fail_msg("put failed: %s", err.msg);
+    json_decref(p);
+    arena_free(a);
+}
+
+static const ins_duplicate *pair(const ins_duplicate *d, size_t n, const char *a, const char *b)
+{
+    for (size_t i = 0; i < n; i++)
+        if ((!strcmp(d[i].first, a) && !strcmp(d[i].second, b)) || (!strcmp(d[i].first, b) && !strcmp(d[i].second, a)))
+            return &d[i];
+    return NULL;
+}
+
+static void test_duplicates(void **state)
+{
+    store_conn *c;
+    socle_err err;
+    assert_int_equal(store_acquire(db, &c, &err), 0);
+    put_patient(c, "d1", "Lefèvre", "Hélène", "female", "1960-03-08");
+    put_patient(c, "d2", "LEFEVRE", "Helene", "female", "1960-03-08");  /* the same, typed plainly */
+    put_patient(c, "d3", "Lefebvre", "Hélène", "female", "1960-03-08"); /* a phonetic variant */
+    put_patient(c, "d4", "Lefèvre", "Hélène", "female", "1960-08-03");  /* day and month swapped */
+    put_patient(c, "d5", "Garnier", "Hélène", "female", "1960-03-08");  /* same first name and date only */
+    put_patient(c, "d6", "Zubiri", "Iker", "male", "1999-09-09");
+    ins_duplicate *d;
+    size_t n;
+    assert_int_equal(ins_duplicates(c, 50, &d, &n, &err), 0);
+    store_release(db, c);
+    const ins_duplicate *p12 = pair(d, n, "d1", "d2"), *p13 = pair(d, n, "d1", "d3"), *p14 = pair(d, n, "d1", "d4"),
+                        *p15 = pair(d, n, "d1", "d5");
+    assert_non_null(p12);
+    assert_int_equal(p12->score, 100);
+    assert_non_null(p13);
+    assert_int_equal(p13->score, 90); /* phonetic 20 + first names 25 + date 30 + sex 15 */
+    assert_non_null(p14);
+    assert_int_equal(p14->score, 85); /* name 30 + first names 25 + swapped 15 + sex 15 */
+    assert_non_null(strstr(p14->criteria, "dateNaissanceInversee"));
+    assert_non_null(p15);
+    assert_int_equal(p15->score, 70);
+    for (size_t i = 0; i < n; i++) {
+        assert_true(strcmp(d[i].first, "d6") && strcmp(d[i].second, "d6"));
+        if (i) assert_true(d[i - 1].score >= d[i].score);
+    }
+    free(d);
+    assert_int_equal(store_acquire(db, &c, &err), 0);
+    assert_int_equal(ins_duplicates(c, 95, &d, &n, &err), 0);
+    store_release(db, c);
+    for (size_t i = 0; i < n; i++) assert_true(d[i].score >= 95);
+    free(d);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_import_rejections_and_idempotence),
+        cmocka_unit_test(test_searches),
+        cmocka_unit_test(test_rniv_transitions),
+        cmocka_unit_test(test_duplicates),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}

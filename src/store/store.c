@@ -395,3 +395,11 @@ int store_ping(store *s, socle_err *err)
     store_release(s, c);
     return rc;
 }
+
+int store_bulk_cache(store_conn *c, int mb, socle_err *err)
+{
+    if (store_conn_engine(c) != STORE_SQLITE) return 0;
+    char sql[64];
+    snprintf(sql, sizeof sql, "PRAGMA cache_size = %d", mb > 0 ? -mb * 1024 : -2000);
+    return store_exec_script(c, sql, err);
+}

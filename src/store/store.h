@@ -95,6 +95,11 @@ int store_in_tx(const store_conn *c);
 /* store_exec - run a statement that returns no rows; *changes (may be NULL) gets the row count. */
 int store_exec(store_conn *c, const char *sql, const store_value *params, int nparams, int64_t *changes,
                socle_err *err);
+/* store_bulk_cache - a bulk load is coming on this connection: give it a page cache of `mb`
+ * megabytes (SQLite; PostgreSQL's is the server's), or back to the default with mb = 0. Random
+ * inserts into large indexes then hit memory instead of the file. */
+int store_bulk_cache(store_conn *c, int mb, socle_err *err);
+
 /* store_exec_script - run several ;-separated statements without parameters (DDL, migrations). */
 int store_exec_script(store_conn *c, const char *sql, socle_err *err);
 

@@ -468,3 +468,51 @@ def test_unmerge_window(ctx):
     out = civ.post("/ins/v1/defusion", body=json.dumps({"fusion": r["fusion"]}), ctype="application/json", expect=422)
     assert "window" in out.json["issue"][0]["diagnostics"]
     srv.stop_ok()
+
+
+def test_insi_with_client_certificates(ctx):
+    """Software and professionals may call INSi with a client certificate of the test PKI (mutual
+    TLS) instead of a token; such a certificate gives no other power."""
+    import http.client
+    import ssl
+    env = ctx.env
+    d = env.new_data("ins-mtls")
+    db = env.new_db(d)
+    env.cli("pki", "client", "--data", d, "--name", "dpi", "--kind", "software", "--id", "logiciel-dpi")
+    env.cli("pki", "client", "--data", d, "--name", "dr", "--kind", "professional", "--id", "810000000055")
+    path = os.path.join(d, "base.csv")
+    env.cli("ins", "generate", "--count", "500", "--seed", "4", "--out", path)
+    env.cli("ins", "import", path, "--data", d, "--db", db, "--log-level", "warn")
+    rows = list(csv.DictReader(open(path, encoding="utf-8")))
+    r = next(x for x in rows if sum(1 for y in rows if (y["nom_naissance"], y["sexe"], y["date_naissance"]) ==
+                                    (x["nom_naissance"], x["sexe"], x["date_naissance"])) == 1)
+    srv = env.server(d, db, ["--tls-client-ca", os.path.join(d, "pki", "ca.pem")], tls=True, name="ins-mtls")
+    body = json.dumps({"traits": traits_of(r)})
+
+    def call(name, method="POST", path_="/insi/v1/rechercher"):
+        c = ssl.create_default_context(cafile=os.path.join(d, "pki", "ca.pem"))
+        if name:
+            c.load_cert_chain(os.path.join(d, "pki", "clients", name + ".pem"),
+                              os.path.join(d, "pki", "clients", name + ".key"))
+        conn = http.client.HTTPSConnection("127.0.0.1", srv.port, context=c, timeout=60)
+        conn.request(method, path_, body=body if method == "POST" else None,
+                     headers={"Content-Type": "application/json"})
+        resp = conn.getresponse()
+        data = resp.read()
+        conn.close()
+        return resp.status, json.loads(data) if data else None
+
+    for name in ("dpi", "dr"):
+        st, ans = call(name)
+        assert st == 200 and ans["cr"] == "00" and ans["ins"]["matricule"] == r["matricule"], (name, st, ans)
+    st, ans = call(None)
+    assert st == 401 and ans["resourceType"] == "OperationOutcome", (st, ans)
+    # A software certificate is not the all-powerful "system" token.
+    st, ans = call("dpi", "GET", "/fhir/Patient?_count=1")
+    assert st == 403, (st, ans)
+    usage_tok = env.token(d, "it-auditor", "professional", roles=["auditor"], profession="10")
+    c = srv.client(usage_tok)
+    usage = c.get("/insi/v1/usage").json["usage"]
+    users = {u["utilisateur"] for u in usage}
+    assert {"logiciel-dpi", "810000000055"} <= users, usage
+    srv.stop_ok()

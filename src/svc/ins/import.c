@@ -12,7 +12,8 @@
     "matricule,oid,nom_naissance,prenoms,sexe,date_naissance,lieu_naissance,matricule_ouvrant_droit,rang_naissance"
 #define IMPORT_FIELDS 9
 #define IMPORT_MAX_LINE 4096
-#define IMPORT_BATCH 10000
+#define IMPORT_BATCH 20000
+#define IMPORT_CACHE_MB 512 /* the indexes of a 10-million base stay in memory while they grow */
 
 /* Split one CSV record (RFC 4180 quoting, no embedded newlines) in place into fields. Returns the
  * number of fields, or -1 when a quote is malformed. */
@@ -110,6 +111,7 @@ int ins_import(store *s, FILE *in, FILE *report, void (*progress)(const ins_impo
         goto out;
     }
     if ((rc = store_acquire(s, &c, err))) goto out;
+    if ((rc = store_bulk_cache(c, IMPORT_CACHE_MB, err))) goto out;
     while (fgets(line, IMPORT_MAX_LINE + 2, in)) {
         lineno++;
         size_t len = strlen(line);
@@ -159,6 +161,8 @@ int ins_import(store *s, FILE *in, FILE *report, void (*progress)(const ins_impo
 out:
     if (c) {
         if (in_batch) store_tx_rollback(c);
+        socle_err ignored;
+        store_bulk_cache(c, 0, &ignored); /* the connection goes back to the pool */
         store_release(s, c);
     }
     free(line);

@@ -36,8 +36,8 @@ int fhir_elements_definition(const char *name);
 
 /* What an element holds. The order is the generator's (scripts/gen-fhir-elements.py, KINDS). */
 typedef enum fhir_element_kind {
-    FHIR_EK_COMPLEX,   /* a datatype or backbone element: fhir_element_info.def */
-    FHIR_EK_RESOURCE,  /* any resource, by its resourceType (contained, Bundle.entry.resource) */
+    FHIR_EK_COMPLEX,  /* a datatype or backbone element: fhir_element_info.def */
+    FHIR_EK_RESOURCE, /* any resource, by its resourceType (contained, Bundle.entry.resource) */
     FHIR_EK_STRING,
     FHIR_EK_MARKDOWN,
     FHIR_EK_CODE,
@@ -62,40 +62,40 @@ typedef enum fhir_element_kind {
 } fhir_element_kind;
 
 enum {
-    FHIR_EF_ARRAY = 1,     /* max cardinality *: a JSON array */
-    FHIR_EF_PRIMEXT = 2,   /* the "_name" sibling (id and extensions of a primitive) is allowed */
-    FHIR_EF_REQUIRED = 4,  /* min cardinality 1 */
+    FHIR_EF_ARRAY = 1,    /* max cardinality *: a JSON array */
+    FHIR_EF_PRIMEXT = 2,  /* the "_name" sibling (id and extensions of a primitive) is allowed */
+    FHIR_EF_REQUIRED = 4, /* min cardinality 1 */
 };
 
-enum { FHIR_DF_RESOURCE = 1 };  /* the definition is a resource type */
+enum { FHIR_DF_RESOURCE = 1 }; /* the definition is a resource type */
 
 typedef struct fhir_element_info {
-    uint16_t name;     /* offset of the name in fhir_r4_strings */
-    uint16_t def;      /* FHIR_EK_COMPLEX: index in fhir_r4_defs */
-    uint16_t enumset;  /* 0, or index in fhir_r4_enumsets of the allowed codes */
-    uint8_t kind;      /* fhir_element_kind */
-    uint8_t flags;     /* FHIR_EF_* */
+    uint16_t name;    /* offset of the name in fhir_r4_strings */
+    uint16_t def;     /* FHIR_EK_COMPLEX: index in fhir_r4_defs */
+    uint16_t enumset; /* 0, or index in fhir_r4_enumsets of the allowed codes */
+    uint8_t kind;     /* fhir_element_kind */
+    uint8_t flags;    /* FHIR_EF_* */
 } fhir_element_info;
 
 typedef struct fhir_definition {
-    uint16_t name;     /* offset of the name in fhir_r4_strings */
-    uint16_t first;    /* its elements: fhir_r4_elements[first .. first+count), sorted by name */
+    uint16_t name;  /* offset of the name in fhir_r4_strings */
+    uint16_t first; /* its elements: fhir_r4_elements[first .. first+count), sorted by name */
     uint16_t count;
-    uint8_t flags;     /* FHIR_DF_* */
-    uint8_t nreq;      /* how many of its elements are FHIR_EF_REQUIRED */
+    uint8_t flags; /* FHIR_DF_* */
+    uint8_t nreq;  /* how many of its elements are FHIR_EF_REQUIRED */
 } fhir_definition;
 
 typedef struct fhir_enumset {
-    uint16_t first;    /* codes: fhir_r4_enum_values[first .. first+count), sorted */
+    uint16_t first; /* codes: fhir_r4_enum_values[first .. first+count), sorted */
     uint16_t count;
 } fhir_enumset;
 
 extern const char fhir_r4_strings[];
-extern const fhir_definition fhir_r4_defs[];   /* sorted by name */
+extern const fhir_definition fhir_r4_defs[]; /* sorted by name */
 extern const unsigned fhir_r4_ndefs;
-extern const unsigned fhir_r4_def_element;     /* index of Element (what "_name" holds) */
+extern const unsigned fhir_r4_def_element; /* index of Element (what "_name" holds) */
 extern const fhir_element_info fhir_r4_elements[];
 extern const fhir_enumset fhir_r4_enumsets[];
-extern const uint16_t fhir_r4_enum_values[];   /* offsets in fhir_r4_strings */
+extern const uint16_t fhir_r4_enum_values[]; /* offsets in fhir_r4_strings */
 
 #endif

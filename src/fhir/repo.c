@@ -10,6 +10,7 @@
 #include "base/buf.h"
 #include "base/ids.h"
 #include "base/timeutil.h"
+#include "fhir/elements.h"
 #include "fhir/search.h"
 
 static const store_migration fhir_repo_steps[] = {
@@ -183,9 +184,12 @@ int fhir_repo_validate(const char *type, const json_t *resource, socle_err *err)
     const json_t *id = json_object_get(resource, "id");
     if (id && (!json_is_string(id) || !id_fhir_valid(json_string_value(id))))
         return socle_err_at(err, SOCLE_EUNPROCESSABLE, "id", "%s.id is not a valid id ([A-Za-z0-9-.]{1,64})", type);
+    /* Every element must be one R4 defines for this type, with the right JSON form (elements.c,
+     * generated from the R4 schema); the walk below adds socle's stricter rules. */
+    int rc = fhir_validate_elements(type, resource, err);
+    if (rc) return rc;
     socle_buf path = SOCLE_BUF_INIT;
     buf_puts(&path, type);
-    int rc = 0;
     const char *k;
     const json_t *v;
     json_object_foreach((json_t *)resource, k, v) {

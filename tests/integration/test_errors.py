@@ -92,6 +92,30 @@ def test_422_resource_rules(ctx):
     ctx.admin.put("/fhir/Patient/" + "a" * 65, dict(PATIENT, id="a" * 65), expect=(400, 422))
 
 
+def test_422_elements_r4_does_not_define(ctx):
+    """Every element must be one FHIR R4 defines, in the right JSON form: an unknown element is
+    refused (it would otherwise be stored and echoed back, and the answer would not be R4)."""
+    cases = [
+        (dict(PATIENT, foo=1), "Patient.foo"),
+        (dict(PATIENT, name=[{"family": "X", "bogus": "y"}]), "Patient.name[0].bogus"),
+        (dict(PATIENT, active="yes"), "Patient.active"),
+        (dict(PATIENT, birthDate=19800101), "Patient.birthDate"),
+        (dict(PATIENT, gender="m"), "Patient.gender"),
+        (dict(PATIENT, telecom={"system": "phone", "value": "0102030405"}), "Patient.telecom"),
+        (dict(PATIENT, extension=[{"valueString": "no url"}]), "Patient.extension[0]"),
+        (dict(PATIENT, contained=[{"resourceType": "Practitioner", "unknown": True}]), "Patient.contained[0].unknown"),
+        (dict(PATIENT, multipleBirthInteger=1.5), "Patient.multipleBirthInteger"),
+    ]
+    for body, where in cases:
+        r = ctx.admin.post("/fhir/Patient", body, expect=422)
+        issue = r.json["issue"][0]
+        assert where in (issue.get("expression") or [""])[0], "%s: expected the error at %s, got %s" % (body, where, issue)
+    # What R4 allows passes: a primitive's extension sibling, a choice element, a contained resource.
+    ok = dict(PATIENT, _birthDate={"extension": [{"url": "http://example.org/precision", "valueCode": "day"}]},
+              deceasedBoolean=False, contained=[{"resourceType": "Practitioner", "id": "p1", "name": [{"family": "Y"}]}])
+    ctx.admin.post("/fhir/Patient", ok, expect=201)
+
+
 def test_404_unknown_type(ctx):
     ctx.admin.get("/fhir/NoSuchType/1", expect=404)
     ctx.admin.get("/fhir/NoSuchType", expect=404)

@@ -95,7 +95,7 @@ int ins_import(store *s, FILE *in, FILE *report, void (*progress)(const ins_impo
     char *line = malloc(IMPORT_MAX_LINE + 2);
     if (!line) return socle_err_set(err, SOCLE_ENOMEM, "out of memory");
     store_conn *c = NULL;
-    int rc = 0, in_batch = 0;
+    int rc = 0, in_batch = 0, indexes_dropped = 0;
     uint64_t lineno = 0;
     if (!fgets(line, IMPORT_MAX_LINE + 2, in)) {
         rc = ferror(in) ? socle_err_set(err, SOCLE_EIO, "cannot read the file") : socle_err_set(err, SOCLE_EINVAL, "the file is empty");
@@ -112,6 +112,14 @@ int ins_import(store *s, FILE *in, FILE *report, void (*progress)(const ins_impo
     }
     if ((rc = store_acquire(s, &c, err))) goto out;
     if ((rc = store_bulk_cache(c, IMPORT_CACHE_MB, err))) goto out;
+    /* A first load into an empty base: without its search indexes, rebuilt at the end (also after
+     * a failure; and ins_open rebuilds them if a crash left them missing). */
+    int64_t rows = 0;
+    if ((rc = store_query_int(c, "SELECT COUNT(*) FROM (SELECT 1 FROM ins_reference LIMIT 1) AS one", NULL, 0, &rows,
+                              err)))
+        goto out;
+    if ((rc = ins_reference_indexes(c, rows > 0, err))) goto out;
+    indexes_dropped = rows == 0;
     while (fgets(line, IMPORT_MAX_LINE + 2, in)) {
         lineno++;
         size_t len = strlen(line);
@@ -162,6 +170,10 @@ out:
     if (c) {
         if (in_batch) store_tx_rollback(c);
         socle_err ignored;
+        if (indexes_dropped) {
+            int irc = ins_reference_indexes(c, 1, rc ? &ignored : err);
+            if (!rc) rc = irc;
+        }
         store_bulk_cache(c, 0, &ignored); /* the connection goes back to the pool */
         store_release(s, c);
     }

@@ -44,6 +44,11 @@ int ins_open(socle_app *app, ins_service **out, socle_err *err)
     if (!ins) return socle_err_set(err, SOCLE_ENOMEM, "out of memory");
     ins->app = app;
     int rc = ins_reference_migrate(app->store, err);
+    store_conn *c = NULL;
+    if (!rc && !(rc = store_acquire(app->store, &c, err))) { /* a crashed first import may have left them out */
+        rc = ins_reference_indexes(c, 1, err);
+        store_release(app->store, c);
+    }
     if (!rc) rc = ins_usage_migrate(app->store, err);
     if (!rc) rc = ins_vigilance_migrate(app->store, err);
     if (!rc && auth_policy_add_rule(app->policy, "ins", ins_rule, ins))

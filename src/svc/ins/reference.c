@@ -6,24 +6,35 @@
 
 #include "svc/ins/traits.h"
 
+/* The search indexes: created by the migration, dropped and rebuilt around a first bulk load. */
+#define REFERENCE_INDEXES                                                                                      \
+    "CREATE INDEX IF NOT EXISTS ins_reference_traits ON ins_reference (birth_name, sex, birth_date);"          \
+    "CREATE INDEX IF NOT EXISTS ins_reference_vitale ON ins_reference (insured_matricule, birth_date)"
+
 static const store_migration ins_reference_steps[] = {
     {1, "INS reference base", NULL,
      "CREATE TABLE ins_reference (matricule TEXT NOT NULL PRIMARY KEY, oid TEXT NOT NULL, birth_name TEXT NOT NULL,"
      " first_names TEXT NOT NULL, sex TEXT NOT NULL, birth_date TEXT NOT NULL, birth_place TEXT NOT NULL,"
      " insured_matricule TEXT NOT NULL, birth_rank INTEGER NOT NULL) WITHOUT ROWID;"
-     "CREATE INDEX ins_reference_traits ON ins_reference (birth_name, sex, birth_date);"
-     "CREATE INDEX ins_reference_vitale ON ins_reference (insured_matricule, birth_date)",
+     REFERENCE_INDEXES,
      "CREATE TABLE ins_reference (matricule TEXT COLLATE \"C\" NOT NULL PRIMARY KEY, oid TEXT NOT NULL,"
      " birth_name TEXT COLLATE \"C\" NOT NULL, first_names TEXT NOT NULL, sex TEXT COLLATE \"C\" NOT NULL,"
      " birth_date TEXT COLLATE \"C\" NOT NULL, birth_place TEXT NOT NULL, insured_matricule TEXT COLLATE \"C\" NOT NULL,"
      " birth_rank INTEGER NOT NULL);"
-     "CREATE INDEX ins_reference_traits ON ins_reference (birth_name, sex, birth_date);"
-     "CREATE INDEX ins_reference_vitale ON ins_reference (insured_matricule, birth_date)"},
+     REFERENCE_INDEXES},
 };
 
 int ins_reference_migrate(store *s, socle_err *err)
 {
     return store_migrate(s, "ins", ins_reference_steps, sizeof ins_reference_steps / sizeof ins_reference_steps[0], err);
+}
+
+int ins_reference_indexes(store_conn *c, int present, socle_err *err)
+{
+    return store_exec_script(c,
+                             present ? REFERENCE_INDEXES
+                                     : "DROP INDEX IF EXISTS ins_reference_traits; DROP INDEX IF EXISTS ins_reference_vitale",
+                             err);
 }
 
 int ins_reference_put(store_conn *c, const ins_identity *id, socle_err *err)

@@ -34,6 +34,11 @@ typedef struct ins_traits_query {
 /* ins_reference_migrate - create or upgrade the table. */
 int ins_reference_migrate(store *s, socle_err *err);
 
+/* ins_reference_indexes - create the search indexes if missing (present = 1), or drop them
+ * (present = 0) before a bulk load into an empty base: building them once at the end is several
+ * times faster than keeping them up to date row by row. */
+int ins_reference_indexes(store_conn *c, int present, socle_err *err);
+
 /* ins_reference_put - insert or replace the identity of id->matricule (idempotent import). */
 int ins_reference_put(store_conn *c, const ins_identity *id, socle_err *err);
 

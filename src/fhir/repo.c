@@ -475,14 +475,15 @@ int fhir_repo_each(store_conn *c, const char *type, int (*fn)(void *ctx, const c
     int rc = store_query(c, "SELECT id, body FROM fhir_resource WHERE type = $1 AND deleted = 0 ORDER BY id", &p, 1, &r,
                          err);
     if (rc) return rc;
+    int stop = 0;
     while ((rc = store_rows_next(r, err)) == 1) {
         size_t len = 0;
         const char *id = store_rows_text(r, 0, NULL);
         const char *body = store_rows_text(r, 1, &len);
-        if ((rc = fn(ctx, id ? id : "", body ? body : "", len))) break;
+        if ((stop = fn(ctx, id ? id : "", body ? body : "", len))) break;
     }
     store_rows_free(r);
-    return rc < 0 ? rc : rc == 1 ? 0 : rc;
+    return stop ? stop : rc < 0 ? rc : 0;
 }
 
 int fhir_repo_referencing(store_conn *c, const char *target_type, const char *target_id, arena *a, const char ***out,

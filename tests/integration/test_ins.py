@@ -516,3 +516,44 @@ def test_insi_with_client_certificates(ctx):
     users = {u["utilisateur"] for u in usage}
     assert {"logiciel-dpi", "810000000055"} <= users, usage
     srv.stop_ok()
+
+
+def _fusion(civ, survivor, merged, expect=200):
+    return civ.post("/ins/v1/fusion", body=json.dumps({"survivant": survivor, "doublon": merged}),
+                    ctype="application/json", expect=expect)
+
+
+def test_merge_chains_and_exact_unmerge(ctx):
+    civ = _civ(ctx)
+    base = {"nom_naissance": "Chaine", "prenoms": "Rose", "sexe": "F", "date_naissance": "1955-05-05"}
+    a, b, c = (civ.create(_patient(base)) for _ in range(3))
+    # A document about B written by A: the merge moves only the reference to B, and the unmerge
+    # moves back only that one.
+    doc = ctx.admin.create({"resourceType": "DocumentReference", "status": "current",
+                            "subject": {"reference": "Patient/" + b["id"]}, "author": [{"reference": "Patient/" + a["id"]}],
+                            "content": [{"attachment": {"contentType": "text/plain", "data": "eA=="}}]})
+    m1 = _fusion(civ, a["id"], b["id"]).json
+    m2 = _fusion(civ, a["id"], c["id"]).json
+    links = ctx.admin.get("/fhir/Patient/" + a["id"]).json["link"]
+    assert {"other": {"reference": "Patient/" + b["id"]}, "type": "replaces"} in links and \
+        {"other": {"reference": "Patient/" + c["id"]}, "type": "replaces"} in links, links
+    d = ctx.admin.get("/fhir/DocumentReference/" + doc["id"]).json
+    assert d["subject"]["reference"] == d["author"][0]["reference"] == "Patient/" + a["id"], d
+    # A merged Patient can be neither merged again nor a survivor.
+    _fusion(civ, b["id"], a["id"], expect=422)
+    _fusion(civ, c["id"], b["id"], expect=422)
+    civ.post("/ins/v1/defusion", body=json.dumps({"fusion": m1["fusion"]}), ctype="application/json", expect=200)
+    d = ctx.admin.get("/fhir/DocumentReference/" + doc["id"]).json
+    assert d["subject"]["reference"] == "Patient/" + b["id"] and d["author"][0]["reference"] == "Patient/" + a["id"], d
+    links = ctx.admin.get("/fhir/Patient/" + a["id"]).json["link"]
+    assert links == [{"other": {"reference": "Patient/" + c["id"]}, "type": "replaces"}], links
+    # The merged Patients no longer show up as duplicates of each other; the unmerged one does.
+    pairs = civ.get("/ins/v1/doublons?score=90").json["paires"]
+    flat = json.dumps(pairs)
+    assert "Patient/" + c["id"] not in flat, "a merged identity is not a candidate duplicate any more"
+    assert "Patient/" + b["id"] in flat
+    civ.post("/ins/v1/defusion", body=json.dumps({"fusion": m2["fusion"]}), ctype="application/json", expect=200)
+    assert "link" not in ctx.admin.get("/fhir/Patient/" + a["id"]).json
+    # The civ role is for professionals only.
+    tok = ctx.env.token(ctx.data, "1800175123499", "patient", roles=["civ"])
+    ctx.srv.client(tok).get("/ins/v1/doublons", expect=403)

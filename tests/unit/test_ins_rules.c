@@ -62,6 +62,7 @@ static int setup(void **state)
         {"2120169123005", "Martin", "Zoé", "F", "2012-01-09", "69123", "parent", "2"},
         {"1700133063001", "Bernard", "Paul", "M", "1970-01-01", "33063", "", ""},
         {"1700133063002", "Bernard", "Paul", "M", "1970-01-01", "33063", "", ""},
+        {"1050199350008", "Diallo", "Moussa", "M", "1905-00-00", "99350", "self", "1"},
     };
     char parent[16];
     snprintf(parent, sizeof parent, "%s", with_key("1800175056999"));
@@ -72,7 +73,7 @@ static int setup(void **state)
         len += (size_t)snprintf(all + len, sizeof all - len, "%s," T ",%s,%s,%s,%s,%s,%s,%s\n", m, rows[i][1], rows[i][2],
                                 rows[i][3], rows[i][4], rows[i][5], insured, rows[i][7]);
     }
-    if (import_text(all, &st, report, sizeof report) || st.loaded != 7 || st.rejected) return -1;
+    if (import_text(all, &st, report, sizeof report) || st.loaded != 8 || st.rejected) return -1;
     return 0;
 }
 
@@ -173,6 +174,12 @@ static void test_searches(void **state)
     assert_int_equal(ins_reference_search_vitale(c, parent, "2012-01-09", 2, &id, &err), 1);
     assert_string_equal(id.first_names, "ZOE");
     assert_int_equal(ins_reference_search_vitale(c, parent, "2012-01-10", 0, &id, &err), 0);
+    /* A partial birth date in the base matches a full date on the card's side. */
+    char diallo[16];
+    snprintf(diallo, sizeof diallo, "%s", with_key("1050199350008"));
+    assert_int_equal(ins_reference_search_vitale(c, diallo, "1905-06-12", 0, &id, &err), 1);
+    assert_string_equal(id.birth_name, "DIALLO");
+    assert_int_equal(ins_reference_search_vitale(c, diallo, "1906-06-12", 0, &id, &err), 0);
     store_release(db, c);
 }
 
@@ -240,9 +247,11 @@ static void test_rniv_transitions(void **state)
     expect_rule(patient("RECUP", NULL, "DOUT", NULL, D, J, M, B), NULL, "douteuse");
     expect_rule(patient("RECUP", NULL, "FICT", NULL, D, J, M, B), NULL, "fictive");
     expect_rule(patient("RECUP", NULL, NULL, NULL, D, J, "unknown", B), NULL, "five traits");
-    /* QUAL: VALI + INSi. */
-    expect_rule(patient("QUAL", "CN", NULL, dupont, D, J, M, B), NULL, NULL);
-    expect_rule(patient("QUAL", NULL, NULL, dupont, D, J, M, B), NULL, "high-trust");
+    /* QUAL: VALI + INSi, with INSi's traits (the whole list of birth first names). */
+    const char *JP = "Jean Pierre";
+    expect_rule(patient("QUAL", "CN", NULL, dupont, D, JP, M, B), NULL, NULL);
+    expect_rule(patient("QUAL", "CN", NULL, dupont, D, J, M, B), NULL, "traits");
+    expect_rule(patient("QUAL", NULL, NULL, dupont, D, JP, M, B), NULL, "high-trust");
     expect_rule(patient("QUAL", "CN", NULL, NULL, D, J, M, B), NULL, "INS identifier");
     expect_rule(patient("QUAL", "CN", "DOUT", dupont, D, J, M, B), NULL, "douteuse");
     expect_rule(patient("QUAL", "CN", "FICT", dupont, D, J, M, B), NULL, "fictive");
@@ -255,8 +264,8 @@ static void test_rniv_transitions(void **state)
     json_t *two = patient("QUAL", "CN", "PROV", dupont, D, J, M, B);
     expect_rule(two, NULL, "one status");
     /* A trait changed on a qualified identity without INSi agreeing: downgraded, INS removed. */
-    json_t *before = patient("QUAL", "CN", NULL, dupont, D, J, M, B);
-    json_t *after = patient("QUAL", "CN", NULL, dupont, "Dupond", J, M, B);
+    json_t *before = patient("QUAL", "CN", NULL, dupont, D, JP, M, B);
+    json_t *after = patient("QUAL", "CN", NULL, dupont, "Dupond", JP, M, B);
     json_incref(after);
     expect_rule(after, before, NULL);
     const char *code = json_string_value(json_object_get(

@@ -126,7 +126,8 @@ static int identity_read_traits(const json_t *patient, identity_traits *t)
         const json_t *g;
         json_array_foreach(json_object_get(official, "given"), i, g) {
             const char *s = json_string_value(g);
-            if (s && len + strlen(s) + 2 < sizeof joined) len += (size_t)snprintf(joined + len, sizeof joined - len, "%s%s", len ? " " : "", s);
+            if (!s || len + strlen(s) + 2 >= sizeof joined) return -1; /* too long to be a list of names */
+            len += (size_t)snprintf(joined + len, sizeof joined - len, "%s%s", len ? " " : "", s);
         }
         list = joined;
     }
@@ -138,24 +139,13 @@ static int identity_read_traits(const json_t *patient, identity_traits *t)
     return 0;
 }
 
-/* 1 when the Patient's traits are those of the reference identity. */
+/* 1 when the Patient's traits are those of the reference identity: a qualified identity carries
+ * INSi's traits (the caller replaced its own with them), so the birth first names are the whole
+ * list, in order. */
 static int identity_traits_match(const identity_traits *t, const ins_identity *ref)
 {
-    if (strcmp(t->birth_name, ref->birth_name) || strcmp(t->sex, ref->sex) ||
-        !ins_birth_dates_match(t->birth_date, ref->birth_date))
-        return 0;
-    char one[256];
-    for (const char *p = t->first_names; *p;) {
-        size_t n = strcspn(p, " ");
-        if (n && n < sizeof one) {
-            memcpy(one, p, n);
-            one[n] = 0;
-            if (!ins_first_name_in_list(one, ref->first_names)) return 0;
-        }
-        p += n;
-        while (*p == ' ') p++;
-    }
-    return 1;
+    return !strcmp(t->birth_name, ref->birth_name) && !strcmp(t->sex, ref->sex) &&
+           ins_birth_dates_match(t->birth_date, ref->birth_date) && !strcmp(t->first_names, ref->first_names);
 }
 
 /* Qualified identity no longer backed by INSi: VALI, and the INS identifier removed. */

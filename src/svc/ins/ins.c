@@ -26,7 +26,7 @@ static int ins_rule(void *ctx, const auth_subject *s, auth_action a, const auth_
         return AUTH_ABSTAIN;
     }
     if (t->resource_type && !strcmp(t->resource_type, "Patient") && t->operation) {
-        if (!auth_has_role(s, "civ")) return AUTH_ABSTAIN;
+        if (s->kind != AUTH_KIND_PROFESSIONAL || !auth_has_role(s, "civ")) return AUTH_ABSTAIN;
         snprintf(reason, len, "identitovigilance cell (civ)");
         return AUTH_ALLOW;
     }

@@ -168,9 +168,12 @@ int ins_reference_search_traits(store_conn *c, const ins_traits_query *q, ins_id
 int ins_reference_search_vitale(store_conn *c, const char *insured_matricule, const char *birth_date, int rank,
                                 ins_identity *out, socle_err *err)
 {
-    store_value p[3] = {STORE_V_TEXT(insured_matricule), STORE_V_TEXT(birth_date), STORE_V_INT(rank)};
+    /* All the beneficiaries of the card (a family), filtered by birth date with the partial-date
+     * rule and by rank. */
+    store_value p[2] = {STORE_V_TEXT(insured_matricule), STORE_V_INT(rank)};
+    ins_traits_query q = {.birth_date = birth_date};
     return reference_collect(c,
                              "SELECT " REFERENCE_COLUMNS " FROM ins_reference WHERE insured_matricule = $1"
-                             " AND birth_date = $2 AND ($3 = 0 OR birth_rank = $3)",
-                             p, 3, NULL, out, err);
+                             " AND ($2 = 0 OR birth_rank = $2)",
+                             p, 2, &q, out, err);
 }

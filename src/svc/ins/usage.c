@@ -30,7 +30,7 @@ typedef struct usage_counter {
     char structure[64];
     char user[128];
     char operation[24];
-    char result[8];
+    char result[16];
     long long calls;
 } usage_counter;
 

@@ -66,7 +66,13 @@ static int vig_collect(void *ctx, const char *id, const char *body, size_t len)
     const char *given = json_string_value(json_array_get(json_object_get(name, "given"), 0));
     const char *birth = json_string_value(json_object_get(p, "birthDate"));
     const char *gender = json_string_value(json_object_get(p, "gender"));
-    int ok = family && birth && strlen(birth) == 10 && !ins_normalize_name(family, v.name, sizeof v.name, &ignored);
+    int merged = 0;
+    const json_t *l;
+    json_array_foreach(json_object_get(p, "link"), i, l) {
+        const char *t = json_string_value(json_object_get(l, "type"));
+        merged |= t && !strcmp(t, "replaced-by");
+    }
+    int ok = !merged && family && birth && strlen(birth) == 10 && !ins_normalize_name(family, v.name, sizeof v.name, &ignored);
     if (ok && given && ins_normalize_first_names(given, v.first, sizeof v.first, &ignored)) v.first[0] = 0;
     if (ok) {
         ins_phonetic_key(v.name, v.phonetic, sizeof v.phonetic);
@@ -217,30 +223,67 @@ int ins_duplicates(store_conn *c, int min_score, ins_duplicate **out, size_t *co
 
 /* --- merge and unmerge --- */
 
-/* Replace every reference to Patient/from by Patient/to in the JSON tree; returns how many. */
-static int vig_repoint(json_t *v, const char *from, const char *to)
+/* A reference to Patient/<id> on this server: relative, or absolute under our own FHIR base. */
+static int vig_refers_to(const char *ref, const char *base, const char *rel)
+{
+    if (!strcmp(ref, rel)) return 1;
+    size_t bl = strlen(base);
+    return !strncmp(ref, base, bl) && ref[bl] == '/' && !strcmp(ref + bl + 1, rel);
+}
+
+/* Point every reference to `from` at `to`, appending the JSON path of each change to paths
+ * ("/subject/reference", "/entry/0/item/reference"): the unmerge reverts exactly those. */
+static int vig_repoint(json_t *v, const char *base, const char *from, const char *to, char *path, size_t len, size_t cap,
+                       json_t *paths)
 {
     int n = 0;
     if (json_is_object(v)) {
         const char *k;
         json_t *item;
         json_object_foreach(v, k, item) {
+            size_t l = len + (size_t)snprintf(path + len, len < cap ? cap - len : 0, "/%s", k);
+            if (l >= cap) continue;
             const char *ref = json_string_value(item);
-            size_t rl = ref ? strlen(ref) : 0, fl = strlen(from);
-            if (!strcmp(k, "reference") && ref && rl >= fl && !strcmp(ref + rl - fl, from) &&
-                (rl == fl || ref[rl - fl - 1] == '/')) {
+            if (!strcmp(k, "reference") && ref && vig_refers_to(ref, base, from)) {
                 json_object_set_new(v, k, json_string(to));
+                json_array_append_new(paths, json_string(path));
                 n++;
             } else {
-                n += vig_repoint(item, from, to);
+                n += vig_repoint(item, base, from, to, path, l, cap, paths);
             }
+            path[len] = 0;
         }
     } else if (json_is_array(v)) {
         size_t i;
         json_t *item;
-        json_array_foreach(v, i, item) n += vig_repoint(item, from, to);
+        json_array_foreach(v, i, item) {
+            size_t l = len + (size_t)snprintf(path + len, len < cap ? cap - len : 0, "/%zu", i);
+            if (l < cap) n += vig_repoint(item, base, from, to, path, l, cap, paths);
+            path[len] = 0;
+        }
     }
     return n;
+}
+
+/* Set the reference at a path written by vig_repoint back to `to` when it still holds `from`. */
+static int vig_revert(json_t *v, const char *path, const char *base, const char *from, const char *to)
+{
+    char buf[512];
+    snprintf(buf, sizeof buf, "%s", path);
+    char *save = NULL, *part = strtok_r(buf, "/", &save);
+    json_t *cur = v, *parent = NULL;
+    const char *key = NULL;
+    while (part && cur) {
+        parent = cur;
+        key = part;
+        if (json_is_array(cur)) cur = json_array_get(cur, strtoul(part, NULL, 10));
+        else cur = json_object_get(cur, part);
+        part = strtok_r(NULL, "/", &save);
+    }
+    const char *ref = json_string_value(cur);
+    if (!ref || !json_is_object(parent) || strcmp(key, "reference") || !vig_refers_to(ref, base, from)) return 0;
+    json_object_set_new(parent, "reference", json_string(to));
+    return 1;
 }
 
 static int vig_load(store_conn *c, const char *type_id, arena *a, json_t **out, socle_err *err)
@@ -273,20 +316,34 @@ static int vig_store(ins_service *ins, store_conn *c, const auth_subject *who, c
     return audit_append_tx(ins->app->audit, c, &e, err);
 }
 
-/* Set or remove (other == NULL) the Patient's link of that type. */
-static void vig_link(json_t *patient, const char *type, const char *other)
+/* Add the link (type, other), or remove it (add = 0); other links are left alone. */
+static void vig_link(json_t *patient, const char *type, const char *other, int add)
 {
     json_t *links = json_object_get(patient, "link");
     for (size_t i = json_array_size(links); i-- > 0;) {
-        const char *t = json_string_value(json_object_get(json_array_get(links, i), "type"));
-        if (t && !strcmp(t, type)) json_array_remove(links, i);
+        json_t *l = json_array_get(links, i);
+        const char *t = json_string_value(json_object_get(l, "type"));
+        const char *o = json_string_value(json_object_get(json_object_get(l, "other"), "reference"));
+        if (t && o && !strcmp(t, type) && !strcmp(o, other)) json_array_remove(links, i);
     }
-    if (other) {
+    if (add) {
         if (!links) json_object_set_new(patient, "link", links = json_array());
         json_array_append_new(links, json_pack("{s:{s:s},s:s}", "other", "reference", other, "type", type));
     } else if (links && json_array_size(links) == 0) {
         json_object_del(patient, "link");
     }
+}
+
+/* 1 when the Patient was merged into another (inactive, link replaced-by). */
+static int vig_is_merged(const json_t *patient)
+{
+    size_t i;
+    const json_t *l;
+    json_array_foreach(json_object_get(patient, "link"), i, l) {
+        const char *t = json_string_value(json_object_get(l, "type"));
+        if (t && !strcmp(t, "replaced-by")) return 1;
+    }
+    return 0;
 }
 
 int ins_merge(ins_service *ins, store_conn *c, const auth_subject *who, const char *survivor, const char *merged,
@@ -296,7 +353,7 @@ int ins_merge(ins_service *ins, store_conn *c, const auth_subject *who, const ch
     arena *a = arena_new(0);
     if (!a) return socle_err_set(err, SOCLE_ENOMEM, "out of memory");
     json_t *surv = NULL, *dup = NULL, *list = json_array();
-    char from[160], to[160];
+    char from[160], to[160], path[512];
     snprintf(from, sizeof from, "Patient/%s", merged);
     snprintf(to, sizeof to, "Patient/%s", survivor);
     id_uuid(merge_id);
@@ -304,34 +361,34 @@ int ins_merge(ins_service *ins, store_conn *c, const auth_subject *who, const ch
     snprintf(detail, sizeof detail, "fusion %s", merge_id);
     int rc = vig_load(c, to, a, &surv, err);
     if (!rc) rc = vig_load(c, from, a, &dup, err);
-    if (!rc && json_is_false(json_object_get(dup, "active")) && json_object_get(dup, "link"))
-        rc = socle_err_set(err, SOCLE_EUNPROCESSABLE, "Patient/%s is already merged", merged);
+    if (!rc && vig_is_merged(dup)) rc = socle_err_set(err, SOCLE_EUNPROCESSABLE, "Patient/%s is already merged", merged);
+    if (!rc && vig_is_merged(surv))
+        rc = socle_err_set(err, SOCLE_EUNPROCESSABLE, "Patient/%s was itself merged: it cannot be the survivor", survivor);
     const char **refs = NULL;
     size_t nrefs = 0;
     if (!rc) rc = fhir_repo_referencing(c, "Patient", merged, a, &refs, &nrefs, err);
     *repointed = 0;
     for (size_t i = 0; !rc && i < nrefs; i++) {
         if (!strcmp(refs[i], to)) continue;
-        json_t *res = NULL;
+        json_t *res = NULL, *paths = json_array();
+        path[0] = 0;
         rc = vig_load(c, refs[i], a, &res, err);
-        if (rc == SOCLE_EGONE) {
-            rc = 0;
-            continue;
-        }
-        if (!rc && vig_repoint(res, from, to) > 0) {
+        if (rc == SOCLE_EGONE) rc = 0;
+        else if (!rc && vig_repoint(res, ins->app->fhir_base, from, to, path, 0, sizeof path, paths) > 0) {
             rc = vig_store(ins, c, who, refs[i], res, detail, a, err);
-            json_array_append_new(list, json_string(refs[i]));
+            json_array_append_new(list, json_pack("{s:s,s:O}", "resource", refs[i], "paths", paths));
             (*repointed)++;
         }
+        json_decref(paths);
         json_decref(res);
     }
     if (!rc) {
-        vig_link(dup, "replaced-by", to);
+        vig_link(dup, "replaced-by", to, 1);
         json_object_set_new(dup, "active", json_false());
         rc = vig_store(ins, c, who, from, dup, detail, a, err);
     }
     if (!rc) {
-        vig_link(surv, "replaces", from);
+        vig_link(surv, "replaces", from, 1);
         rc = vig_store(ins, c, who, to, surv, detail, a, err);
     }
     if (!rc) {
@@ -381,33 +438,44 @@ int ins_unmerge(ins_service *ins, store_conn *c, const auth_subject *who, const 
     snprintf(from, sizeof from, "Patient/%s", survivor);
     snprintf(to, sizeof to, "Patient/%s", merged);
     snprintf(detail, sizeof detail, "defusion %s", merge_id);
+    json_t *dup = NULL, *surv = NULL;
+    if (!rc) rc = vig_load(c, from, a, &surv, err);
+    if (!rc && vig_is_merged(surv))
+        rc = socle_err_set(err, SOCLE_EUNPROCESSABLE,
+                           "Patient/%s has since been merged into another: undo that merge first", survivor);
     *restored = 0;
     size_t i;
     json_t *item;
     json_array_foreach(list, i, item) {
         if (rc) break;
+        const char *type_id = json_string_value(json_object_get(item, "resource"));
         json_t *res = NULL;
-        rc = vig_load(c, json_string_value(item), a, &res, err);
+        if (!type_id) continue;
+        rc = vig_load(c, type_id, a, &res, err);
         if (rc == SOCLE_EGONE) {
             rc = 0;
             continue;
         }
-        if (!rc && vig_repoint(res, from, to) > 0) {
-            rc = vig_store(ins, c, who, json_string_value(item), res, detail, a, err);
+        int n = 0;
+        size_t k;
+        json_t *path;
+        json_array_foreach(json_object_get(item, "paths"), k, path) {
+            if (!rc && json_string_value(path)) n += vig_revert(res, json_string_value(path), ins->app->fhir_base, from, to);
+        }
+        if (!rc && n > 0) {
+            rc = vig_store(ins, c, who, type_id, res, detail, a, err);
             (*restored)++;
         }
         json_decref(res);
     }
-    json_t *dup = NULL, *surv = NULL;
     if (!rc) rc = vig_load(c, to, a, &dup, err);
     if (!rc) {
-        vig_link(dup, "replaced-by", NULL);
+        vig_link(dup, "replaced-by", from, 0);
         json_object_set_new(dup, "active", json_true());
         rc = vig_store(ins, c, who, to, dup, detail, a, err);
     }
-    if (!rc) rc = vig_load(c, from, a, &surv, err);
     if (!rc) {
-        vig_link(surv, "replaces", NULL);
+        vig_link(surv, "replaces", to, 0);
         rc = vig_store(ins, c, who, from, surv, detail, a, err);
     }
     if (!rc) {

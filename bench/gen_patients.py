@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """gen_patients.py N - write N synthetic FHIR Patients as NDJSON on stdout (ids bench-0000001...).
 
-Deterministic, clearly fake: test INS system (urn:oid:1.2.250.1.213.1.4.10), names BENCH-xxxx."""
+Deterministic, clearly fake: a local IPP identifier (no INS: an INS needs a qualified identity), names BENCH-xxxx."""
 import json
 import random
 import sys
@@ -10,11 +10,6 @@ FAMILIES = ["MARTIN", "BERNARD", "THOMAS", "PETIT", "ROBERT", "RICHARD", "DURAND
             "LAURENT", "SIMON", "MICHEL", "LEFÈVRE", "LEROY", "ROUX", "DAVID", "BERTRAND", "MOREL"]
 GIVEN_M = ["Jean", "Pierre", "Louis", "Lucas", "Hugo", "Jules", "Paul", "Léo"]
 GIVEN_F = ["Marie", "Hélène", "Camille", "Léa", "Chloé", "Emma", "Jeanne", "Alice"]
-
-
-def nir(sex, year, month, dept, commune, order):
-    base = f"{sex}{year % 100:02d}{month:02d}{dept:02d}{commune:03d}{order:03d}"
-    return base + f"{97 - int(base) % 97:02d}"
 
 
 def main():
@@ -29,9 +24,7 @@ def main():
         p = {
             "resourceType": "Patient",
             "id": f"bench-{i:07d}",
-            "identifier": [{"use": "official", "system": "urn:oid:1.2.250.1.213.1.4.10",
-                            "value": nir(sex, year, month, 1 + i % 95, i % 1000, (i // 1000) % 1000)},
-                           {"system": "urn:oid:1.2.250.1.71.4.2.7.99", "value": f"IPP{i:09d}"}],
+            "identifier": [{"system": "urn:oid:1.2.250.1.71.4.2.7.99", "value": f"IPP{i:09d}"}],
             "name": [{"use": "official", "family": "BENCH-" + rnd.choice(FAMILIES),
                       "given": [rnd.choice(GIVEN_M if sex == 1 else GIVEN_F)]}],
             "gender": "male" if sex == 1 else "female",

@@ -59,6 +59,8 @@ int cli_import(int argc, char **argv)
     long long bytes = 0;
     int64_t start = time_monotonic_ns(), last_print = 0;
     arena *a = arena_new(1 << 16);
+    auth_subject importer = {.kind = AUTH_KIND_SYSTEM};
+    snprintf(importer.sub, sizeof importer.sub, "socle-import");
     while (!rc && (len = getline(&line, &cap, f)) >= 0) {
         lineno++;
         bytes += len;
@@ -74,6 +76,7 @@ int cli_import(int argc, char **argv)
             lrc = socle_err_set(&lerr, SOCLE_EUNPROCESSABLE, "unknown or missing resourceType");
         else if (!lrc && !id)
             lrc = socle_err_set(&lerr, SOCLE_EUNPROCESSABLE, "the resource has no id");
+        if (!lrc) lrc = rest_check_write(&app, c, a, &importer, type, id, res, &lerr); /* the services' rules */
         if (!lrc) {
             fhir_stored s;
             lrc = fhir_repo_update(c, type, id, res, 0, a, &s, NULL, &lerr);

@@ -360,9 +360,6 @@ static int rest_if_none_exist(socle_app *app, http_request *req, store_conn *c, 
     return 0;
 }
 
-static int rest_run_write_hooks(socle_app *app, http_request *req, const auth_subject *who, store_conn *c,
-                                const rest_op *op, socle_err *err);
-
 static int rest_write(socle_app *app, http_request *req, const auth_subject *who, store_conn *c, const rest_op *op,
                       rest_result *res)
 {
@@ -386,7 +383,9 @@ static int rest_write(socle_app *app, http_request *req, const auth_subject *who
 
     fhir_stored s;
     int rc, created = 0, existed = 1;
-    if (op->kind != REST_DELETE && (rc = rest_run_write_hooks(app, req, who, c, op, &res->err)))
+    if (op->kind != REST_DELETE &&
+        (rc = rest_check_write(app, c, req->arena, who, op->type, op->kind == REST_UPDATE ? op->id : NULL, op->resource,
+                               &res->err)))
         return rest_fail(res, &res->err);
     if (op->kind == REST_CREATE) {
         fhir_search_hit *existing = NULL;
@@ -430,25 +429,24 @@ int rest_add_write_hook(socle_app *app, const char *type, rest_write_hook_fn fn,
     return 0;
 }
 
-/* The services' rules on a create or update of op->type; the previous version is loaded only when
- * a hook wants it. */
-static int rest_run_write_hooks(socle_app *app, http_request *req, const auth_subject *who, store_conn *c,
-                                const rest_op *op, socle_err *err)
+int rest_check_write(socle_app *app, store_conn *c, arena *a, const auth_subject *who, const char *type, const char *id,
+                     json_t *resource, socle_err *err)
 {
     json_t *previous = NULL;
     int loaded = 0, rc = 0;
     for (int i = 0; !rc && i < app->nwrite_hooks; i++) {
         const rest_write_hook *h = &app->write_hooks[i];
-        if (strcmp(h->type, op->type)) continue;
-        if (!loaded && op->kind == REST_UPDATE) {
+        if (strcmp(h->type, type)) continue;
+        /* The current version, loaded only when a hook wants it. */
+        if (!loaded && id) {
             fhir_stored cur;
-            int r = fhir_repo_read(c, op->type, op->id, 0, req->arena, &cur, err);
+            int r = fhir_repo_read(c, type, id, 0, a, &cur, err);
             if (r == 0) previous = json_loadb(cur.body, cur.body_len, 0, NULL);
             else if (r != SOCLE_ENOTFOUND && r != SOCLE_EGONE) return r;
             socle_err_clear(err);
         }
         loaded = 1;
-        rc = h->fn(h->ctx, c, who, op->type, op->id, op->resource, previous, err);
+        rc = h->fn(h->ctx, c, who, type, id, resource, previous, err);
     }
     json_decref(previous);
     return rc;

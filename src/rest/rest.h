@@ -69,6 +69,12 @@ typedef struct socle_app {
  * the server starts serving. SOCLE_EINTERNAL when the table is full. */
 int rest_add_write_hook(socle_app *app, const char *type, rest_write_hook_fn fn, void *ctx);
 
+/* rest_check_write - run the services' write hooks of `type` on resource, as a create (id NULL) or
+ * an update of id (its current version is given to the hooks); inside the caller's transaction.
+ * Every path that writes resources (REST, bundles, bulk import) goes through it. */
+int rest_check_write(socle_app *app, store_conn *c, arena *a, const auth_subject *who, const char *type, const char *id,
+                     json_t *resource, socle_err *err);
+
 /* rest_register - add the /fhir routes and the system routes (/healthz, /metrics,
  * /.well-known/jwks.json, and /_bench/static when bench_routes is on) to the router. */
 int rest_register(socle_app *app, http_router *router);

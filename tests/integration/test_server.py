@@ -287,6 +287,16 @@ def test_import_ndjson(ctx):
         f.write('{"resourceType":"Patient"}\n{not json\n')
     p = env.cli("import", "ndjson", bad, "--data", data, "--db", db, check=False)
     assert p.returncode != 0, "import of a bad file succeeded"
+    # The services' rules apply to bulk loads too: an INS on an identity that is not qualifiée is
+    # refused (line 2), the rest loads.
+    rniv = os.path.join(data, "rniv.ndjson")
+    with open(rniv, "w") as f:
+        f.write(json.dumps({"resourceType": "Patient", "id": "imp-prov", "name": [{"family": fam}]}) + "\n")
+        f.write(json.dumps({"resourceType": "Patient", "id": "imp-ins", "name": [{"family": fam}],
+                            "identifier": [{"system": "urn:oid:1.2.250.1.213.1.4.10", "value": "180017505612341"}]}) + "\n")
+    p = env.cli("import", "ndjson", rniv, "--data", data, "--db", db, check=False)
+    assert ":2: rejected" in p.stderr and "qualifiée" in p.stderr, p.stderr
+    assert ":1: rejected" not in p.stderr, p.stderr
 
 
 def test_concurrent_writers_one_node(ctx):

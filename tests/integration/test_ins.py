@@ -557,3 +557,18 @@ def test_merge_chains_and_exact_unmerge(ctx):
     # The civ role is for professionals only.
     tok = ctx.env.token(ctx.data, "1800175123499", "patient", roles=["civ"])
     ctx.srv.client(tok).get("/ins/v1/doublons", expect=403)
+
+
+def test_homonyms_flagged_then_confirmed(ctx):
+    c = _identity_client(ctx)
+    civ = _civ(ctx)
+    base = {"nom_naissance": "Homonymie", "prenoms": "Lucie Anne", "sexe": "F", "date_naissance": "1991-09-19"}
+    first = c.create(_patient(base))
+    assert "HOMD" not in json.dumps(first.get("extension", []))
+    second = c.create(_patient(dict(base, nom_naissance="homonymie")))
+    assert '"HOMD"' in json.dumps(second["extension"]), "the server flags a detected homonym"
+    # Confirming (HOMA) is the identitovigilance cell's decision.
+    homa = _patient(base, "PROV", attributes=["HOMA"])
+    _rule(c.put("/fhir/Patient/" + second["id"], dict(homa, id=second["id"]), expect=422), ["HOMA", "civ"])
+    done = civ.put("/fhir/Patient/" + second["id"], dict(homa, id=second["id"]), expect=200).json
+    assert '"HOMA"' in json.dumps(done["extension"])

@@ -215,7 +215,7 @@ static void expect_rule(json_t *p, const json_t *previous, const char *words)
     store_conn *c;
     socle_err err = {0};
     assert_int_equal(store_acquire(db, &c, &err), 0);
-    int rc = ins_identity_check(c, p, previous, &err);
+    int rc = ins_identity_check(c, NULL, NULL, p, previous, &err);
     store_release(db, c);
     if (!words) {
         if (rc) fail_msg("refused: %s", err.msg);
@@ -344,6 +344,41 @@ static void test_duplicates(void **state)
     free(d);
 }
 
+static void test_homonyms(void **state)
+{
+    store_conn *c;
+    socle_err err = {0};
+    assert_int_equal(store_acquire(db, &c, &err), 0);
+    put_patient(c, "h1", "Homonyme", "Claire", "female", "1981-04-04");
+    /* The same traits under another id: the server flags HOMD (homonyme détecté). */
+    json_t *p = patient(NULL, NULL, NULL, NULL, "HOMONYME", "claire", "female", "1981-04-04");
+    assert_int_equal(ins_identity_check(c, NULL, NULL, p, NULL, &err), 0);
+    char *flagged = json_dumps(p, JSON_COMPACT);
+    assert_non_null(strstr(flagged, "\"HOMD\""));
+    free(flagged);
+    json_decref(p);
+    /* Not for itself, nor for another date. */
+    p = patient(NULL, NULL, NULL, NULL, "Homonyme", "Claire", "female", "1981-04-04");
+    assert_int_equal(ins_identity_check(c, NULL, "h1", p, NULL, &err), 0);
+    char *text = json_dumps(p, JSON_COMPACT);
+    assert_null(strstr(text, "HOMD"));
+    free(text);
+    json_decref(p);
+    /* HOMA (homonyme avéré) is the identitovigilance cell's to confirm. */
+    auth_subject clerk = {.kind = AUTH_KIND_PROFESSIONAL, .nroles = 1};
+    snprintf(clerk.roles[0], sizeof clerk.roles[0], "identity");
+    auth_subject civ = clerk;
+    snprintf(civ.roles[0], sizeof civ.roles[0], "civ");
+    p = patient("PROV", NULL, "HOMA", NULL, "Homonyme", "Claire", "female", "1981-04-04");
+    assert_int_equal(ins_identity_check(c, &clerk, NULL, p, NULL, &err), SOCLE_EUNPROCESSABLE);
+    assert_non_null(strstr(err.msg, "HOMA"));
+    assert_int_equal(ins_identity_check(c, &civ, NULL, p, NULL, &err), 0);
+    /* Once confirmed, a later write by anyone keeps it. */
+    assert_int_equal(ins_identity_check(c, &clerk, "h2", p, p, &err), 0);
+    json_decref(p);
+    store_release(db, c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -351,6 +386,7 @@ int main(void)
         cmocka_unit_test(test_searches),
         cmocka_unit_test(test_rniv_transitions),
         cmocka_unit_test(test_duplicates),
+        cmocka_unit_test(test_homonyms),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -17,10 +17,13 @@
  *     traits are the reference's;
  *   - an INS identifier (NIR/NIA systems) is carried only by a QUAL identity;
  *   - an update of a QUAL identity whose traits no longer match the reference is downgraded to VALI
- *     and loses its INS identifier (a trait changed without a new INSi verification). */
+ *     and loses its INS identifier (a trait changed without a new INSi verification);
+ *   - homonyms: when another Patient has the same normalised traits the server adds HOMD
+ *     (homonyme détecté); HOMA (homonyme avéré) is set only by the identitovigilance cell (civ). */
 #include <stdio.h>
 #include <string.h>
 
+#include "fhir/search.h"
 #include "svc/ins/ins_internal.h"
 #include "svc/ins/matricule.h"
 #include "svc/ins/traits.h"
@@ -163,11 +166,84 @@ static void identity_downgrade(json_t *patient, identity_facts *f)
 static int identity_rules(void *ctx, store_conn *c, const auth_subject *who, const char *type, const char *id,
                           json_t *resource, const json_t *previous, socle_err *err)
 {
-    return ins_identity_check(c, resource, previous, err);
+    return ins_identity_check(c, who, id, resource, previous, err);
 }
 
-int ins_identity_check(store_conn *c, json_t *resource, const json_t *previous, socle_err *err)
+/* 1 when the Patient carries the identity attribute `code` (HOMD, HOMA, DOUT...). */
+static int identity_has_attribute(const json_t *patient, const char *code)
 {
+    size_t i;
+    const json_t *ext;
+    json_array_foreach(json_object_get(patient, "extension"), i, ext) {
+        const char *url = json_string_value(json_object_get(ext, "url"));
+        const char *c = url && !strcmp(url, IDENTITY_RELIABILITY_URL) ? identity_sub_code(ext, "identityReliability", NULL) : NULL;
+        if (c && !strcmp(c, code)) return 1;
+    }
+    return 0;
+}
+
+/* Another Patient of the repository with the same normalised traits (birth name, first names, sex,
+ * birth date): a homonym. Found through the FHIR search indexes (family, birthdate, gender), then
+ * compared on the normalised traits. */
+static int identity_homonym_exists(store_conn *c, const char *self_id, const json_t *patient, socle_err *err)
+{
+    identity_traits t;
+    if (identity_read_traits(patient, &t)) return 0;
+    const json_t *name = NULL, *n;
+    size_t i;
+    json_array_foreach(json_object_get(patient, "name"), i, n) {
+        const char *use = json_string_value(json_object_get(n, "use"));
+        if (use && !strcmp(use, "official")) name = n;
+    }
+    const char *family = json_string_value(json_object_get(name, "family"));
+    const char *gender = json_string_value(json_object_get(patient, "gender"));
+    arena *a = arena_new(0);
+    if (!a) return socle_err_set(err, SOCLE_ENOMEM, "out of memory");
+    fhir_search_param ps[4] = {{"family", family}, {"birthdate", t.birth_date}, {"gender", gender}, {"_count", "50"}};
+    fhir_search *plan;
+    fhir_search_page page;
+    fhir_search_options opt = {0};
+    int found = 0, rc = fhir_search_parse("Patient", ps, 4, &opt, a, &plan, err);
+    if (!rc) rc = fhir_search_run(c, plan, a, &page, err);
+    for (size_t k = 0; !rc && k < page.nhits && !found; k++) {
+        if (self_id && !strcmp(page.hits[k].id, self_id)) continue;
+        json_t *other = json_loadb(page.hits[k].body, page.hits[k].body_len, 0, NULL);
+        identity_traits o;
+        const char *link_type = json_string_value(json_object_get(json_array_get(json_object_get(other, "link"), 0), "type"));
+        if (other && !identity_read_traits(other, &o) && !strcmp(o.birth_name, t.birth_name) &&
+            !strcmp(o.first_names, t.first_names) && !strcmp(o.sex, t.sex) && !strcmp(o.birth_date, t.birth_date) &&
+            !(link_type && !strcmp(link_type, "replaced-by")))
+            found = 1;
+        json_decref(other);
+    }
+    arena_free(a);
+    return rc ? rc : found;
+}
+
+/* Add the attribute `code` as one more occurrence of the identity-reliability extension. */
+static void identity_add_attribute(json_t *patient, const char *code)
+{
+    json_t *exts = json_object_get(patient, "extension");
+    if (!exts) json_object_set_new(patient, "extension", exts = json_array());
+    json_array_append_new(exts, json_pack("{s:s,s:[{s:s,s:{s:s,s:s}}]}", "url", IDENTITY_RELIABILITY_URL, "extension", "url",
+                                          "identityReliability", "valueCoding", "system", IDENTITY_STATUS_SYSTEM, "code",
+                                          code));
+}
+
+int ins_identity_check(store_conn *c, const auth_subject *who, const char *id, json_t *resource, const json_t *previous,
+                       socle_err *err)
+{
+    /* Homonyms: HOMD is detected by the server, HOMA confirmed by the identitovigilance cell. */
+    int homa = identity_has_attribute(resource, "HOMA");
+    if (homa && !(previous && identity_has_attribute(previous, "HOMA")) && who && !auth_has_role(who, "civ"))
+        return socle_err_at(err, SOCLE_EUNPROCESSABLE, "Patient.extension",
+                            "RNIV: an homonyme avéré (HOMA) is confirmed by the identitovigilance cell (role civ)");
+    if (!homa && !identity_has_attribute(resource, "HOMD")) {
+        int h = identity_homonym_exists(c, id, resource, err);
+        if (h < 0) return h;
+        if (h) identity_add_attribute(resource, "HOMD");
+    }
+
     identity_facts f;
     int rc = identity_read_facts(resource, &f, err);
     if (rc) return rc;

@@ -15,9 +15,11 @@ struct ins_service {
  * `need_all` requires the four mandatory traits. Errors name the field (traits.prenoms...). */
 int ins_traits_from_json(arena *a, const json_t *traits, int need_all, ins_traits_query *q, socle_err *err);
 
-/* ins_identity_check - the RNIV rules (identity.c) on a Patient about to be written; previous is
- * its current version or NULL. May downgrade resource in place. 0 or a 422 naming the rule. */
-int ins_identity_check(store_conn *c, json_t *resource, const json_t *previous, socle_err *err);
+/* ins_identity_check - the RNIV rules (identity.c) on Patient `id` (NULL on create) about to be
+ * written by `who` (NULL: the system); previous is its current version or NULL. May change
+ * resource in place (downgrade, HOMD). 0 or a 422 naming the rule. */
+int ins_identity_check(store_conn *c, const auth_subject *who, const char *id, json_t *resource, const json_t *previous,
+                       socle_err *err);
 
 /* ins_register_identity_rules - the RNIV rules on Patient writes (identity.c). */
 int ins_register_identity_rules(ins_service *ins, socle_err *err);

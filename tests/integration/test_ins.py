@@ -572,3 +572,23 @@ def test_homonyms_flagged_then_confirmed(ctx):
     _rule(c.put("/fhir/Patient/" + second["id"], dict(homa, id=second["id"]), expect=422), ["HOMA", "civ"])
     done = civ.put("/fhir/Patient/" + second["id"], dict(homa, id=second["id"]), expect=200).json
     assert '"HOMA"' in json.dumps(done["extension"])
+
+
+def _with_birth_place(p, code):
+    p = dict(p)
+    p["extension"] = list(p.get("extension", [])) + [{"url": "http://hl7.org/fhir/StructureDefinition/patient-birthPlace",
+        "valueAddress": {"extension": [{"url": "https://hl7.fr/ig/fhir/core/StructureDefinition/fr-core-address-insee-code",
+                                        "valueCoding": {"code": code}}], "country": "FRA"}}]
+    return p
+
+
+def test_rniv_birth_place(ctx):
+    b = _base(ctx)
+    c = _identity_client(ctx)
+    r = next(x for x in b["unique"][20:] if x["lieu_naissance"])
+    other = "75056" if r["lieu_naissance"] != "75056" else "69123"
+    c.create(_with_birth_place(_patient(r, "QUAL", mode="CN", ins=True), r["lieu_naissance"]))
+    _rule(c.post("/fhir/Patient", _with_birth_place(_patient(r, "QUAL", mode="CN", ins=True), other), expect=422),
+          ["qualifiée", "traits"])
+    _rule(c.post("/fhir/Patient", _with_birth_place(_patient(r, "RECUP"), other), expect=422), ["récupérée", "no identity"])
+    c.create(_with_birth_place(_patient(r, "RECUP"), r["lieu_naissance"]))

@@ -6,7 +6,8 @@
  * QUAL for the status; DOUT, FICT, HOMD, HOMA... for attributes, one per occurrence of the
  * extension), validationMode (valueCoding: the identity document checked) and validationDate.
  * The traits: birth name = the family of the name with use "official"; birth first names = the
- * FR Core birth-list-given-name extension of that name, else its given names; gender; birthDate.
+ * FR Core birth-list-given-name extension of that name, else its given names; gender; birthDate;
+ * birth place = the FR Core INSEE code of the patient-birthPlace extension's address (optional).
  *
  * Rules (a broken one is a 422 naming it):
  *   - no status means PROV;
@@ -31,6 +32,8 @@
 #define IDENTITY_RELIABILITY_URL "https://hl7.fr/ig/fhir/core/StructureDefinition/fr-core-identity-reliability"
 #define BIRTH_LIST_GIVEN_NAME_URL "https://hl7.fr/ig/fhir/core/StructureDefinition/fr-core-birth-list-given-name"
 #define IDENTITY_STATUS_SYSTEM "https://hl7.fr/ig/fhir/core/CodeSystem/fr-core-cs-v2-0445"
+#define BIRTH_PLACE_URL "http://hl7.org/fhir/StructureDefinition/patient-birthPlace"
+#define INSEE_CODE_URL "https://hl7.fr/ig/fhir/core/StructureDefinition/fr-core-address-insee-code"
 
 static const char *const identity_high_trust[] = {"CN", "PA", "CS", "eCN", "IN", "AV", NULL};
 
@@ -102,6 +105,7 @@ typedef struct identity_traits {
     char first_names[256];
     const char *sex;
     const char *birth_date;
+    const char *birth_place;    /* INSEE COG code, NULL when not given */
 } identity_traits;
 
 static int identity_read_traits(const json_t *patient, identity_traits *t)
@@ -139,6 +143,18 @@ static int identity_read_traits(const json_t *patient, identity_traits *t)
     t->sex = gender && !strcmp(gender, "male") ? "M" : gender && !strcmp(gender, "female") ? "F" : NULL;
     t->birth_date = json_string_value(json_object_get(patient, "birthDate"));
     if (!t->sex || !t->birth_date || strlen(t->birth_date) != 10) return -1;
+    /* Birth place: the patient-birthPlace extension's address, its FR Core INSEE code. */
+    json_array_foreach(json_object_get(patient, "extension"), i, ext) {
+        const char *url = json_string_value(json_object_get(ext, "url"));
+        if (!url || strcmp(url, BIRTH_PLACE_URL)) continue;
+        size_t k;
+        const json_t *sub;
+        json_array_foreach(json_object_get(json_object_get(ext, "valueAddress"), "extension"), k, sub) {
+            const char *su = json_string_value(json_object_get(sub, "url"));
+            if (su && !strcmp(su, INSEE_CODE_URL))
+                t->birth_place = json_string_value(json_object_get(json_object_get(sub, "valueCoding"), "code"));
+        }
+    }
     return 0;
 }
 
@@ -148,7 +164,8 @@ static int identity_read_traits(const json_t *patient, identity_traits *t)
 static int identity_traits_match(const identity_traits *t, const ins_identity *ref)
 {
     return !strcmp(t->birth_name, ref->birth_name) && !strcmp(t->sex, ref->sex) &&
-           ins_birth_dates_match(t->birth_date, ref->birth_date) && !strcmp(t->first_names, ref->first_names);
+           ins_birth_dates_match(t->birth_date, ref->birth_date) && !strcmp(t->first_names, ref->first_names) &&
+           (!t->birth_place || !ref->birth_place[0] || !strcmp(t->birth_place, ref->birth_place));
 }
 
 /* Qualified identity no longer backed by INSi: VALI, and the INS identifier removed. */
@@ -274,7 +291,8 @@ int ins_identity_check(store_conn *c, const auth_subject *who, const char *id, j
                             status);
     ins_identity ref;
     if (!strcmp(status, "RECUP")) {
-        ins_traits_query q = {.birth_name = t.birth_name, .first_names = t.first_names, .sex = t.sex, .birth_date = t.birth_date};
+        ins_traits_query q = {.birth_name = t.birth_name, .first_names = t.first_names, .sex = t.sex,
+                              .birth_date = t.birth_date, .birth_place = t.birth_place};
         rc = ins_reference_search_traits(c, &q, &ref, err);
         if (rc < 0) return rc;
         if (rc != 1)

@@ -379,6 +379,34 @@ static void test_homonyms(void **state)
     store_release(db, c);
 }
 
+static void test_outward_identifier(void **state)
+{
+    store_conn *c;
+    socle_err err = {0};
+    assert_int_equal(store_acquire(db, &c, &err), 0);
+    char dupont[16];
+    snprintf(dupont, sizeof dupont, "%s", with_key("1800175056123"));
+    json_t *q = patient("QUAL", "CN", NULL, dupont, "Dupont", "Jean Pierre", "male", "1980-01-17");
+    json_t *v = patient("VALI", "CN", NULL, NULL, "Dupont", "Jean Pierre", "male", "1980-01-17");
+    json_object_set_new(q, "id", json_string("out-q"));
+    json_object_set_new(v, "id", json_string("out-v"));
+    arena *a = arena_new(0);
+    fhir_stored st;
+    assert_int_equal(fhir_repo_update(c, "Patient", "out-q", q, 0, a, &st, NULL, &err), 0);
+    assert_int_equal(fhir_repo_update(c, "Patient", "out-v", v, 0, a, &st, NULL, &err), 0);
+    char m[16], oid[64];
+    assert_int_equal(ins_outward_identifier(c, "out-q", m, oid, &err), 0);
+    assert_string_equal(m, dupont);
+    assert_string_equal(oid, "1.2.250.1.213.1.4.10");
+    assert_int_equal(ins_outward_identifier(c, "out-v", m, oid, &err), SOCLE_EUNPROCESSABLE);
+    assert_non_null(strstr(err.msg, "not qualifiée"));
+    assert_int_equal(ins_outward_identifier(c, "no-such", m, oid, &err), SOCLE_ENOTFOUND);
+    arena_free(a);
+    json_decref(q);
+    json_decref(v);
+    store_release(db, c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -387,6 +415,7 @@ int main(void)
         cmocka_unit_test(test_rniv_transitions),
         cmocka_unit_test(test_duplicates),
         cmocka_unit_test(test_homonyms),
+        cmocka_unit_test(test_outward_identifier),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cli/annuaire_cli.h"
 #include "cli/app.h"
 
 static void main_usage(FILE *out)
@@ -15,7 +16,8 @@ static void main_usage(FILE *out)
           "  audit verify     check the hash chain and signed checkpoints of the audit trail\n"
           "  config check     validate and print the effective configuration (secrets masked)\n"
           "  import ndjson F  bulk-load FHIR resources, one JSON per line\n"
-          "  ins import F     load an INS reference base (CSV); ins generate: write a synthetic one\n",
+          "  ins import F     load an INS reference base (CSV); ins generate: write a synthetic one\n"
+          "  annuaire generate  write synthetic directory extracts (RPPS activities, MSSanté mailboxes, FINESS)\n",
           out);
 }
 
@@ -36,6 +38,7 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "config")) return cli_config(n, rest);
     if (!strcmp(cmd, "import")) return cli_import(n, rest);
     if (!strcmp(cmd, "ins")) return cli_ins(n, rest);
+    if (!strcmp(cmd, "annuaire") && n >= 1 && !strcmp(rest[0], "generate")) return cli_annuaire_generate(n - 1, rest + 1);
     fprintf(stderr, "socle: unknown command '%s'\n\n", cmd);
     main_usage(stderr);
     return 2;

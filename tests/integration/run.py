@@ -39,6 +39,7 @@ MODULES = [
     "test_audit",
     "test_server",
     "test_ins",
+    "test_annuaire",
     "test_zfinal",
 ]
 

@@ -2,6 +2,7 @@
 #include "cli/app.h"
 #include "svc/svc.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -97,4 +98,57 @@ void app_close(socle_app *app)
     socle_config *cfg = app->config;
     memset(app, 0, sizeof *app);
     app->config = cfg;
+}
+
+/* A decimal number without sign or blanks, within [min, max]; 0 or -1. */
+static int app_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
+{
+    if (!s || !*s || strspn(s, "0123456789") != strlen(s)) return -1;
+    errno = 0;
+    unsigned long long v = strtoull(s, NULL, 10);
+    if (errno || v < min || v > max) return -1;
+    *out = v;
+    return 0;
+}
+
+int app_generator_flags(const char *name, const char *usage, int argc, char **argv, uint64_t max_count, uint64_t *count,
+                        uint64_t *seed, const char **out)
+{
+    const char *count_s = NULL, *seed_s = "1";
+    *out = NULL;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i], **slot;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            fputs(usage, stdout);
+            return 0;
+        }
+        size_t n = strcspn(a, "=");
+        if (!strncmp(a, "--count", n) && n == 7) slot = &count_s;
+        else if (!strncmp(a, "--seed", n) && n == 6) slot = &seed_s;
+        else if (!strncmp(a, "--out", n) && n == 5) slot = out;
+        else {
+            fprintf(stderr, "socle %s: unknown argument '%s'\n%s", name, a, usage);
+            return 2;
+        }
+        if (a[n] == '=') *slot = a + n + 1;
+        else if (i + 1 < argc) *slot = argv[++i];
+        else {
+            fprintf(stderr, "socle %s: %.*s needs a value\n%s", name, (int)n, a, usage);
+            return 2;
+        }
+    }
+    if (app_parse_u64(count_s, 1, max_count, count)) {
+        fprintf(stderr, "socle %s: --count must be a whole number from 1 to %llu\n%s", name, (unsigned long long)max_count,
+                usage);
+        return 2;
+    }
+    if (app_parse_u64(seed_s, 0, UINT64_MAX, seed)) {
+        fprintf(stderr, "socle %s: --seed must be a whole number from 0 to %llu\n", name, (unsigned long long)UINT64_MAX);
+        return 2;
+    }
+    if (!*out || !**out) {
+        fprintf(stderr, "socle %s: --out is required\n%s", name, usage);
+        return 2;
+    }
+    return -1;
 }

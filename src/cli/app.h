@@ -3,6 +3,8 @@
 #ifndef SOCLE_CLI_APP_H
 #define SOCLE_CLI_APP_H
 
+#include <stdint.h>
+
 #include "rest/rest.h"
 
 enum { APP_STORE = 1, APP_KEY = 2, APP_AUDIT = 4, APP_ALL = 7 };
@@ -14,6 +16,13 @@ int app_open(socle_app *app, socle_config *cfg, int parts, socle_err *err);
 void app_close(socle_app *app);
 /* app_load_config - config_load with the subcommand's flags; prints the error and returns NULL. */
 socle_config *app_load_config(int argc, char **argv, const char *extra_flags);
+
+/* app_generator_flags - the flags of a synthetic-data generator `socle <name> --count N [--seed S]
+ * --out TARGET` (also --flag=value): count in [1, max_count], seed any 64-bit number (default 1),
+ * out required. Prints what is wrong with `usage`. Returns -1 to go on, else the exit status
+ * (0 after --help, 2 for a usage error). */
+int app_generator_flags(const char *name, const char *usage, int argc, char **argv, uint64_t max_count, uint64_t *count,
+                        uint64_t *seed, const char **out);
 
 /* Subcommands (argv after the subcommand's own name). Each returns the process exit status. */
 int cli_serve(int argc, char **argv, int demo);

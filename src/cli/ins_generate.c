@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "base/timeutil.h"
+#include "cli/app.h"
 #include "cli/ins_cli.h"
 #include "svc/ins/generate.h"
 
@@ -33,61 +34,13 @@ static void gen_print_progress(uint64_t done, void *ctx)
             (unsigned long long)p->total, 100.0 * (double)done / (double)p->total, rate, eta);
 }
 
-/* A decimal number without sign or blanks, within [min, max]; 0 or -1. */
-static int gen_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
-{
-    if (!s || !*s || strspn(s, "0123456789") != strlen(s)) return -1;
-    errno = 0;
-    unsigned long long v = strtoull(s, NULL, 10);
-    if (errno || v < min || v > max) return -1;
-    *out = v;
-    return 0;
-}
 
 int cli_ins_generate(int argc, char **argv)
 {
-    const char *count_s = NULL, *seed_s = "1", *out = NULL;
-    for (int i = 0; i < argc; i++) {
-        const char *a = argv[i], *v = NULL, **slot;
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            fputs(GEN_USAGE, stdout);
-            return 0;
-        }
-        size_t n = strcspn(a, "=");
-        if (!strncmp(a, "--count", n) && n == 7) slot = &count_s;
-        else if (!strncmp(a, "--seed", n) && n == 6) slot = &seed_s;
-        else if (!strncmp(a, "--out", n) && n == 5) slot = &out;
-        else {
-            fprintf(stderr, "socle ins generate: unknown argument '%s'\n" GEN_USAGE, a);
-            return 2;
-        }
-        if (a[n] == '=') v = a + n + 1;
-        else if (i + 1 < argc) v = argv[++i];
-        else {
-            fprintf(stderr, "socle ins generate: %.*s needs a value\n" GEN_USAGE, (int)n, a);
-            return 2;
-        }
-        *slot = v;
-    }
     uint64_t count, seed;
-    if (!count_s) {
-        fprintf(stderr, "socle ins generate: --count is required\n" GEN_USAGE);
-        return 2;
-    }
-    if (gen_parse_u64(count_s, 1, GEN_MAX_COUNT, &count)) {
-        fprintf(stderr, "socle ins generate: --count must be a whole number from 1 to %llu\n", GEN_MAX_COUNT);
-        return 2;
-    }
-    if (gen_parse_u64(seed_s, 0, UINT64_MAX, &seed)) {
-        fprintf(stderr, "socle ins generate: --seed must be a whole number from 0 to %llu\n",
-                (unsigned long long)UINT64_MAX);
-        return 2;
-    }
-    if (!out || !*out) {
-        fprintf(stderr, "socle ins generate: --out FILE is required ('-' for the standard output)\n" GEN_USAGE);
-        return 2;
-    }
-
+    const char *out;
+    int status = app_generator_flags("ins generate", GEN_USAGE, argc, argv, GEN_MAX_COUNT, &count, &seed, &out);
+    if (status >= 0) return status;
     int to_stdout = !strcmp(out, "-");
     struct stat st;
     int direct = to_stdout || (stat(out, &st) == 0 && !S_ISREG(st.st_mode)); /* never rename over a device */

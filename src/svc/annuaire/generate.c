@@ -13,6 +13,7 @@
  * (we write the IDNST prefix digit, and the whole IDNST in "Identification Structure"), the
  * country code 99100 for France, "F"+FINESS technical ids, ADELI département "20" for Corsica and
  * "97" overseas. The COG and postal codes of the communes are given as known, not checked. */
+#include "base/rng.h"
 #include "svc/annuaire/generate.h"
 
 #include <errno.h>
@@ -248,39 +249,8 @@ static const char *const PLACE_NAMES[] = {"DU CENTRE", "DE LA GARE", "DES TILLEU
                                           "SAINTE-ANNE", "DU LAC",    "DES VIGNES",   "DU CHATEAU", "PASTEUR"};
 #define NPLACE_NAMES ((int)(sizeof PLACE_NAMES / sizeof PLACE_NAMES[0]))
 
-/* ---- PRNG: xoshiro256** seeded by splitmix64 (as svc/ins/generate.c) ------------------------ */
-
-typedef struct gen_rng {
-    uint64_t s[4];
-} gen_rng;
-
-static uint64_t splitmix64(uint64_t *x)
-{
-    uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-
-static inline uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
-
-static inline uint64_t rng_next(gen_rng *r)
-{
-    uint64_t *s = r->s;
-    uint64_t result = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = rotl(s[3], 45);
-    return result;
-}
-
-static inline uint32_t rng_below(gen_rng *r, uint32_t n) { return (uint32_t)(((rng_next(r) >> 32) * n) >> 32); }
-
-/* 1 with probability per_mille / 1000. */
-static inline int rng_chance(gen_rng *r, uint32_t per_mille) { return rng_below(r, 1000) < per_mille; }
+/* The pseudo-random generator is base/rng.h (xoshiro256** seeded by splitmix64). */
+typedef socle_rng gen_rng;
 
 /* ---- output: a line buffer flushed to a FILE ----------------------------------------------- */
 
@@ -1043,7 +1013,7 @@ int annuaire_generate_streams(FILE *ps, FILE *mss, FILE *finess, uint64_t count,
     if (!g) return socle_err_set(err, SOCLE_ENOMEM, "out of memory");
     int rc = 0;
     uint64_t x = seed;
-    for (int i = 0; i < 4; i++) g->rng.s[i] = splitmix64(&x);
+    rng_seed(&g->rng, x);
     for (int c = 0; c < NCOMMUNES; c++) {
         g->commune_total += COMMUNES[c].weight;
         int d = c;

@@ -9,26 +9,11 @@
 #include "base/ids.h"
 #include "svc/ins/ins_internal.h"
 
-static int civ_admit(ins_service *ins, http_request *req, http_response *res, const char *op, auth_subject *who)
-{
-    if (rest_authenticate(ins->app, req, res, who)) return -1;
-    auth_target t = {.resource_type = "Patient", .operation = op};
-    auth_decision d;
-    auth_policy_decide(ins->app->policy, who, AUTH_ACTION_OPERATION, &t, &d);
-    if (d.allowed) return 0;
-    rest_audit(ins->app, req, who, op, "denied", "Patient", NULL, NULL, d.reason);
-    socle_err err;
-    socle_err_set(&err, SOCLE_EFORBIDDEN, "%s is not allowed: %s", op, d.reason);
-    http_respond_error(req, res, &err);
-    res->log_outcome = "denied";
-    return -1;
-}
-
 static void civ_route_duplicates(void *ctx, http_request *req, http_response *res)
 {
     ins_service *ins = ctx;
     auth_subject who;
-    if (civ_admit(ins, req, res, "ins-doublons", &who)) return;
+    if (ins_admit(ins, req, res, "Patient", "ins-doublons", &who)) return;
     socle_err err = {0};
     const char *score = http_query(req, "score");
     char *end = NULL;
@@ -84,29 +69,13 @@ static const char *civ_patient_id(const json_t *body, const char *key, socle_err
     return v;
 }
 
-static int civ_body(ins_service *ins, http_request *req, http_response *res, json_t **out)
-{
-    socle_err err;
-    if (fhir_json_parse(req->body, req->body_len, &ins->app->limits, out, &err)) {
-        http_respond_error(req, res, &err);
-        return -1;
-    }
-    if (!json_is_object(*out)) {
-        json_decref(*out);
-        socle_err_set(&err, SOCLE_EINVAL, "the body must be a JSON object");
-        http_respond_error(req, res, &err);
-        return -1;
-    }
-    return 0;
-}
-
 static void civ_route_merge(void *ctx, http_request *req, http_response *res)
 {
     ins_service *ins = ctx;
     auth_subject who;
-    if (civ_admit(ins, req, res, "ins-fusion", &who)) return;
+    if (ins_admit(ins, req, res, "Patient", "ins-fusion", &who)) return;
     json_t *body;
-    if (civ_body(ins, req, res, &body)) return;
+    if (ins_json_body(ins, req, res, &body)) return;
     socle_err err = {0};
     const char *survivor = civ_patient_id(body, "survivant", &err);
     const char *merged = survivor ? civ_patient_id(body, "doublon", &err) : NULL;
@@ -142,9 +111,9 @@ static void civ_route_unmerge(void *ctx, http_request *req, http_response *res)
 {
     ins_service *ins = ctx;
     auth_subject who;
-    if (civ_admit(ins, req, res, "ins-defusion", &who)) return;
+    if (ins_admit(ins, req, res, "Patient", "ins-defusion", &who)) return;
     json_t *body;
-    if (civ_body(ins, req, res, &body)) return;
+    if (ins_json_body(ins, req, res, &body)) return;
     socle_err err = {0};
     const char *merge_id = json_string_value(json_object_get(body, "fusion"));
     size_t n = 0;

@@ -1,6 +1,7 @@
 /* generate.c - the synthetic INS reference base: embedded name and place tables, a seeded PRNG,
  * unique matricules (a blocked Bloom filter: a false positive only costs another draw), twins,
  * homonyms and carte Vitale data. Distributions and conventions are listed in generate.h. */
+#include "base/rng.h"
 #include "svc/ins/generate.h"
 
 #include <errno.h>
@@ -160,40 +161,8 @@ static const uint32_t AGE_BANDS[] = {5000, 5600, 6000, 6100, 5800, 5500, 5900, 6
                                      5900, 5500, 4300, 3000, 2000, 1000, 300,  40,   5,    1,    1,    1};
 #define NBANDS ((int)(sizeof AGE_BANDS / sizeof AGE_BANDS[0]))
 
-/* ---- PRNG: xoshiro256** seeded by splitmix64 ----------------------------------------------- */
-
-typedef struct gen_rng {
-    uint64_t s[4];
-} gen_rng;
-
-static uint64_t splitmix64(uint64_t *x)
-{
-    uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-
-static inline uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
-
-static inline uint64_t rng_next(gen_rng *r)
-{
-    uint64_t *s = r->s;
-    uint64_t result = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = rotl(s[3], 45);
-    return result;
-}
-
-/* A uniform integer in [0, n), n < 2^32 (Lemire's multiply-shift, bias negligible here). */
-static inline uint32_t rng_below(gen_rng *r, uint32_t n) { return (uint32_t)(((rng_next(r) >> 32) * n) >> 32); }
-
-/* A uniform double in [0, 1). */
-static inline double rng_unit(gen_rng *r) { return (double)(rng_next(r) >> 11) * 0x1.0p-53; }
+/* The pseudo-random generator is base/rng.h (xoshiro256** seeded by splitmix64). */
+typedef socle_rng gen_rng;
 
 /* An index in [0, n) with a density falling smoothly from the first to the last by a factor
  * `ratio` (popular names first, the tail still common enough). */
@@ -274,7 +243,7 @@ static uint64_t mat_hash(const char *s)
     uint64_t a = 0, b = 0;
     memcpy(&a, s, 8);
     memcpy(&b, s + 8, 5);
-    uint64_t h = a * 0x9e3779b97f4a7c15ULL ^ rotl(b * 0xc2b2ae3d27d4eb4fULL, 31);
+    uint64_t h = a * 0x9e3779b97f4a7c15ULL ^ rng_rotl(b * 0xc2b2ae3d27d4eb4fULL, 31);
     h ^= h >> 33;
     h *= 0xff51afd7ed558ccdULL;
     h ^= h >> 33;
@@ -675,8 +644,7 @@ int ins_generate(FILE *out, uint64_t count, uint64_t seed, void (*progress)(uint
                              (unsigned long long)INS_GENERATE_MAX_COUNT);
     gen *g = calloc(1, sizeof *g);
     if (!g) return socle_err_set(err, SOCLE_ENOMEM, "out of memory");
-    uint64_t sm = seed;
-    for (int i = 0; i < 4; i++) g->rng.s[i] = splitmix64(&sm);
+    rng_seed(&g->rng, seed);
     /* 12 bits per line (lines and the few parents outside the file): a small false-positive rate. */
     g->nwords = count * 12 / 64 + 4096;
     g->bloom = calloc(g->nwords, sizeof *g->bloom);

@@ -24,6 +24,13 @@ int ins_identity_check(store_conn *c, const auth_subject *who, const char *id, j
 /* ins_register_identity_rules - the RNIV rules on Patient writes (identity.c). */
 int ins_register_identity_rules(ins_service *ins, socle_err *err);
 
+/* ins_admit - authenticate the caller (401) and ask the policy engine whether they may run the
+ * operation `op` on `type` (403, audited). 0 when admitted; otherwise res is filled. */
+int ins_admit(ins_service *ins, http_request *req, http_response *res, const char *type, const char *op, auth_subject *who);
+/* ins_json_body - the request body as a JSON object (415 unless application/json, 400 when
+ * malformed); 0 with *out owned by the caller, or -1 with res filled. */
+int ins_json_body(ins_service *ins, http_request *req, http_response *res, json_t **out);
+
 /* ins_register_civ - the identitovigilance routes (civ.c). */
 int ins_register_civ(ins_service *ins, http_router *router);
 

@@ -131,23 +131,22 @@ static const char *insi_libelle(int found)
     return found == 0 ? "Aucune identité trouvée" : found == 1 ? "Identité trouvée" : "Plusieurs identités trouvées";
 }
 
-/* Authenticate and authorize a caller of operation op; fills res and returns nonzero when refused. */
-static int insi_admit(ins_service *ins, http_request *req, http_response *res, const char *op, auth_subject *who)
+int ins_admit(ins_service *ins, http_request *req, http_response *res, const char *type, const char *op, auth_subject *who)
 {
     if (rest_authenticate(ins->app, req, res, who)) return -1;
-    auth_target t = {.resource_type = "INSi", .operation = op};
+    auth_target t = {.resource_type = type, .operation = op};
     auth_decision d;
     auth_policy_decide(ins->app->policy, who, AUTH_ACTION_OPERATION, &t, &d);
     if (d.allowed) return 0;
-    rest_audit(ins->app, req, who, op, "denied", "INSi", NULL, NULL, d.reason);
+    rest_audit(ins->app, req, who, op, "denied", type, NULL, NULL, d.reason);
     socle_err err;
-    socle_err_set(&err, SOCLE_EFORBIDDEN, "INSi %s is not allowed: %s", op, d.reason);
+    socle_err_set(&err, SOCLE_EFORBIDDEN, "%s is not allowed: %s", op, d.reason);
     http_respond_error(req, res, &err);
     res->log_outcome = "denied";
     return -1;
 }
 
-static int insi_body(ins_service *ins, http_request *req, http_response *res, json_t **out)
+int ins_json_body(ins_service *ins, http_request *req, http_response *res, json_t **out)
 {
     const char *ct = http_header(req, "Content-Type");
     if (!ct || strncasecmp(ct, "application/json", 16)) {
@@ -177,9 +176,9 @@ static void insi_route_rechercher(void *ctx, http_request *req, http_response *r
 {
     ins_service *ins = ctx;
     auth_subject who;
-    if (insi_admit(ins, req, res, "insi-rechercher", &who)) return;
+    if (ins_admit(ins, req, res, "INSi", "insi-rechercher", &who)) return;
     json_t *body;
-    if (insi_body(ins, req, res, &body)) return;
+    if (ins_json_body(ins, req, res, &body)) return;
     socle_err err = {0};
     const json_t *traits = json_object_get(body, "traits");
     const json_t *vitale = json_object_get(body, "carteVitale");
@@ -242,9 +241,9 @@ static void insi_route_verifier(void *ctx, http_request *req, http_response *res
 {
     ins_service *ins = ctx;
     auth_subject who;
-    if (insi_admit(ins, req, res, "insi-verifier", &who)) return;
+    if (ins_admit(ins, req, res, "INSi", "insi-verifier", &who)) return;
     json_t *body;
-    if (insi_body(ins, req, res, &body)) return;
+    if (ins_json_body(ins, req, res, &body)) return;
     socle_err err = {0};
     const json_t *insj = json_object_get(body, "ins");
     const char *matricule = NULL, *oid = NULL;
@@ -313,7 +312,7 @@ static void insi_route_usage(void *ctx, http_request *req, http_response *res)
 {
     ins_service *ins = ctx;
     auth_subject who;
-    if (insi_admit(ins, req, res, "insi-usage", &who)) return;
+    if (ins_admit(ins, req, res, "INSi", "insi-usage", &who)) return;
     socle_err err = {0};
     const char *day = http_query(req, "day");
     if (day && (strlen(day) != 10 || day[4] != '-' || day[7] != '-')) {

@@ -1,6 +1,7 @@
 /* import.h - loading a reference-base CSV (the format of ../shared/spec/ins.md) into ins_reference:
- * streaming, one transaction per batch, idempotent (a matricule already there is replaced), each
- * invalid line written to the report with its number and the rule it breaks. */
+ * streaming (chunks of identities sorted by matricule, one transaction per batch), idempotent (a
+ * matricule already there is replaced; within a file the later line wins), each invalid line
+ * written to the report with its number and the rule it breaks. */
 #ifndef SOCLE_SVC_INS_IMPORT_H
 #define SOCLE_SVC_INS_IMPORT_H
 

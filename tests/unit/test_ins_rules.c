@@ -135,6 +135,25 @@ static void test_import_rejections_and_idempotence(void **state)
     assert_int_not_equal(import_text("matricule;oid\n", &st, report, sizeof report), 0);
 }
 
+static void test_import_later_line_wins(void **state)
+{
+    char m[16], text[1024], report[256];
+    snprintf(m, sizeof m, "%s", with_key("2880275056777"));
+    snprintf(text, sizeof text,
+             HEADER "%s," T ",Premier,Anne,F,1988-02-01,75056,,\n%s," T ",Second,Anne,F,1988-02-01,75056,,\n"
+                    "%s," T ",Troisieme,Anne,F,1988-02-01,75056,,\n",
+             m, m, m);
+    ins_import_stats st;
+    assert_int_equal(import_text(text, &st, report, sizeof report), 0);
+    store_conn *c;
+    socle_err err;
+    ins_identity id;
+    assert_int_equal(store_acquire(db, &c, &err), 0);
+    assert_int_equal(ins_reference_get(c, m, &id, &err), 1);
+    store_release(db, c);
+    assert_string_equal(id.birth_name, "TROISIEME");
+}
+
 static int search(const char *name, const char *first, const char *sex, const char *date, const char *place,
                   ins_identity *out)
 {
@@ -411,6 +430,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_import_rejections_and_idempotence),
+        cmocka_unit_test(test_import_later_line_wins),
         cmocka_unit_test(test_searches),
         cmocka_unit_test(test_rniv_transitions),
         cmocka_unit_test(test_duplicates),

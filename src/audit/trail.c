@@ -14,7 +14,7 @@
     "action " T ", outcome " T ", agent_kind " T ", agent_id " T ", agent_profession " T ", structure " T          \
     ", resource_type " T ", resource_id " T ", patient_id " T ", address " T ", request_id " T ", detail " T
 
-static const store_migration audit_steps[] = {
+const store_migration audit_migrations[] = {
     {1, "audit trail", NULL,
      "CREATE TABLE audit_event (seq INTEGER PRIMARY KEY, time_ms INTEGER NOT NULL, " AUDIT_COLUMN_DEFS("TEXT")
      ", prev_hash TEXT NOT NULL, hash TEXT NOT NULL);"
@@ -35,8 +35,7 @@ static const store_migration audit_steps[] = {
      "CREATE TABLE audit_checkpoint (seq BIGINT PRIMARY KEY, hash TEXT NOT NULL, time_ms BIGINT NOT NULL,"
      " kid TEXT NOT NULL, signature TEXT NOT NULL);"},
 };
-const store_migration audit_migrations[] = {audit_steps[0]};
-const size_t audit_migrations_count = 1;
+const size_t audit_migrations_count = sizeof audit_migrations / sizeof audit_migrations[0];
 
 typedef struct audit_item {
     struct audit_item *next;

@@ -10,7 +10,7 @@
 #include "fhir/fhir.h"
 #include "fhir/search.h"
 
-static const store_migration index_steps[] = {
+const store_migration fhir_index_migrations[] = {
     {1, "search index tables", NULL,
      "CREATE TABLE fhir_index_token (type TEXT NOT NULL, id TEXT NOT NULL, param TEXT NOT NULL,"
      " system TEXT NOT NULL, code TEXT NOT NULL);"
@@ -49,8 +49,7 @@ static const store_migration index_steps[] = {
      "CREATE INDEX fhir_index_reference_row ON fhir_index_reference (type, id);"},
 };
 
-const store_migration fhir_index_migrations[] = {index_steps[0]};
-const size_t fhir_index_migrations_count = 1;
+const size_t fhir_index_migrations_count = sizeof fhir_index_migrations / sizeof fhir_index_migrations[0];
 
 typedef struct index_ctx {
     store_conn *c;

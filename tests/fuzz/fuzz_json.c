@@ -1,4 +1,5 @@
-/* fuzz_json.c - fhir_json_parse on arbitrary bytes: must return 0 or an error, never crash. */
+/* fuzz_json.c - fhir_json_parse, then write validation (elements of R4), on arbitrary bytes: must
+ * return 0 or an error, never crash. */
 #include <stdint.h>
 #include <string.h>
 
@@ -12,7 +13,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     json_t *j = NULL;
     socle_err err;
     if (fhir_json_parse((const char *)data, size, &lim, &j, &err) == 0) {
-        fhir_repo_validate("Patient", j, &err);
+        /* The element validation of the input's own type when it is one we store, else Patient. */
+        const char *rt = json_string_value(json_object_get(j, "resourceType"));
+        fhir_repo_validate(rt && fhir_type_find(rt) ? rt : "Patient", j, &err);
         socle_buf b = SOCLE_BUF_INIT;
         fhir_json_dump(j, &b);
         buf_free(&b);

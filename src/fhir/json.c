@@ -84,5 +84,8 @@ static int json_dump_cb(const char *buffer, size_t size, void *data)
 
 void fhir_json_dump(const json_t *j, socle_buf *out)
 {
-    json_dump_callback(j, json_dump_cb, out, JSON_COMPACT);
+    /* 15 significant digits: what a double holds exactly, so 37.2 stays 37.2 (17 would print
+     * 37.200000000000003). Trailing zeros of a decimal ("1.50") are still not kept: jansson parses
+     * numbers into doubles. */
+    json_dump_callback(j, json_dump_cb, out, JSON_COMPACT | JSON_REAL_PRECISION(15));
 }

@@ -180,7 +180,7 @@ int fhir_repo_validate(const char *type, const json_t *resource, socle_err *err)
     if (!rt) return socle_err_at(err, SOCLE_EUNPROCESSABLE, "resourceType", "resourceType is missing");
     if (strcmp(rt, type))
         return socle_err_at(err, SOCLE_EUNPROCESSABLE, "resourceType",
-                            "resourceType '%.64s' does not match the type of the URL (%s)", rt, type);
+                            "resourceType does not match the type of the URL (%s)", type);
     const json_t *id = json_object_get(resource, "id");
     if (id && (!json_is_string(id) || !id_fhir_valid(json_string_value(id))))
         return socle_err_at(err, SOCLE_EUNPROCESSABLE, "id", "%s.id is not a valid id ([A-Za-z0-9-.]{1,64})", type);

@@ -25,6 +25,19 @@ def _etag_version(r):
     return m.group(1)
 
 
+def test_decimals_kept(ctx):
+    """A decimal comes back as it was sent (37.2, not 37.200000000000003)."""
+    body = {"resourceType": "DocumentReference", "status": "current",
+            "content": [{"attachment": {"contentType": "text/plain", "data": "eA=="}}],
+            "extension": [{"url": "http://example.org/t", "valueDecimal": 37.2},
+                          {"url": "http://example.org/u", "valueDecimal": 0.1}]}
+    r = ctx.admin.post("/fhir/DocumentReference", body, expect=201)
+    raw = r.body.decode("utf-8")
+    assert '"valueDecimal":37.2' in raw.replace(" ", "") and '"valueDecimal":0.1' in raw.replace(" ", ""), raw
+    again = ctx.admin.get("/fhir/DocumentReference/" + r.json["id"]).body.decode("utf-8").replace(" ", "")
+    assert '"valueDecimal":37.2,' in again or '"valueDecimal":37.2}' in again, again
+
+
 def test_create_read(ctx):
     fam = ctx.secret("Lefèvre-Öztürk")
     body = _patient(fam, identifier=[{"system": SYS, "value": "2" + uid(6)}])

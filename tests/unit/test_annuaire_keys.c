@@ -87,6 +87,8 @@ static void test_finess(void **state)
     assert_int_equal(annuaire_finess_check("2A0000123", ANNUAIRE_KEY_DEFAULT, &err), 0);
     assert_int_equal(annuaire_finess_check("2B0000128", ANNUAIRE_KEY_DEFAULT, &err), 0);
     assert_int_equal(annuaire_finess_key("2A000012"), -1);
+    assert_int_equal(annuaire_finess_key("12"), -1); /* short: never read past the end */
+    assert_int_equal(annuaire_finess_key(NULL), -1);
     assert_int_equal(annuaire_finess_check("2C0000123", 0, &err), SOCLE_EINVAL);
     assert_int_equal(annuaire_finess_check("3A0000123", 0, &err), SOCLE_EINVAL);
     assert_int_equal(annuaire_finess_check("01000002A", 0, &err), SOCLE_EINVAL);

@@ -78,7 +78,11 @@ int annuaire_adeli_check(const char *s, unsigned flags, socle_err *err)
     return 0;
 }
 
-int annuaire_finess_key(const char *s) { return annuaire_luhn_key(s, 8); }
+int annuaire_finess_key(const char *s)
+{
+    if (!s || strnlen(s, 8) < 8) return -1; /* 8 characters are read */
+    return annuaire_luhn_key(s, 8);
+}
 
 int annuaire_finess_check(const char *s, unsigned flags, socle_err *err)
 {

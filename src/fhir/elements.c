@@ -426,6 +426,11 @@ static int elem_resource(const json_t *v, const elem_path *path, int depth, socl
     int di = fhir_elements_definition(rt);
     if (di < 0 || !(fhir_r4_defs[di].flags & FHIR_DF_RESOURCE))
         return elem_fail(err, path, "resourceType", "not a FHIR R4 resource type");
+    /* dom-2: a contained resource holds no contained resources. (dom-4, no versionId in a
+     * contained resource, is not enforced: the ANS PDSm examples carry one.) */
+    int contained = !path->key && path->up && path->up->key && !strcmp(path->up->key, "contained");
+    if (contained && json_object_get(v, "contained"))
+        return elem_fail(err, path, "contained", "a contained resource cannot contain resources (dom-2)");
     return elem_object(&fhir_r4_defs[di], v, path, depth + 1, err);
 }
 
@@ -535,6 +540,10 @@ static int elem_object(const fhir_definition *d, const json_t *obj, const elem_p
         int rc = elem_value(d, e, obj, key, ext, v, &step, depth, err);
         if (rc) return rc;
     }
+    /* ele-1: every element has a value or children; an id alone is neither. */
+    if (!(d->flags & FHIR_DF_RESOURCE) && d != &fhir_r4_defs[fhir_r4_def_element] && json_object_size(obj) == 1 &&
+        json_object_get(obj, "id"))
+        return elem_fail(err, path, NULL, "must have a value or children, not only an id (ele-1)");
     if (d->nreq) {
         for (size_t i = d->first; i < (size_t)d->first + d->count; i++) {
             const fhir_element_info *e = &fhir_r4_elements[i];

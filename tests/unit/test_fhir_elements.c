@@ -464,6 +464,14 @@ static void test_dates_and_ids(void **state)
 
 static void test_contained(void **state)
 {
+    /* dom-2: no contained resource inside a contained resource. */
+    bad("{\"resourceType\":\"Patient\",\"contained\":[{\"resourceType\":\"Patient\",\"id\":\"a\","
+        "\"contained\":[{\"resourceType\":\"Patient\",\"id\":\"b\"}]}]}",
+        "Patient.contained[0].contained", "dom-2", NULL);
+    /* ele-1: an element with only an id has neither value nor children. */
+    bad("{\"resourceType\":\"Patient\",\"name\":[{\"id\":\"x\"}]}", "Patient.name[0]", "ele-1", NULL);
+    ok("{\"resourceType\":\"Patient\",\"name\":[{\"id\":\"x\",\"family\":\"Y\"}],\"birthDate\":\"1980\","
+       "\"_birthDate\":{\"id\":\"d\"}}");
     bad("{\"resourceType\":\"Patient\",\"contained\":[{\"resourceType\":\"Practitioner\",\"id\":\"p\","
         "\"foo\":1}]}",
         "Patient.contained[0].foo", "unknown element (not in FHIR R4 Practitioner)", NULL);

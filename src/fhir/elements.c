@@ -516,6 +516,44 @@ static int elem_valid_name(const char *key)
     return i > 0;
 }
 
+/* 1 when s names a FHIR data type as it ends a choice element ("Boolean", "DateTime", "Quantity"). */
+static int elem_is_type_suffix(const char *s)
+{
+    static const char *const primitives[] = {"Base64Binary", "Boolean", "Canonical", "Code", "Date", "DateTime",
+                                             "Decimal", "Id", "Instant", "Integer", "Markdown", "Oid", "PositiveInt",
+                                             "String", "Time", "UnsignedInt", "Uri", "Url", "Uuid", NULL};
+    if (*s < 'A' || *s > 'Z') return 0;
+    for (int i = 0; primitives[i]; i++)
+        if (!strcmp(s, primitives[i])) return 1;
+    int di = strchr(s, '_') ? -1 : fhir_elements_definition(s);
+    return di >= 0 && !(fhir_r4_defs[di].flags & FHIR_DF_RESOURCE);
+}
+
+/* A choice element ([x]) appears once: "deceasedBoolean" and "deceasedDateTime" together are two
+ * values for one element. Returns the second key found, or NULL. */
+static const char *elem_second_choice(const json_t *obj)
+{
+    const char *a, *b;
+    const json_t *va, *vb;
+    json_object_foreach((json_t *)obj, a, va) {
+        if (a[0] == '_') continue;
+        int past = 0;
+        json_object_foreach((json_t *)obj, b, vb) {
+            if (b == a) {
+                past = 1;
+                continue;
+            }
+            if (!past || b[0] == '_') continue;
+            size_t n = 0;
+            while (a[n] && a[n] == b[n]) n++;
+            /* back to the start of the type name both keys end with */
+            while (n && !(a[n] >= 'A' && a[n] <= 'Z')) n--;
+            if (n && elem_is_type_suffix(a + n) && elem_is_type_suffix(b + n)) return b;
+        }
+    }
+    return NULL;
+}
+
 static int elem_object(const fhir_definition *d, const json_t *obj, const elem_path *path, int depth,
                        socle_err *err)
 {
@@ -539,6 +577,20 @@ static int elem_object(const fhir_definition *d, const json_t *obj, const elem_p
         elem_path step = {path, key, 0};
         int rc = elem_value(d, e, obj, key, ext, v, &step, depth, err);
         if (rc) return rc;
+    }
+    if (json_object_size(obj) > 1) {
+        const char *second = elem_second_choice(obj);
+        if (second)
+            return elem_fail(err, path, second, "a choice element [x] takes one type only, and another is given");
+    }
+    /* ext-1: an extension has either a value or extensions, not both. */
+    if (json_object_get(obj, "extension") && json_object_get(obj, "url") && !strcmp(elem_str(d->name), "Extension")) {
+        const char *k;
+        const json_t *kv;
+        json_object_foreach((json_t *)obj, k, kv) {
+            if (!strncmp(k, "value", 5) && k[5] >= 'A' && k[5] <= 'Z')
+                return elem_fail(err, path, k, "an extension has a value or extensions, not both (ext-1)");
+        }
     }
     /* ele-1: every element has a value or children; an id alone is neither. */
     if (!(d->flags & FHIR_DF_RESOURCE) && d != &fhir_r4_defs[fhir_r4_def_element] && json_object_size(obj) == 1 &&

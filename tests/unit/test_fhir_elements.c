@@ -464,6 +464,13 @@ static void test_dates_and_ids(void **state)
 
 static void test_contained(void **state)
 {
+    /* A choice element takes one type; an extension a value or extensions (ext-1). */
+    bad("{\"resourceType\":\"Patient\",\"deceasedBoolean\":true,\"deceasedDateTime\":\"2020\"}",
+        "Patient.deceasedDateTime", "one type only", NULL);
+    bad("{\"resourceType\":\"Patient\",\"extension\":[{\"url\":\"http://x\",\"valueString\":\"a\","
+        "\"extension\":[{\"url\":\"y\",\"valueCode\":\"b\"}]}]}",
+        "Patient.extension[0].valueString", "ext-1", NULL);
+    ok("{\"resourceType\":\"Patient\",\"deceasedBoolean\":false,\"multipleBirthInteger\":2}");
     /* dom-2: no contained resource inside a contained resource. */
     bad("{\"resourceType\":\"Patient\",\"contained\":[{\"resourceType\":\"Patient\",\"id\":\"a\","
         "\"contained\":[{\"resourceType\":\"Patient\",\"id\":\"b\"}]}]}",

@@ -116,7 +116,7 @@ int time_parse_fhir(const char *s, int64_t *low_ms, int64_t *high_ms, socle_err 
                         digits++;
                         p++;
                     }
-                    if (digits == 0 || digits > 9) return socle_err_set(err, SOCLE_EINVAL, "invalid date: bad fraction");
+                    if (digits == 0) return socle_err_set(err, SOCLE_EINVAL, "invalid date: bad fraction"); /* R4: any number of digits */
                     for (int i = digits; i < 3; i++) frac_ms *= 10;
                 }
                 int offset_min = 0;

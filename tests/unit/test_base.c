@@ -94,6 +94,10 @@ static void test_time_parse(void **state)
     assert_int_equal(lo, 0);
     assert_int_equal(hi, 999);
     assert_int_equal(time_parse_fhir("1970-01-01T00:00:00.5Z", &lo, &hi, NULL), 0);
+    /* R4 allows any number of fraction digits; the milliseconds are the first three. */
+    int64_t lo2, hi2;
+    assert_int_equal(time_parse_fhir("1970-01-01T00:00:00.1234567891Z", &lo2, &hi2, NULL), 0);
+    assert_int_equal(lo2, 123);
     assert_int_equal(lo, 500);
     assert_int_equal(time_parse_fhir("1969-12-31", &lo, &hi, NULL), 0);
     assert_int_equal(lo, -86400000);

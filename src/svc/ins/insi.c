@@ -279,20 +279,7 @@ static void insi_route_verifier(void *ctx, http_request *req, http_response *res
         gaps[ngaps++] = "ins";
     } else {
         if (strcmp(q.birth_name, ref.birth_name)) gaps[ngaps++] = "nomNaissance";
-        char one[256];
-        const char *p = q.first_names;
-        int names_ok = 1;
-        while (*p && names_ok) {
-            size_t n = strcspn(p, " ");
-            if (n && n < sizeof one) {
-                memcpy(one, p, n);
-                one[n] = 0;
-                names_ok = ins_first_name_in_list(one, ref.first_names);
-            }
-            p += n;
-            while (*p == ' ') p++;
-        }
-        if (!names_ok) gaps[ngaps++] = "prenoms";
+        if (!ins_first_names_all_in_list(q.first_names, ref.first_names)) gaps[ngaps++] = "prenoms";
         if (strcmp(q.sex, ref.sex)) gaps[ngaps++] = "sexe";
         if (!ins_birth_dates_match(q.birth_date, ref.birth_date)) gaps[ngaps++] = "dateNaissance";
         if (q.birth_place && ref.birth_place[0] && strcmp(q.birth_place, ref.birth_place)) gaps[ngaps++] = "lieuNaissance";

@@ -89,24 +89,6 @@ int ins_reference_get(store_conn *c, const char *matricule, ins_identity *out, s
     return rc;
 }
 
-/* Each searched first name must be one of the birth first names. */
-static int reference_first_names_match(const char *searched, const char *birth_names)
-{
-    char one[256];
-    const char *p = searched;
-    while (*p) {
-        size_t n = strcspn(p, " ");
-        if (n && n < sizeof one) {
-            memcpy(one, p, n);
-            one[n] = 0;
-            if (!ins_first_name_in_list(one, birth_names)) return 0;
-        }
-        p += n;
-        while (*p == ' ') p++;
-    }
-    return 1;
-}
-
 /* Runs a query whose rows are candidates, keeps those `keep` accepts; stops at the second match. */
 static int reference_collect(store_conn *c, const char *sql, const store_value *p, int np, const ins_traits_query *q,
                              ins_identity *out, socle_err *err)
@@ -120,7 +102,7 @@ static int reference_collect(store_conn *c, const char *sql, const store_value *
         reference_row(r, &cand);
         if (q) {
             if (!ins_birth_dates_match(q->birth_date, cand.birth_date)) continue;
-            if (q->first_names && *q->first_names && !reference_first_names_match(q->first_names, cand.first_names))
+            if (q->first_names && *q->first_names && !ins_first_names_all_in_list(q->first_names, cand.first_names))
                 continue;
             if (q->birth_place && *q->birth_place && strcmp(q->birth_place, cand.birth_place)) continue;
         }

@@ -147,10 +147,9 @@ int ins_normalize_first_names(const char *in, char *out, size_t cap, socle_err *
     return rc;
 }
 
-int ins_first_name_in_list(const char *first, const char *list)
+/* Whether first[0..n) is one of the names of the space-separated list. */
+static int traits_name_in_list(const char *first, size_t n, const char *list)
 {
-    if (!first || !list) return 0;
-    size_t n = strlen(first);
     if (!n) return 0;
     for (const char *p = list; *p;) {
         size_t k = strcspn(p, " ");
@@ -159,6 +158,23 @@ int ins_first_name_in_list(const char *first, const char *list)
         while (*p == ' ') p++;
     }
     return 0;
+}
+
+int ins_first_name_in_list(const char *first, const char *list)
+{
+    return first && list && traits_name_in_list(first, strlen(first), list);
+}
+
+int ins_first_names_all_in_list(const char *searched, const char *list)
+{
+    if (!searched || !list) return 0;
+    for (const char *p = searched; *p;) {
+        size_t k = strcspn(p, " ");
+        if (k && !traits_name_in_list(p, k, list)) return 0;
+        p += k;
+        while (*p == ' ') p++;
+    }
+    return 1;
 }
 
 int ins_check_sex(const char *s, socle_err *err)

@@ -28,6 +28,9 @@ int ins_normalize_first_names(const char *in, char *out, size_t cap, socle_err *
 /* ins_first_name_in_list - 1 when the normalised first name equals one of the names of the
  * normalised, space-separated list (whole names: "JEAN" is not in "JEAN-PIERRE"); else 0. */
 int ins_first_name_in_list(const char *first, const char *list);
+/* ins_first_names_all_in_list - 1 when each name of the normalised, space-separated `searched` is
+ * one of the names of `list` (the INSi rule for searched first names); 1 for an empty search. */
+int ins_first_names_all_in_list(const char *searched, const char *list);
 /* ins_check_sex - 0 for "M" or "F" (lower case "m"/"f" accepted too: the caller upper-cases);
  * SOCLE_EINVAL otherwise (NULL included). */
 int ins_check_sex(const char *s, socle_err *err);

@@ -16,21 +16,6 @@
 
 #define AGEN_USAGE "usage: socle annuaire generate --count N [--seed S] --out DIR\n"
 
-typedef struct agen_progress {
-    uint64_t total;
-    int64_t start_ns, last_ns;
-} agen_progress;
-
-static void agen_print_progress(uint64_t done, void *ctx)
-{
-    agen_progress *p = ctx;
-    int64_t now = time_monotonic_ns();
-    if (done < p->total && now - p->last_ns < 250000000) return;
-    p->last_ns = now;
-    double secs = (double)(now - p->start_ns) / 1e9, rate = secs > 0 ? (double)done / secs : 0;
-    fprintf(stderr, "\r%llu/%llu professionals (%3.0f%%), %.0f/s   ", (unsigned long long)done,
-            (unsigned long long)p->total, 100.0 * (double)done / (double)p->total, rate);
-}
 
 
 int cli_annuaire_generate(int argc, char **argv)
@@ -49,12 +34,12 @@ int cli_annuaire_generate(int argc, char **argv)
         fprintf(stderr, "socle annuaire generate: %s is not a directory\n", out);
         return 2;
     }
-    int tty = isatty(2);
-    agen_progress prog = {.total = count, .start_ns = time_monotonic_ns()};
+    app_progress prog;
+    app_progress_start(&prog, "professionals", count);
     annuaire_gen_stats stats;
     socle_err err;
-    int rc = annuaire_generate(out, count, seed, tty ? agen_print_progress : NULL, &prog, &stats, &err);
-    if (tty) fputc('\n', stderr);
+    int rc = annuaire_generate(out, count, seed, app_progress_count, &prog, &stats, &err);
+    app_progress_end(&prog);
     if (rc) {
         fprintf(stderr, "socle annuaire generate: %s\n", err.msg);
         return 1;

@@ -6,7 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "base/timeutil.h"
 #include "base/log.h"
 
 socle_config *app_load_config(int argc, char **argv, const char *extra_flags)
@@ -151,4 +153,33 @@ int app_generator_flags(const char *name, const char *usage, int argc, char **ar
         return 2;
     }
     return -1;
+}
+
+void app_progress_start(app_progress *p, const char *unit, uint64_t total)
+{
+    *p = (app_progress){.unit = unit, .total = total, .tty = isatty(2), .start_ns = time_monotonic_ns()};
+}
+
+void app_progress_show(app_progress *p, uint64_t done, double fraction)
+{
+    int64_t now = time_monotonic_ns();
+    if (!p->tty || (now - p->last_ns < 250000000 && !(p->total && done >= p->total))) return;
+    p->last_ns = now;
+    if (fraction < 0 && p->total) fraction = (double)done / (double)p->total;
+    double secs = (double)(now - p->start_ns) / 1e9, rate = secs > 0 ? (double)done / secs : 0;
+    if (fraction > 0)
+        fprintf(stderr, "\r%llu %s, %.0f/s, %3.0f%%, ETA %.0fs   ", (unsigned long long)done, p->unit, rate,
+                100.0 * fraction, secs / fraction - secs);
+    else
+        fprintf(stderr, "\r%llu %s, %.0f/s   ", (unsigned long long)done, p->unit, rate);
+}
+
+void app_progress_count(uint64_t done, void *ctx)
+{
+    app_progress_show(ctx, done, -1);
+}
+
+void app_progress_end(app_progress *p)
+{
+    if (p->tty) fputc('\n', stderr);
 }

@@ -17,6 +17,25 @@ void app_close(socle_app *app);
 /* app_load_config - config_load with the subcommand's flags; prints the error and returns NULL. */
 socle_config *app_load_config(int argc, char **argv, const char *extra_flags);
 
+/* app_progress - the progress line of a long command on a terminal: count, rate, share done and
+ * ETA, redrawn at most four times a second. Silent when stderr is not a terminal. */
+typedef struct app_progress {
+    const char *unit;   /* what is counted: "lines", "professionals" */
+    uint64_t total;     /* the count at the end when known (generators), else 0 */
+    int tty;
+    int64_t start_ns, last_ns;
+} app_progress;
+
+/* app_progress_start - start the clock for `total` units (0: unknown). */
+void app_progress_start(app_progress *p, const char *unit, uint64_t total);
+/* app_progress_show - done units so far; fraction of the work done in [0, 1], or negative to take
+ * done / total. */
+void app_progress_show(app_progress *p, uint64_t done, double fraction);
+/* app_progress_count - app_progress_show as a generator's progress callback (ctx: app_progress). */
+void app_progress_count(uint64_t done, void *ctx);
+/* app_progress_end - end the line (a newline on a terminal). */
+void app_progress_end(app_progress *p);
+
 /* app_generator_flags - the flags of a synthetic-data generator `socle <name> --count N [--seed S]
  * --out TARGET` (also --flag=value): count in [1, max_count], seed any 64-bit number (default 1),
  * out required. Prints what is wrong with `usage`. Returns -1 to go on, else the exit status

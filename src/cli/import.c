@@ -41,7 +41,6 @@ int cli_import(int argc, char **argv)
     }
     struct stat st;
     long long total_bytes = fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode) ? (long long)st.st_size : 0;
-    int tty = isatty(2);
     socle_app app;
     socle_err err;
     if (app_open(&app, cfg, APP_ALL, &err)) {
@@ -57,7 +56,8 @@ int cli_import(int argc, char **argv)
     ssize_t len;
     long lineno = 0, loaded = 0, rejected = 0, in_batch = 0;
     long long bytes = 0;
-    int64_t start = time_monotonic_ns(), last_print = 0;
+    app_progress prog;
+    app_progress_start(&prog, "lines", 0);
     arena *a = arena_new(1 << 16);
     auth_subject importer = {.kind = AUTH_KIND_SYSTEM};
     snprintf(importer.sub, sizeof importer.sub, "socle-import");
@@ -96,14 +96,7 @@ int cli_import(int argc, char **argv)
             rc = import_commit(&app, c, in_batch, &err);
             in_batch = 0;
         }
-        int64_t now = time_monotonic_ns();
-        if (tty && now - last_print > 250000000) {
-            last_print = now;
-            double secs = (double)(now - start) / 1e9, rate = secs > 0 ? (double)lineno / secs : 0;
-            double eta = total_bytes && bytes ? secs * ((double)total_bytes / (double)bytes - 1) : 0;
-            fprintf(stderr, "\r%ld lines, %.0f/s, %3.0f%%, ETA %.0fs   ", lineno, rate,
-                    total_bytes ? 100.0 * (double)bytes / (double)total_bytes : 0.0, eta);
-        }
+        app_progress_show(&prog, (uint64_t)lineno, total_bytes ? (double)bytes / (double)total_bytes : -1);
     }
     if (!rc && in_batch) rc = import_commit(&app, c, in_batch, &err);
     if (rc && c) store_tx_rollback(c);
@@ -111,8 +104,8 @@ int cli_import(int argc, char **argv)
     arena_free(a);
     free(line);
     if (f != stdin) fclose(f);
-    double secs = (double)(time_monotonic_ns() - start) / 1e9;
-    if (tty) fputc('\n', stderr);
+    double secs = (double)(time_monotonic_ns() - prog.start_ns) / 1e9;
+    app_progress_end(&prog);
     if (rc) fprintf(stderr, "socle import: stopped at line %ld: %s\n", lineno, err.msg);
     printf("imported %ld resources, rejected %ld lines, in %.1f s\n", loaded, rejected, secs);
     app_close(&app);

@@ -12,24 +12,16 @@
 #include "svc/ins/import.h"
 #include "svc/ins/ins.h"
 
+/* The import's progress: lines read, and the share of the file's bytes. */
 typedef struct ins_progress {
-    int64_t start_ns;
+    app_progress line;
     long long total_bytes;
 } ins_progress;
 
 static void ins_print_progress(const ins_import_stats *st, void *ctx)
 {
     ins_progress *p = ctx;
-    double s = (double)(time_monotonic_ns() - p->start_ns) / 1e9;
-    double rate = s > 0 ? (double)st->lines / s : 0;
-    if (p->total_bytes > 0 && st->bytes > 0) {
-        double done = (double)st->bytes / (double)p->total_bytes;
-        double eta = done > 0 ? s / done - s : 0;
-        fprintf(stderr, "\r%5.1f%%  %llu lines  %.0f lines/s  ETA %.0f s   ", done * 100, (unsigned long long)st->lines,
-                rate, eta > 0 ? eta : 0);
-    } else {
-        fprintf(stderr, "\r%llu lines  %.0f lines/s   ", (unsigned long long)st->lines, rate);
-    }
+    app_progress_show(&p->line, st->lines, p->total_bytes > 0 ? (double)st->bytes / (double)p->total_bytes : -1);
 }
 
 static int ins_cli_import(int argc, char **argv)
@@ -59,8 +51,8 @@ static int ins_cli_import(int argc, char **argv)
         return 2;
     }
     struct stat sb;
-    ins_progress p = {.start_ns = time_monotonic_ns(),
-                      .total_bytes = fstat(fileno(in), &sb) == 0 && S_ISREG(sb.st_mode) ? (long long)sb.st_size : 0};
+    ins_progress p = {.total_bytes = fstat(fileno(in), &sb) == 0 && S_ISREG(sb.st_mode) ? (long long)sb.st_size : 0};
+    app_progress_start(&p.line, "lines", 0);
     socle_app app;
     socle_err err;
     int status = 0;
@@ -69,15 +61,15 @@ static int ins_cli_import(int argc, char **argv)
         status = 1;
     } else {
         ins_import_stats st;
-        int rc = ins_import(app.store, in, report, isatty(2) ? ins_print_progress : NULL, &p, &st, &err);
-        if (isatty(2)) fputc('\n', stderr);
+        int rc = ins_import(app.store, in, report, ins_print_progress, &p, &st, &err);
+        app_progress_end(&p.line);
         char detail[128];
         snprintf(detail, sizeof detail, "INS reference base: %llu loaded, %llu rejected", (unsigned long long)st.loaded,
                  (unsigned long long)st.rejected);
         audit_event e = {.action = "ins-import", .outcome = rc ? "failure" : "success", .agent_kind = "system",
                          .agent_id = "socle-ins-import", .detail = detail};
         audit_append(app.audit, &e);
-        double s = (double)(time_monotonic_ns() - p.start_ns) / 1e9;
+        double s = (double)(time_monotonic_ns() - p.line.start_ns) / 1e9;
         printf("%llu identities loaded, %llu rejected (report: %s) in %.1f s\n", (unsigned long long)st.loaded,
                (unsigned long long)st.rejected, report_path, s);
         if (rc) {

@@ -17,22 +17,6 @@
 #define GEN_USAGE "usage: socle ins generate --count N [--seed S] --out FILE|-\n"
 #define GEN_MAX_COUNT 100000000ULL
 
-typedef struct gen_progress {
-    uint64_t total;
-    int64_t start_ns, last_ns;
-} gen_progress;
-
-static void gen_print_progress(uint64_t done, void *ctx)
-{
-    gen_progress *p = ctx;
-    int64_t now = time_monotonic_ns();
-    if (done < p->total && now - p->last_ns < 250000000) return;
-    p->last_ns = now;
-    double secs = (double)(now - p->start_ns) / 1e9, rate = secs > 0 ? (double)done / secs : 0;
-    double eta = rate > 0 ? (double)(p->total - done) / rate : 0;
-    fprintf(stderr, "\r%llu/%llu lines (%3.0f%%), %.0f lines/s, ETA %.0fs   ", (unsigned long long)done,
-            (unsigned long long)p->total, 100.0 * (double)done / (double)p->total, rate, eta);
-}
 
 
 int cli_ins_generate(int argc, char **argv)
@@ -61,11 +45,11 @@ int cli_ins_generate(int argc, char **argv)
     static char iobuf[1 << 20];
     setvbuf(f, iobuf, _IOFBF, sizeof iobuf);
 
-    int tty = isatty(2);
-    gen_progress prog = {.total = count, .start_ns = time_monotonic_ns()};
+    app_progress prog;
+    app_progress_start(&prog, "lines", count);
     socle_err err;
-    int rc = ins_generate(f, count, seed, tty ? gen_print_progress : NULL, &prog, &err);
-    if (tty) fputc('\n', stderr);
+    int rc = ins_generate(f, count, seed, app_progress_count, &prog, &err);
+    app_progress_end(&prog);
     if (to_stdout) {
         if (!rc && fflush(f)) rc = socle_err_set(&err, SOCLE_EIO, "cannot write to the standard output: %s", strerror(errno));
     } else if (direct) {

@@ -9,12 +9,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${N:-10000000}
-RUNS=${RUNS:-3}
-DURATION=${DURATION:-10}
-CONNECTIONS=${CONNECTIONS:-64}
 PORT=${PORT:-18081}
-WORK=${WORK:-/tmp/socle-bench}
-SOCLE=./build/socle
+. bench/common.sh
 DATA="$WORK/ins-$N"
 CSV="$WORK/ins-$N.csv"
 out=bench/results-ins.md
@@ -63,19 +59,9 @@ BENCH_TOKEN=$($SOCLE token issue --data "$DATA" --sub 810000000001 --kind profes
   --structure bench --ttl 86400)
 export BENCH_TOKEN BENCH_SAMPLE="$SAMPLE"
 
-to_ms() { awk '{v=$1; if (v ~ /us$/) {sub(/us/,"",v); v=v/1000} else if (v ~ /ms$/) {sub(/ms/,"",v)} else if (v ~ /s$/) {sub(/s/,"",v); v=v*1000}; printf "%.2f", v}'; }
-results=()
-for r in $(seq 1 "$RUNS"); do
-  cat "$DATA"/socle.db* > /dev/null 2>&1 || true   # warm: the VM reclaims idle page cache
-  o=$(wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" --latency -s bench/insi.lua "http://127.0.0.1:$PORT")
-  rps=$(echo "$o" | awk '/Requests\/sec/ {printf "%.0f", $2}')
-  p50=$(echo "$o" | awk '$1=="50%" {print $2}' | to_ms)
-  p99=$(echo "$o" | awk '$1=="99%" {print $2}' | to_ms)
-  errors=$(echo "$o" | awk '/Non-2xx/ {print $4}')
-  results+=("$rps $p50 $p99 ${errors:-0}")
-done
-med=$(printf '%s\n' "${results[@]}" | sort -n | awk -v n="$RUNS" 'NR==int((n+1)/2)')
-all=$(printf '%s\n' "${results[@]}" | awk '{printf "%s%s", sep, $1; sep="/"}')
+wrk_runs insi.lua
+med=$MEDIAN
+all=$ALL
 rss=$(awk '/VmRSS/ {print int($2/1024)}' /proc/$pid/status)
 set -- $med
 {

@@ -9,12 +9,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${N:-1000000}
-RUNS=${RUNS:-3}
-DURATION=${DURATION:-10}
-CONNECTIONS=${CONNECTIONS:-64}
 PORT=${PORT:-18080}
-WORK=${WORK:-/tmp/socle-bench}
-SOCLE=./build/socle
+. bench/common.sh
 mkdir -p "$WORK"
 DATA="$WORK/data-$N"
 out=bench/results.md
@@ -40,33 +36,10 @@ export BENCH_TOKEN
 BENCH_SIZE=$(curl -s -H "Authorization: Bearer $BENCH_TOKEN" "http://127.0.0.1:$PORT/fhir/Patient/bench-0000001" | wc -c)
 export BENCH_SIZE
 
-# wrk's latency lines are "50%  1.23ms"; convert to milliseconds.
-to_ms() { awk '{v=$1; if (v ~ /us$/) {sub(/us/,"",v); v=v/1000} else if (v ~ /ms$/) {sub(/ms/,"",v)} else if (v ~ /s$/) {sub(/s/,"",v); v=v*1000}; printf "%.2f", v}'; }
-
-# The machines here reclaim idle page cache proactively (DAMON), so a database that was read a
-# minute ago may be back on disk: read it once before each run so every run starts warm.
-warm() { cat "$DATA"/socle.db* > /dev/null 2>&1 || true; }
-
 scenario() { # name script
-  local name=$1 script=$2 results=()
-  for r in $(seq 1 "$RUNS"); do
-    warm
-    local o
-    o=$(wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" --latency -s "bench/$script" "http://127.0.0.1:$PORT")
-    local rps p50 p99 errors
-    rps=$(echo "$o" | awk '/Requests\/sec/ {printf "%.0f", $2}')
-    p50=$(echo "$o" | awk '$1=="50%" {print $2}' | to_ms)
-    p99=$(echo "$o" | awk '$1=="99%" {print $2}' | to_ms)
-    errors=$(echo "$o" | awk '/Non-2xx/ {print $4}')
-    results+=("$rps $p50 $p99 ${errors:-0}")
-  done
-  # median by req/s
-  local med
-  med=$(printf '%s\n' "${results[@]}" | sort -n | awk -v n="$RUNS" 'NR==int((n+1)/2)')
-  local all
-  all=$(printf '%s\n' "${results[@]}" | awk '{printf "%s%s", sep, $1; sep="/"}')
-  set -- $med
-  printf '| %s | %s | %s | %s | %s | %s |\n' "$name" "$1" "$2" "$3" "$4" "$all" | tee -a "$out.tmp"
+  wrk_runs "$2"
+  set -- "$1" $MEDIAN
+  printf '| %s | %s | %s | %s | %s | %s |\n' "$1" "$2" "$3" "$4" "$5" "$ALL" | tee -a "$out.tmp"
 }
 
 : > "$out.tmp"

@@ -1,0 +1,31 @@
+# common.sh - what the benchmark scripts share (sourced, not run): the knobs' defaults, and
+# wrk_runs, which runs a wrk script RUNS times on a warm page cache and keeps the median.
+RUNS=${RUNS:-3}
+DURATION=${DURATION:-10}
+CONNECTIONS=${CONNECTIONS:-64}
+WORK=${WORK:-/tmp/socle-bench}
+SOCLE=./build/socle
+
+# wrk's latency lines are "50%  1.23ms"; convert to milliseconds.
+to_ms() { awk '{v=$1; if (v ~ /us$/) {sub(/us/,"",v); v=v/1000} else if (v ~ /ms$/) {sub(/ms/,"",v)} else if (v ~ /s$/) {sub(/s/,"",v); v=v*1000}; printf "%.2f", v}'; }
+
+# The machines here reclaim idle page cache proactively (DAMON), so a database that was read a
+# minute ago may be back on disk: read it once before each run so every run starts warm.
+warm() { cat "$DATA"/socle.db* > /dev/null 2>&1 || true; }
+
+# wrk_runs SCRIPT - RUNS runs of bench/SCRIPT against 127.0.0.1:$PORT; sets MEDIAN to the median
+# run by req/s ("req/s p50_ms p99_ms non2xx") and ALL to every run's req/s ("a/b/c").
+wrk_runs() {
+  local script=$1 results=() o rps p50 p99 errors
+  for _ in $(seq 1 "$RUNS"); do
+    warm
+    o=$(wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" --latency -s "bench/$script" "http://127.0.0.1:$PORT")
+    rps=$(echo "$o" | awk '/Requests\/sec/ {printf "%.0f", $2}')
+    p50=$(echo "$o" | awk '$1=="50%" {print $2}' | to_ms)
+    p99=$(echo "$o" | awk '$1=="99%" {print $2}' | to_ms)
+    errors=$(echo "$o" | awk '/Non-2xx/ {print $4}')
+    results+=("$rps $p50 $p99 ${errors:-0}")
+  done
+  MEDIAN=$(printf '%s\n' "${results[@]}" | sort -n | awk -v n="$RUNS" 'NR==int((n+1)/2)')
+  ALL=$(printf '%s\n' "${results[@]}" | awk '{printf "%s%s", sep, $1; sep="/"}')
+}

@@ -137,7 +137,7 @@ static int rule_directory(void *ctx, const auth_subject *s, auth_action a, const
 {
     static const char *const types[] = {"Practitioner", "PractitionerRole", "Organization", "Location",
                                         "HealthcareService"};
-    if (a != AUTH_ACTION_READ && a != AUTH_ACTION_SEARCH) return AUTH_ABSTAIN;
+    if (a != AUTH_ACTION_READ && a != AUTH_ACTION_SEARCH && a != AUTH_ACTION_HISTORY) return AUTH_ABSTAIN;
     for (size_t i = 0; i < sizeof types / sizeof *types; i++) {
         if (policy_is(t, types[i])) {
             snprintf(reason, len, "the directory is readable by any authenticated caller");

@@ -17,7 +17,8 @@ static void main_usage(FILE *out)
           "  config check     validate and print the effective configuration (secrets masked)\n"
           "  import ndjson F  bulk-load FHIR resources, one JSON per line\n"
           "  ins import F     load an INS reference base (CSV); ins generate: write a synthetic one\n"
-          "  annuaire generate  write synthetic directory extracts (RPPS activities, MSSanté mailboxes, FINESS)\n",
+          "  annuaire generate  write synthetic directory extracts (RPPS activities, MSSanté mailboxes, FINESS)\n"
+          "  annuaire import    load directory extracts as FHIR Practitioner, PractitionerRole, Organization\n",
           out);
 }
 
@@ -39,6 +40,7 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "import")) return cli_import(n, rest);
     if (!strcmp(cmd, "ins")) return cli_ins(n, rest);
     if (!strcmp(cmd, "annuaire") && n >= 1 && !strcmp(rest[0], "generate")) return cli_annuaire_generate(n - 1, rest + 1);
+    if (!strcmp(cmd, "annuaire") && n >= 1 && !strcmp(rest[0], "import")) return cli_annuaire_import(n - 1, rest + 1);
     fprintf(stderr, "socle: unknown command '%s'\n\n", cmd);
     main_usage(stderr);
     return 2;

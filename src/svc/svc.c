@@ -3,10 +3,12 @@
 
 #include <stdlib.h>
 
+#include "svc/annuaire/annuaire.h"
 #include "svc/ins/ins.h"
 
 typedef struct svc_set {
     ins_service *ins;
+    annuaire_service *annuaire;
 } svc_set;
 
 int svc_open(socle_app *app, socle_err *err)
@@ -15,6 +17,7 @@ int svc_open(socle_app *app, socle_err *err)
     if (!set) return socle_err_set(err, SOCLE_ENOMEM, "out of memory");
     app->services = set;
     int rc = ins_open(app, &set->ins, err);
+    if (!rc) rc = annuaire_open(app, &set->annuaire, err);
     if (rc) svc_close(app);
     return rc;
 }
@@ -22,13 +25,17 @@ int svc_open(socle_app *app, socle_err *err)
 int svc_register(socle_app *app, http_router *router)
 {
     svc_set *set = app->services;
-    return set ? ins_register(set->ins, router) : 0;
+    if (!set) return 0;
+    int rc = ins_register(set->ins, router);
+    if (!rc) rc = annuaire_register(set->annuaire, router);
+    return rc;
 }
 
 void svc_close(socle_app *app)
 {
     svc_set *set = app->services;
     if (!set) return;
+    annuaire_close(set->annuaire);
     ins_close(set->ins);
     free(set);
     app->services = NULL;

@@ -123,8 +123,12 @@ static char *search_prefix_end(arena *a, const char *prefix)
     return end;
 }
 
-static int search_param_clause(fhir_search *s, const fhir_param_def *def, const char *name, const char *modifier,
-                               const char *value, socle_err *err)
+/* search_param_clause - append to w "(SELECT id FROM <index table> WHERE type = <type> AND param = <def>
+ * AND (<values>))": the ids of the resources of `type` whose parameter def matches value (comma = OR).
+ * name is the parameter as received, for error messages. The caller writes what comes before
+ * (" AND r.id IN "); a chain reuses it for the target type. */
+static int search_param_clause(fhir_search *s, socle_buf *w, const char *type, const fhir_param_def *def,
+                               const char *name, const char *modifier, const char *value, socle_err *err)
 {
     char *values[64];
     int nv = search_split(s->a, value, values, 64);
@@ -132,27 +136,27 @@ static int search_param_clause(fhir_search *s, const fhir_param_def *def, const 
         return socle_err_at(err, SOCLE_EINVAL, name, "search parameter %s has no value", name);
     static const char *const tables[] = {"", "fhir_index_token", "fhir_index_string", "fhir_index_date",
                                          "fhir_index_reference"};
-    int pt = search_bind_text(s, s->type), pp = search_bind_text(s, def->name);
-    buf_printf(&s->where, " AND r.id IN (SELECT id FROM %s WHERE type = $%d AND param = $%d AND (", tables[def->kind], pt,
-               pp);
+    if (s->nparams >= SEARCH_MAX_PARAMS - 6) return socle_err_set(err, SOCLE_EINVAL, "too many search values");
+    int pt = search_bind_text(s, type), pp = search_bind_text(s, def->name);
+    buf_printf(w, "(SELECT id FROM %s WHERE type = $%d AND param = $%d AND (", tables[def->kind], pt, pp);
     for (int i = 0; i < nv; i++) {
         const char *v = values[i];
-        if (i) buf_puts(&s->where, " OR ");
+        if (i) buf_puts(w, " OR ");
         if (def->kind == FHIR_PARAM_TOKEN) {
             const char *bar = strchr(v, '|');
             if (bar && (strchr(bar + 1, '|') || (bar == v && !bar[1])))
                 return socle_err_at(err, SOCLE_EINVAL, name, "search parameter %s: a token is [system]|code", name);
             if (!bar) {
-                buf_printf(&s->where, "code = $%d", search_bind_text(s, v));
+                buf_printf(w, "code = $%d", search_bind_text(s, v));
             } else if (bar[1] == 0) {
-                buf_printf(&s->where, "system = $%d", search_bind(s, STORE_V_TEXT(arena_strndup(s->a, v, (size_t)(bar - v)))));
+                buf_printf(w, "system = $%d", search_bind(s, STORE_V_TEXT(arena_strndup(s->a, v, (size_t)(bar - v)))));
             } else {
                 int ps = search_bind(s, STORE_V_TEXT(arena_strndup(s->a, v, (size_t)(bar - v))));
-                buf_printf(&s->where, "(code = $%d AND system = $%d)", search_bind_text(s, bar + 1), ps);
+                buf_printf(w, "(code = $%d AND system = $%d)", search_bind_text(s, bar + 1), ps);
             }
         } else if (def->kind == FHIR_PARAM_STRING) {
             if (modifier && !strcmp(modifier, "exact")) {
-                buf_printf(&s->where, "exact = $%d", search_bind_text(s, v));
+                buf_printf(w, "exact = $%d", search_bind_text(s, v));
                 continue;
             }
             socle_buf f = SOCLE_BUF_INIT;
@@ -167,37 +171,37 @@ static int search_param_clause(fhir_search *s, const fhir_param_def *def, const 
                     buf_putc(&like, *p);
                 }
                 buf_putc(&like, '%');
-                buf_printf(&s->where, "norm LIKE $%d ESCAPE '\\'", search_bind_text(s, like.data));
+                buf_printf(w, "norm LIKE $%d ESCAPE '\\'", search_bind_text(s, like.data));
                 buf_free(&like);
             } else {
                 char *end = search_prefix_end(s->a, folded);
                 int p1 = search_bind(s, STORE_V_TEXT(folded));
                 if (end)
-                    buf_printf(&s->where, "(norm >= $%d AND norm < $%d)", p1, search_bind(s, STORE_V_TEXT(end)));
+                    buf_printf(w, "(norm >= $%d AND norm < $%d)", p1, search_bind(s, STORE_V_TEXT(end)));
                 else
-                    buf_printf(&s->where, "norm >= $%d", p1);
+                    buf_printf(w, "norm >= $%d", p1);
             }
         } else if (def->kind == FHIR_PARAM_DATE) {
-            int rc = search_date_cond(s, &s->where, name, v, "low", "high", err);
+            int rc = search_date_cond(s, w, name, v, "low", "high", err);
             if (rc) return rc;
         } else {
-            char type[64], id[128];
+            char ref_type[64], id[128];
             const char *target = modifier;
-            if (fhir_reference_parse(v, type, sizeof type, id, sizeof id)) {
-                buf_printf(&s->where, "(target_id = $%d AND target_type = $%d)", search_bind_text(s, id),
-                           search_bind_text(s, type));
+            if (fhir_reference_parse(v, ref_type, sizeof ref_type, id, sizeof id)) {
+                buf_printf(w, "(target_id = $%d AND target_type = $%d)", search_bind_text(s, id),
+                           search_bind_text(s, ref_type));
             } else if (strchr(v, '/')) {
                 return socle_err_at(err, SOCLE_EINVAL, name, "search parameter %s: '%s' is not a reference", name, v);
             } else if (target) {
-                buf_printf(&s->where, "(target_id = $%d AND target_type = $%d)", search_bind_text(s, v),
+                buf_printf(w, "(target_id = $%d AND target_type = $%d)", search_bind_text(s, v),
                            search_bind_text(s, target));
             } else {
-                buf_printf(&s->where, "target_id = $%d", search_bind_text(s, v));
+                buf_printf(w, "target_id = $%d", search_bind_text(s, v));
             }
         }
         if (s->nparams >= SEARCH_MAX_PARAMS - 4) return socle_err_set(err, SOCLE_EINVAL, "too many search values");
     }
-    buf_puts(&s->where, "))");
+    buf_puts(w, "))");
     return 0;
 }
 
@@ -226,6 +230,105 @@ static int search_is_target(const fhir_param_def *def, const char *type)
         if (len == n && !strncmp(t, type, n)) return 1;
         t = bar ? bar + 1 : NULL;
     }
+    return 0;
+}
+
+/* 1 if modifier (NULL: none) is supported on def: :exact and :contains on strings, :Type on references. */
+static int search_modifier_ok(const fhir_param_def *def, const char *modifier)
+{
+    if (!modifier) return 1;
+    if (def->kind == FHIR_PARAM_STRING) return !strcmp(modifier, "exact") || !strcmp(modifier, "contains");
+    return def->kind == FHIR_PARAM_REFERENCE && search_is_target(def, modifier);
+}
+
+/* Split "name:modifier" into name (at most size - 1 bytes) and the modifier (NULL if none). */
+static const char *search_name_split(const char *full, size_t full_len, char *name, size_t size)
+{
+    const char *colon = memchr(full, ':', full_len);
+    size_t len = colon ? (size_t)(colon - full) : full_len;
+    if (len >= size) len = size - 1;
+    memcpy(name, full, len);
+    name[len] = 0;
+    return colon ? colon + 1 : NULL;
+}
+
+/* search_chain_clause - a chained parameter "ref[:Type].param[:modifier]=value" (one level): append
+ *   AND r.id IN (SELECT id FROM fhir_index_reference WHERE type = <searched type> AND param = <ref>
+ *                AND ((target_type = T1 AND target_id IN (<ids of T1 matched by param=value>)) OR ...))
+ * with one T per target type of ref that declares param (just the :Type one when given). `_id` as the
+ * chained parameter matches live resources of T by id. Sets *known to 0 (and lists the parameter as
+ * ignored) when lenient mode ignores an unknown chain; structural errors (two levels) are always 400. */
+static int search_chain_clause(fhir_search *s, const char *full, const char *value, const fhir_search_options *opt,
+                               int *known, socle_err *err)
+{
+    const char *dot = strchr(full, '.');
+    if (strchr(dot + 1, '.'))
+        return socle_err_at(err, SOCLE_EINVAL, full,
+                            "search parameter '%.64s': only one level of chaining is supported", full);
+    char ref_name[96], chained_name[96];
+    const char *ref_modifier = search_name_split(full, (size_t)(dot - full), ref_name, sizeof ref_name);
+    const char *chained_modifier = search_name_split(dot + 1, strlen(dot + 1), chained_name, sizeof chained_name);
+    if (ref_modifier) ref_modifier = arena_strndup(s->a, ref_modifier, (size_t)(dot - ref_modifier));
+    const fhir_param_def *ref = fhir_param_find(s->type, ref_name);
+    const char *problem = NULL;
+    if (!ref || ref->kind != FHIR_PARAM_REFERENCE)
+        problem = "chained parameter '%.64s': the part before '.' is not a reference parameter of %s";
+    else if (ref_modifier && !search_is_target(ref, ref_modifier))
+        problem = "chained parameter '%.64s': the type modifier is not a target of the reference parameter of %s";
+    /* The target types on which the chain runs, and the chained parameter's definition on each. */
+    const char *targets[16];
+    const fhir_param_def *defs[16];
+    int ntargets = 0, declared = 0;
+    int is_id = !strcmp(chained_name, "_id");
+    for (const char *t = ref_modifier ? ref_modifier : ref ? ref->targets : NULL; !problem && t && *t;) {
+        const char *bar = ref_modifier ? NULL : strchr(t, '|');
+        const char *target = bar ? arena_strndup(s->a, t, (size_t)(bar - t)) : t;
+        t = bar ? bar + 1 : NULL;
+        const fhir_param_def *def = is_id ? NULL : fhir_param_find(target, chained_name);
+        if (!is_id && !def) continue;
+        declared = 1;
+        if (is_id ? chained_modifier != NULL : !search_modifier_ok(def, chained_modifier)) continue;
+        if (ntargets == 16) break;
+        targets[ntargets] = target;
+        defs[ntargets++] = def;
+    }
+    if (!problem && !ntargets)
+        problem = declared ? "chained parameter '%.64s': unsupported modifier on the chained parameter for %s"
+                           : "chained parameter '%.64s': no target type of the reference declares the chained parameter"
+                             " (searching %s)";
+    if (problem) {
+        *known = 0;
+        if (!opt->lenient) return socle_err_at(err, SOCLE_EINVAL, full, problem, full, s->type);
+        s->ignored[s->nignored++] = arena_strdup(s->a, full);
+        return 0;
+    }
+    char *ids[64];
+    int nids = is_id ? search_split(s->a, value, ids, 64) : 0;
+    for (int k = 0; k < nids; k++)
+        if (!id_fhir_valid(ids[k]))
+            return socle_err_at(err, SOCLE_EINVAL, full, "search parameter %.64s: not a valid resource id", full);
+    if (is_id && !nids) return socle_err_at(err, SOCLE_EINVAL, full, "search parameter %.64s has no value", full);
+    if (s->nparams >= SEARCH_MAX_PARAMS - 4) return socle_err_set(err, SOCLE_EINVAL, "too many search values");
+    int pt = search_bind_text(s, s->type), pp = search_bind_text(s, ref->name);
+    buf_printf(&s->where, " AND r.id IN (SELECT id FROM fhir_index_reference WHERE type = $%d AND param = $%d AND (",
+               pt, pp);
+    for (int i = 0; i < ntargets; i++) {
+        if (s->nparams >= SEARCH_MAX_PARAMS - 4 - nids)
+            return socle_err_set(err, SOCLE_EINVAL, "too many search values");
+        int ptarget = search_bind_text(s, targets[i]);
+        buf_printf(&s->where, "%s(target_type = $%d AND target_id IN ", i ? " OR " : "", ptarget);
+        if (is_id) {
+            buf_printf(&s->where, "(SELECT id FROM fhir_resource WHERE type = $%d AND deleted = 0 AND id IN (",
+                       ptarget);
+            for (int k = 0; k < nids; k++) buf_printf(&s->where, "%s$%d", k ? ", " : "", search_bind_text(s, ids[k]));
+            buf_puts(&s->where, "))");
+        } else {
+            int rc = search_param_clause(s, &s->where, targets[i], defs[i], full, chained_modifier, value, err);
+            if (rc) return rc;
+        }
+        buf_putc(&s->where, ')');
+    }
+    buf_puts(&s->where, "))");
     return 0;
 }
 
@@ -317,12 +420,11 @@ int fhir_search_parse(const char *type, const fhir_search_param *params, int npa
         } else if (!strcmp(name, "_lastUpdated") && !modifier) {
             buf_puts(&s->where, " AND ");
             rc = search_date_cond(s, &s->where, name, value, "r.last_updated", "r.last_updated", err);
+        } else if (strchr(full, '.')) {
+            rc = search_chain_clause(s, full, value, opt, &known, err);
         } else {
             const fhir_param_def *def = fhir_param_find(type, name);
-            int modifier_ok = !modifier || (def && def->kind == FHIR_PARAM_STRING && (!strcmp(modifier, "exact") ||
-                                                                                      !strcmp(modifier, "contains"))) ||
-                              (def && def->kind == FHIR_PARAM_REFERENCE && search_is_target(def, modifier));
-            if (!def || !modifier_ok) {
+            if (!def || !search_modifier_ok(def, modifier)) {
                 known = 0;
                 if (!opt->lenient)
                     rc = socle_err_at(err, SOCLE_EINVAL, full, def ? "unsupported modifier in '%.64s' for %s"
@@ -331,7 +433,8 @@ int fhir_search_parse(const char *type, const fhir_search_param *params, int npa
                 else
                     s->ignored[s->nignored++] = arena_strdup(a, full);
             } else {
-                rc = search_param_clause(s, def, full, modifier, value, err);
+                buf_puts(&s->where, " AND r.id IN ");
+                rc = search_param_clause(s, &s->where, s->type, def, full, modifier, value, err);
             }
         }
         if (!rc && known) search_self_add(s, full, value);

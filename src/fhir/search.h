@@ -22,6 +22,14 @@
  *                   gt: value.high > search.high; lt: value.low < search.low; ge: value.high >=
  *                   search.low; le: value.low <= search.high.
  *        reference  Type/id, id (any declared target type), absolute URL; modifier :Type.
+ *        chain      ref[:Type].param=value (one level, §3.1.1.4.9): resources whose reference parameter
+ *                   `ref` points at a resource matched by the target type's parameter `param`, which
+ *                   keeps its own kind, modifiers and values (organization.address-city=PARIS,
+ *                   subject:Patient.name:exact=X, organization._id=o1). The target type is the one named
+ *                   by :Type, else every declared target type of `ref` that declares `param` (OR). SQL
+ *                   only: reference index rows whose target is in the chained parameter's index lookup.
+ *                   A chain no target type declares is unknown (lenient rules below); `a.b.c` is always
+ *                   SOCLE_EINVAL (only one level).
  *        _id, _lastUpdated (date on the version's time), _count (default 20, max 1000), _sort on
  *        date and string parameters and _lastUpdated / _id (prefix '-' for descending),
  *        _summary=count, _include=Type:param[:Target] and _revinclude=Type:param[:Target] for

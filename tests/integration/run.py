@@ -34,6 +34,7 @@ MODULES = [
     "test_crud",
     "test_types",
     "test_search",
+    "test_search_chain",
     "test_bundle",
     "test_errors",
     "test_audit",

@@ -17,14 +17,13 @@
 enum { SOURCE_PS = 1, SOURCE_FINESS = 2 };
 
 static const store_migration annuaire_import_steps[] = {
-    {1, "directory entries written by imports",
+    {1, "directory entries written by imports", NULL,
      "CREATE TABLE annuaire_entry (type TEXT NOT NULL, id TEXT NOT NULL, source INTEGER NOT NULL,"
      " digest TEXT NOT NULL, PRIMARY KEY (type, id)) WITHOUT ROWID;"
      "CREATE INDEX annuaire_entry_source ON annuaire_entry (source);",
      "CREATE TABLE annuaire_entry (type TEXT COLLATE \"C\" NOT NULL, id TEXT COLLATE \"C\" NOT NULL,"
      " source INTEGER NOT NULL, digest TEXT NOT NULL, PRIMARY KEY (type, id));"
-     "CREATE INDEX annuaire_entry_source ON annuaire_entry (source);",
-     NULL},
+     "CREATE INDEX annuaire_entry_source ON annuaire_entry (source);"},
 };
 
 int annuaire_import_migrate(store *s, socle_err *err)

@@ -1,10 +1,11 @@
 /* crypto.h - hashes, encodings and the server's signing key (OpenSSL 3).
  *
  * NAME
- *      crypto - SHA-256, HMAC, base64/base64url, ES256 keys and JWS compact signatures.
+ *      crypto - SHA-256, HMAC, base64/base64url, ES256/RS256 keys and JWS compact signatures.
  * DESCRIPTION
- *      The server signs tokens and audit checkpoints with one EC P-256 key kept as PEM in
- *      `$data/keys/signing.pem` (mode 0600), created on first use. Its key id (`kid`) is the
+ *      The server signs tokens and audit checkpoints with one EC P-256 key (ES256) kept as PEM in
+ *      `$data/keys/signing.pem` (mode 0600), created on first use. Where a client requires RS256
+ *      (OpenID Connect ID tokens), an RSA key file is handled the same way. A key id (`kid`) is the
  *      RFC 7638 JWK thumbprint. Keys of other issuers come from JWKS documents (EC P-256 and RSA).
  *      Nothing here logs key material.
  */
@@ -37,29 +38,43 @@ int crypto_b64_decode(const char *in, size_t n, uint8_t *out, size_t *outlen);
 
 typedef struct crypto_key crypto_key;
 
-/* crypto_key_load_or_create - read the EC P-256 private key at path, or create it (and its
- * directory, mode 0700; the file mode 0600) when missing. */
+/* crypto_key_load_or_create - read the EC P-256 private key (ES256) at path, or create it as
+ * PKCS#8 PEM (and its directory, mode 0700; the file mode 0600, written atomically, never over an
+ * existing file) when missing. A file holding another key type (RSA...) is refused with
+ * SOCLE_EINVAL, never replaced. The caller frees *out; *out is NULL on error. */
 int crypto_key_load_or_create(const char *path, crypto_key **out, socle_err *err);
+/* crypto_key_load_or_create_rsa - the same for an RSA private key (RS256): bits (2048 to 8192,
+ * otherwise SOCLE_EINVAL; 3072 is the usual choice) is the size of a key created now; an existing
+ * file is used whatever its size within that range. A file holding an EC key is refused with
+ * SOCLE_EINVAL. Creating a key takes a noticeable time (about a second for 3072 bits). */
+int crypto_key_load_or_create_rsa(const char *path, int bits, crypto_key **out, socle_err *err);
 /* crypto_key_from_jwk_json - a public key from one JWK object (kty EC crv P-256, or kty RSA). */
 int crypto_key_from_jwk_json(const char *json, size_t n, crypto_key **out, socle_err *err);
 void crypto_key_free(crypto_key *k);
-/* crypto_key_kid - the key id (thumbprint, or the JWK's own "kid" for imported keys). */
+/* crypto_key_kid - the key id: the RFC 7638 thumbprint (members crv, kty, x, y for EC; e, kty, n
+ * for RSA), or the JWK's own "kid" for imported keys. */
 const char *crypto_key_kid(const crypto_key *k);
-/* crypto_key_alg - "ES256" or "RS256". */
+/* crypto_key_alg - the JWS algorithm the key's type implies: "ES256" (EC) or "RS256" (RSA). */
 const char *crypto_key_alg(const crypto_key *k);
-/* crypto_key_public_jwk - the public key as a JWK JSON object (with kid, alg, use=sig); the
- * caller frees the string. */
+/* crypto_key_public_jwk - the public key as a JWK JSON object (kty EC with crv, x, y, or kty RSA
+ * with n, e as unpadded base64url of unsigned big-endian integers, no leading zero bytes), with
+ * kid, alg and use=sig; the caller frees the string. NULL when out of memory. */
 char *crypto_key_public_jwk(const crypto_key *k);
 
-/* crypto_sign - sign data with a private key using its algorithm; for ES256 the signature is the
- * 64-byte R||S form JWS uses. *siglen in: room in sig (>= 512), out: bytes written. */
+/* The largest signature crypto_sign writes: RS256 with an RSA-8192 key. */
+#define CRYPTO_SIG_MAX 1024
+
+/* crypto_sign - sign data with a private key using its algorithm: for ES256 the 64-byte R||S form
+ * JWS uses, for RS256 the RSASSA-PKCS1-v1_5 SHA-256 signature (as long as the modulus: 384 bytes
+ * for RSA-3072). *siglen in: room in sig (CRYPTO_SIG_MAX is always enough; less than the
+ * signature gives SOCLE_EINVAL), out: bytes written. SOCLE_EINVAL for a public-only key. */
 int crypto_sign(const crypto_key *k, const void *data, size_t n, uint8_t *sig, size_t *siglen, socle_err *err);
 /* crypto_verify - 0 if sig is a valid signature of data, SOCLE_EUNAUTHORIZED otherwise. */
 int crypto_verify(const crypto_key *k, const void *data, size_t n, const uint8_t *sig, size_t siglen,
                   socle_err *err);
 
-/* crypto_jws_sign - compact JWS (header.payload.signature) of payload_json with the key's alg and
- * kid, header typ "JWT". The caller frees *out. */
+/* crypto_jws_sign - compact JWS (header.payload.signature) of payload_json with the key's alg
+ * (ES256 or RS256, never chosen by the caller) and kid, header typ "JWT". The caller frees *out. */
 int crypto_jws_sign(const crypto_key *k, const char *payload_json, char **out, socle_err *err);
 
 /* crypto_jws_split - check the compact form and decode its parts: the header JSON, the payload

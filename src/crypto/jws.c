@@ -33,7 +33,7 @@ int crypto_jws_sign(const crypto_key *k, const char *payload_json, char **out, s
         buf_free(&b);
         return socle_err_set(err, SOCLE_ENOMEM, "out of memory");
     }
-    uint8_t sig[1100];
+    uint8_t sig[CRYPTO_SIG_MAX]; /* RS256 with an RSA-8192 key is the largest */
     size_t siglen = sizeof sig;
     int rc = crypto_sign(k, b.data, b.len, sig, &siglen, err);
     if (rc) {

@@ -1,12 +1,14 @@
 /* key.c - NAME
- *      crypto_key - the server's signing key and the public keys of trusted issuers.
+ *      crypto_key - the server's signing keys and the public keys of trusted issuers.
  * DESCRIPTION
- *      A crypto_key wraps an OpenSSL EVP_PKEY (EC P-256 or RSA >= 2048 bits) with its key id and
- *      JWS algorithm. The server key is a PKCS#8 PEM file, created on first use with mode 0600 in a
- *      directory created 0700; its kid is the RFC 7638 thumbprint, so it is stable across restarts
- *      and the same on every node sharing the file.
+ *      A crypto_key wraps an OpenSSL EVP_PKEY (EC P-256 or RSA 2048-8192 bits) with its key id and
+ *      JWS algorithm. A server key (EC for ES256, and RSA for RS256 where clients require it) is a
+ *      PKCS#8 PEM file, created on first use with mode 0600 in a directory created 0700; its kid
+ *      is the RFC 7638 thumbprint, so it is stable across restarts and the same on every node
+ *      sharing the file. A file holding the other key type is refused, never replaced.
  * BUGS
- *      No key rotation: one server key at a time. An encrypted PEM is refused (no pass phrase).
+ *      No key rotation: one key per file at a time. An encrypted PEM is refused (no pass phrase).
+ *      The RSA size only applies when the key is created; an existing file keeps its size.
  */
 #include <errno.h>
 #include <openssl/bn.h>
@@ -14,6 +16,8 @@
 #include <openssl/core_names.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/rsa.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -142,13 +146,26 @@ int crypto_key_wrap(EVP_PKEY *pkey, int has_private, const char *kid, crypto_key
     return 0;
 }
 
-static int key_load(const char *path, crypto_key **out, socle_err *err)
+/* The key types a server key file may hold, and what crypto_key_load_or_create* expect. */
+static const char *key_type_name(crypto_key_type type)
+{
+    return type == CRYPTO_KEY_RSA ? "RSA" : "EC P-256";
+}
+
+/* key_load - read the private key at path; it must be of the expected type (an EC file given to
+ * the RSA loader, or the reverse, is a configuration mistake worth a clear message). */
+static int key_load(const char *path, crypto_key_type type, crypto_key **out, socle_err *err)
 {
     EVP_PKEY *pkey = crypto_read_private(path, err);
     if (!pkey) return err ? err->code : SOCLE_EINVAL;
-    if (!EVP_PKEY_is_a(pkey, "EC")) {
+    if (!EVP_PKEY_is_a(pkey, type == CRYPTO_KEY_RSA ? "RSA" : "EC")) {
+        const char *found = EVP_PKEY_get0_type_name(pkey);
+        char name[32];
+        snprintf(name, sizeof name, "%s", found ? found : "unknown");
         EVP_PKEY_free(pkey);
-        return socle_err_set(err, SOCLE_EINVAL, "the signing key %s is not an EC P-256 key", path);
+        return socle_err_set(err, SOCLE_EINVAL,
+                             "the signing key %s holds a key of type %s (an %s key is expected)", path, name,
+                             key_type_name(type));
     }
     struct stat st;
     if (stat(path, &st) == 0 && (st.st_mode & 077)) {
@@ -160,7 +177,9 @@ static int key_load(const char *path, crypto_key **out, socle_err *err)
     return crypto_key_wrap(pkey, 1, NULL, out, err);
 }
 
-static int key_create(const char *path, crypto_key **out, socle_err *err)
+/* key_create - generate a key of the given type (bits: RSA only) and write it where path says,
+ * never over an existing file; if another process won the race, its key is loaded instead. */
+static int key_create(const char *path, crypto_key_type type, int bits, crypto_key **out, socle_err *err)
 {
     const char *slash = strrchr(path, '/');
     if (slash && slash != path) {
@@ -172,12 +191,12 @@ static int key_create(const char *path, crypto_key **out, socle_err *err)
         int rc = crypto_mkdirs(dir, 0700, err);
         if (rc) return rc;
     }
-    EVP_PKEY *pkey = EVP_EC_gen("P-256");
+    EVP_PKEY *pkey = type == CRYPTO_KEY_RSA ? EVP_RSA_gen((unsigned int)bits) : EVP_EC_gen("P-256");
     BIO *pem = pkey ? crypto_pem_private(pkey) : NULL;
     if (!pem) {
         EVP_PKEY_free(pkey);
         ERR_clear_error();
-        return socle_err_set(err, SOCLE_EINTERNAL, "cannot generate an EC P-256 key");
+        return socle_err_set(err, SOCLE_EINTERNAL, "cannot generate an %s key", key_type_name(type));
     }
     char *data;
     long n = BIO_get_mem_data(pem, &data);
@@ -185,7 +204,7 @@ static int key_create(const char *path, crypto_key **out, socle_err *err)
     BIO_free(pem);
     if (rc == SOCLE_ECONFLICT) { /* another process created it first: use theirs */
         EVP_PKEY_free(pkey);
-        return key_load(path, out, err);
+        return key_load(path, type, out, err);
     }
     if (rc) {
         EVP_PKEY_free(pkey);
@@ -194,18 +213,35 @@ static int key_create(const char *path, crypto_key **out, socle_err *err)
     log_line l;
     log_begin(&l, LOG_INFO, "created a new signing key");
     log_str(&l, "path", path);
+    log_str(&l, "type", key_type_name(type));
+    if (type == CRYPTO_KEY_RSA) log_int(&l, "bits", bits);
     log_end(&l);
     return crypto_key_wrap(pkey, 1, NULL, out, err);
 }
 
-int crypto_key_load_or_create(const char *path, crypto_key **out, socle_err *err)
+static int key_load_or_create(const char *path, crypto_key_type type, int bits, crypto_key **out,
+                              socle_err *err)
 {
     *out = NULL;
     if (!path || !*path) return socle_err_set(err, SOCLE_EINVAL, "no signing key path configured");
     struct stat st;
-    if (stat(path, &st) == 0) return key_load(path, out, err);
+    if (stat(path, &st) == 0) return key_load(path, type, out, err);
     if (errno != ENOENT) return socle_err_set(err, SOCLE_EIO, "cannot access %s: %s", path, strerror(errno));
-    return key_create(path, out, err);
+    return key_create(path, type, bits, out, err);
+}
+
+int crypto_key_load_or_create(const char *path, crypto_key **out, socle_err *err)
+{
+    return key_load_or_create(path, CRYPTO_KEY_EC, 0, out, err);
+}
+
+int crypto_key_load_or_create_rsa(const char *path, int bits, crypto_key **out, socle_err *err)
+{
+    *out = NULL;
+    if (bits < 2048 || bits > KEY_RSA_MAX_BITS)
+        return socle_err_set(err, SOCLE_EINVAL, "RSA key size of %d bits (2048 to %d accepted)", bits,
+                             KEY_RSA_MAX_BITS);
+    return key_load_or_create(path, CRYPTO_KEY_RSA, bits, out, err);
 }
 
 void crypto_key_free(crypto_key *k)

@@ -2,9 +2,11 @@
  *
  * OpenSSL produces and expects DER-encoded ECDSA signatures; JWS carries the fixed 64-byte R||S
  * form, so ES256 signatures are converted both ways here. RS256 is RSASSA-PKCS1-v1_5 with
- * SHA-256, OpenSSL's default padding for RSA. Failed operations leave OpenSSL's per-thread error
- * queue empty, so a stream of bad tokens does not grow it. */
+ * SHA-256, asked for by name; its signatures are as long as the modulus (256 to 1024 bytes).
+ * Failed operations leave OpenSSL's per-thread error queue empty, so a stream of bad tokens does
+ * not grow it. */
 #include <openssl/bn.h>
+#include <openssl/core_names.h>
 #include <openssl/ec.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -12,26 +14,43 @@
 
 #include "crypto/crypto_internal.h"
 
+/* sign_params - the signature parameters of the key's algorithm: RS256 asks for PKCS#1 v1.5
+ * padding by name rather than relying on OpenSSL's default, so signer and verifier can never
+ * disagree; ES256 needs none. params needs room for 2 entries. */
+static const OSSL_PARAM *sign_params(const crypto_key *k, OSSL_PARAM *params)
+{
+    if (k->type != CRYPTO_KEY_RSA) return NULL;
+    params[0] = OSSL_PARAM_construct_utf8_string(OSSL_SIGNATURE_PARAM_PAD_MODE,
+                                                 (char *)OSSL_PKEY_RSA_PAD_MODE_PKCSV15, 0);
+    params[1] = OSSL_PARAM_construct_end();
+    return params;
+}
+
 int crypto_sign(const crypto_key *k, const void *data, size_t n, uint8_t *sig, size_t *siglen, socle_err *err)
 {
     if (!k->has_private) return socle_err_set(err, SOCLE_EINVAL, "the key has no private part");
-    uint8_t der[1100];
-    size_t len = sizeof der;
+    int rsa = k->type == CRYPTO_KEY_RSA;
+    /* RS256 signatures are exactly the modulus size and go straight into sig; ES256 ones come as
+     * DER (at most 72 bytes for P-256) and are converted below. */
+    size_t need = rsa ? (size_t)EVP_PKEY_get_size(k->pkey) : 64;
+    if (*siglen < need) return socle_err_set(err, SOCLE_EINVAL, "signature buffer too small");
+    uint8_t der[80];
+    uint8_t *out = rsa ? sig : der;
+    size_t len = rsa ? *siglen : sizeof der;
+    OSSL_PARAM params[2];
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    int ok = ctx && EVP_DigestSignInit_ex(ctx, NULL, "SHA256", NULL, NULL, k->pkey, NULL) == 1 &&
-             EVP_DigestSign(ctx, der, &len, data, n) == 1;
+    int ok = ctx &&
+             EVP_DigestSignInit_ex(ctx, NULL, "SHA256", NULL, NULL, k->pkey, sign_params(k, params)) == 1 &&
+             EVP_DigestSign(ctx, out, &len, data, n) == 1;
     EVP_MD_CTX_free(ctx);
-    if (!ok) {
+    if (!ok || (rsa && len != need)) {
         ERR_clear_error();
         return socle_err_set(err, SOCLE_EINTERNAL, "signing failed");
     }
-    if (k->type == CRYPTO_KEY_RSA) {
-        if (*siglen < len) return socle_err_set(err, SOCLE_EINVAL, "signature buffer too small");
-        memcpy(sig, der, len);
+    if (rsa) {
         *siglen = len;
         return 0;
     }
-    if (*siglen < 64) return socle_err_set(err, SOCLE_EINVAL, "signature buffer too small");
     const uint8_t *p = der;
     ECDSA_SIG *es = d2i_ECDSA_SIG(NULL, &p, (long)len);
     const BIGNUM *r = NULL, *s = NULL;
@@ -77,8 +96,10 @@ int crypto_verify(const crypto_key *k, const void *data, size_t n, const uint8_t
     } else if (siglen != (size_t)EVP_PKEY_get_size(k->pkey)) {
         return socle_err_set(err, SOCLE_EUNAUTHORIZED, "bad signature");
     }
+    OSSL_PARAM params[2];
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    int ok = ctx && EVP_DigestVerifyInit_ex(ctx, NULL, "SHA256", NULL, NULL, k->pkey, NULL) == 1 &&
+    int ok = ctx &&
+             EVP_DigestVerifyInit_ex(ctx, NULL, "SHA256", NULL, NULL, k->pkey, sign_params(k, params)) == 1 &&
              EVP_DigestVerify(ctx, sig, siglen, data, n) == 1;
     EVP_MD_CTX_free(ctx);
     if (ok) return 0;

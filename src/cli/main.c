@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "cli/annuaire_cli.h"
+#include "cli/psc_cli.h"
 #include "cli/app.h"
 
 static void main_usage(FILE *out)
@@ -18,7 +19,9 @@ static void main_usage(FILE *out)
           "  import ndjson F  bulk-load FHIR resources, one JSON per line\n"
           "  ins import F     load an INS reference base (CSV); ins generate: write a synthetic one\n"
           "  annuaire generate  write synthetic directory extracts (RPPS activities, MSSanté mailboxes, FINESS)\n"
-          "  annuaire import    load directory extracts as FHIR Practitioner, PractitionerRole, Organization\n",
+          "  annuaire import    load directory extracts as FHIR Practitioner, PractitionerRole, Organization\n"
+          "  oidc client add    register a relying party of Pro Santé Connect (prints its secret once)\n"
+          "  psc enrol          an e-CPS activation code for a professional of the directory\n",
           out);
 }
 
@@ -41,6 +44,8 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "ins")) return cli_ins(n, rest);
     if (!strcmp(cmd, "annuaire") && n >= 1 && !strcmp(rest[0], "generate")) return cli_annuaire_generate(n - 1, rest + 1);
     if (!strcmp(cmd, "annuaire") && n >= 1 && !strcmp(rest[0], "import")) return cli_annuaire_import(n - 1, rest + 1);
+    if (!strcmp(cmd, "oidc")) return cli_oidc(n, rest);
+    if (!strcmp(cmd, "psc")) return cli_psc(n, rest);
     fprintf(stderr, "socle: unknown command '%s'\n\n", cmd);
     main_usage(stderr);
     return 2;

@@ -5,10 +5,12 @@
 
 #include "svc/annuaire/annuaire.h"
 #include "svc/ins/ins.h"
+#include "svc/psc/psc.h"
 
 typedef struct svc_set {
     ins_service *ins;
     annuaire_service *annuaire;
+    psc_service *psc;
 } svc_set;
 
 int svc_open(socle_app *app, socle_err *err)
@@ -18,6 +20,7 @@ int svc_open(socle_app *app, socle_err *err)
     app->services = set;
     int rc = ins_open(app, &set->ins, err);
     if (!rc) rc = annuaire_open(app, &set->annuaire, err);
+    if (!rc) rc = psc_open(app, &set->psc, err);
     if (rc) svc_close(app);
     return rc;
 }
@@ -28,6 +31,7 @@ int svc_register(socle_app *app, http_router *router)
     if (!set) return 0;
     int rc = ins_register(set->ins, router);
     if (!rc) rc = annuaire_register(set->annuaire, router);
+    if (!rc) rc = psc_register(set->psc, router);
     return rc;
 }
 
@@ -35,6 +39,7 @@ void svc_close(socle_app *app)
 {
     svc_set *set = app->services;
     if (!set) return;
+    psc_close(set->psc);
     annuaire_close(set->annuaire);
     ins_close(set->ins);
     free(set);

@@ -41,6 +41,7 @@ MODULES = [
     "test_server",
     "test_ins",
     "test_annuaire",
+    "test_psc",
     "test_zfinal",
 ]
 

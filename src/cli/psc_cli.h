@@ -1,0 +1,10 @@
+/* psc_cli.h - the `socle oidc ...` and `socle psc ...` subcommands (wired by main.c). */
+#ifndef SOCLE_CLI_PSC_CLI_H
+#define SOCLE_CLI_PSC_CLI_H
+
+/* cli_oidc - `socle oidc client add ...` (argv after "oidc"): register a relying party. */
+int cli_oidc(int argc, char **argv);
+/* cli_psc - `socle psc enrol --idnps N` (argv after "psc"): an e-CPS activation code. */
+int cli_psc(int argc, char **argv);
+
+#endif

@@ -1,0 +1,299 @@
+/* authorize.c - the authorization endpoint and the login (OpenID Connect Core 1.0 §3.1.2, RFC 7636
+ * PKCE). GET or POST /oidc/auth checks the request; errors about the client or its redirect URI
+ * are shown on a page (never redirected to an unregistered URI), the others go back to the client
+ * as error= on its redirect URI. A good request gets the login page, which carries the request
+ * signed by the server key (valid 10 minutes): POST /oidc/login (IDNPS + e-CPS code) or POST
+ * /oidc/login/cps (the TLS client certificate) finish it on any node, and redirect with a
+ * single-use code. */
+#include <string.h>
+#include <time.h>
+
+#include "crypto/crypto.h"
+#include "crypto/pki.h"
+#include "svc/psc/psc_internal.h"
+
+#define LOGIN_TTL_S 600
+
+/* The authorization request, as checked. */
+typedef struct auth_request {
+    const char *client_id, *redirect_uri, *scope, *state, *nonce, *code_challenge;
+    int64_t expires;
+} auth_request;
+
+/* Is s 43-128 characters of the PKCE alphabet (RFC 7636 §4.1-4.2)? */
+static int pkce_text_ok(const char *s)
+{
+    size_t n = s ? strlen(s) : 0;
+    return n >= 43 && n <= 128 &&
+           strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~") == n;
+}
+
+static void error_page(http_request *req, http_response *res, int status, const char *message)
+{
+    psc_html_page(req, res, status, "Connexion impossible",
+                  arena_printf(req->arena, "<p class=\"error\">%s</p>", psc_html_escape(req->arena, message)));
+}
+
+static void error_redirect(psc_service *svc, http_request *req, http_response *res, const auth_request *ar,
+                           const char *error, const char *description)
+{
+    psc_redirect(req, res, psc_url_append(req->arena, ar->redirect_uri, "error", error, "error_description",
+                                          description, "state", ar->state, "iss", svc->issuer, (char *)NULL));
+}
+
+/* The login page for a signed request. */
+static void login_page(psc_service *svc, http_request *req, http_response *res, int status, const char *blob,
+                       const char *client_name, const char *error, const char *idnps)
+{
+    arena *a = req->arena;
+    const char *b = psc_html_escape(a, blob);
+    psc_html_page(req, res, status, "Pro Santé Connect",
+                  arena_printf(a,
+                               "<p>Connexion à <strong>%s</strong></p>%s"
+                               "<form method=\"post\" action=\"/oidc/login\"><fieldset><legend>e-CPS</legend>"
+                               "<input type=\"hidden\" name=\"request\" value=\"%s\">"
+                               "<label>Identifiant national (IDNPS) <input name=\"idnps\" value=\"%s\" "
+                               "autocomplete=\"username\" required></label>"
+                               "<label>Code de l'application e-CPS <input name=\"otp\" inputmode=\"numeric\" "
+                               "autocomplete=\"one-time-code\" pattern=\"[0-9]{6}\" required></label>"
+                               "<button type=\"submit\">Se connecter avec e-CPS</button></fieldset></form>"
+                               "<form method=\"post\" action=\"/oidc/login/cps\"><fieldset><legend>Carte CPS</legend>"
+                               "<input type=\"hidden\" name=\"request\" value=\"%s\">"
+                               "<button type=\"submit\">Se connecter avec la carte CPS</button></fieldset></form>",
+                               psc_html_escape(a, client_name),
+                               error ? arena_printf(a, "<p class=\"error\">%s</p>", psc_html_escape(a, error)) : "", b,
+                               psc_html_escape(a, idnps ? idnps : ""), b));
+}
+
+void psc_authorize_route(void *ctx, http_request *req, http_response *res)
+{
+    psc_service *svc = ctx;
+    http_param *f;
+    int n;
+    socle_err err;
+    if (psc_form(req, &f, &n, &err)) {
+        error_page(req, res, 400, err.msg);
+        return;
+    }
+    auth_request ar = {
+        .client_id = psc_param(f, n, "client_id"),
+        .redirect_uri = psc_param(f, n, "redirect_uri"),
+        .scope = psc_param(f, n, "scope"),
+        .state = psc_param(f, n, "state"),
+        .nonce = psc_param(f, n, "nonce"),
+        .code_challenge = psc_param(f, n, "code_challenge"),
+    };
+    if (!ar.client_id || !ar.redirect_uri) {
+        error_page(req, res, 400, "client_id and redirect_uri are required");
+        return;
+    }
+    store_conn *c = NULL;
+    psc_client client;
+    int rc = store_acquire(svc->app->store, &c, &err);
+    if (!rc) rc = psc_client_load(c, ar.client_id, req->arena, &client, &err);
+    if (c) store_release(svc->app->store, c);
+    if (rc) {
+        error_page(req, res, rc == SOCLE_ENOTFOUND ? 400 : 500, rc == SOCLE_ENOTFOUND ? "unknown client_id" : "store unavailable");
+        return;
+    }
+    if (!psc_list_has(client.redirect_uris, '\n', ar.redirect_uri)) {
+        error_page(req, res, 400, "redirect_uri is not registered for this client (exact match required)");
+        return;
+    }
+    const char *response_type = psc_param(f, n, "response_type"), *method = psc_param(f, n, "code_challenge_method");
+    const char *prompt = psc_param(f, n, "prompt");
+    if (!response_type || strcmp(response_type, "code")) {
+        error_redirect(svc, req, res, &ar, "unsupported_response_type", "only response_type=code is supported");
+        return;
+    }
+    if (psc_param(f, n, "request") || psc_param(f, n, "request_uri")) {
+        error_redirect(svc, req, res, &ar, "request_not_supported", "request objects are not supported");
+        return;
+    }
+    if (!ar.scope || !psc_list_has(ar.scope, ' ', "openid")) {
+        error_redirect(svc, req, res, &ar, "invalid_scope", "scope must contain openid");
+        return;
+    }
+    char scopes[512];
+    snprintf(scopes, sizeof scopes, "%s", ar.scope);
+    for (char *save = NULL, *s = strtok_r(scopes, " ", &save); s; s = strtok_r(NULL, " ", &save))
+        if (!psc_list_has(client.scopes, ' ', s)) {
+            error_redirect(svc, req, res, &ar, "invalid_scope", "a scope is not allowed for this client");
+            return;
+        }
+    if (!ar.code_challenge || !method || strcmp(method, "S256") || !pkce_text_ok(ar.code_challenge)) {
+        error_redirect(svc, req, res, &ar, "invalid_request", "PKCE is required: code_challenge with code_challenge_method=S256");
+        return;
+    }
+    if ((ar.state && strlen(ar.state) > 512) || (ar.nonce && strlen(ar.nonce) > 512)) {
+        error_redirect(svc, req, res, &ar, "invalid_request", "state and nonce are at most 512 characters");
+        return;
+    }
+    if (prompt && psc_list_has(prompt, ' ', "none")) {
+        error_redirect(svc, req, res, &ar, "login_required", "every login needs the card or the e-CPS app");
+        return;
+    }
+    /* The pending login travels signed in the page, not in this node's memory. */
+    json_t *p = json_pack("{s:s, s:s, s:s, s:s, s:I}", "client_id", ar.client_id, "redirect_uri", ar.redirect_uri,
+                          "scope", ar.scope, "code_challenge", ar.code_challenge, "exp",
+                          (json_int_t)(time(NULL) + LOGIN_TTL_S));
+    if (ar.state) json_object_set_new(p, "state", json_string(ar.state));
+    if (ar.nonce) json_object_set_new(p, "nonce", json_string(ar.nonce));
+    json_object_set_new(p, "typ", json_string("socle-login"));
+    char *payload = json_dumps(p, JSON_COMPACT), *blob = NULL;
+    json_decref(p);
+    rc = payload ? crypto_jws_sign(svc->app->signing_key, payload, &blob, &err) : SOCLE_ENOMEM;
+    free(payload);
+    if (rc) {
+        error_page(req, res, 500, "cannot sign the login request");
+        return;
+    }
+    login_page(svc, req, res, 200, blob, client.name, NULL, psc_param(f, n, "login_hint"));
+    free(blob);
+}
+
+/* Check the signed request of a login form; fills ar (strings in the arena). */
+static int login_request(psc_service *svc, http_request *req, const char *blob, auth_request *ar, socle_err *err)
+{
+    char *header = NULL, *payload = NULL;
+    uint8_t *sig = NULL;
+    size_t siglen = 0, input = 0;
+    int rc = blob ? crypto_jws_split(blob, &header, &payload, &sig, &siglen, &input, err)
+                  : socle_err_set(err, SOCLE_EINVAL, "no request");
+    if (!rc) rc = crypto_verify(svc->app->signing_key, blob, input, sig, siglen, err);
+    json_t *p = rc ? NULL : json_loads(payload, 0, NULL);
+    free(header);
+    free(payload);
+    free(sig);
+    if (!rc && (!p || strcmp(json_string_value(json_object_get(p, "typ")) ? json_string_value(json_object_get(p, "typ")) : "", "socle-login")))
+        rc = SOCLE_EINVAL;
+    if (!rc && json_integer_value(json_object_get(p, "exp")) < (json_int_t)time(NULL)) rc = SOCLE_EINVAL;
+    if (!rc) {
+#define GET(k) (json_string_value(json_object_get(p, k)) ? arena_strdup(req->arena, json_string_value(json_object_get(p, k))) : NULL)
+        ar->client_id = GET("client_id");
+        ar->redirect_uri = GET("redirect_uri");
+        ar->scope = GET("scope");
+        ar->state = GET("state");
+        ar->nonce = GET("nonce");
+        ar->code_challenge = GET("code_challenge");
+#undef GET
+        if (!ar->client_id || !ar->redirect_uri || !ar->scope || !ar->code_challenge) rc = SOCLE_EINVAL;
+    }
+    json_decref(p);
+    if (rc) return socle_err_set(err, SOCLE_EINVAL, "this login page has expired or was altered: start again from the application");
+    return 0;
+}
+
+/* Store a code for the logged-in professional and send the browser back to the client. */
+static void finish_login(psc_service *svc, http_request *req, http_response *res, store_conn *c, const auth_request *ar,
+                         const char *idnps, const char *amr)
+{
+    char code[44], hash[65];
+    psc_random_token(code);
+    psc_hash_hex(code, hash);
+    socle_err err;
+    int64_t now = (int64_t)time(NULL);
+    store_value p[11] = {STORE_V_TEXT(hash), STORE_V_TEXT(ar->client_id), STORE_V_TEXT(idnps),
+                         STORE_V_TEXT(ar->redirect_uri), STORE_V_TEXT(ar->scope), STORE_V_TEXT(ar->nonce ? ar->nonce : ""),
+                         STORE_V_TEXT(ar->code_challenge), STORE_V_TEXT(amr), STORE_V_INT(now),
+                         STORE_V_INT(now + svc->code_ttl_s), STORE_V_INT(0)};
+    if (store_exec(c,
+                   "INSERT INTO psc_code (code_hash, client_id, idnps, redirect_uri, scope, nonce, code_challenge, amr,"
+                   " auth_time, expires, used) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                   p, 11, NULL, &err)) {
+        error_page(req, res, 500, "store unavailable");
+        return;
+    }
+    psc_audit(svc, req, "login", "success", idnps, ar->client_id, amr);
+    psc_redirect(req, res, psc_url_append(req->arena, ar->redirect_uri, "code", code, "state", ar->state, "iss",
+                                          svc->issuer, (char *)NULL));
+}
+
+/* Common part of both logins: the form, the signed request, the client's name. */
+static int login_begin(psc_service *svc, http_request *req, http_response *res, http_param **f, int *n,
+                       auth_request *ar, psc_client *client, store_conn **c)
+{
+    socle_err err;
+    *c = NULL;
+    if (psc_form(req, f, n, &err) || login_request(svc, req, psc_param(*f, *n, "request"), ar, &err)) {
+        error_page(req, res, 400, err.msg);
+        return -1;
+    }
+    if (store_acquire(svc->app->store, c, &err) || psc_client_load(*c, ar->client_id, req->arena, client, &err)) {
+        if (*c) store_release(svc->app->store, *c);
+        *c = NULL;
+        error_page(req, res, 400, "unknown client");
+        return -1;
+    }
+    return 0;
+}
+
+void psc_login_route(void *ctx, http_request *req, http_response *res)
+{
+    psc_service *svc = ctx;
+    http_param *f;
+    int n;
+    auth_request ar;
+    psc_client client;
+    store_conn *c;
+    if (login_begin(svc, req, res, &f, &n, &ar, &client, &c)) return;
+    const char *idnps = psc_param(f, n, "idnps"), *otp = psc_param(f, n, "otp"), *blob = psc_param(f, n, "request");
+    socle_err err;
+    char account[200], address[100];
+    snprintf(account, sizeof account, "pp:%.150s", idnps ? idnps : "");
+    snprintf(address, sizeof address, "addr:%s", req->remote_addr);
+    int64_t retry = 0;
+    int rc = psc_throttle_check(c, address, &retry, &err);
+    if (!rc && idnps) rc = psc_throttle_check(c, account, &retry, &err);
+    if (rc == SOCLE_EBUSY) {
+        psc_audit(svc, req, "login", "failure", NULL, ar.client_id, "locked out");
+        http_set_header(req, res, "Retry-After", arena_printf(req->arena, "%lld", (long long)retry));
+        login_page(svc, req, res, 429, blob, client.name, err.msg, idnps);
+        store_release(svc->app->store, c);
+        return;
+    }
+    if (!rc && (!idnps || !*idnps || !otp || !*otp)) rc = socle_err_set(&err, SOCLE_EINVAL, "IDNPS and e-CPS code are required");
+    if (!rc) rc = psc_in_directory(c, idnps, &err);
+    if (!rc) rc = psc_ecps_check(c, idnps, otp, &err);
+    if (rc) {
+        /* One message for every cause: an attacker learns nothing about the account. */
+        psc_throttle_fail(c, address, svc->max_failures, &err);
+        if (idnps && *idnps) psc_throttle_fail(c, account, svc->max_failures, &err);
+        psc_audit(svc, req, "login", "failure", NULL, ar.client_id, "e-CPS refused");
+        login_page(svc, req, res, 401, blob, client.name, "identifiant ou code e-CPS incorrect", idnps);
+        store_release(svc->app->store, c);
+        return;
+    }
+    psc_throttle_clear(c, account, &err);
+    finish_login(svc, req, res, c, &ar, idnps, "otp");
+    store_release(svc->app->store, c);
+}
+
+void psc_login_cps_route(void *ctx, http_request *req, http_response *res)
+{
+    psc_service *svc = ctx;
+    http_param *f;
+    int n;
+    auth_request ar;
+    psc_client client;
+    store_conn *c;
+    if (login_begin(svc, req, res, &f, &n, &ar, &client, &c)) return;
+    size_t len = 0;
+    const unsigned char *der = http_client_cert_der(req, &len);
+    pki_client_kind kind;
+    char idnps[128];
+    socle_err err;
+    int rc = der ? pki_cert_identity(der, len, &kind, idnps, sizeof idnps, &err)
+                 : socle_err_set(&err, SOCLE_EUNAUTHORIZED, "no CPS card: the connection carries no client certificate");
+    if (!rc && kind != PKI_CLIENT_PROFESSIONAL) rc = socle_err_set(&err, SOCLE_EUNAUTHORIZED, "this certificate is not a professional's card");
+    if (!rc) rc = psc_in_directory(c, idnps, &err);
+    if (rc) {
+        psc_audit(svc, req, "login", "failure", NULL, ar.client_id, "CPS refused");
+        login_page(svc, req, res, 401, psc_param(f, n, "request"), client.name,
+                   rc == SOCLE_ENOTFOUND ? "ce professionnel n'est pas dans l'annuaire" : err.msg, NULL);
+        store_release(svc->app->store, c);
+        return;
+    }
+    finish_login(svc, req, res, c, &ar, idnps, "x509");
+    store_release(svc->app->store, c);
+}

@@ -1,0 +1,106 @@
+/* psc_internal.h - shared by the files of the Pro Santé Connect service (src/svc/psc/ only): the
+ * service record, the tables, OAuth error answers, forms and HTML pages. */
+#ifndef SOCLE_SVC_PSC_INTERNAL_H
+#define SOCLE_SVC_PSC_INTERNAL_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+#include "net/http.h"
+#include "rest/rest.h"
+#include "svc/psc/psc.h"
+
+struct psc_service {
+    socle_app *app;
+    crypto_key *rsa_key;            /* RS256 ID tokens */
+    char issuer[600];               /* public_url + "/oidc" */
+    char *discovery;                /* the openid-configuration JSON */
+    char *jwks;                     /* both public keys */
+    int64_t code_ttl_s, access_ttl_s, refresh_ttl_s;
+    int max_failures;
+};
+
+/* ---- tables (store.c) ---- */
+int psc_migrate(store *s, socle_err *err);
+
+/* A registered client (relying party). */
+typedef struct psc_client {
+    char id[128];
+    char name[128];
+    char auth_method[32];           /* client_secret_basic | client_secret_post | private_key_jwt */
+    char secret_hash[65];           /* hex SHA-256 of the secret ("" for private_key_jwt) */
+    const char *redirect_uris;      /* newline-separated, in the arena */
+    const char *logout_uris;        /* newline-separated post-logout redirect URIs */
+    const char *scopes;             /* space-separated allowed scopes */
+    const char *jwks;               /* the client's public JWKS (private_key_jwt), or "" */
+    char id_token_alg[8];           /* ES256 | RS256 */
+} psc_client;
+
+/* psc_client_load - the client, SOCLE_ENOTFOUND when unknown. Strings live in a. */
+int psc_client_load(store_conn *c, const char *client_id, arena *a, psc_client *out, socle_err *err);
+/* psc_list_has - 1 when `item` is one of the sep-separated entries of list (exact match). */
+int psc_list_has(const char *list, char sep, const char *item);
+
+/* ---- e-CPS (ecps.c) ---- */
+/* psc_in_directory - 0 when idnps is an active Practitioner of the directory, SOCLE_ENOTFOUND
+ * otherwise (also deleted ones). */
+int psc_in_directory(store_conn *c, const char *idnps, socle_err *err);
+/* psc_ecps_check - verify a TOTP code of idnps (replay-protected, the step is stored). 0, or
+ * SOCLE_EUNAUTHORIZED (wrong code, or no activated e-CPS). */
+int psc_ecps_check(store_conn *c, const char *idnps, const char *code, socle_err *err);
+
+/* ---- brute force (throttle.c) ---- */
+/* psc_throttle_check - SOCLE_EBUSY with the seconds to wait in *retry_s when key is locked. */
+int psc_throttle_check(store_conn *c, const char *key, int64_t *retry_s, socle_err *err);
+/* psc_throttle_fail - count a failure of key; locks it (growing: 30 s doubling, at most 1 h)
+ * once max failures are reached. */
+int psc_throttle_fail(store_conn *c, const char *key, int max_failures, socle_err *err);
+/* psc_throttle_clear - forget key's failures (after a success). */
+int psc_throttle_clear(store_conn *c, const char *key, socle_err *err);
+
+/* ---- answers (web.c) ---- */
+/* psc_oauth_error - a JSON OAuth error {error, error_description} with status, no-store. */
+void psc_oauth_error(http_request *req, http_response *res, int status, const char *error, const char *description);
+/* psc_json - a JSON answer (taken), no-store. */
+void psc_json(http_request *req, http_response *res, int status, json_t *body);
+/* psc_redirect - 302 to url. */
+void psc_redirect(http_request *req, http_response *res, const char *url);
+/* psc_html_page - an HTML page: title and body (already escaped HTML). */
+void psc_html_page(http_request *req, http_response *res, int status, const char *title, const char *body_html);
+/* psc_html_escape - s escaped for HTML text and attribute values, in the arena. */
+const char *psc_html_escape(arena *a, const char *s);
+/* psc_url_append - url + ('?' or '&') + name=value pairs (NULL-terminated list, values encoded). */
+const char *psc_url_append(arena *a, const char *url, ...);
+/* psc_form - the parameters of a POSTed form (application/x-www-form-urlencoded) or of the query
+ * for GET; SOCLE_EINVAL when malformed or a parameter is repeated. */
+int psc_form(http_request *req, http_param **params, int *n, socle_err *err);
+/* psc_param - the value of name among params, or NULL. */
+const char *psc_param(const http_param *params, int n, const char *name);
+/* psc_random_token - a random 32-byte base64url string (43 characters) into out (44 bytes). */
+void psc_random_token(char out[44]);
+/* psc_hash_hex - hex SHA-256 of s into out (65 bytes). */
+void psc_hash_hex(const char *s, char out[65]);
+/* psc_audit - one audit event of the login service (action: login, logout, token, ...). */
+void psc_audit(psc_service *svc, http_request *req, const char *action, const char *outcome, const char *who,
+               const char *client_id, const char *detail);
+
+/* psc_token_client - authenticate the client of a token-endpoint-style request (token, revoke). */
+int psc_token_client(psc_service *svc, http_request *req, store_conn *c, const http_param *f, int n, psc_client *client,
+                     socle_err *err);
+
+/* ---- endpoints ---- */
+void psc_discovery_route(void *ctx, http_request *req, http_response *res);
+void psc_jwks_route(void *ctx, http_request *req, http_response *res);
+void psc_authorize_route(void *ctx, http_request *req, http_response *res);
+void psc_login_route(void *ctx, http_request *req, http_response *res);
+void psc_login_cps_route(void *ctx, http_request *req, http_response *res);
+void psc_token_route(void *ctx, http_request *req, http_response *res);
+void psc_userinfo_route(void *ctx, http_request *req, http_response *res);
+void psc_revoke_route(void *ctx, http_request *req, http_response *res);
+void psc_logout_route(void *ctx, http_request *req, http_response *res);
+void psc_ecps_page_route(void *ctx, http_request *req, http_response *res);
+void psc_ecps_activate_route(void *ctx, http_request *req, http_response *res);
+/* psc_discovery_build - the openid-configuration and JWKS documents (at open). */
+int psc_discovery_build(psc_service *svc, socle_err *err);
+
+#endif

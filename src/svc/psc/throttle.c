@@ -1,0 +1,46 @@
+/* throttle.c - failed-login counting per account and per address, in the store so that every node
+ * sees the same counts: after max failures the key is locked for 30 s, doubling with each lockout
+ * up to an hour; a success clears it. */
+#include <string.h>
+#include <time.h>
+
+#include "svc/psc/psc_internal.h"
+
+int psc_throttle_check(store_conn *c, const char *key, int64_t *retry_s, socle_err *err)
+{
+    *retry_s = 0;
+    int64_t until = 0;
+    store_value p[1] = {STORE_V_TEXT(key)};
+    int rc = store_query_int(c, "SELECT locked_until FROM psc_throttle WHERE key = $1", p, 1, &until, err);
+    if (rc == SOCLE_ENOTFOUND) return 0;
+    if (rc) return rc;
+    int64_t now = (int64_t)time(NULL);
+    if (until > now) {
+        *retry_s = until - now;
+        return socle_err_set(err, SOCLE_EBUSY, "too many failed logins: try again in %lld s", (long long)*retry_s);
+    }
+    return 0;
+}
+
+int psc_throttle_fail(store_conn *c, const char *key, int max_failures, socle_err *err)
+{
+    int64_t now = (int64_t)time(NULL);
+    store_value p[3] = {STORE_V_TEXT(key), STORE_V_INT(now), STORE_V_INT(max_failures)};
+    /* One statement, so concurrent failures on two nodes both count. */
+    return store_exec(c,
+                      "INSERT INTO psc_throttle (key, failures, locked_until, lockouts) VALUES ($1, 1, 0, 0)"
+                      " ON CONFLICT (key) DO UPDATE SET"
+                      " failures = CASE WHEN psc_throttle.failures + 1 >= $3 THEN 0 ELSE psc_throttle.failures + 1 END,"
+                      " locked_until = CASE WHEN psc_throttle.failures + 1 >= $3"
+                      "   THEN $2 + (CASE WHEN psc_throttle.lockouts >= 7 THEN 3600 ELSE 30 * (1 << psc_throttle.lockouts) END)"
+                      "   ELSE psc_throttle.locked_until END,"
+                      " lockouts = CASE WHEN psc_throttle.failures + 1 >= $3 THEN psc_throttle.lockouts + 1"
+                      "   ELSE psc_throttle.lockouts END",
+                      p, 3, NULL, err);
+}
+
+int psc_throttle_clear(store_conn *c, const char *key, socle_err *err)
+{
+    store_value p[1] = {STORE_V_TEXT(key)};
+    return store_exec(c, "DELETE FROM psc_throttle WHERE key = $1", p, 1, NULL, err);
+}

@@ -1,0 +1,333 @@
+"""test_psc.py - Pro Santé Connect, socle's OpenID Connect provider: a certified relying-party
+library (npm openid-client, pinned in tests/oidc/package.json) completes discovery, authorization
+code with PKCE, the e-CPS login, token, userinfo, refresh, revocation and logout for the three
+client authentication methods and both ID token algorithms; a plain HTTP client checks every
+refusal (invalid_client, invalid_grant, PKCE, redirect URIs, replayed and expired codes, reused
+and revoked refresh tokens, tokens of another audience, lockout) and the CPS card login (a TLS
+client certificate)."""
+
+import base64
+import hashlib
+import hmac
+import html
+import http.client
+import json
+import os
+import re
+import secrets
+import ssl
+import struct
+import subprocess
+import time
+import urllib.parse
+
+from harness import short
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+OIDC_DIR = os.path.join(os.path.dirname(HERE), "oidc")
+
+
+def totp(secret_b32, at=None):
+    key = base64.b32decode(secret_b32 + "=" * (-len(secret_b32) % 8))
+    counter = struct.pack(">Q", int((at if at is not None else time.time()) // 30))
+    h = hmac.new(key, counter, hashlib.sha1).digest()
+    o = h[-1] & 15
+    return "%06d" % ((struct.unpack(">I", h[o:o + 4])[0] & 0x7FFFFFFF) % 1000000)
+
+
+def pkce():
+    verifier = base64.urlsafe_b64encode(secrets.token_bytes(32)).rstrip(b"=").decode()
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+    return verifier, challenge
+
+
+class Http:
+    """Plain requests without following redirects (the login and the redirects are the test)."""
+
+    def __init__(self, port, tls_context=None):
+        self.port, self.ctx = port, tls_context
+
+    def send(self, method, path, form=None, headers=None):
+        conn = (http.client.HTTPSConnection("127.0.0.1", self.port, context=self.ctx, timeout=60) if self.ctx
+                else http.client.HTTPConnection("127.0.0.1", self.port, timeout=60))
+        body = urllib.parse.urlencode(form) if form is not None else None
+        h = dict(headers or {})
+        if body is not None:
+            h["Content-Type"] = "application/x-www-form-urlencoded"
+        conn.request(method, path, body=body, headers=h)
+        r = conn.getresponse()
+        data = r.read().decode("utf-8", "replace")
+        out = (r.status, dict((k.lower(), v) for k, v in r.getheaders()), data)
+        conn.close()
+        return out
+
+    def json(self, method, path, form=None, headers=None):
+        st, h, body = self.send(method, path, form, headers)
+        return st, json.loads(body) if body else None
+
+
+def _setup(env, name, count=40):
+    d = env.new_data(name)
+    db = env.new_db(d)
+    out = os.path.join(d, "extracts")
+    env.cli("annuaire", "generate", "--count", str(count), "--seed", "11", "--out", out)
+    files = [os.path.join(out, n) for n in sorted(os.listdir(out))]
+    env.cli("annuaire", "import", *files, "--data", d, "--db", db, "--log-level", "warn")
+    ps = next(f for f in files if "PS_LibreAcces" in f)
+    idnps = []
+    for line in open(ps, encoding="utf-8").read().splitlines()[1:]:
+        v = line.split("|")[2]
+        if v not in idnps:
+            idnps.append(v)
+    return d, db, idnps
+
+
+def _activate(env, d, db, http_, idnps):
+    code = env.cli("psc", "enrol", "--idnps", idnps, "--data", d, "--db", db, "--log-level", "warn").stdout.strip()
+    assert re.fullmatch(r"[A-Z2-7]{4}(-[A-Z2-7]{4}){3}", code), code
+    st, _, page = http_.send("POST", "/oidc/ecps/activate", {"idnps": idnps, "activation_code": code.lower()})
+    assert st == 200, (st, short(page))
+    secret = re.search(r'id="secret">([A-Z2-7]+)<', page).group(1)
+    # The activation code works once.
+    st, _, _ = http_.send("POST", "/oidc/ecps/activate", {"idnps": idnps, "activation_code": code})
+    assert st == 401, st
+    return secret
+
+
+def _client(env, d, db, cid, *extra):
+    out = env.cli("oidc", "client", "add", "--id", cid, "--redirect-uri", "http://127.0.0.1:9/cb/" + cid,
+                  "--logout-uri", "http://127.0.0.1:9/bye/" + cid, *extra, "--data", d, "--db", db,
+                  "--log-level", "warn").stdout
+    m = re.search(r"client_secret=(\S+)", out)
+    if m:
+        env.secrets.add(m.group(1))
+    return m.group(1) if m else None
+
+
+def _node_jwk():
+    """An EC P-256 key pair as JWKs (private, public), made by Node's crypto."""
+    js = ("const c=require('crypto');const {privateKey,publicKey}=c.generateKeyPairSync('ec',{namedCurve:'P-256'});"
+          "const p=privateKey.export({format:'jwk'});const q=publicKey.export({format:'jwk'});p.kid=q.kid='k1';"
+          "p.alg=q.alg='ES256';console.log(JSON.stringify([p,q]))")
+    return json.loads(subprocess.run(["node", "-e", js], capture_output=True, text=True, check=True).stdout)
+
+
+def _npm_ready():
+    if not os.path.exists(os.path.join(OIDC_DIR, "node_modules", "openid-client", "package.json")):
+        subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=OIDC_DIR, check=True,
+                       capture_output=True, timeout=300)
+
+
+def test_openid_client_flows(ctx):
+    env = ctx.env
+    _npm_ready()
+    d, db, pros = _setup(env, "psc-rp")
+    private, public = _node_jwk()
+    jwks_path = os.path.join(d, "rp-jwks.json")
+    json.dump({"keys": [public]}, open(jwks_path, "w"))
+    clients = [
+        {"client_id": "rp-basic", "method": "client_secret_basic", "alg": "ES256"},
+        {"client_id": "rp-post", "method": "client_secret_post", "alg": "RS256"},
+        {"client_id": "rp-jwt", "method": "private_key_jwt", "alg": "ES256", "private_jwk": private},
+    ]
+    for c in clients:
+        extra = ["--auth-method", c["method"], "--id-token-alg", c["alg"]]
+        if c["method"] == "private_key_jwt":
+            extra += ["--jwks", jwks_path]
+        c["client_secret"] = _client(env, d, db, c["client_id"], *extra)
+        c["redirect_uri"] = "http://127.0.0.1:9/cb/" + c["client_id"]
+        c["logout_uri"] = "http://127.0.0.1:9/bye/" + c["client_id"]
+    srv = env.server(d, db, name="psc-rp")
+    h = Http(srv.port)
+    for i, c in enumerate(clients):
+        idnps = pros[i]
+        secret = _activate(env, d, db, h, idnps)
+        cfg = {"issuer": srv.url + "/oidc", "client": c, "idnps": idnps, "totp_secret": secret}
+        p = subprocess.run(["node", os.path.join(OIDC_DIR, "flow.js"), json.dumps(cfg)], capture_output=True,
+                           text=True, timeout=120, cwd=OIDC_DIR)
+        assert p.returncode == 0, "openid-client (%s): %s %s" % (c["method"], short(p.stdout), short(p.stderr, 2000))
+        out = json.loads(p.stdout.strip().splitlines()[-1])
+        assert out["sub"] == idnps and out["userinfo_sub"] == idnps and out["refreshed_sub"] == idnps, out
+        assert out["acr"] == "eidas1" and out["amr"] == ["otp"] and out["nonce_ok"], out
+        assert out["id_token_alg"] == c["alg"], out
+        assert out["userinfo_exercices"] >= 1, out
+        assert out["fhir_status"] == 200, "the PSC access token opens /fhir: %s" % out
+        assert out["refresh_reuse"] == "invalid_grant" and out["refresh_after_reuse"] == "invalid_grant", out
+        assert out["logout_status"] == 302 and out["logout_location"] == c["logout_uri"] + "?state=bye", out
+    srv.stop_ok()
+
+
+def _authorize(h, cid, challenge, **over):
+    q = {"response_type": "code", "client_id": cid, "redirect_uri": "http://127.0.0.1:9/cb/" + cid,
+         "scope": "openid scope_all", "state": "st-1", "nonce": "n-1", "code_challenge": challenge,
+         "code_challenge_method": "S256"}
+    q.update(over)
+    q = {k: v for k, v in q.items() if v is not None}
+    return h.send("GET", "/oidc/auth?" + urllib.parse.urlencode(q))
+
+
+def _login(h, cid, challenge, idnps, otp, expect=302):
+    st, _, page = _authorize(h, cid, challenge)
+    assert st == 200, (st, short(page))
+    request = html.unescape(re.search(r'name="request" value="([^"]+)"', page).group(1))
+    st, hd, page = h.send("POST", "/oidc/login", {"request": request, "idnps": idnps, "otp": otp})
+    assert st == expect, (st, short(page))
+    if st != 302:
+        return None
+    q = urllib.parse.parse_qs(urllib.parse.urlsplit(hd["location"]).query)
+    assert q["state"] == ["st-1"] and q["iss"][0].endswith("/oidc"), q
+    return q["code"][0]
+
+
+def _basic(cid, secret):
+    return {"Authorization": "Basic " + base64.b64encode(("%s:%s" % (cid, secret)).encode()).decode()}
+
+
+def test_refusals(ctx):
+    env = ctx.env
+    d, db, pros = _setup(env, "psc-bad")
+    secret = _client(env, d, db, "rp")
+    _client(env, d, db, "rp2")
+    # Registration refuses what is unsafe; enrolment refuses who is not in the directory.
+    for bad in (["--redirect-uri", "http://evil.example/cb"], ["--redirect-uri", "https://a.example/cb#x"],
+                ["--redirect-uri", "https://a.example/cb", "--auth-method", "magic"]):
+        p = env.cli("oidc", "client", "add", "--id", "x", *bad, "--data", d, "--db", db, check=False)
+        assert p.returncode == 2, (bad, p.stderr)
+    p = env.cli("psc", "enrol", "--idnps", "810000000000", "--data", d, "--db", db, check=False)
+    assert p.returncode == 1 and "not in the directory" in p.stderr, p.stderr
+    srv = env.server(d, db, ["--psc-login-max-failures", "3"], name="psc-bad")
+    h = Http(srv.port)
+    # A TOTP step is good once per professional: each login below uses its own professional or step.
+    idnps, other = pros[0], pros[4]
+    keys = {p: _activate(env, d, db, h, p) for p in pros[:3]}
+    totp_secret = keys[idnps]
+    verifier, challenge = pkce()
+
+    # Authorization request errors: shown (unknown client, unregistered redirect) or redirected.
+    st, hd, page = _authorize(h, "nobody", challenge)
+    assert st == 400 and "location" not in hd, st
+    st, hd, _ = _authorize(h, "rp", challenge, redirect_uri="http://127.0.0.1:9/cb/rp/x")
+    assert st == 400 and "location" not in hd, st
+    for over, error in (({"code_challenge": None}, "invalid_request"), ({"code_challenge_method": "plain"}, "invalid_request"),
+                        ({"response_type": "token"}, "unsupported_response_type"), ({"scope": "profile"}, "invalid_scope"),
+                        ({"prompt": "none"}, "login_required")):
+        st, hd, _ = _authorize(h, "rp", challenge, **over)
+        q = urllib.parse.parse_qs(urllib.parse.urlsplit(hd.get("location", "")).query)
+        assert st == 302 and q.get("error") == [error] and q.get("state") == ["st-1"], (over, st, hd)
+
+    # A good login and code exchange, then the code again: invalid_grant, and its tokens are revoked.
+    code = _login(h, "rp", challenge, idnps, totp(totp_secret))
+    form = {"grant_type": "authorization_code", "code": code, "redirect_uri": "http://127.0.0.1:9/cb/rp",
+            "code_verifier": verifier}
+    st, body = h.json("POST", "/oidc/token", dict(form, code_verifier="x" * 43), _basic("rp", secret))
+    assert st == 400 and body["error"] == "invalid_grant" and "PKCE" in body["error_description"], body
+    # The failed PKCE attempt consumed the code (a code is good once, whatever happens).
+    code = _login(h, "rp", challenge, idnps, totp(totp_secret, time.time() + 30))
+    form["code"] = code
+    for headers, error in ((_basic("rp", "wrong"), "invalid_client"), (_basic("nobody", secret), "invalid_client"),
+                           ({}, "invalid_client")):
+        st, body = h.json("POST", "/oidc/token", form, headers)
+        assert st == 401 and body["error"] == error, (st, body)
+    st, body = h.json("POST", "/oidc/token", dict(form, client_id="rp", client_secret=secret))
+    assert st == 401 and body["error"] == "invalid_client" and "client_secret_basic" in body["error_description"], body
+    st, body = h.json("POST", "/oidc/token", dict(form, redirect_uri="http://127.0.0.1:9/cb/rp2"), _basic("rp", secret))
+    assert st == 400 and body["error"] == "invalid_grant", body
+    code = _login(h, "rp", challenge, pros[1], totp(keys[pros[1]]))
+    form["code"] = code
+    st, tokens = h.json("POST", "/oidc/token", form, _basic("rp", secret))
+    assert st == 200 and tokens["token_type"] == "Bearer", tokens
+    env.secrets.update([tokens["access_token"], tokens["refresh_token"]])
+    st, body = h.json("POST", "/oidc/token", form, _basic("rp", secret))
+    assert st == 400 and body["error"] == "invalid_grant" and "already used" in body["error_description"], body
+    st, body = h.json("POST", "/oidc/token", {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]},
+                      _basic("rp", secret))
+    assert st == 400 and body["error"] == "invalid_grant", "a replayed code revokes what it gave: %s" % body
+    st, body = h.json("POST", "/oidc/token", {"grant_type": "password"}, _basic("rp", secret))
+    assert st == 400 and body["error"] == "unsupported_grant_type", body
+
+    # Tokens of another audience: the ID token (aud = client) is no bearer token for the APIs.
+    st, body = h.json("GET", "/oidc/userinfo", headers={"Authorization": "Bearer " + tokens["id_token"]})
+    assert st == 401 and body["error"] == "invalid_token", body
+    st, _, _ = h.send("GET", "/fhir/Practitioner/" + pros[1], headers={"Authorization": "Bearer " + tokens["id_token"]})
+    assert st == 401, st
+    st, info = h.json("GET", "/oidc/userinfo", headers={"Authorization": "Bearer " + tokens["access_token"]})
+    assert st == 200 and info["sub"] == pros[1], info
+
+    # Revocation: the refresh token no longer works; another client cannot revoke it.
+    used_otp = totp(keys[pros[2]])
+    code = _login(h, "rp", challenge, pros[2], used_otp)
+    st, tokens = h.json("POST", "/oidc/token", dict(form, code=code), _basic("rp", secret))
+    assert st == 200, tokens
+    st, _ = h.json("POST", "/oidc/revoke", {"token": tokens["refresh_token"]}, _basic("rp", "wrong"))
+    assert st == 401
+    st, _ = h.json("POST", "/oidc/revoke", {"token": tokens["refresh_token"]}, _basic("rp", secret))
+    assert st == 200
+    st, body = h.json("POST", "/oidc/token", {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]},
+                      _basic("rp", secret))
+    assert st == 400 and body["error"] == "invalid_grant" and "revoked" in body["error_description"], body
+
+    # A replayed e-CPS code, wrong codes, and the lockout (3 failures here), per account.
+    _login(h, "rp", challenge, pros[2], used_otp, expect=401)
+    st, _, page = _authorize(h, "rp", challenge)
+    request = html.unescape(re.search(r'name="request" value="([^"]+)"', page).group(1))
+    for _ in range(2):
+        st, _, page = h.send("POST", "/oidc/login", {"request": request, "idnps": other, "otp": "000000"})
+        assert st == 401 and "incorrect" in page, st
+    st, hd, page = h.send("POST", "/oidc/login", {"request": request, "idnps": other, "otp": "000000"})
+    assert st == 429 and "retry-after" in hd, (st, hd)
+    # An altered login request is refused.
+    st, _, _ = h.send("POST", "/oidc/login", {"request": request[:-4] + "AAAA", "idnps": idnps, "otp": "123456"})
+    assert st == 400, st
+    # Every login, failure and token is in the audit trail.
+    auditor = srv.client(env.token(d, "it-auditor", "professional", roles=["auditor"], profession="10"))
+    for action in ("login", "token", "revoke"):
+        b = auditor.get("/fhir/AuditEvent?action=%s&_count=50" % action).json
+        assert b.get("entry"), "no %s in the audit trail" % action
+    srv.stop_ok()
+
+
+def test_expired_code_and_cps_login(ctx):
+    env = ctx.env
+    d, db, pros = _setup(env, "psc-cps", count=10)
+    secret = _client(env, d, db, "rp")
+    idnps = pros[0]
+    env.cli("pki", "client", "--data", d, "--name", "card", "--kind", "professional", "--id", idnps)
+    env.cli("pki", "client", "--data", d, "--name", "stranger", "--kind", "professional", "--id", "810000000055")
+    ca = os.path.join(d, "pki", "ca.pem")
+    srv = env.server(d, db, ["--tls-client-ca", ca, "--psc-code-ttl-s", "1"], tls=True, name="psc-cps")
+
+    def tls(name):
+        c = ssl.create_default_context(cafile=ca)
+        if name:
+            c.load_cert_chain(os.path.join(d, "pki", "clients", name + ".pem"), os.path.join(d, "pki", "clients", name + ".key"))
+        return Http(srv.port, c)
+
+    verifier, challenge = pkce()
+
+    def cps(name):
+        h = tls(name)
+        st, _, page = _authorize(h, "rp", challenge)
+        assert st == 200, st
+        request = html.unescape(re.search(r'name="request" value="([^"]+)"', page).group(1))
+        return h, h.send("POST", "/oidc/login/cps", {"request": request})
+
+    for name, why in ((None, "client certificate"), ("stranger", "annuaire")):
+        _, (st, _, page) = cps(name)
+        assert st == 401 and why in page, (name, st, short(page))
+    h, (st, hd, _) = cps("card")
+    assert st == 302, st
+    code = urllib.parse.parse_qs(urllib.parse.urlsplit(hd["location"]).query)["code"][0]
+    form = {"grant_type": "authorization_code", "code": code, "redirect_uri": "http://127.0.0.1:9/cb/rp",
+            "code_verifier": verifier}
+    st, tokens = h.json("POST", "/oidc/token", form, _basic("rp", secret))
+    assert st == 200, tokens
+    env.secrets.update([tokens["access_token"], tokens["refresh_token"]])
+    claims = json.loads(base64.urlsafe_b64decode(tokens["id_token"].split(".")[1] + "=="))
+    assert claims["sub"] == idnps and claims["amr"] == ["x509"] and claims["nonce"] == "n-1", claims
+    # An expired code (the server's code lifetime is 1 s here).
+    h, (st, hd, _) = cps("card")
+    code = urllib.parse.parse_qs(urllib.parse.urlsplit(hd["location"]).query)["code"][0]
+    time.sleep(2.2)
+    st, body = h.json("POST", "/oidc/token", dict(form, code=code), _basic("rp", secret))
+    assert st == 400 and body["error"] == "invalid_grant" and "expired" in body["error_description"], body
+    srv.stop_ok()

@@ -121,6 +121,17 @@ if want it; then
   fi
 fi
 
+# The certified OpenID Connect relying party the Pro Santé Connect tests drive (tests/oidc).
+if want it; then
+  if [ ! -f tests/oidc/node_modules/openid-client/package.json ] ||
+     [ tests/oidc/package-lock.json -nt tests/oidc/node_modules/.package-lock.json ]; then
+    echo "check: installing openid-client (npm ci in tests/oidc)"
+    if ! (cd tests/oidc && npm ci --no-audit --no-fund --loglevel=error >/dev/null); then
+      echo "check: npm ci failed in tests/oidc: the OpenID Connect tests cannot run"
+    fi
+  fi
+fi
+
 # The whole run inside one PostgreSQL server; without one, the SQLite parts still run.
 scripts/with-postgres.sh "$ROOT/tests/check.sh" --inner "$T"
 if [ ! -e "$T/inner-ran" ]; then

@@ -16,14 +16,15 @@ warm() { cat "$DATA"/socle.db* > /dev/null 2>&1 || true; }
 # wrk_runs SCRIPT - RUNS runs of bench/SCRIPT against 127.0.0.1:$PORT; sets MEDIAN to the median
 # run by req/s ("req/s p50_ms p99_ms non2xx") and ALL to every run's req/s ("a/b/c").
 wrk_runs() {
-  local script=$1 results=() o rps p50 p99 errors
-  for _ in $(seq 1 "$RUNS"); do
+  local script=$1 results=() o rps p50 p99 errors i
+  for i in $(seq 1 "$RUNS"); do
+    export BENCH_RUN=$i   # scripts that spend one-time values (codes) take a fresh slice per run
     warm
     o=$(wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" --latency -s "bench/$script" "http://127.0.0.1:$PORT")
     rps=$(echo "$o" | awk '/Requests\/sec/ {printf "%.0f", $2}')
     p50=$(echo "$o" | awk '$1=="50%" {print $2}' | to_ms)
     p99=$(echo "$o" | awk '$1=="99%" {print $2}' | to_ms)
-    errors=$(echo "$o" | awk '/Non-2xx/ {print $4}')
+    errors=$(echo "$o" | awk '/Non-2xx/ {print $NF}')
     results+=("$rps $p50 $p99 ${errors:-0}")
   done
   MEDIAN=$(printf '%s\n' "${results[@]}" | sort -n | awk -v n="$RUNS" 'NR==int((n+1)/2)')

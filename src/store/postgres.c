@@ -342,6 +342,13 @@ static int pg_tx_begin(store_conn *bc, socle_err *err)
     return pg_simple((pg_conn *)bc, "BEGIN ISOLATION LEVEL READ COMMITTED", "begin", err);
 }
 
+static int pg_tx_begin_relaxed(store_conn *bc, socle_err *err)
+{
+    int rc = pg_tx_begin(bc, err);
+    if (!rc) rc = pg_simple((pg_conn *)bc, "SET LOCAL synchronous_commit = off", "relaxed commit", err);
+    return rc;
+}
+
 static int pg_tx_commit(store_conn *bc, socle_err *err)
 {
     pg_conn *c = (pg_conn *)bc;
@@ -476,6 +483,7 @@ const store_ops store_pg_ops = {
     .revive = pg_revive,
     .in_tx = pg_in_tx,
     .tx_begin = pg_tx_begin,
+    .tx_begin_relaxed = pg_tx_begin_relaxed,
     .tx_commit = pg_tx_commit,
     .tx_rollback = pg_tx_rollback,
     .exec = pg_exec,

@@ -32,6 +32,8 @@ typedef struct sq_conn {
     store_cache cache;
     sq_rows slot; /* reused by the first open store_rows */
     int slot_used;
+    int relaxed;         /* synchronous lowered for the open transaction (store_tx_begin_relaxed) */
+    char sync[8];        /* the configured synchronous level, restored after a relaxed transaction */
 } sq_conn;
 
 static const char sq_empty[1] = "";
@@ -343,15 +345,46 @@ static int sq_tx_begin(store_conn *c, socle_err *err)
     return sq_exec(c, "BEGIN IMMEDIATE", NULL, 0, NULL, err);
 }
 
+/* Lower synchronous to NORMAL (WAL frames written, not fsynced) for one transaction; when the
+ * configured level is already NORMAL or OFF there is nothing to lower. */
+static int sq_tx_begin_relaxed(store_conn *bc, socle_err *err)
+{
+    sq_conn *c = (sq_conn *)bc;
+    if (!strcmp(c->sync, "FULL")) {
+        int rc = sq_exec(bc, "PRAGMA synchronous=NORMAL", NULL, 0, NULL, err);
+        if (rc) return rc;
+        c->relaxed = 1;
+    }
+    int rc = sq_tx_begin(bc, err);
+    if (rc && c->relaxed) {
+        socle_err ignored;
+        sq_exec(bc, "PRAGMA synchronous=FULL", NULL, 0, NULL, &ignored);
+        c->relaxed = 0;
+    }
+    return rc;
+}
+
+/* Back to the configured level once a relaxed transaction ended (either way). */
+static void sq_restore_sync(sq_conn *c)
+{
+    if (!c->relaxed) return;
+    c->relaxed = 0;
+    socle_err err = {0};
+    if (sq_exec(&c->base, "PRAGMA synchronous=FULL", NULL, 0, NULL, &err)) log_msg(LOG_ERROR, "%s", err.msg);
+}
+
 static int sq_tx_commit(store_conn *c, socle_err *err)
 {
-    return sq_exec(c, "COMMIT", NULL, 0, NULL, err);
+    int rc = sq_exec(c, "COMMIT", NULL, 0, NULL, err);
+    if (!rc || !sq_in_tx(c)) sq_restore_sync((sq_conn *)c);
+    return rc;
 }
 
 static void sq_tx_rollback(store_conn *c)
 {
     socle_err err = {0};
     if (sq_exec(c, "ROLLBACK", NULL, 0, NULL, &err)) log_msg(LOG_ERROR, "%s", err.msg);
+    sq_restore_sync((sq_conn *)c);
 }
 
 /* --- connections --- */
@@ -404,6 +437,7 @@ static int sq_connect(store *s, store_conn **out, socle_err *err)
         sq_disconnect(&c->base);
         return rc;
     }
+    snprintf(c->sync, sizeof c->sync, "%s", s->sqlite_sync);
     *out = &c->base;
     return 0;
 }
@@ -414,6 +448,7 @@ const store_ops store_sqlite_ops = {
     .revive = NULL,
     .in_tx = sq_in_tx,
     .tx_begin = sq_tx_begin,
+    .tx_begin_relaxed = sq_tx_begin_relaxed,
     .tx_commit = sq_tx_commit,
     .tx_rollback = sq_tx_rollback,
     .exec = sq_exec,

@@ -251,6 +251,13 @@ int store_tx_begin(store_conn *c, socle_err *err)
     return c->ops->tx_begin(c, err);
 }
 
+int store_tx_begin_relaxed(store_conn *c, socle_err *err)
+{
+    if (c->ops->in_tx(c))
+        return socle_err_set(err, SOCLE_EINTERNAL, "store: a transaction is already open (no savepoints)");
+    return c->ops->tx_begin_relaxed(c, err);
+}
+
 int store_tx_commit(store_conn *c, socle_err *err)
 {
     if (!c->ops->in_tx(c)) return socle_err_set(err, SOCLE_EINTERNAL, "store: commit without a transaction");

@@ -4,7 +4,7 @@
  *      store - connection pool, transactions, statements and migrations over SQLite or PostgreSQL.
  * SYNOPSIS
  *      store_open() store_close() store_acquire() store_release()
- *      store_tx_begin() store_tx_commit() store_tx_rollback()
+ *      store_tx_begin() store_tx_begin_relaxed() store_tx_commit() store_tx_rollback()
  *      store_exec() store_query() store_rows_next() store_rows_text() store_rows_int() store_rows_free()
  *      store_migrate() store_ping()
  * DESCRIPTION
@@ -87,6 +87,12 @@ void store_release(store *s, store_conn *c);
 store_engine store_conn_engine(const store_conn *c);
 
 int store_tx_begin(store_conn *c, socle_err *err);
+/* store_tx_begin_relaxed - a write transaction whose commit does not wait for the disk: it survives
+ * a crash of the process (kill -9) but may be lost with the last moments before a power failure or
+ * an OS crash. For short-lived state that a client can recreate (login codes, rotated refresh
+ * tokens), never for health data. SQLite: synchronous=NORMAL for this transaction (WAL written,
+ * not fsynced); PostgreSQL: SET LOCAL synchronous_commit = off. */
+int store_tx_begin_relaxed(store_conn *c, socle_err *err);
 int store_tx_commit(store_conn *c, socle_err *err);
 /* store_tx_rollback - can't fail (errors are logged); no-op when no transaction is open. */
 void store_tx_rollback(store_conn *c);

@@ -70,6 +70,7 @@ struct store_ops {
     int (*revive)(store_conn *c, socle_err *err);
     int (*in_tx)(const store_conn *c);
     int (*tx_begin)(store_conn *c, socle_err *err);
+    int (*tx_begin_relaxed)(store_conn *c, socle_err *err);
     int (*tx_commit)(store_conn *c, socle_err *err);
     void (*tx_rollback)(store_conn *c);
     int (*exec)(store_conn *c, const char *sql, const store_value *params, int nparams, int64_t *changes,

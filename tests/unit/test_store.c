@@ -347,6 +347,51 @@ static void test_transactions(void **state)
     }
 }
 
+/* The durability setting a connection is using now: SQLite's synchronous (2 FULL, 1 NORMAL),
+ * PostgreSQL's synchronous_commit. */
+static void durability(tctx *t, store_conn *c, char *out, size_t n)
+{
+    store_rows *r = NULL;
+    socle_err err = {0};
+    assert_int_equal(store_query(c, t->engine == STORE_POSTGRES ? "SHOW synchronous_commit" : "PRAGMA synchronous",
+                                 NULL, 0, &r, &err), 0);
+    assert_int_equal(store_rows_next(r, &err), 1);
+    snprintf(out, n, "%s", store_rows_text(r, 0, NULL));
+    store_rows_free(r);
+}
+
+static void test_relaxed_transactions(void **state)
+{
+    tctx *t = *state;
+    NEED_STORE(t);
+    store_conn *c, *other;
+    socle_err err = {0};
+    char before[16], inside[16], after[16];
+    assert_int_equal(store_acquire(t->s, &c, &err), 0);
+    assert_int_equal(store_acquire(t->s, &other, &err), 0);
+    durability(t, c, before, sizeof before);
+    assert_int_equal(store_tx_begin_relaxed(c, &err), 0);
+    assert_true(store_in_tx(c));
+    assert_true(store_tx_begin_relaxed(c, &err) < 0); /* no nesting */
+    durability(t, c, inside, sizeof inside);
+    if (t->engine == STORE_POSTGRES) assert_string_equal(inside, "off");
+    else assert_string_equal(inside, !strcmp(before, "2") ? "1" : before);
+    assert_int_equal(insert_row(t, c, 7, "relaxed", &err), 0);
+    assert_int_equal(store_tx_commit(c, &err), 0);
+    assert_int_equal(count_rows(t, other), 1); /* committed like any other */
+    durability(t, c, after, sizeof after);
+    assert_string_equal(after, before); /* the next transactions are durable again */
+    /* A rolled back relaxed transaction restores the setting as well. */
+    assert_int_equal(store_tx_begin_relaxed(c, &err), 0);
+    assert_int_equal(insert_row(t, c, 8, "gone", &err), 0);
+    store_tx_rollback(c);
+    durability(t, c, after, sizeof after);
+    assert_string_equal(after, before);
+    assert_int_equal(count_rows(t, other), 1);
+    store_release(t->s, c);
+    store_release(t->s, other);
+}
+
 static void test_migrations(void **state)
 {
     tctx *t = *state;
@@ -711,6 +756,7 @@ int main(void)
         BOTH(test_roundtrip),
         BOTH(test_conflict_and_errors),
         BOTH(test_transactions),
+        BOTH(test_relaxed_transactions),
         BOTH(test_migrations),
         BOTH(test_migrations_concurrent),
         BOTH(test_threads),

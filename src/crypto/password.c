@@ -1,0 +1,41 @@
+/* password.c - Argon2id password hashes (see password.h). */
+#include "crypto/password.h"
+
+#include <argon2.h>
+#include <string.h>
+
+#include "base/ids.h"
+
+#define PASSWORD_T_COST 2
+#define PASSWORD_M_COST_KIB 19456
+#define PASSWORD_LANES 1
+#define PASSWORD_SALT 16
+#define PASSWORD_HASH 32
+
+int crypto_password_hash(const char *password, char out[CRYPTO_PASSWORD_HASH_MAX], socle_err *err)
+{
+    size_t n = password ? strlen(password) : 0;
+    out[0] = 0;
+    if (n < CRYPTO_PASSWORD_MIN)
+        return socle_err_set(err, SOCLE_EINVAL, "the password must have at least %d characters", CRYPTO_PASSWORD_MIN);
+    if (n > CRYPTO_PASSWORD_MAX)
+        return socle_err_set(err, SOCLE_EINVAL, "the password must have at most %d characters", CRYPTO_PASSWORD_MAX);
+    unsigned char salt[PASSWORD_SALT];
+    id_random_bytes(salt, sizeof salt);
+    int rc = argon2id_hash_encoded(PASSWORD_T_COST, PASSWORD_M_COST_KIB, PASSWORD_LANES, password, n, salt, sizeof salt,
+                                   PASSWORD_HASH, out, CRYPTO_PASSWORD_HASH_MAX);
+    if (rc != ARGON2_OK) {
+        out[0] = 0;
+        return socle_err_set(err, SOCLE_EINTERNAL, "password hashing failed: %s", argon2_error_message(rc));
+    }
+    return 0;
+}
+
+int crypto_password_verify(const char *encoded, const char *password, socle_err *err)
+{
+    size_t n = password ? strlen(password) : 0;
+    if (!encoded || strncmp(encoded, "$argon2id$", 10) || n > CRYPTO_PASSWORD_MAX ||
+        argon2id_verify(encoded, password ? password : "", n) != ARGON2_OK)
+        return socle_err_set(err, SOCLE_EUNAUTHORIZED, "wrong password");
+    return 0;
+}

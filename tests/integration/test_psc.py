@@ -3,8 +3,9 @@ library (npm openid-client, pinned in tests/oidc/package.json) completes discove
 code with PKCE, the e-CPS login, token, userinfo, refresh, revocation and logout for the three
 client authentication methods and both ID token algorithms; a plain HTTP client checks every
 refusal (invalid_client, invalid_grant, PKCE, redirect URIs, replayed and expired codes, reused
-and revoked refresh tokens, tokens of another audience, lockout) and the CPS card login (a TLS
-client certificate)."""
+and revoked refresh tokens, tokens of another audience, lockout), the CPS card login (a TLS
+client certificate) and edge cases found in review (look-alike loopback redirect URIs, long scope
+lists, non-UTF-8 state, Basic credentials against the body, long jtis, alg none)."""
 
 import base64
 import hashlib
@@ -47,12 +48,12 @@ class Http:
     def __init__(self, port, tls_context=None):
         self.port, self.ctx = port, tls_context
 
-    def send(self, method, path, form=None, headers=None):
+    def send(self, method, path, form=None, headers=None, body=None):
         conn = (http.client.HTTPSConnection("127.0.0.1", self.port, context=self.ctx, timeout=60) if self.ctx
                 else http.client.HTTPConnection("127.0.0.1", self.port, timeout=60))
-        body = urllib.parse.urlencode(form) if form is not None else None
         h = dict(headers or {})
-        if body is not None:
+        if form is not None:
+            body = urllib.parse.urlencode(form)
             h["Content-Type"] = "application/x-www-form-urlencoded"
         conn.request(method, path, body=body, headers=h)
         r = conn.getresponse()
@@ -210,7 +211,7 @@ def test_refusals(ctx):
     assert st == 400 and "location" not in hd, st
     for over, error in (({"code_challenge": None}, "invalid_request"), ({"code_challenge_method": "plain"}, "invalid_request"),
                         ({"response_type": "token"}, "unsupported_response_type"), ({"scope": "profile"}, "invalid_scope"),
-                        ({"prompt": "none"}, "login_required")):
+                        ({"prompt": "none"}, "login_required"), ({"response_type": None}, "invalid_request")):
         st, hd, _ = _authorize(h, "rp", challenge, **over)
         q = urllib.parse.parse_qs(urllib.parse.urlsplit(hd.get("location", "")).query)
         assert st == 302 and q.get("error") == [error] and q.get("state") == ["st-1"], (over, st, hd)
@@ -330,4 +331,101 @@ def test_expired_code_and_cps_login(ctx):
     time.sleep(2.2)
     st, body = h.json("POST", "/oidc/token", dict(form, code=code), _basic("rp", secret))
     assert st == 400 and body["error"] == "invalid_grant" and "expired" in body["error_description"], body
+    srv.stop_ok()
+
+
+def _node_sign(private_jwk, header, payload):
+    """A compact JWS of payload with an EC P-256 private JWK (ES256), signed by Node's crypto."""
+    js = ("const c=require('crypto');const [jwk,h,p]=JSON.parse(process.argv[1]);"
+          "const b=x=>Buffer.from(JSON.stringify(x)).toString('base64url');const input=b(h)+'.'+b(p);"
+          "const s=c.sign('sha256',Buffer.from(input),{key:c.createPrivateKey({key:jwk,format:'jwk'}),"
+          "dsaEncoding:'ieee-p1363'});console.log(input+'.'+s.toString('base64url'))")
+    return subprocess.run(["node", "-e", js, json.dumps([private_jwk, header, payload])], capture_output=True,
+                          text=True, check=True).stdout.strip()
+
+
+def test_edges(ctx):
+    """Registration of look-alike loopback and header-splitting redirect URIs; scopes longer than any
+    buffer (authorization and refresh); state and nonce that are not UTF-8; Basic credentials that
+    disagree with the body or hide a NUL; long private_key_jwt jtis; alg none."""
+    env = ctx.env
+    d, db, pros = _setup(env, "psc-edge", count=10)
+    for uri in ("http://127.0.0.1.evil.example/cb", "http://127.0.0.1:9@evil.example/cb",
+                "http://localhost@evil.example/cb", "http://localhostevil.example/cb", "https://a.example/cb\r\nSet-Cookie:x=1", "https://a.example/\tcb"):
+        p = env.cli("oidc", "client", "add", "--id", "x", "--redirect-uri", uri, "--data", d, "--db", db, check=False)
+        assert p.returncode == 2, (uri, p.returncode, p.stderr)
+    for uri in ("http://localhost:8080/cb", "http://[::1]/cb", "http://127.0.0.1?x=1"):
+        env.cli("oidc", "client", "add", "--id", "ok", "--redirect-uri", uri, "--data", d, "--db", db)
+    secret = _client(env, d, db, "rp", "--scope", "openid scope_all extra")
+    _client(env, d, db, "rp2")
+    private, public = _node_jwk()
+    jwks_path = os.path.join(d, "rp-jwks.json")
+    json.dump({"keys": [public]}, open(jwks_path, "w"))
+    long_id = "c" * 127
+    _client(env, d, db, long_id, "--auth-method", "private_key_jwt", "--jwks", jwks_path)
+    srv = env.server(d, db, name="psc-edge")
+    h = Http(srv.port)
+    verifier, challenge = pkce()
+
+    # A scope list longer than a fixed buffer is checked to its end (511 characters of whole scopes
+    # first, so that a cut there leaves no half scope to trip on).
+    long_scope = "openid " * 73
+    st, hd, page = _authorize(h, "rp2", challenge, scope=long_scope + "extra")
+    q = urllib.parse.parse_qs(urllib.parse.urlsplit(hd.get("location", "")).query)
+    assert st == 302 and q.get("error") == ["invalid_scope"], (st, short(page))
+    # state and nonce must be UTF-8 (they travel in the signed JSON request).
+    for over in ({"nonce": b"n\xff"}, {"state": b"s\xfe"}):
+        st, hd, page = _authorize(h, "rp", challenge, **over)
+        q = urllib.parse.parse_qs(urllib.parse.urlsplit(hd.get("location", "")).query)
+        assert st == 302 and q.get("error") == ["invalid_request"], (over, st, short(page))
+
+    # Client authentication: a body client_id that is not the Basic one, a NUL hidden in the secret.
+    for form, headers in (({"grant_type": "password", "client_id": "rp2"}, _basic("rp", secret)),
+                          ({"grant_type": "password"}, _basic("rp", secret + "%00tail"))):
+        st, body = h.json("POST", "/oidc/token", form, headers)
+        assert st == 401 and body["error"] == "invalid_client", (form, st, body)
+    st, body = h.json("POST", "/oidc/token", {"grant_type": "password", "client_id": "rp"}, _basic("rp", secret))
+    assert st == 400 and body["error"] == "unsupported_grant_type", body
+    # An error answer always names its error, even when the request's text is not UTF-8.
+    st, _, raw = h.send("POST", "/oidc/token", headers={"Content-Type": "application/x-www-form-urlencoded"},
+                        body="a%FF=1&a%FF=2")
+    assert st == 400 and json.loads(raw).get("error") == "invalid_request", (st, raw)
+
+    # private_key_jwt: two long jtis that differ only at the end are two assertions; a replay, alg none
+    # and an assertion for another audience are refused.
+    token_url = srv.url + "/oidc/token"
+
+    def assertion(jti, alg="ES256", aud=token_url):
+        claims = {"iss": long_id, "sub": long_id, "aud": aud, "exp": int(time.time()) + 120, "jti": jti}
+        jws = _node_sign(private, {"alg": "ES256", "kid": "k1"}, claims)
+        if alg != "ES256":
+            head = base64.urlsafe_b64encode(json.dumps({"alg": alg}).encode()).rstrip(b"=").decode()
+            jws = head + "." + jws.split(".")[1] + "."
+        return {"grant_type": "password", "client_assertion": jws,
+                "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"}
+
+    first = assertion("j" * 199 + "1")
+    for form in (first, assertion("j" * 199 + "2")):
+        st, body = h.json("POST", "/oidc/token", form)
+        assert st == 400 and body["error"] == "unsupported_grant_type", body
+    for form in (first, assertion("j2", alg="none"), assertion("j3", aud=srv.url + "/elsewhere")):
+        st, body = h.json("POST", "/oidc/token", form)
+        assert st == 401 and body["error"] == "invalid_client", body
+
+    # Refresh: a long scope cannot widen the grant, nor drop openid; a refused refresh keeps the token.
+    key = _activate(env, d, db, h, pros[0])
+    code = _login(h, "rp", challenge, pros[0], totp(key))
+    form = {"grant_type": "authorization_code", "code": code, "code_verifier": verifier,
+            "redirect_uri": "http://127.0.0.1:9/cb/rp"}
+    st, tokens = h.json("POST", "/oidc/token", form, _basic("rp", secret))
+    assert st == 200 and tokens["scope"] == "openid scope_all", tokens
+    env.secrets.update([tokens["access_token"], tokens["refresh_token"]])
+    for scope in (long_scope + "extra", "scope_all", ""):
+        refresh = {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"], "scope": scope}
+        st, body = h.json("POST", "/oidc/token", refresh, _basic("rp", secret))
+        assert st == 400 and body["error"] == "invalid_scope", (scope, st, body)
+    st, body = h.json("POST", "/oidc/token", {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"],
+                                              "scope": "openid"}, _basic("rp", secret))
+    assert st == 200 and body["scope"] == "openid", body
+    env.secrets.update([body["access_token"], body["refresh_token"]])
     srv.stop_ok()

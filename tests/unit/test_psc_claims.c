@@ -3,7 +3,8 @@
  * several activities against the values of their PS_LibreAcces lines (names, professions, modes,
  * FINESS/SIRET, structure ids, order), the MSSanté email, determinism, the helpers, and the
  * professionals who cannot log in (unknown, malformed id, deleted, inactive); plus hand-made
- * resources for a role without a structure and an inactive role. */
+ * resources for a role without a structure and an inactive role. Also two helpers of the provider
+ * (psc_internal.h): the login throttle's address key (an IPv6 /64) and the scope subset check. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -22,6 +23,7 @@
 #include "svc/annuaire/keys.h"
 #include "svc/annuaire/resources.h"
 #include "svc/psc/claims.h"
+#include "svc/psc/psc_internal.h"
 
 static char dir[64];
 static socle_app app;
@@ -413,6 +415,40 @@ static void test_hand_made(void **state)
     json_decref(claims);
 }
 
+/* The login throttle's address key: an IPv6 host owns its /64, so the key is the prefix (else it
+ * could rotate addresses for fresh counters); IPv4 addresses stay whole. */
+static void test_throttle_address_key(void **state)
+{
+    (void)state;
+    char a[100], b[100];
+    psc_throttle_address_key("2001:db8:1:2::1", a, sizeof a);
+    psc_throttle_address_key("2001:db8:1:2:ffff:eeee:dddd:cccc", b, sizeof b);
+    assert_string_equal(a, b);
+    assert_string_equal(a, "addr:2001:db8:1:2::/64");
+    psc_throttle_address_key("2001:db8:1:3::1", b, sizeof b);
+    assert_string_not_equal(a, b);
+    psc_throttle_address_key("192.0.2.7", a, sizeof a);
+    assert_string_equal(a, "addr:192.0.2.7");
+    psc_throttle_address_key("", a, sizeof a);
+    assert_string_equal(a, "addr:");
+}
+
+/* Scopes are compared whole, however long the list (no fixed buffer to cut it). */
+static void test_scope_subset(void **state)
+{
+    (void)state;
+    assert_true(psc_scope_subset("openid scope_all", "openid scope_all"));
+    assert_true(psc_scope_subset("  openid  ", "openid scope_all"));
+    assert_false(psc_scope_subset("", "openid"));
+    assert_false(psc_scope_subset("openid scope", "openid scope_all"));
+    char many[1200] = "";
+    for (int i = 0; i < 100; i++) strcat(many, "openid ");
+    assert_true(psc_scope_subset(many, "openid scope_all"));
+    strcat(many, "admin");
+    assert_false(psc_scope_subset(many, "openid scope_all"));
+    assert_false(psc_list_has("openid", ' ', NULL));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -420,6 +456,8 @@ int main(void)
         cmocka_unit_test(test_deterministic),
         cmocka_unit_test(test_hand_made),
         cmocka_unit_test(test_cannot_log_in),
+        cmocka_unit_test(test_throttle_address_key),
+        cmocka_unit_test(test_scope_subset),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

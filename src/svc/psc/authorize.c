@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/text.h"
 #include "crypto/crypto.h"
 #include "crypto/pki.h"
 #include "svc/psc/psc_internal.h"
@@ -26,6 +27,13 @@ static int pkce_text_ok(const char *s)
     size_t n = s ? strlen(s) : 0;
     return n >= 43 && n <= 128 &&
            strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~") == n;
+}
+
+/* Is s absent, or UTF-8 of at most 512 bytes? (JSON strings: anything else would be dropped from
+ * the signed request without a word, and the client would get its answer without state or nonce.) */
+static int text_ok(const char *s)
+{
+    return !s || (strlen(s) <= 512 && text_utf8_valid(s, strlen(s)));
 }
 
 static void error_page(http_request *req, http_response *res, int status, const char *message)
@@ -102,7 +110,11 @@ void psc_authorize_route(void *ctx, http_request *req, http_response *res)
     }
     const char *response_type = psc_param(f, n, "response_type"), *method = psc_param(f, n, "code_challenge_method");
     const char *prompt = psc_param(f, n, "prompt");
-    if (!response_type || strcmp(response_type, "code")) {
+    if (!response_type) {
+        error_redirect(svc, req, res, &ar, "invalid_request", "response_type is required");
+        return;
+    }
+    if (strcmp(response_type, "code")) {
         error_redirect(svc, req, res, &ar, "unsupported_response_type", "only response_type=code is supported");
         return;
     }
@@ -114,19 +126,16 @@ void psc_authorize_route(void *ctx, http_request *req, http_response *res)
         error_redirect(svc, req, res, &ar, "invalid_scope", "scope must contain openid");
         return;
     }
-    char scopes[512];
-    snprintf(scopes, sizeof scopes, "%s", ar.scope);
-    for (char *save = NULL, *s = strtok_r(scopes, " ", &save); s; s = strtok_r(NULL, " ", &save))
-        if (!psc_list_has(client.scopes, ' ', s)) {
-            error_redirect(svc, req, res, &ar, "invalid_scope", "a scope is not allowed for this client");
-            return;
-        }
+    if (!psc_scope_subset(ar.scope, client.scopes)) {
+        error_redirect(svc, req, res, &ar, "invalid_scope", "a scope is not allowed for this client");
+        return;
+    }
     if (!ar.code_challenge || !method || strcmp(method, "S256") || !pkce_text_ok(ar.code_challenge)) {
         error_redirect(svc, req, res, &ar, "invalid_request", "PKCE is required: code_challenge with code_challenge_method=S256");
         return;
     }
-    if ((ar.state && strlen(ar.state) > 512) || (ar.nonce && strlen(ar.nonce) > 512)) {
-        error_redirect(svc, req, res, &ar, "invalid_request", "state and nonce are at most 512 characters");
+    if (!text_ok(ar.state) || !text_ok(ar.nonce)) {
+        error_redirect(svc, req, res, &ar, "invalid_request", "state and nonce are UTF-8 text of at most 512 bytes");
         return;
     }
     if (prompt && psc_list_has(prompt, ' ', "none")) {
@@ -241,7 +250,7 @@ void psc_login_route(void *ctx, http_request *req, http_response *res)
     socle_err err;
     char account[200], address[100];
     snprintf(account, sizeof account, "pp:%.150s", idnps ? idnps : "");
-    snprintf(address, sizeof address, "addr:%s", req->remote_addr);
+    psc_throttle_address_key(req->remote_addr, address, sizeof address);
     int64_t retry = 0;
     int rc = psc_throttle_check(c, address, &retry, &err);
     if (!rc && idnps) rc = psc_throttle_check(c, account, &retry, &err);

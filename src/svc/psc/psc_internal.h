@@ -40,6 +40,9 @@ typedef struct psc_client {
 int psc_client_load(store_conn *c, const char *client_id, arena *a, psc_client *out, socle_err *err);
 /* psc_list_has - 1 when `item` is one of the sep-separated entries of list (exact match). */
 int psc_list_has(const char *list, char sep, const char *item);
+/* psc_scope_subset - 1 when asked (space-separated, any length) names at least one scope and
+ * every one of them is in allowed (space-separated); 0 otherwise. */
+int psc_scope_subset(const char *asked, const char *allowed);
 
 /* ---- e-CPS (ecps.c) ---- */
 /* psc_in_directory - 0 when idnps is an active Practitioner of the directory, SOCLE_ENOTFOUND
@@ -57,6 +60,9 @@ int psc_throttle_check(store_conn *c, const char *key, int64_t *retry_s, socle_e
 int psc_throttle_fail(store_conn *c, const char *key, int max_failures, socle_err *err);
 /* psc_throttle_clear - forget key's failures (after a success). */
 int psc_throttle_clear(store_conn *c, const char *key, socle_err *err);
+/* psc_throttle_address_key - the throttle key of a client address into out (n bytes, 64 are
+ * enough): "addr:" + the IPv4 address, or + the /64 prefix of an IPv6 address. */
+void psc_throttle_address_key(const char *addr, char *out, size_t n);
 
 /* ---- answers (web.c) ---- */
 /* psc_oauth_error - a JSON OAuth error {error, error_description} with status, no-store. */

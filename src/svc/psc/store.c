@@ -33,9 +33,9 @@ int psc_migrate(store *s, socle_err *err)
     return store_migrate(s, "psc", psc_steps, 1, err);
 }
 
-int psc_list_has(const char *list, char sep, const char *item)
+/* Is item[0..n) one of the sep-separated entries of list? */
+static int list_has_n(const char *list, char sep, const char *item, size_t n)
 {
-    size_t n = strlen(item);
     for (const char *p = list; p && *p;) {
         const char *end = strchr(p, sep);
         size_t len = end ? (size_t)(end - p) : strlen(p);
@@ -44,6 +44,27 @@ int psc_list_has(const char *list, char sep, const char *item)
         p = end + 1;
     }
     return 0;
+}
+
+int psc_list_has(const char *list, char sep, const char *item)
+{
+    return item && list_has_n(list, sep, item, strlen(item));
+}
+
+int psc_scope_subset(const char *asked, const char *allowed)
+{
+    /* Walk the whole string: no copy into a fixed buffer whose truncation would skip a scope. */
+    int count = 0;
+    for (const char *p = asked; p && *p;) {
+        size_t len = strcspn(p, " ");
+        if (len) {
+            if (!list_has_n(allowed, ' ', p, len)) return 0;
+            count++;
+        }
+        p += len;
+        if (*p) p++;
+    }
+    return count > 0;
 }
 
 int psc_client_load(store_conn *c, const char *client_id, arena *a, psc_client *out, socle_err *err)
@@ -79,11 +100,24 @@ int psc_client_load(store_conn *c, const char *client_id, arena *a, psc_client *
  * (RFC 8252 native apps and tests), or a private-use scheme with a dot (com.example.app:/cb). */
 static int redirect_uri_ok(const char *u)
 {
-    if (strchr(u, '#') || strchr(u, ' ') || strlen(u) > 1000) return 0;
+    /* Printable ASCII only: nothing that could split the Location header or hide a host. */
+    for (const unsigned char *c = (const unsigned char *)u; *c; c++)
+        if (*c <= 0x20 || *c >= 0x7f || *c == '\\') return 0;
+    if (strchr(u, '#') || strlen(u) > 1000) return 0;
     if (!strncmp(u, "https://", 8)) return u[8] != 0 && u[8] != '/';
     if (!strncmp(u, "http://", 7)) {
+        /* The whole authority must be the loopback with an optional port: not "127.0.0.1.evil.example",
+         * not "127.0.0.1:9@evil.example". */
+        static const char *const loopback[] = {"127.0.0.1", "localhost", "[::1]"};
         const char *h = u + 7;
-        return !strncmp(h, "127.0.0.1", 9) || !strncmp(h, "localhost", 9) || !strncmp(h, "[::1]", 5);
+        size_t authority = strcspn(h, "/?");
+        for (int i = 0; i < 3; i++) {
+            size_t n = strlen(loopback[i]);
+            if (n > authority || strncmp(h, loopback[i], n)) continue;
+            if (n == authority) return 1;
+            if (h[n] == ':' && strspn(h + n + 1, "0123456789") == authority - n - 1) return 1;
+        }
+        return 0;
     }
     const char *colon = strchr(u, ':');
     return colon && memchr(u, '.', (size_t)(colon - u)) && colon[1] == '/';

@@ -1,6 +1,8 @@
 /* throttle.c - failed-login counting per account and per address, in the store so that every node
  * sees the same counts: after max failures the key is locked for 30 s, doubling with each lockout
- * up to an hour; a success clears it. */
+ * up to an hour; a success clears it. An address key covers an IPv6 /64 (one host's usual share). */
+#include <arpa/inet.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -26,13 +28,16 @@ int psc_throttle_fail(store_conn *c, const char *key, int max_failures, socle_er
 {
     int64_t now = (int64_t)time(NULL);
     store_value p[3] = {STORE_V_TEXT(key), STORE_V_INT(now), STORE_V_INT(max_failures)};
-    /* One statement, so concurrent failures on two nodes both count. */
+    /* One statement, so concurrent failures on two nodes both count. PostgreSQL infers the type of
+     * a bare "$2 + integer" as integer (32 bits): the CAST keeps the Unix time a BIGINT (past 2038
+     * the statement would fail and, its error being ignored by the caller, never lock anything). */
     return store_exec(c,
                       "INSERT INTO psc_throttle (key, failures, locked_until, lockouts) VALUES ($1, 1, 0, 0)"
                       " ON CONFLICT (key) DO UPDATE SET"
                       " failures = CASE WHEN psc_throttle.failures + 1 >= $3 THEN 0 ELSE psc_throttle.failures + 1 END,"
                       " locked_until = CASE WHEN psc_throttle.failures + 1 >= $3"
-                      "   THEN $2 + (CASE WHEN psc_throttle.lockouts >= 7 THEN 3600 ELSE 30 * (1 << psc_throttle.lockouts) END)"
+                      "   THEN CAST($2 AS BIGINT) + (CASE WHEN psc_throttle.lockouts >= 7 THEN 3600"
+                      "   ELSE 30 * (1 << psc_throttle.lockouts) END)"
                       "   ELSE psc_throttle.locked_until END,"
                       " lockouts = CASE WHEN psc_throttle.failures + 1 >= $3 THEN psc_throttle.lockouts + 1"
                       "   ELSE psc_throttle.lockouts END",
@@ -43,4 +48,19 @@ int psc_throttle_clear(store_conn *c, const char *key, socle_err *err)
 {
     store_value p[1] = {STORE_V_TEXT(key)};
     return store_exec(c, "DELETE FROM psc_throttle WHERE key = $1", p, 1, NULL, err);
+}
+
+void psc_throttle_address_key(const char *addr, char *out, size_t n)
+{
+    /* One IPv6 host commonly owns a whole /64: counting per address would give it 2^64 fresh keys. */
+    struct in6_addr a6;
+    if (addr && strchr(addr, ':') && inet_pton(AF_INET6, addr, &a6) == 1) {
+        memset(a6.s6_addr + 8, 0, 8);
+        char text[INET6_ADDRSTRLEN];
+        if (inet_ntop(AF_INET6, &a6, text, sizeof text)) {
+            snprintf(out, n, "addr:%s/64", text);
+            return;
+        }
+    }
+    snprintf(out, n, "addr:%s", addr ? addr : "");
 }

@@ -20,9 +20,11 @@
 static char *basic_part(arena *a, const char *s, size_t n)
 {
     char *copy = arena_strndup(a, s, n);
-    for (char *p = copy; p && *p; p++)
-        if (*p == '+') *p = ' ';
-    if (copy && text_url_decode(copy, strlen(copy)) < 0) return NULL;
+    if (!copy || memchr(s, 0, n)) return NULL;
+    long len = text_url_decode(copy, n);
+    /* "%00" would cut the value short: "rp:secret%00anything" must not pass for "rp:secret". */
+    if (len < 0 || !text_utf8_valid(copy, (size_t)len)) return NULL;
+    copy[len] = 0;
     return copy;
 }
 
@@ -64,7 +66,7 @@ static int check_assertion(psc_service *svc, store_conn *c, const psc_client *cl
         const char *jti = json_string_value(json_object_get(p, "jti"));
         json_int_t exp = json_integer_value(json_object_get(p, "exp"));
         json_t *aud = json_object_get(p, "aud");
-        char token_url[700];
+        char token_url[sizeof svc->issuer + 8];
         snprintf(token_url, sizeof token_url, "%s/token", svc->issuer);
         int aud_ok = 0;
         if (json_is_string(aud)) aud_ok = !strcmp(json_string_value(aud), token_url) || !strcmp(json_string_value(aud), svc->issuer);
@@ -77,7 +79,8 @@ static int check_assertion(psc_service *svc, store_conn *c, const psc_client *cl
             rc = socle_err_set(err, SOCLE_EUNAUTHORIZED, "client assertion: expired or too long-lived");
         else if (!jti || !*jti || strlen(jti) > 200) rc = socle_err_set(err, SOCLE_EUNAUTHORIZED, "client assertion: jti required");
         else {
-            char key[300];
+            /* client id (< 128) + jti (<= 200): a fixed buffer would cut long jtis and make them collide. */
+            char key[sizeof client->id + 202];
             snprintf(key, sizeof key, "%s\n%s", client->id, jti);
             store_value old[1] = {STORE_V_INT(now)}, q[2] = {STORE_V_TEXT(key), STORE_V_INT(exp)};
             store_exec(c, "DELETE FROM psc_jti WHERE expires < $1", old, 1, NULL, err);
@@ -113,6 +116,9 @@ static int authenticate_client(psc_service *svc, http_request *req, store_conn *
         id = basic_part(req->arena, (const char *)raw, (size_t)(colon - (const char *)raw));
         secret = basic_part(req->arena, colon + 1, rawlen - (size_t)(colon + 1 - (const char *)raw));
         if (!id || !secret) return socle_err_set(err, SOCLE_EUNAUTHORIZED, "malformed Basic credentials");
+        /* RFC 6749 §3.2.1: a client_id in the body names the client too; it must be the same. */
+        if (form_id && strcmp(form_id, id))
+            return socle_err_set(err, SOCLE_EUNAUTHORIZED, "client_id differs from the Basic credentials");
         method = "client_secret_basic";
         methods++;
     }
@@ -358,6 +364,12 @@ static void grant_refresh(psc_service *svc, http_request *req, http_response *re
         psc_oauth_error(req, res, 400, "invalid_grant", "refresh token revoked");
         return;
     }
+    /* A bad scope is refused before rotation, so the client keeps its unused refresh token (a used
+     * one goes on to the reuse detection below). */
+    if (state == 0 && scope && (!psc_scope_subset(scope, g.scope) || !psc_list_has(scope, ' ', "openid"))) {
+        psc_oauth_error(req, res, 400, "invalid_scope", "a refresh cannot widen the scope (and keeps openid)");
+        return;
+    }
     int64_t changed = 0;
     if (state == 0) store_exec(c, "UPDATE psc_refresh SET state = 1 WHERE token_hash = $1 AND state = 0", p, 1, &changed, &err);
     if (changed != 1) {
@@ -370,16 +382,7 @@ static void grant_refresh(psc_service *svc, http_request *req, http_response *re
         psc_oauth_error(req, res, 400, "invalid_grant", "refresh token expired");
         return;
     }
-    if (scope) {
-        char copy[512];
-        snprintf(copy, sizeof copy, "%s", scope);
-        for (char *save = NULL, *s = strtok_r(copy, " ", &save); s; s = strtok_r(NULL, " ", &save))
-            if (!psc_list_has(g.scope, ' ', s)) {
-                psc_oauth_error(req, res, 400, "invalid_scope", "a refresh cannot widen the scope");
-                return;
-            }
-        g.scope = scope;
-    }
+    if (scope) g.scope = scope;
     json_t *out = NULL;
     int rc = issue_tokens(svc, req, c, client, &g, &out, &err);
     if (rc) {

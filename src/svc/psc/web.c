@@ -29,7 +29,9 @@ void psc_oauth_error(http_request *req, http_response *res, int status, const ch
 {
     if (status == 401) http_set_header(req, res, "WWW-Authenticate", "Basic realm=\"socle-oidc\"");
     res->log_outcome = error;
-    psc_json(req, res, status, json_pack("{s:s, s:s}", "error", error, "error_description", description));
+    /* A description quoting the request (a parameter's name) may not be UTF-8: the error stays. */
+    json_t *body = json_pack("{s:s, s:s}", "error", error, "error_description", description);
+    psc_json(req, res, status, body ? body : json_pack("{s:s}", "error", error));
 }
 
 void psc_redirect(http_request *req, http_response *res, const char *url)

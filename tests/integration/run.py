@@ -42,6 +42,7 @@ MODULES = [
     "test_ins",
     "test_annuaire",
     "test_psc",
+    "test_psc_patient",
     "test_zfinal",
 ]
 

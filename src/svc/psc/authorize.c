@@ -11,6 +11,7 @@
 #include "base/text.h"
 #include "crypto/crypto.h"
 #include "crypto/pki.h"
+#include "svc/psc/patient.h"
 #include "svc/psc/psc_internal.h"
 
 #define LOGIN_TTL_S 600
@@ -49,10 +50,37 @@ static void error_redirect(psc_service *svc, http_request *req, http_response *r
                                           description, "state", ar->state, "iss", svc->issuer, (char *)NULL));
 }
 
-/* The login page for a signed request. */
-static void login_page(psc_service *svc, http_request *req, http_response *res, int status, const char *blob,
-                       const char *client_name, const char *error, const char *idnps)
+/* The patient realm's login page: INS, password and the code of the authenticator app. */
+static void patient_login_page(http_request *req, http_response *res, int status, const char *blob,
+                               const char *client_name, const char *error, const char *ins)
 {
+    arena *a = req->arena;
+    psc_html_page(req, res, status, "Connexion patient",
+                  arena_printf(a,
+                               "<p>Connexion à <strong>%s</strong></p>%s"
+                               "<form method=\"post\" action=\"/oidc/login/patient\"><fieldset>"
+                               "<input type=\"hidden\" name=\"request\" value=\"%s\">"
+                               "<label>Matricule INS <input name=\"ins\" value=\"%s\" inputmode=\"numeric\" "
+                               "autocomplete=\"username\" required></label>"
+                               "<label>Mot de passe <input type=\"password\" name=\"password\" "
+                               "autocomplete=\"current-password\" required></label>"
+                               "<label>Code de l'application d'authentification <input name=\"otp\" inputmode=\"numeric\" "
+                               "autocomplete=\"one-time-code\" pattern=\"[0-9]{6}\" required></label>"
+                               "<button type=\"submit\">Se connecter</button></fieldset></form>",
+                               psc_html_escape(a, client_name),
+                               error ? arena_printf(a, "<p class=\"error\">%s</p>", psc_html_escape(a, error)) : "",
+                               psc_html_escape(a, blob), psc_html_escape(a, ins ? ins : "")));
+}
+
+/* The login page for a signed request: the professionals' (e-CPS, CPS card) or the patients'. */
+static void login_page(psc_service *svc, http_request *req, http_response *res, int status, const char *blob,
+                       const psc_client *client, const char *error, const char *idnps)
+{
+    if (client->patient_realm) {
+        patient_login_page(req, res, status, blob, client->name, error, idnps);
+        return;
+    }
+    const char *client_name = client->name;
     arena *a = req->arena;
     const char *b = psc_html_escape(a, blob);
     psc_html_page(req, res, status, "Pro Santé Connect",
@@ -157,7 +185,7 @@ void psc_authorize_route(void *ctx, http_request *req, http_response *res)
         error_page(req, res, 500, "cannot sign the login request");
         return;
     }
-    login_page(svc, req, res, 200, blob, client.name, NULL, psc_param(f, n, "login_hint"));
+    login_page(svc, req, res, 200, blob, &client, NULL, psc_param(f, n, "login_hint"));
     free(blob);
 }
 
@@ -193,7 +221,7 @@ static int login_request(psc_service *svc, http_request *req, const char *blob, 
     return 0;
 }
 
-/* Store a code for the logged-in professional and send the browser back to the client. */
+/* Store a code for the logged-in professional or patient and send the browser back to the client. */
 static void finish_login(psc_service *svc, http_request *req, http_response *res, store_conn *c, const auth_request *ar,
                          const char *idnps, const char *amr)
 {
@@ -213,13 +241,13 @@ static void finish_login(psc_service *svc, http_request *req, http_response *res
         error_page(req, res, 500, "store unavailable");
         return;
     }
-    psc_audit(svc, req, "login", "success", idnps, ar->client_id, amr);
+    psc_audit_as(svc, req, strchr(amr, ' ') ? "patient" : "professional", "login", "success", idnps, ar->client_id, amr);
     psc_redirect(req, res, psc_url_append(req->arena, ar->redirect_uri, "code", code, "state", ar->state, "iss",
                                           svc->issuer, (char *)NULL));
 }
 
-/* Common part of both logins: the form, the signed request, the client's name. */
-static int login_begin(psc_service *svc, http_request *req, http_response *res, http_param **f, int *n,
+/* Common part of the logins: the form, the signed request, the client (of the route's realm). */
+static int login_begin(psc_service *svc, http_request *req, http_response *res, int patient, http_param **f, int *n,
                        auth_request *ar, psc_client *client, store_conn **c)
 {
     socle_err err;
@@ -234,6 +262,13 @@ static int login_begin(psc_service *svc, http_request *req, http_response *res, 
         error_page(req, res, 400, "unknown client");
         return -1;
     }
+    if (client->patient_realm != patient) {
+        store_release(svc->app->store, *c);
+        *c = NULL;
+        error_page(req, res, 400, patient ? "this application logs professionals in, not patients"
+                                          : "this application logs patients in, not professionals");
+        return -1;
+    }
     return 0;
 }
 
@@ -245,7 +280,7 @@ void psc_login_route(void *ctx, http_request *req, http_response *res)
     auth_request ar;
     psc_client client;
     store_conn *c;
-    if (login_begin(svc, req, res, &f, &n, &ar, &client, &c)) return;
+    if (login_begin(svc, req, res, 0, &f, &n, &ar, &client, &c)) return;
     const char *idnps = psc_param(f, n, "idnps"), *otp = psc_param(f, n, "otp"), *blob = psc_param(f, n, "request");
     socle_err err;
     char account[200], address[100];
@@ -257,7 +292,7 @@ void psc_login_route(void *ctx, http_request *req, http_response *res)
     if (rc == SOCLE_EBUSY) {
         psc_audit(svc, req, "login", "failure", NULL, ar.client_id, "locked out");
         http_set_header(req, res, "Retry-After", arena_printf(req->arena, "%lld", (long long)retry));
-        login_page(svc, req, res, 429, blob, client.name, err.msg, idnps);
+        login_page(svc, req, res, 429, blob, &client, err.msg, idnps);
         store_release(svc->app->store, c);
         return;
     }
@@ -269,7 +304,7 @@ void psc_login_route(void *ctx, http_request *req, http_response *res)
         psc_throttle_fail(c, address, svc->max_failures, &err);
         if (idnps && *idnps) psc_throttle_fail(c, account, svc->max_failures, &err);
         psc_audit(svc, req, "login", "failure", NULL, ar.client_id, "e-CPS refused");
-        login_page(svc, req, res, 401, blob, client.name, "identifiant ou code e-CPS incorrect", idnps);
+        login_page(svc, req, res, 401, blob, &client, "identifiant ou code e-CPS incorrect", idnps);
         store_release(svc->app->store, c);
         return;
     }
@@ -286,7 +321,7 @@ void psc_login_cps_route(void *ctx, http_request *req, http_response *res)
     auth_request ar;
     psc_client client;
     store_conn *c;
-    if (login_begin(svc, req, res, &f, &n, &ar, &client, &c)) return;
+    if (login_begin(svc, req, res, 0, &f, &n, &ar, &client, &c)) return;
     size_t len = 0;
     const unsigned char *der = http_client_cert_der(req, &len);
     pki_client_kind kind;
@@ -298,11 +333,51 @@ void psc_login_cps_route(void *ctx, http_request *req, http_response *res)
     if (!rc) rc = psc_in_directory(c, idnps, &err);
     if (rc) {
         psc_audit(svc, req, "login", "failure", NULL, ar.client_id, "CPS refused");
-        login_page(svc, req, res, 401, psc_param(f, n, "request"), client.name,
+        login_page(svc, req, res, 401, psc_param(f, n, "request"), &client,
                    rc == SOCLE_ENOTFOUND ? "ce professionnel n'est pas dans l'annuaire" : err.msg, NULL);
         store_release(svc->app->store, c);
         return;
     }
     finish_login(svc, req, res, c, &ar, idnps, "x509");
+    store_release(svc->app->store, c);
+}
+
+void psc_login_patient_route(void *ctx, http_request *req, http_response *res)
+{
+    psc_service *svc = ctx;
+    http_param *f;
+    int n;
+    auth_request ar;
+    psc_client client;
+    store_conn *c;
+    if (login_begin(svc, req, res, 1, &f, &n, &ar, &client, &c)) return;
+    const char *ins = psc_param(f, n, "ins"), *password = psc_param(f, n, "password"), *otp = psc_param(f, n, "otp");
+    const char *blob = psc_param(f, n, "request");
+    socle_err err;
+    char account[64], address[100], patient_id[128];
+    snprintf(account, sizeof account, "pat:%.20s", ins ? ins : "");
+    psc_throttle_address_key(req->remote_addr, address, sizeof address);
+    int64_t retry = 0;
+    int rc = psc_throttle_check(c, address, &retry, &err);
+    if (!rc && ins) rc = psc_throttle_check(c, account, &retry, &err);
+    if (rc == SOCLE_EBUSY) {
+        psc_audit_as(svc, req, "anonymous", "login", "failure", NULL, ar.client_id, "patient locked out");
+        http_set_header(req, res, "Retry-After", arena_printf(req->arena, "%lld", (long long)retry));
+        login_page(svc, req, res, 429, blob, &client, err.msg, ins);
+        store_release(svc->app->store, c);
+        return;
+    }
+    if (!rc && (!ins || !*ins || !password || !otp)) rc = socle_err_set(&err, SOCLE_EINVAL, "INS, password and code are required");
+    if (!rc) rc = psc_patient_check(c, ins, password, otp, patient_id, &err);
+    if (rc) {
+        psc_throttle_fail(c, address, svc->max_failures, &err);
+        if (ins && *ins) psc_throttle_fail(c, account, svc->max_failures, &err);
+        psc_audit_as(svc, req, "anonymous", "login", "failure", NULL, ar.client_id, "patient login refused");
+        login_page(svc, req, res, 401, blob, &client, "identifiant, mot de passe ou code incorrect", ins);
+        store_release(svc->app->store, c);
+        return;
+    }
+    psc_throttle_clear(c, account, &err);
+    finish_login(svc, req, res, c, &ar, ins, "pwd otp");
     store_release(svc->app->store, c);
 }

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "crypto/crypto.h"
+#include "svc/psc/patient.h"
 #include "svc/psc/psc_internal.h"
 
 #define PSC_RSA_BITS 2048
@@ -19,6 +20,9 @@ int psc_open(socle_app *app, psc_service **out, socle_err *err)
     svc->refresh_ttl_s = config_get_int(app->config, "psc_refresh_ttl_s", 43200);
     svc->max_failures = (int)config_get_int(app->config, "psc_login_max_failures", 5);
     int rc = psc_migrate(app->store, err);
+    if (!rc) rc = psc_patient_migrate(app->store, err);
+    if (!rc && auth_policy_add_rule(app->policy, "psc-patient", psc_patient_rule, svc))
+        rc = socle_err_set(err, SOCLE_EINTERNAL, "cannot add the patient realm's policy rule");
     if (!rc) rc = crypto_key_load_or_create_rsa(config_get(app->config, "psc_rsa_key"), PSC_RSA_BITS, &svc->rsa_key, err);
     if (!rc) rc = psc_discovery_build(svc, err);
     if (rc) {
@@ -46,6 +50,10 @@ int psc_register(psc_service *svc, http_router *r)
     if (!rc) rc = http_route(r, "POST", "/oidc/logout", "oidc.logout", psc_logout_route, svc);
     if (!rc) rc = http_route(r, "GET", "/oidc/ecps", "oidc.ecps", psc_ecps_page_route, svc);
     if (!rc) rc = http_route(r, "POST", "/oidc/ecps/activate", "oidc.ecps_activate", psc_ecps_activate_route, svc);
+    if (!rc) rc = http_route(r, "POST", "/oidc/login/patient", "oidc.login_patient", psc_login_patient_route, svc);
+    if (!rc) rc = http_route(r, "GET", "/oidc/patient/activate", "oidc.patient", psc_patient_activate_page_route, svc);
+    if (!rc)
+        rc = http_route(r, "POST", "/oidc/patient/activate", "oidc.patient_activate", psc_patient_activate_route, svc);
     return rc;
 }
 

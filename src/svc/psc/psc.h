@@ -54,6 +54,7 @@ typedef struct psc_client_spec {
     const char *scopes;             /* space-separated; NULL: "openid scope_all" */
     const char *jwks;               /* private_key_jwt: the client's public JWKS JSON */
     const char *id_token_alg;       /* ES256 (default) | RS256 */
+    const char *realm;              /* professional (default) | patient (Mon Espace Santé) */
 } psc_client_spec;
 
 /* psc_client_add - register (or replace) a client; for secret methods a new secret is written

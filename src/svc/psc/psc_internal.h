@@ -6,6 +6,7 @@
 #include <jansson.h>
 #include <stdint.h>
 
+#include "auth/auth.h"
 #include "net/http.h"
 #include "rest/rest.h"
 #include "svc/psc/psc.h"
@@ -34,6 +35,7 @@ typedef struct psc_client {
     const char *scopes;             /* space-separated allowed scopes */
     const char *jwks;               /* the client's public JWKS (private_key_jwt), or "" */
     char id_token_alg[8];           /* ES256 | RS256 */
+    int patient_realm;              /* 1: logs patients in (password + TOTP), 0: professionals */
 } psc_client;
 
 /* psc_client_load - the client, SOCLE_ENOTFOUND when unknown. Strings live in a. */
@@ -94,12 +96,26 @@ void psc_audit(psc_service *svc, http_request *req, const char *action, const ch
 int psc_token_client(psc_service *svc, http_request *req, store_conn *c, const http_param *f, int n, psc_client *client,
                      socle_err *err);
 
+/* psc_audit_as - the same with the agent's kind ("professional", "patient", "anonymous"). */
+void psc_audit_as(psc_service *svc, http_request *req, const char *kind, const char *action, const char *outcome,
+                  const char *who, const char *client_id, const char *detail);
+
+/* ---- patient realm (patient.c) ---- */
+/* psc_patient_identity - the identity claims of the patient ins for who (the patient itself),
+ * decided by the policy engine and audited as a read of that Patient. SOCLE_ENOTFOUND (no open
+ * account), SOCLE_EFORBIDDEN. */
+int psc_patient_identity(psc_service *svc, http_request *req, store_conn *c, const char *ins, const auth_subject *who,
+                         arena *a, json_t **claims, socle_err *err);
+/* psc_patient_rule - the policy rule of the patient realm ("psc-patient"). */
+int psc_patient_rule(void *ctx, const auth_subject *s, auth_action a, const auth_target *t, char *reason, size_t len);
+
 /* ---- endpoints ---- */
 void psc_discovery_route(void *ctx, http_request *req, http_response *res);
 void psc_jwks_route(void *ctx, http_request *req, http_response *res);
 void psc_authorize_route(void *ctx, http_request *req, http_response *res);
 void psc_login_route(void *ctx, http_request *req, http_response *res);
 void psc_login_cps_route(void *ctx, http_request *req, http_response *res);
+void psc_login_patient_route(void *ctx, http_request *req, http_response *res);
 void psc_token_route(void *ctx, http_request *req, http_response *res);
 void psc_userinfo_route(void *ctx, http_request *req, http_response *res);
 void psc_revoke_route(void *ctx, http_request *req, http_response *res);

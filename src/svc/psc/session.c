@@ -8,6 +8,7 @@
 #include "auth/auth.h"
 #include "crypto/crypto.h"
 #include "svc/psc/claims.h"
+#include "svc/psc/patient.h"
 #include "svc/psc/psc_internal.h"
 
 static void bearer_error(http_request *req, http_response *res, const char *description)
@@ -29,17 +30,24 @@ void psc_userinfo_route(void *ctx, http_request *req, http_response *res)
         bearer_error(req, res, authz ? "the access token is not valid" : "an access token is required");
         return;
     }
-    if (who.kind != AUTH_KIND_PROFESSIONAL) {
-        bearer_error(req, res, "not a professional's access token");
+    if (who.kind != AUTH_KIND_PROFESSIONAL && who.kind != AUTH_KIND_PATIENT) {
+        bearer_error(req, res, "not the access token of a professional or a patient");
         return;
     }
     store_conn *c = NULL;
     json_t *claims = NULL;
     int rc = store_acquire(svc->app->store, &c, &err);
-    if (!rc) rc = psc_claims_build(c, who.sub, req->arena, &claims, &err);
+    if (!rc && who.kind == AUTH_KIND_PATIENT) rc = psc_patient_identity(svc, req, c, who.sub, &who, req->arena, &claims, &err);
+    else if (!rc) rc = psc_claims_build(c, who.sub, req->arena, &claims, &err);
+    if (rc == SOCLE_EFORBIDDEN) {
+        if (c) store_release(svc->app->store, c);
+        psc_oauth_error(req, res, 403, "insufficient_scope", "the policy refuses this read");
+        return;
+    }
     if (c) store_release(svc->app->store, c);
     if (rc == SOCLE_ENOTFOUND) {
-        bearer_error(req, res, "the professional is no longer in the directory");
+        bearer_error(req, res, who.kind == AUTH_KIND_PATIENT ? "the patient's account is closed"
+                                                             : "the professional is no longer in the directory");
         return;
     }
     if (rc) {

@@ -26,11 +26,13 @@ static const store_migration psc_steps[] = {
      "CREATE TABLE psc_throttle (key TEXT PRIMARY KEY, failures INTEGER NOT NULL, locked_until BIGINT NOT NULL,"
      " lockouts INTEGER NOT NULL);",
      NULL, NULL},
+    {2, "Pro Santé Connect: the realm of a client (professional or patient)",
+     "ALTER TABLE psc_client ADD COLUMN realm TEXT NOT NULL DEFAULT 'professional';", NULL, NULL},
 };
 
 int psc_migrate(store *s, socle_err *err)
 {
-    return store_migrate(s, "psc", psc_steps, 1, err);
+    return store_migrate(s, "psc", psc_steps, sizeof psc_steps / sizeof psc_steps[0], err);
 }
 
 /* Is item[0..n) one of the sep-separated entries of list? */
@@ -74,7 +76,7 @@ int psc_client_load(store_conn *c, const char *client_id, arena *a, psc_client *
     store_value p[1] = {STORE_V_TEXT(client_id)};
     int rc = store_query(c,
                          "SELECT client_id, name, auth_method, secret_hash, redirect_uris, logout_uris, scopes, jwks,"
-                         " id_token_alg FROM psc_client WHERE client_id = $1",
+                         " id_token_alg, realm FROM psc_client WHERE client_id = $1",
                          p, 1, &r, err);
     if (rc) return rc;
     rc = store_rows_next(r, err);
@@ -88,6 +90,7 @@ int psc_client_load(store_conn *c, const char *client_id, arena *a, psc_client *
         out->scopes = arena_strdup(a, store_rows_text(r, 6, NULL));
         out->jwks = arena_strdup(a, store_rows_text(r, 7, NULL));
         snprintf(out->id_token_alg, sizeof out->id_token_alg, "%s", store_rows_text(r, 8, NULL));
+        out->patient_realm = !strcmp(store_rows_text(r, 9, NULL), "patient");
         rc = 0;
     } else if (rc == 0) {
         rc = socle_err_set(err, SOCLE_ENOTFOUND, "unknown client");
@@ -133,6 +136,9 @@ int psc_client_add(store *s, const psc_client_spec *spec, char secret[44], socle
     if (strcmp(method, "client_secret_basic") && strcmp(method, "client_secret_post") && strcmp(method, "private_key_jwt"))
         return socle_err_set(err, SOCLE_EINVAL, "--auth-method: client_secret_basic, client_secret_post or private_key_jwt");
     if (strcmp(alg, "ES256") && strcmp(alg, "RS256")) return socle_err_set(err, SOCLE_EINVAL, "--id-token-alg: ES256 or RS256");
+    const char *realm = spec->realm ? spec->realm : "professional";
+    if (strcmp(realm, "professional") && strcmp(realm, "patient"))
+        return socle_err_set(err, SOCLE_EINVAL, "--realm: professional or patient");
     if (!strcmp(method, "private_key_jwt")) {
         json_t *k = spec->jwks ? json_loads(spec->jwks, 0, NULL) : NULL;
         int ok = k && json_array_size(json_object_get(k, "keys")) > 0;
@@ -162,20 +168,20 @@ int psc_client_add(store *s, const psc_client_spec *spec, char secret[44], socle
     store_conn *c = NULL;
     if (!rc) rc = store_acquire(s, &c, err);
     if (!rc) {
-        store_value p[10] = {STORE_V_TEXT(spec->id), STORE_V_TEXT(spec->name ? spec->name : spec->id),
+        store_value p[11] = {STORE_V_TEXT(spec->id), STORE_V_TEXT(spec->name ? spec->name : spec->id),
                              STORE_V_TEXT(method), STORE_V_TEXT(hash), STORE_V_TEXT(redirects.data ? redirects.data : ""),
                              STORE_V_TEXT(logouts.data ? logouts.data : ""),
                              STORE_V_TEXT(spec->scopes ? spec->scopes : "openid scope_all"),
                              STORE_V_TEXT(spec->jwks && !strcmp(method, "private_key_jwt") ? spec->jwks : ""),
-                             STORE_V_TEXT(alg), STORE_V_INT((int64_t)time(NULL))};
+                             STORE_V_TEXT(alg), STORE_V_INT((int64_t)time(NULL)), STORE_V_TEXT(realm)};
         rc = store_exec(c,
                         "INSERT INTO psc_client (client_id, name, auth_method, secret_hash, redirect_uris, logout_uris,"
-                        " scopes, jwks, id_token_alg, created) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+                        " scopes, jwks, id_token_alg, created, realm) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
                         " ON CONFLICT (client_id) DO UPDATE SET name = excluded.name, auth_method = excluded.auth_method,"
                         " secret_hash = excluded.secret_hash, redirect_uris = excluded.redirect_uris,"
                         " logout_uris = excluded.logout_uris, scopes = excluded.scopes, jwks = excluded.jwks,"
-                        " id_token_alg = excluded.id_token_alg",
-                        p, 10, NULL, err);
+                        " id_token_alg = excluded.id_token_alg, realm = excluded.realm",
+                        p, 11, NULL, err);
         store_release(s, c);
     }
     buf_free(&redirects);

@@ -11,6 +11,7 @@
 #include "base/text.h"
 #include "crypto/crypto.h"
 #include "svc/psc/claims.h"
+#include "svc/psc/patient.h"
 #include "svc/psc/psc_internal.h"
 
 #define ASSERTION_TYPE "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
@@ -176,19 +177,52 @@ typedef struct grant {
     int64_t auth_time;
 } grant;
 
+/* One statement in a relaxed transaction (store_tx_begin_relaxed): the single-use marks of codes
+ * and refresh tokens survive a crash of the process, and cost no fsync. */
+static int relaxed_exec(store_conn *c, const char *sql, const store_value *p, int n, int64_t *changes, socle_err *err)
+{
+    int rc = store_tx_begin_relaxed(c, err);
+    if (!rc) rc = store_exec(c, sql, p, n, changes, err);
+    if (!rc) rc = store_tx_commit(c, err);
+    else store_tx_rollback(c);
+    return rc;
+}
+
+/* The amr claim of the stored space-separated methods ("otp", "x509", "pwd otp"). */
+static json_t *amr_list(const char *amr)
+{
+    json_t *list = json_array();
+    for (const char *p = amr; p && *p;) {
+        const char *end = strchr(p, ' ');
+        size_t n = end ? (size_t)(end - p) : strlen(p);
+        if (n) json_array_append_new(list, json_stringn(p, n));
+        p = end ? end + 1 : p + n;
+    }
+    return list;
+}
+
 /* Issue access, ID and refresh tokens for a grant; the JSON answer. */
 static int issue_tokens(psc_service *svc, http_request *req, store_conn *c, const psc_client *client, const grant *g,
                         json_t **out, socle_err *err)
 {
     arena *a = req->arena;
     json_t *claims = NULL;
-    int rc = psc_claims_build(c, g->idnps, a, &claims, err);
-    if (rc == SOCLE_ENOTFOUND) return socle_err_set(err, SOCLE_EUNPROCESSABLE, "the professional is no longer in the directory");
+    int rc;
+    if (client->patient_realm) {
+        auth_subject who = {.kind = AUTH_KIND_PATIENT};
+        snprintf(who.sub, sizeof who.sub, "%s", g->idnps);
+        rc = psc_patient_identity(svc, req, c, g->idnps, &who, a, &claims, err);
+        if (rc == SOCLE_ENOTFOUND) return socle_err_set(err, SOCLE_EUNPROCESSABLE, "the patient's account is closed");
+    } else {
+        rc = psc_claims_build(c, g->idnps, a, &claims, err);
+        if (rc == SOCLE_ENOTFOUND) return socle_err_set(err, SOCLE_EUNPROCESSABLE, "the professional is no longer in the directory");
+    }
     if (rc) return rc;
     char profession[16] = "", structure[64] = "";
     psc_claims_profession(claims, profession, sizeof profession);
     psc_claims_structure(claims, structure, sizeof structure);
-    auth_token_request tr = {.kind = AUTH_KIND_PROFESSIONAL, .sub = g->idnps, .profession = profession[0] ? profession : NULL,
+    auth_token_request tr = {.kind = client->patient_realm ? AUTH_KIND_PATIENT : AUTH_KIND_PROFESSIONAL,
+                             .sub = g->idnps, .profession = profession[0] ? profession : NULL,
                              .structure = structure[0] ? structure : NULL, .ttl_seconds = svc->access_ttl_s,
                              .issuer = config_get(svc->app->config, "issuer"),
                              .audience = config_get(svc->app->config, "audience")};
@@ -198,12 +232,13 @@ static int issue_tokens(psc_service *svc, http_request *req, store_conn *c, cons
     if (!rc) {
         char at_hash[32];
         half_hash(access, at_hash);
-        json_t *idt = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:s, s:[s], s:s, s:s}", "iss", svc->issuer, "sub", g->idnps,
+        json_t *idt = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:s, s:o, s:s, s:s}", "iss", svc->issuer, "sub", g->idnps,
                                 "aud", client->id, "exp", (json_int_t)(now + svc->access_ttl_s), "iat", (json_int_t)now,
-                                "auth_time", (json_int_t)g->auth_time, "acr", "eidas1", "amr", g->amr, "azp", client->id,
-                                "at_hash", at_hash);
+                                "auth_time", (json_int_t)g->auth_time, "acr", "eidas1", "amr", amr_list(g->amr), "azp",
+                                client->id, "at_hash", at_hash);
         if (g->nonce && *g->nonce) json_object_set_new(idt, "nonce", json_string(g->nonce));
-        static const char *const copied[] = {"preferred_username", "SubjectNameID", "given_name", "family_name", NULL};
+        static const char *const copied[] = {"preferred_username", "SubjectNameID", "given_name", "family_name",
+                                             "birthdate", "gender", NULL};
         for (int i = 0; copied[i]; i++) {
             json_t *v = json_object_get(claims, copied[i]);
             if (v) json_object_set(idt, copied[i], v);
@@ -221,10 +256,15 @@ static int issue_tokens(psc_service *svc, http_request *req, store_conn *c, cons
         store_value p[9] = {STORE_V_TEXT(hash), STORE_V_TEXT(g->family), STORE_V_TEXT(client->id), STORE_V_TEXT(g->idnps),
                             STORE_V_TEXT(g->scope), STORE_V_TEXT(g->amr), STORE_V_INT(g->auth_time),
                             STORE_V_INT(now + svc->refresh_ttl_s), STORE_V_INT(0)};
-        rc = store_exec(c,
-                        "INSERT INTO psc_refresh (token_hash, family, client_id, idnps, scope, amr, auth_time, expires, state)"
-                        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-                        p, 9, NULL, err);
+        /* A refresh token lost with a power failure costs its client a new login, nothing more. */
+        rc = store_tx_begin_relaxed(c, err);
+        if (!rc)
+            rc = store_exec(c,
+                            "INSERT INTO psc_refresh (token_hash, family, client_id, idnps, scope, amr, auth_time, expires, state)"
+                            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                            p, 9, NULL, err);
+        if (!rc) rc = store_tx_commit(c, err);
+        else store_tx_rollback(c);
     }
     if (!rc)
         *out = json_pack("{s:s, s:s, s:I, s:s, s:s, s:s}", "access_token", access, "token_type", "Bearer", "expires_in",
@@ -288,7 +328,7 @@ static void grant_code(psc_service *svc, http_request *req, http_response *res, 
     }
     /* Take the code: only one request can. */
     int64_t changed = 0;
-    if (!used) store_exec(c, "UPDATE psc_code SET used = 1 WHERE code_hash = $1 AND used = 0", p, 1, &changed, &err);
+    if (!used) relaxed_exec(c, "UPDATE psc_code SET used = 1 WHERE code_hash = $1 AND used = 0", p, 1, &changed, &err);
     if (used || changed != 1) {
         revoke_family(c, g.family);
         psc_audit(svc, req, "token", "failure", g.idnps, client->id, "authorization code replayed");
@@ -371,7 +411,7 @@ static void grant_refresh(psc_service *svc, http_request *req, http_response *re
         return;
     }
     int64_t changed = 0;
-    if (state == 0) store_exec(c, "UPDATE psc_refresh SET state = 1 WHERE token_hash = $1 AND state = 0", p, 1, &changed, &err);
+    if (state == 0) relaxed_exec(c, "UPDATE psc_refresh SET state = 1 WHERE token_hash = $1 AND state = 0", p, 1, &changed, &err);
     if (changed != 1) {
         revoke_family(c, g.family);
         psc_audit(svc, req, "token", "failure", g.idnps, client->id, "refresh token reused: family revoked");

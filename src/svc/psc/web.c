@@ -141,10 +141,16 @@ void psc_hash_hex(const char *s, char out[65])
 void psc_audit(psc_service *svc, http_request *req, const char *action, const char *outcome, const char *who,
                const char *client_id, const char *detail)
 {
+    psc_audit_as(svc, req, who ? "professional" : "anonymous", action, outcome, who, client_id, detail);
+}
+
+void psc_audit_as(psc_service *svc, http_request *req, const char *kind, const char *action, const char *outcome,
+                  const char *who, const char *client_id, const char *detail)
+{
     char text[200];
     snprintf(text, sizeof text, "client %.60s%s%.120s", client_id ? client_id : "-", detail ? ": " : "",
              detail ? detail : "");
-    audit_event e = {.action = action, .outcome = outcome, .agent_kind = who ? "professional" : "anonymous",
+    audit_event e = {.action = action, .outcome = outcome, .agent_kind = kind,
                      .agent_id = who, .address = req ? req->remote_addr : NULL,
                      .request_id = req ? req->request_id : NULL, .detail = text};
     audit_append(svc->app->audit, &e);

@@ -1,6 +1,5 @@
-/* ecps.c - the e-CPS stand-in: a TOTP authenticator app (RFC 6238: SHA-1, 6 digits, 30 s, one
- * step of tolerance) enrolled with a one-time activation code. `socle psc enrol --idnps N` prints
- * the code (valid 24 h, only its hash is kept); the professional types IDNPS and code at
+/* ecps.c - the e-CPS stand-in: a TOTP authenticator app (RFC 6238, PSC_TOTP_* in psc_internal.h)
+ * enrolled with a one-time activation code. `socle psc enrol --idnps N` prints the code (valid 24 h, only its hash is kept); the professional types IDNPS and code at
  * /oidc/ecps and receives the app's secret once (otpauth URI and base32). A code of the app is
  * good once (the last accepted step is stored). */
 #include <string.h>
@@ -12,9 +11,6 @@
 #include "fhir/repo.h"
 #include "svc/psc/psc_internal.h"
 
-#define ECPS_DIGITS 6
-#define ECPS_STEP 30
-#define ECPS_WINDOW 1
 #define ECPS_ACTIVATION_S (24 * 3600)
 
 int psc_in_directory(store_conn *c, const char *idnps, socle_err *err)
@@ -41,14 +37,8 @@ int psc_enrol(store *s, const char *idnps, char code[20], socle_err *err)
     if (rc) return rc;
     rc = psc_in_directory(c, idnps, err);
     if (!rc) {
-        /* 16 base32 characters (80 bits) in four groups people can type. */
-        uint8_t raw[10];
-        char b32[20];
-        id_random_bytes(raw, sizeof raw);
-        crypto_base32_encode(raw, sizeof raw, b32, sizeof b32);
-        snprintf(code, 20, "%.4s-%.4s-%.4s-%.4s", b32, b32 + 4, b32 + 8, b32 + 12);
         char hash[65];
-        psc_hash_hex(b32, hash);
+        psc_activation_code_new(code, hash);
         store_value p[3] = {STORE_V_TEXT(idnps), STORE_V_TEXT(hash), STORE_V_INT((int64_t)time(NULL) + ECPS_ACTIVATION_S)};
         rc = store_exec(c,
                         "INSERT INTO psc_ecps (idnps, secret, last_step, activation_hash, activation_expires)"
@@ -60,17 +50,6 @@ int psc_enrol(store *s, const char *idnps, char code[20], socle_err *err)
     store_release(s, c);
     if (rc) code[0] = 0;
     return rc;
-}
-
-/* The activation code as typed, normalised: upper case, without spaces and dashes. */
-static void normalise_code(const char *in, char *out, size_t n)
-{
-    size_t k = 0;
-    for (; in && *in && k + 1 < n; in++) {
-        if (*in == '-' || *in == ' ') continue;
-        out[k++] = (char)(*in >= 'a' && *in <= 'z' ? *in - 32 : *in);
-    }
-    out[k] = 0;
 }
 
 static const char *ACTIVATION_FORM =
@@ -96,9 +75,8 @@ void psc_ecps_activate_route(void *ctx, http_request *req, http_response *res)
         return;
     }
     const char *idnps = psc_param(f, n, "idnps");
-    char code[32], hash[65];
-    normalise_code(psc_param(f, n, "activation_code"), code, sizeof code);
-    psc_hash_hex(code, hash);
+    char hash[65];
+    psc_activation_code_hash(psc_param(f, n, "activation_code"), hash);
     store_conn *c = NULL;
     int rc = store_acquire(svc->app->store, &c, &err);
     int64_t retry = 0;
@@ -106,7 +84,7 @@ void psc_ecps_activate_route(void *ctx, http_request *req, http_response *res)
     snprintf(throttle_key, sizeof throttle_key, "ecps:%.150s", idnps ? idnps : "");
     if (!rc) rc = psc_throttle_check(c, throttle_key, &retry, &err);
     uint8_t key[20];
-    char b32[40] = "", uri[512] = "";
+    char b32[40] = "";
     if (!rc && idnps) {
         /* Consume the activation code and set the secret in one statement: it works once. */
         crypto_totp_secret_new(key, sizeof key, b32, sizeof b32);
@@ -131,14 +109,8 @@ void psc_ecps_activate_route(void *ctx, http_request *req, http_response *res)
                                                                       psc_html_escape(req->arena, err.msg), ACTIVATION_FORM));
         return;
     }
-    crypto_totp_uri(uri, sizeof uri, "socle e-CPS", idnps, b32, ECPS_DIGITS, ECPS_STEP, CRYPTO_OTP_SHA1);
     psc_audit(svc, req, "ecps-activate", "success", idnps, NULL, NULL);
-    psc_html_page(req, res, 200, "e-CPS activée",
-                  arena_printf(req->arena,
-                               "<p>Ajoutez ce compte à votre application d'authentification (TOTP, 6 chiffres, 30 s). "
-                               "Cette clé ne sera plus jamais affichée.</p>"
-                               "<p>Clé : <code id=\"secret\">%s</code></p><p>URI : <code id=\"otpauth\">%s</code></p>",
-                               b32, psc_html_escape(req->arena, uri)));
+    psc_totp_key_page(req, res, "e-CPS activée", "socle e-CPS", idnps, b32);
 }
 
 int psc_ecps_check(store_conn *c, const char *idnps, const char *code, socle_err *err)
@@ -157,14 +129,8 @@ int psc_ecps_check(store_conn *c, const char *idnps, const char *code, socle_err
     store_rows_free(r);
     if (rc) return rc;
     if (!b32[0]) return socle_err_set(err, SOCLE_EUNAUTHORIZED, "no activated e-CPS");
-    uint8_t key[40];
-    size_t keylen = 0;
-    if (crypto_base32_decode(b32, key, sizeof key, &keylen)) return socle_err_set(err, SOCLE_EINTERNAL, "stored e-CPS key unreadable");
     int64_t step = 0;
-    int v = crypto_totp_verify(key, keylen, code, (int64_t)time(NULL), ECPS_STEP, ECPS_WINDOW, ECPS_DIGITS,
-                               CRYPTO_OTP_SHA1, last, &step);
-    memset(key, 0, sizeof key);
-    if (v) return socle_err_set(err, SOCLE_EUNAUTHORIZED, "wrong e-CPS code");
+    if (!psc_totp_matches(b32, last, code, &step)) return socle_err_set(err, SOCLE_EUNAUTHORIZED, "wrong e-CPS code");
     /* Store the step only if nobody stored a later one meanwhile: a code is good once, on every node. */
     store_value q[3] = {STORE_V_INT(step), STORE_V_TEXT(idnps), STORE_V_INT(step)};
     int64_t changed = 0;

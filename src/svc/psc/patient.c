@@ -21,8 +21,6 @@
 #include "svc/psc/psc_internal.h"
 
 #define PATIENT_ACTIVATION_S (30 * 24 * 3600)
-#define PATIENT_TOTP_STEP 30
-#define PATIENT_TOTP_DIGITS 6
 
 static const store_migration patient_steps[] = {
     {1, "Pro Santé Connect patient accounts (keyed by the qualified INS)",
@@ -89,12 +87,9 @@ int psc_patients_sync(store *s, uint64_t *created, uint64_t *qualified, socle_er
 
 int psc_patient_activation(store *s, const char *ins, char code[20], socle_err *err)
 {
+    char fresh[20], hash[65];
     code[0] = 0;
-    uint8_t raw[10];
-    char b32[20], hash[65];
-    id_random_bytes(raw, sizeof raw);
-    crypto_base32_encode(raw, sizeof raw, b32, sizeof b32);
-    psc_hash_hex(b32, hash);
+    psc_activation_code_new(fresh, hash);
     store_conn *c = NULL;
     int rc = store_acquire(s, &c, err);
     if (rc) return rc;
@@ -106,7 +101,7 @@ int psc_patient_activation(store *s, const char *ins, char code[20], socle_err *
                     p, 3, &changed, err);
     store_release(s, c);
     if (!rc && changed != 1) return socle_err_set(err, SOCLE_ENOTFOUND, "no open account for this INS (not qualified, or opposed)");
-    if (!rc) snprintf(code, 20, "%.4s-%.4s-%.4s-%.4s", b32, b32 + 4, b32 + 8, b32 + 12);
+    if (!rc) memcpy(code, fresh, 20);
     return rc;
 }
 
@@ -164,12 +159,8 @@ void psc_patient_activate_route(void *ctx, http_request *req, http_response *res
         activation_error(req, res, 400, "INS, activation code and password are required");
         return;
     }
-    char code[32], hash[65], phash[CRYPTO_PASSWORD_HASH_MAX];
-    size_t k = 0;
-    for (const char *p = typed; *p && k + 1 < sizeof code; p++)
-        if (*p != '-' && *p != ' ') code[k++] = (char)(*p >= 'a' && *p <= 'z' ? *p - 32 : *p);
-    code[k] = 0;
-    psc_hash_hex(code, hash);
+    char hash[65], phash[CRYPTO_PASSWORD_HASH_MAX];
+    psc_activation_code_hash(typed, hash);
     if (crypto_password_hash(password, phash, &err)) {
         activation_error(req, res, 400, err.code == SOCLE_EINVAL ? err.msg : "cannot hash the password");
         return;
@@ -181,7 +172,7 @@ void psc_patient_activate_route(void *ctx, http_request *req, http_response *res
     int rc = store_acquire(svc->app->store, &c, &err);
     if (!rc) rc = psc_throttle_check(c, throttle_key, &retry, &err);
     uint8_t key[20];
-    char b32[40], uri[512];
+    char b32[40];
     if (!rc) {
         crypto_totp_secret_new(key, sizeof key, b32, sizeof b32);
         memset(key, 0, sizeof key);
@@ -203,17 +194,10 @@ void psc_patient_activate_route(void *ctx, http_request *req, http_response *res
         activation_error(req, res, rc == SOCLE_EBUSY ? 429 : 401, err.msg);
         return;
     }
-    crypto_totp_uri(uri, sizeof uri, "socle Mon Espace Santé", ins, b32, PATIENT_TOTP_DIGITS, PATIENT_TOTP_STEP,
-                    CRYPTO_OTP_SHA1);
     audit_event e = {.action = "patient-activate", .outcome = "success", .agent_kind = "patient", .agent_id = ins,
                      .address = req->remote_addr, .request_id = req->request_id};
     audit_append(svc->app->audit, &e);
-    psc_html_page(req, res, 200, "Compte activé",
-                  arena_printf(req->arena,
-                               "<p>Ajoutez ce compte à votre application d'authentification (TOTP, 6 chiffres, 30 s). "
-                               "Cette clé ne sera plus jamais affichée.</p>"
-                               "<p>Clé : <code id=\"secret\">%s</code></p><p>URI : <code id=\"otpauth\">%s</code></p>",
-                               b32, psc_html_escape(req->arena, uri)));
+    psc_totp_key_page(req, res, "Compte activé", "socle Mon Espace Santé", ins, b32);
 }
 
 /* ---- login ----------------------------------------------------------------------------------- */
@@ -241,13 +225,8 @@ int psc_patient_check(store_conn *c, const char *ins, const char *password, cons
     if (rc) return rc;
     /* Both factors are always checked, so the answer's time does not tell which one failed. */
     int password_ok = phash[0] && !crypto_password_verify(phash, password, err);
-    uint8_t key[40];
-    size_t keylen = 0;
     int64_t step = 0;
-    int otp_ok = b32[0] && !crypto_base32_decode(b32, key, sizeof key, &keylen) &&
-                 !crypto_totp_verify(key, keylen, otp, (int64_t)time(NULL), PATIENT_TOTP_STEP, 1, PATIENT_TOTP_DIGITS,
-                                     CRYPTO_OTP_SHA1, last, &step);
-    memset(key, 0, sizeof key);
+    int otp_ok = psc_totp_matches(b32, last, otp, &step);
     if (!password_ok || !otp_ok) return socle_err_set(err, SOCLE_EUNAUTHORIZED, "wrong password or code");
     store_value q[3] = {STORE_V_INT(step), STORE_V_TEXT(ins), STORE_V_INT(step)};
     int64_t changed = 0;

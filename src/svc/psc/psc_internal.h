@@ -96,6 +96,23 @@ void psc_audit(psc_service *svc, http_request *req, const char *action, const ch
 int psc_token_client(psc_service *svc, http_request *req, store_conn *c, const http_param *f, int n, psc_client *client,
                      socle_err *err);
 
+/* psc_activation_code_new - a one-time activation code for people to type ("ABCD-EFGH-IJKL-MNOP",
+ * 80 bits) into code, and the hash to store. */
+void psc_activation_code_new(char code[20], char hash[65]);
+/* psc_activation_code_hash - the stored hash of a code as typed (case, spaces and dashes ignored). */
+void psc_activation_code_hash(const char *typed, char hash[65]);
+/* The TOTP parameters of both apps (e-CPS and the patients'): RFC 6238 SHA-1, 6 digits, 30 s, one
+ * step of tolerance either side. */
+#define PSC_TOTP_DIGITS 6
+#define PSC_TOTP_STEP 30
+#define PSC_TOTP_WINDOW 1
+/* psc_totp_matches - 1 when code is a fresh (step > last_step) TOTP code of the base32 key, with
+ * its step in *step; the caller stores the step with a conditional UPDATE (good once, every node). */
+int psc_totp_matches(const char *b32, int64_t last_step, const char *code, int64_t *step);
+/* psc_totp_key_page - the page that shows a new TOTP key once (base32 and otpauth URI; SHA-1, 6
+ * digits, 30 s). */
+void psc_totp_key_page(http_request *req, http_response *res, const char *title, const char *issuer,
+                       const char *account, const char *b32);
 /* psc_audit_as - the same with the agent's kind ("professional", "patient", "anonymous"). */
 void psc_audit_as(psc_service *svc, http_request *req, const char *kind, const char *action, const char *outcome,
                   const char *who, const char *client_id, const char *detail);

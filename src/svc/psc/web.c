@@ -2,10 +2,12 @@
  * small HTML pages (escaped, no script, framing forbidden), forms, random tokens and audit events. */
 #include <stdarg.h>
 #include <string.h>
+#include <time.h>
 
 #include "base/ids.h"
 #include "base/text.h"
 #include "crypto/crypto.h"
+#include "crypto/totp.h"
 #include "svc/psc/psc_internal.h"
 
 static void no_store(http_request *req, http_response *res)
@@ -154,4 +156,51 @@ void psc_audit_as(psc_service *svc, http_request *req, const char *kind, const c
                      .agent_id = who, .address = req ? req->remote_addr : NULL,
                      .request_id = req ? req->request_id : NULL, .detail = text};
     audit_append(svc->app->audit, &e);
+}
+
+void psc_activation_code_new(char code[20], char hash[65])
+{
+    /* 16 base32 characters (80 bits) in four groups people can type; the hash is of the bare form. */
+    uint8_t raw[10];
+    char b32[20];
+    id_random_bytes(raw, sizeof raw);
+    crypto_base32_encode(raw, sizeof raw, b32, sizeof b32);
+    snprintf(code, 20, "%.4s-%.4s-%.4s-%.4s", b32, b32 + 4, b32 + 8, b32 + 12);
+    psc_hash_hex(b32, hash);
+}
+
+void psc_activation_code_hash(const char *typed, char hash[65])
+{
+    char code[32];
+    size_t k = 0;
+    for (; typed && *typed && k + 1 < sizeof code; typed++) {
+        if (*typed == '-' || *typed == ' ') continue;
+        code[k++] = (char)(*typed >= 'a' && *typed <= 'z' ? *typed - 32 : *typed);
+    }
+    code[k] = 0;
+    psc_hash_hex(code, hash);
+}
+
+void psc_totp_key_page(http_request *req, http_response *res, const char *title, const char *issuer,
+                       const char *account, const char *b32)
+{
+    char uri[512] = "";
+    crypto_totp_uri(uri, sizeof uri, issuer, account, b32, PSC_TOTP_DIGITS, PSC_TOTP_STEP, CRYPTO_OTP_SHA1);
+    psc_html_page(req, res, 200, title,
+                  arena_printf(req->arena,
+                               "<p>Ajoutez ce compte à votre application d'authentification (TOTP, 6 chiffres, 30 s). "
+                               "Cette clé ne sera plus jamais affichée.</p>"
+                               "<p>Clé : <code id=\"secret\">%s</code></p><p>URI : <code id=\"otpauth\">%s</code></p>",
+                               b32, psc_html_escape(req->arena, uri)));
+}
+
+int psc_totp_matches(const char *b32, int64_t last_step, const char *code, int64_t *step)
+{
+    uint8_t key[40];
+    size_t keylen = 0;
+    int ok = b32 && *b32 && !crypto_base32_decode(b32, key, sizeof key, &keylen) &&
+             !crypto_totp_verify(key, keylen, code, (int64_t)time(NULL), PSC_TOTP_STEP, PSC_TOTP_WINDOW, PSC_TOTP_DIGITS,
+                                 CRYPTO_OTP_SHA1, last_step, step);
+    memset(key, 0, sizeof key);
+    return ok;
 }

@@ -19,7 +19,10 @@ int psc_open(socle_app *app, psc_service **out, socle_err *err)
     svc->access_ttl_s = config_get_int(app->config, "psc_access_ttl_s", 600);
     svc->refresh_ttl_s = config_get_int(app->config, "psc_refresh_ttl_s", 43200);
     svc->max_failures = (int)config_get_int(app->config, "psc_login_max_failures", 5);
-    int rc = psc_migrate(app->store, err);
+    int rc = psc_claims_cache_new(config_get_int(app->config, "psc_claims_cache_s", 30), &svc->claims_cache)
+                 ? socle_err_set(err, SOCLE_ENOMEM, "out of memory")
+                 : 0;
+    if (!rc) rc = psc_migrate(app->store, err);
     if (!rc) rc = psc_patient_migrate(app->store, err);
     if (!rc && auth_policy_add_rule(app->policy, "psc-patient", psc_patient_rule, svc))
         rc = socle_err_set(err, SOCLE_EINTERNAL, "cannot add the patient realm's policy rule");
@@ -61,6 +64,7 @@ void psc_close(psc_service *svc)
 {
     if (!svc) return;
     crypto_key_free(svc->rsa_key);
+    psc_claims_cache_free(svc->claims_cache);
     free(svc->discovery);
     free(svc->jwks);
     free(svc);

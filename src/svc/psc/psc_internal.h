@@ -11,6 +11,8 @@
 #include "rest/rest.h"
 #include "svc/psc/psc.h"
 
+typedef struct psc_claims_cache psc_claims_cache;
+
 struct psc_service {
     socle_app *app;
     crypto_key *rsa_key;            /* RS256 ID tokens */
@@ -19,6 +21,7 @@ struct psc_service {
     char *jwks;                     /* both public keys */
     int64_t code_ttl_s, access_ttl_s, refresh_ttl_s;
     int max_failures;
+    psc_claims_cache *claims_cache; /* NULL when psc_claims_cache_s is 0 */
 };
 
 /* ---- tables (store.c) ---- */
@@ -45,6 +48,15 @@ int psc_list_has(const char *list, char sep, const char *item);
 /* psc_scope_subset - 1 when asked (space-separated, any length) names at least one scope and
  * every one of them is in allowed (space-separated); 0 otherwise. */
 int psc_scope_subset(const char *asked, const char *allowed);
+
+/* ---- claims cache (cache.c) ---- */
+/* psc_claims_cache_new - a cache of ttl_s seconds (*out NULL when ttl_s <= 0). 0 or SOCLE_ENOMEM. */
+int psc_claims_cache_new(int64_t ttl_s, psc_claims_cache **out);
+void psc_claims_cache_free(psc_claims_cache *k);
+/* psc_claims_get - the professional's claims JSON (compact text in a), from the cache or built
+ * (psc_claims_build, whose errors it returns). */
+int psc_claims_get(psc_service *svc, store_conn *c, const char *idnps, arena *a, const char **text, size_t *len,
+                   socle_err *err);
 
 /* ---- e-CPS (ecps.c) ---- */
 /* psc_in_directory - 0 when idnps is an active Practitioner of the directory, SOCLE_ENOTFOUND

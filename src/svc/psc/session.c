@@ -36,9 +36,11 @@ void psc_userinfo_route(void *ctx, http_request *req, http_response *res)
     }
     store_conn *c = NULL;
     json_t *claims = NULL;
+    const char *text = NULL;
+    size_t len = 0;
     int rc = store_acquire(svc->app->store, &c, &err);
     if (!rc && who.kind == AUTH_KIND_PATIENT) rc = psc_patient_identity(svc, req, c, who.sub, &who, req->arena, &claims, &err);
-    else if (!rc) rc = psc_claims_build(c, who.sub, req->arena, &claims, &err);
+    else if (!rc) rc = psc_claims_get(svc, c, who.sub, req->arena, &text, &len, &err);
     if (rc == SOCLE_EFORBIDDEN) {
         if (c) store_release(svc->app->store, c);
         psc_oauth_error(req, res, 403, "insufficient_scope", "the policy refuses this read");
@@ -52,6 +54,12 @@ void psc_userinfo_route(void *ctx, http_request *req, http_response *res)
     }
     if (rc) {
         psc_oauth_error(req, res, 500, "server_error", "store unavailable");
+        return;
+    }
+    if (text) {
+        res->content_type = "application/json";
+        buf_append(&res->body, text, len);
+        http_set_header(req, res, "Cache-Control", "no-store");
         return;
     }
     psc_json(req, res, 200, claims);

@@ -8,7 +8,9 @@
  * resetting the statement under the iterator. Each connection keeps one store_rows embedded so a
  * read allocates nothing but SQLite's own copy of the bound text. */
 #include <ctype.h>
+#include <pthread.h>
 #include <sqlite3.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,10 +35,29 @@ typedef struct sq_conn {
     sq_rows slot; /* reused by the first open store_rows */
     int slot_used;
     int relaxed;         /* synchronous lowered for the open transaction (store_tx_begin_relaxed) */
+    int writing;         /* holds the store's write_mu (a write transaction is open) */
     char sync[8];        /* the configured synchronous level, restored after a relaxed transaction */
 } sq_conn;
 
 static const char sq_empty[1] = "";
+
+/* Take the process's writer turn (store.write_mu), waiting at most the busy timeout. */
+static int sq_write_lock(sq_conn *c, socle_err *err)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    int64_t ns = (int64_t)until.tv_nsec + (int64_t)c->base.owner->busy_timeout_ms * 1000000;
+    until.tv_sec += (time_t)(ns / 1000000000);
+    until.tv_nsec = (long)(ns % 1000000000);
+    if (pthread_mutex_timedlock(&c->base.owner->write_mu, &until))
+        return socle_err_set(err, SOCLE_EBUSY, "store: sqlite: another writer held the database too long");
+    return 0;
+}
+
+static void sq_write_unlock(sq_conn *c)
+{
+    pthread_mutex_unlock(&c->base.owner->write_mu);
+}
 
 static int sq_fail(sq_conn *c, int rc, const char *what, socle_err *err)
 {
@@ -201,6 +222,9 @@ static int sq_exec(store_conn *bc, const char *sql, const store_value *params, i
     if (rc) return rc;
     /* The statement runs to completion before we return: the caller's values can be used in place. */
     rc = sq_bind(c, st, params, nparams, SQLITE_STATIC, err);
+    /* A write outside a transaction is a transaction of its own: it waits for the writer's turn. */
+    int own_turn = !rc && !c->writing && !sqlite3_stmt_readonly(st) && sqlite3_get_autocommit(c->db);
+    if (own_turn) rc = sq_write_lock(c, err);
     if (!rc) {
         int s;
         while ((s = sqlite3_step(st)) == SQLITE_ROW) {
@@ -209,6 +233,7 @@ static int sq_exec(store_conn *bc, const char *sql, const store_value *params, i
             rc = sq_fail(c, s, "exec", err);
         else if (changes)
             *changes = sqlite3_stmt_readonly(st) ? 0 : sqlite3_changes64(c->db);
+        if (own_turn) sq_write_unlock(c);
     }
     sq_done(st, entry);
     return rc;
@@ -340,9 +365,26 @@ static int sq_in_tx(const store_conn *bc)
     return !sqlite3_get_autocommit(((const sq_conn *)bc)->db);
 }
 
-static int sq_tx_begin(store_conn *c, socle_err *err)
+static int sq_tx_begin(store_conn *bc, socle_err *err)
 {
-    return sq_exec(c, "BEGIN IMMEDIATE", NULL, 0, NULL, err);
+    sq_conn *c = (sq_conn *)bc;
+    int rc = sq_write_lock(c, err);
+    if (rc) return rc;
+    c->writing = 1;
+    rc = sq_exec(bc, "BEGIN IMMEDIATE", NULL, 0, NULL, err);
+    if (rc) {
+        c->writing = 0;
+        sq_write_unlock(c);
+    }
+    return rc;
+}
+
+/* The transaction ended (either way): give the writer's turn back. */
+static void sq_tx_ended(sq_conn *c)
+{
+    if (!c->writing || !sqlite3_get_autocommit(c->db)) return;
+    c->writing = 0;
+    sq_write_unlock(c);
 }
 
 /* Lower synchronous to NORMAL (WAL frames written, not fsynced) for one transaction; when the
@@ -376,6 +418,7 @@ static void sq_restore_sync(sq_conn *c)
 static int sq_tx_commit(store_conn *c, socle_err *err)
 {
     int rc = sq_exec(c, "COMMIT", NULL, 0, NULL, err);
+    sq_tx_ended((sq_conn *)c);
     if (!rc || !sq_in_tx(c)) sq_restore_sync((sq_conn *)c);
     return rc;
 }
@@ -384,6 +427,7 @@ static void sq_tx_rollback(store_conn *c)
 {
     socle_err err = {0};
     if (sq_exec(c, "ROLLBACK", NULL, 0, NULL, &err)) log_msg(LOG_ERROR, "%s", err.msg);
+    sq_tx_ended((sq_conn *)c);
     sq_restore_sync((sq_conn *)c);
 }
 

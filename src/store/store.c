@@ -127,6 +127,7 @@ int store_open(const store_options *opt, store **out, socle_err *err)
     store *s = calloc(1, sizeof *s);
     if (!s) return socle_err_set(err, SOCLE_ENOMEM, "store: out of memory");
     pthread_mutex_init(&s->mu, NULL);
+    pthread_mutex_init(&s->write_mu, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -180,6 +181,7 @@ void store_close(store *s)
     free(s->describe);
     pthread_cond_destroy(&s->cv);
     pthread_mutex_destroy(&s->mu);
+    pthread_mutex_destroy(&s->write_mu);
     free(s);
 }
 

@@ -106,6 +106,10 @@ struct store {
 
     pthread_mutex_t mu;
     pthread_cond_t cv;
+    /* SQLite: the writer's turn inside this process. SQLite's own lock makes a waiting writer poll
+     * with growing sleeps (1, 2, 5, 10... ms); queuing on a mutex instead wakes it as soon as the
+     * previous writer commits. Other processes still meet SQLite's busy timeout. */
+    pthread_mutex_t write_mu;
     store_conn **conns; /* every connection, for close */
     int nconns;
     store_conn **idle; /* stack of free connections */

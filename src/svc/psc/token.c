@@ -175,6 +175,8 @@ static void half_hash(const char *text, char out[32])
 typedef struct grant {
     const char *idnps, *scope, *nonce, *amr, *family;
     int64_t auth_time;
+    const char *spend_sql; /* marks the code or refresh token used: must change exactly one row */
+    const char *spend_key; /* its $1 */
 } grant;
 
 /* One statement in a relaxed transaction (store_tx_begin_relaxed): the single-use marks of codes
@@ -259,8 +261,13 @@ static int issue_tokens(psc_service *svc, http_request *req, store_conn *c, cons
         store_value p[9] = {STORE_V_TEXT(hash), STORE_V_TEXT(g->family), STORE_V_TEXT(client->id), STORE_V_TEXT(g->idnps),
                             STORE_V_TEXT(g->scope), STORE_V_TEXT(g->amr), STORE_V_INT(g->auth_time),
                             STORE_V_INT(now + svc->refresh_ttl_s), STORE_V_INT(0)};
-        /* A refresh token lost with a power failure costs its client a new login, nothing more. */
+        /* The code or token spent and the new refresh token, in one transaction: both or neither.
+         * Relaxed: lost with a power failure, it costs the client a new login, nothing more. */
         rc = store_tx_begin_relaxed(c, err);
+        int64_t spent = 1;
+        store_value key[1] = {STORE_V_TEXT(g->spend_key ? g->spend_key : "")};
+        if (!rc && g->spend_sql) rc = store_exec(c, g->spend_sql, key, 1, &spent, err);
+        if (!rc && spent != 1) rc = socle_err_set(err, SOCLE_ECONFLICT, "already used");
         if (!rc)
             rc = store_exec(c,
                             "INSERT INTO psc_refresh (token_hash, family, client_id, idnps, scope, amr, auth_time, expires, state)"
@@ -284,6 +291,15 @@ static void revoke_family(store_conn *c, const char *family)
     socle_err e;
     store_value p[1] = {STORE_V_TEXT(family)};
     store_exec(c, "UPDATE psc_refresh SET state = 2 WHERE family = $1", p, 1, NULL, &e);
+}
+
+/* A code presented again: what it gave is revoked (RFC 6749 §4.1.2). */
+static void code_replayed(psc_service *svc, http_request *req, http_response *res, store_conn *c,
+                          const psc_client *client, const grant *g)
+{
+    revoke_family(c, g->family);
+    psc_audit(svc, req, "token", "failure", g->idnps, client->id, "authorization code replayed");
+    psc_oauth_error(req, res, 400, "invalid_grant", "authorization code already used");
 }
 
 static void grant_code(psc_service *svc, http_request *req, http_response *res, store_conn *c, const psc_client *client,
@@ -329,40 +345,51 @@ static void grant_code(psc_service *svc, http_request *req, http_response *res, 
         psc_oauth_error(req, res, 400, "invalid_grant", "unknown authorization code");
         return;
     }
-    /* Take the code: only one request can. */
-    int64_t changed = 0;
-    if (!used) relaxed_exec(c, "UPDATE psc_code SET used = 1 WHERE code_hash = $1 AND used = 0", p, 1, &changed, &err);
-    if (used || changed != 1) {
-        revoke_family(c, g.family);
-        psc_audit(svc, req, "token", "failure", g.idnps, client->id, "authorization code replayed");
-        psc_oauth_error(req, res, 400, "invalid_grant", "authorization code already used");
-        return;
-    }
-    if (expires < (int64_t)time(NULL)) {
-        psc_oauth_error(req, res, 400, "invalid_grant", "authorization code expired");
-        return;
-    }
-    if (strcmp(stored_redirect, redirect_uri)) {
-        psc_oauth_error(req, res, 400, "invalid_grant", "redirect_uri differs from the authorization request");
+    static const char spend[] = "UPDATE psc_code SET used = 1 WHERE code_hash = $1 AND used = 0";
+    if (used) {
+        code_replayed(svc, req, res, c, client, &g);
         return;
     }
     uint8_t h[32];
     char computed[48];
     crypto_sha256(verifier, strlen(verifier), h);
     crypto_b64url_encode(h, 32, computed);
-    if (strlen(verifier) < 43 || strlen(verifier) > 128 || strlen(challenge) != strlen(computed) ||
-        !crypto_equal(computed, challenge, strlen(computed))) {
-        psc_oauth_error(req, res, 400, "invalid_grant", "PKCE: code_verifier does not match the code_challenge");
+    const char *problem = NULL;
+    if (expires < (int64_t)time(NULL)) problem = "authorization code expired";
+    else if (strcmp(stored_redirect, redirect_uri)) problem = "redirect_uri differs from the authorization request";
+    else if (strlen(verifier) < 43 || strlen(verifier) > 128 || strlen(challenge) != strlen(computed) ||
+             !crypto_equal(computed, challenge, strlen(computed)))
+        problem = "PKCE: code_verifier does not match the code_challenge";
+    if (problem) {
+        /* A failed exchange spends the code too: it is good for one attempt. */
+        int64_t changed = 0;
+        relaxed_exec(c, spend, p, 1, &changed, &err);
+        psc_oauth_error(req, res, 400, "invalid_grant", problem);
         return;
     }
     json_t *out = NULL;
+    g.spend_sql = spend;
+    g.spend_key = hash;
     int rc = issue_tokens(svc, req, c, client, &g, &out, &err);
+    if (rc == SOCLE_ECONFLICT) { /* another request took the code meanwhile */
+        code_replayed(svc, req, res, c, client, &g);
+        return;
+    }
     if (rc) {
         psc_oauth_error(req, res, rc == SOCLE_EUNPROCESSABLE ? 400 : 500, rc == SOCLE_EUNPROCESSABLE ? "invalid_grant" : "server_error", err.msg);
         return;
     }
     psc_audit(svc, req, "token", "success", g.idnps, client->id, "authorization_code");
     psc_json(req, res, 200, out);
+}
+
+/* A rotated refresh token used again: the whole family is revoked (OAuth 2.0 Security BCP). */
+static void refresh_reused(psc_service *svc, http_request *req, http_response *res, store_conn *c,
+                           const psc_client *client, const grant *g)
+{
+    revoke_family(c, g->family);
+    psc_audit(svc, req, "token", "failure", g->idnps, client->id, "refresh token reused: family revoked");
+    psc_oauth_error(req, res, 400, "invalid_grant", "refresh token already used: all tokens of this login are revoked");
 }
 
 static void grant_refresh(psc_service *svc, http_request *req, http_response *res, store_conn *c,
@@ -413,12 +440,8 @@ static void grant_refresh(psc_service *svc, http_request *req, http_response *re
         psc_oauth_error(req, res, 400, "invalid_scope", "a refresh cannot widen the scope (and keeps openid)");
         return;
     }
-    int64_t changed = 0;
-    if (state == 0) relaxed_exec(c, "UPDATE psc_refresh SET state = 1 WHERE token_hash = $1 AND state = 0", p, 1, &changed, &err);
-    if (changed != 1) {
-        revoke_family(c, g.family);
-        psc_audit(svc, req, "token", "failure", g.idnps, client->id, "refresh token reused: family revoked");
-        psc_oauth_error(req, res, 400, "invalid_grant", "refresh token already used: all tokens of this login are revoked");
+    if (state != 0) {
+        refresh_reused(svc, req, res, c, client, &g);
         return;
     }
     if (expires < (int64_t)time(NULL)) {
@@ -426,8 +449,14 @@ static void grant_refresh(psc_service *svc, http_request *req, http_response *re
         return;
     }
     if (scope) g.scope = scope;
+    g.spend_sql = "UPDATE psc_refresh SET state = 1 WHERE token_hash = $1 AND state = 0"; /* rotation */
+    g.spend_key = hash;
     json_t *out = NULL;
     int rc = issue_tokens(svc, req, c, client, &g, &out, &err);
+    if (rc == SOCLE_ECONFLICT) { /* another request rotated it meanwhile */
+        refresh_reused(svc, req, res, c, client, &g);
+        return;
+    }
     if (rc) {
         if (rc == SOCLE_EUNPROCESSABLE) revoke_family(c, g.family);
         psc_oauth_error(req, res, rc == SOCLE_EUNPROCESSABLE ? 400 : 500, rc == SOCLE_EUNPROCESSABLE ? "invalid_grant" : "server_error", err.msg);

@@ -764,6 +764,8 @@ int annuaire_import(socle_app *app, const annuaire_import_file *files, int nfile
     }
     if (!rc) rc = annuaire_import_migrate(app->store, err);
     if (!rc) rc = store_acquire(app->store, &r.c, err);
+    /* Millions of random inserts into the search indexes: keep their pages in memory. */
+    if (!rc) rc = store_bulk_cache(r.c, ANNUAIRE_IMPORT_CACHE_MB, err);
     static const int order[] = {ANNUAIRE_EXTRACT_MSS, ANNUAIRE_EXTRACT_FINESS, ANNUAIRE_EXTRACT_PS};
     for (int o = 0; o < 3 && !rc; o++) {
         int i = which[order[o]];
@@ -778,7 +780,11 @@ int annuaire_import(socle_app *app, const annuaire_import_file *files, int nfile
     if (!rc && r.has_kind[ANNUAIRE_EXTRACT_PS]) rc = remove_gone(&r, SOURCE_PS);
     if (!rc) rc = batch_commit(&r);
     if (rc && r.in_tx) store_tx_rollback(r.c);
-    if (r.c) store_release(app->store, r.c);
+    if (r.c) {
+        socle_err ignored;
+        store_bulk_cache(r.c, 0, &ignored); /* the connection goes back to the pool */
+        store_release(app->store, r.c);
+    }
     if (progress) progress(st, ctx);
     for (int i = 0; i < 3; i++) annuaire_extract_close(x[i]);
     free(r.seen.slots);

@@ -27,6 +27,8 @@
 #include "rest/rest.h"
 
 #define ANNUAIRE_IMPORT_BATCH 1000
+/* The page cache (MB) of the import's connection (store_bulk_cache). */
+#define ANNUAIRE_IMPORT_CACHE_MB 1024
 /* The default largest share (percent) of a file kind's entries one run may remove. */
 #define ANNUAIRE_IMPORT_MAX_GONE 20
 

@@ -429,3 +429,46 @@ def test_edges(ctx):
     assert st == 200 and body["scope"] == "openid", body
     env.secrets.update([body["access_token"], body["refresh_token"]])
     srv.stop_ok()
+
+
+def test_curl_flow(ctx):
+    """The whole login with curl, as an integrator would try it by hand: discovery, the authorization
+    page, the e-CPS form, the code exchange with Basic credentials, userinfo, the token on /fhir."""
+    env = ctx.env
+    d, db, pros = _setup(env, "psc-curl", count=10)
+    secret = _client(env, d, db, "rp")
+    srv = env.server(d, db, name="psc-curl")
+    idnps = pros[0]
+    key = _activate(env, d, db, Http(srv.port), idnps)
+    base = srv.url
+
+    def curl(*args):
+        p = subprocess.run(["curl", "-sS", "--max-time", "30", *args], capture_output=True, text=True, timeout=60)
+        assert p.returncode == 0, (args[:3], p.stderr)
+        return p.stdout
+
+    conf = json.loads(curl(base + "/oidc/.well-known/openid-configuration"))
+    assert conf["issuer"] == base + "/oidc" and "S256" in conf["code_challenge_methods_supported"], conf
+    verifier, challenge = pkce()
+    auth = conf["authorization_endpoint"] + "?" + urllib.parse.urlencode({
+        "response_type": "code", "client_id": "rp", "redirect_uri": "http://127.0.0.1:9/cb/rp", "scope": "openid",
+        "state": "curl-state", "nonce": "curl-nonce", "code_challenge": challenge, "code_challenge_method": "S256"})
+    page = curl(auth)
+    request = html.unescape(re.search(r'name="request" value="([^"]+)"', page).group(1))
+    head = curl("-o", "/dev/null", "-w", "%{http_code} %{redirect_url}", "--data-urlencode", "request=" + request,
+                "--data-urlencode", "idnps=" + idnps, "--data-urlencode", "otp=" + totp(key), base + "/oidc/login")
+    status, location = head.split(" ", 1)
+    q = urllib.parse.parse_qs(urllib.parse.urlsplit(location).query)
+    assert status == "302" and q["state"] == ["curl-state"], head
+    tokens = json.loads(curl("-u", "rp:" + secret, "--data-urlencode", "grant_type=authorization_code",
+                             "--data-urlencode", "code=" + q["code"][0], "--data-urlencode",
+                             "redirect_uri=http://127.0.0.1:9/cb/rp", "--data-urlencode", "code_verifier=" + verifier,
+                             conf["token_endpoint"]))
+    assert tokens.get("token_type") == "Bearer", tokens
+    env.secrets.update([tokens["access_token"], tokens["refresh_token"]])
+    info = json.loads(curl("-H", "Authorization: Bearer " + tokens["access_token"], conf["userinfo_endpoint"]))
+    assert info["SubjectNameID"] == idnps, info
+    status = curl("-o", "/dev/null", "-w", "%{http_code}", "-H", "Authorization: Bearer " + tokens["access_token"],
+                  base + "/fhir/Practitioner/" + idnps)
+    assert status == "200", status
+    srv.stop_ok()

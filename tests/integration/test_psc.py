@@ -295,7 +295,8 @@ def test_expired_code_and_cps_login(ctx):
     env.cli("pki", "client", "--data", d, "--name", "card", "--kind", "professional", "--id", idnps)
     env.cli("pki", "client", "--data", d, "--name", "stranger", "--kind", "professional", "--id", "810000000055")
     ca = os.path.join(d, "pki", "ca.pem")
-    srv = env.server(d, db, ["--tls-client-ca", ca, "--psc-code-ttl-s", "1"], tls=True, name="psc-cps")
+    srv = env.server(d, db, ["--tls-client-ca", ca, "--psc-code-ttl-s", "1", "--psc-refresh-ttl-s", "1"], tls=True,
+                     name="psc-cps")
 
     def tls(name):
         c = ssl.create_default_context(cafile=ca)
@@ -305,9 +306,9 @@ def test_expired_code_and_cps_login(ctx):
 
     verifier, challenge = pkce()
 
-    def cps(name):
+    def cps(name, challenge_=None):
         h = tls(name)
-        st, _, page = _authorize(h, "rp", challenge)
+        st, _, page = _authorize(h, "rp", challenge_ or challenge)
         assert st == 200, st
         request = html.unescape(re.search(r'name="request" value="([^"]+)"', page).group(1))
         return h, h.send("POST", "/oidc/login/cps", {"request": request})
@@ -331,6 +332,16 @@ def test_expired_code_and_cps_login(ctx):
     time.sleep(2.2)
     st, body = h.json("POST", "/oidc/token", dict(form, code=code), _basic("rp", secret))
     assert st == 400 and body["error"] == "invalid_grant" and "expired" in body["error_description"], body
+    # An expired refresh token (its lifetime is 1 s here too).
+    st, body = h.json("POST", "/oidc/token", {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]},
+                      _basic("rp", secret))
+    assert st == 400 and body["error"] == "invalid_grant" and "expired" in body["error_description"], body
+    # A code_verifier outside the PKCE alphabet (RFC 7636 §4.1) is refused even when its hash matches.
+    bad = "!" * 43
+    h, (st, hd, _) = cps("card", base64.urlsafe_b64encode(hashlib.sha256(bad.encode()).digest()).rstrip(b"=").decode())
+    code = urllib.parse.parse_qs(urllib.parse.urlsplit(hd["location"]).query)["code"][0]
+    st, body = h.json("POST", "/oidc/token", dict(form, code=code, code_verifier=bad), _basic("rp", secret))
+    assert st == 400 and body["error"] == "invalid_grant" and "PKCE" in body["error_description"], body
     srv.stop_ok()
 
 

@@ -82,8 +82,11 @@ void psc_revoke_route(void *ctx, http_request *req, http_response *res)
     }
     psc_client client;
     const char *token = psc_param(f, n, "token");
-    if (psc_token_client(svc, req, c, f, n, &client, &err)) {
-        psc_oauth_error(req, res, 401, "invalid_client", err.msg);
+    int rc = psc_token_client(svc, req, c, f, n, &client, &err);
+    if (rc) {
+        int refused = rc == SOCLE_EUNAUTHORIZED;
+        psc_oauth_error(req, res, refused ? 401 : 500, refused ? "invalid_client" : "server_error",
+                        refused ? err.msg : "store unavailable");
     } else if (!token) {
         psc_oauth_error(req, res, 400, "invalid_request", "token is required");
     } else {

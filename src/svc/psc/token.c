@@ -357,7 +357,9 @@ static void grant_code(psc_service *svc, http_request *req, http_response *res, 
     const char *problem = NULL;
     if (expires < (int64_t)time(NULL)) problem = "authorization code expired";
     else if (strcmp(stored_redirect, redirect_uri)) problem = "redirect_uri differs from the authorization request";
-    else if (strlen(verifier) < 43 || strlen(verifier) > 128 || strlen(challenge) != strlen(computed) ||
+    else if (strlen(verifier) < 43 || strlen(verifier) > 128 ||
+             strspn(verifier, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~") != strlen(verifier) ||
+             strlen(challenge) != strlen(computed) ||
              !crypto_equal(computed, challenge, strlen(computed)))
         problem = "PKCE: code_verifier does not match the code_challenge";
     if (problem) {
@@ -444,7 +446,8 @@ static void grant_refresh(psc_service *svc, http_request *req, http_response *re
         refresh_reused(svc, req, res, c, client, &g);
         return;
     }
-    if (expires < (int64_t)time(NULL)) {
+    /* A login lasts at most psc_refresh_ttl_s however often it is refreshed. */
+    if (expires < (int64_t)time(NULL) || g.auth_time + svc->refresh_ttl_s < (int64_t)time(NULL)) {
         psc_oauth_error(req, res, 400, "invalid_grant", "refresh token expired");
         return;
     }

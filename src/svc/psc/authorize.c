@@ -272,6 +272,42 @@ static int login_begin(psc_service *svc, http_request *req, http_response *res, 
     return 0;
 }
 
+/* The throttling keys of a password or code login: the caller's address and the account. */
+typedef struct login_keys {
+    char address[100], account[200];
+} login_keys;
+
+/* 0 to go on; -1 when the account or the address is locked (the 429 page is written). */
+static int login_locked(psc_service *svc, http_request *req, http_response *res, store_conn *c,
+                        const psc_client *client, const char *blob, const char *prefix, const char *typed,
+                        login_keys *k)
+{
+    snprintf(k->account, sizeof k->account, "%s:%.150s", prefix, typed ? typed : "");
+    psc_throttle_address_key(req->remote_addr, k->address, sizeof k->address);
+    socle_err err;
+    int64_t retry = 0;
+    int rc = psc_throttle_check(c, k->address, &retry, &err);
+    if (!rc && typed) rc = psc_throttle_check(c, k->account, &retry, &err);
+    if (rc != SOCLE_EBUSY) return 0;
+    psc_audit_as(svc, req, "anonymous", "login", "failure", NULL, client->id, "locked out");
+    http_set_header(req, res, "Retry-After", arena_printf(req->arena, "%lld", (long long)retry));
+    login_page(svc, req, res, 429, blob, client, err.msg, typed);
+    return -1;
+}
+
+/* A refused login: counted for the address and the account, audited, the page again with one
+ * message for every cause (an attacker learns nothing about the account). */
+static void login_refused(psc_service *svc, http_request *req, http_response *res, store_conn *c,
+                          const psc_client *client, const char *blob, const char *typed, const login_keys *k,
+                          const char *detail, const char *message)
+{
+    socle_err err;
+    psc_throttle_fail(c, k->address, svc->max_failures, &err);
+    if (typed && *typed) psc_throttle_fail(c, k->account, svc->max_failures, &err);
+    psc_audit_as(svc, req, "anonymous", "login", "failure", NULL, client->id, detail);
+    login_page(svc, req, res, 401, blob, client, message, typed);
+}
+
 void psc_login_route(void *ctx, http_request *req, http_response *res)
 {
     psc_service *svc = ctx;
@@ -282,34 +318,21 @@ void psc_login_route(void *ctx, http_request *req, http_response *res)
     store_conn *c;
     if (login_begin(svc, req, res, 0, &f, &n, &ar, &client, &c)) return;
     const char *idnps = psc_param(f, n, "idnps"), *otp = psc_param(f, n, "otp"), *blob = psc_param(f, n, "request");
+    login_keys k;
     socle_err err;
-    char account[200], address[100];
-    snprintf(account, sizeof account, "pp:%.150s", idnps ? idnps : "");
-    psc_throttle_address_key(req->remote_addr, address, sizeof address);
-    int64_t retry = 0;
-    int rc = psc_throttle_check(c, address, &retry, &err);
-    if (!rc && idnps) rc = psc_throttle_check(c, account, &retry, &err);
-    if (rc == SOCLE_EBUSY) {
-        psc_audit(svc, req, "login", "failure", NULL, ar.client_id, "locked out");
-        http_set_header(req, res, "Retry-After", arena_printf(req->arena, "%lld", (long long)retry));
-        login_page(svc, req, res, 429, blob, &client, err.msg, idnps);
+    if (login_locked(svc, req, res, c, &client, blob, "pp", idnps, &k)) {
         store_release(svc->app->store, c);
         return;
     }
-    if (!rc && (!idnps || !*idnps || !otp || !*otp)) rc = socle_err_set(&err, SOCLE_EINVAL, "IDNPS and e-CPS code are required");
+    int rc = 0;
+    if (!idnps || !*idnps || !otp || !*otp) rc = socle_err_set(&err, SOCLE_EINVAL, "IDNPS and e-CPS code are required");
     if (!rc) rc = psc_in_directory(c, idnps, &err);
     if (!rc) rc = psc_ecps_check(c, idnps, otp, &err);
-    if (rc) {
-        /* One message for every cause: an attacker learns nothing about the account. */
-        psc_throttle_fail(c, address, svc->max_failures, &err);
-        if (idnps && *idnps) psc_throttle_fail(c, account, svc->max_failures, &err);
-        psc_audit(svc, req, "login", "failure", NULL, ar.client_id, "e-CPS refused");
-        login_page(svc, req, res, 401, blob, &client, "identifiant ou code e-CPS incorrect", idnps);
-        store_release(svc->app->store, c);
-        return;
+    if (rc) login_refused(svc, req, res, c, &client, blob, idnps, &k, "e-CPS refused", "identifiant ou code e-CPS incorrect");
+    else {
+        psc_throttle_clear(c, k.account, &err);
+        finish_login(svc, req, res, c, &ar, idnps, "otp");
     }
-    psc_throttle_clear(c, account, &err);
-    finish_login(svc, req, res, c, &ar, idnps, "otp");
     store_release(svc->app->store, c);
 }
 
@@ -353,31 +376,22 @@ void psc_login_patient_route(void *ctx, http_request *req, http_response *res)
     if (login_begin(svc, req, res, 1, &f, &n, &ar, &client, &c)) return;
     const char *ins = psc_param(f, n, "ins"), *password = psc_param(f, n, "password"), *otp = psc_param(f, n, "otp");
     const char *blob = psc_param(f, n, "request");
+    login_keys k;
     socle_err err;
-    char account[64], address[100], patient_id[128];
-    snprintf(account, sizeof account, "pat:%.20s", ins ? ins : "");
-    psc_throttle_address_key(req->remote_addr, address, sizeof address);
-    int64_t retry = 0;
-    int rc = psc_throttle_check(c, address, &retry, &err);
-    if (!rc && ins) rc = psc_throttle_check(c, account, &retry, &err);
-    if (rc == SOCLE_EBUSY) {
-        psc_audit_as(svc, req, "anonymous", "login", "failure", NULL, ar.client_id, "patient locked out");
-        http_set_header(req, res, "Retry-After", arena_printf(req->arena, "%lld", (long long)retry));
-        login_page(svc, req, res, 429, blob, &client, err.msg, ins);
+    char patient_id[128];
+    if (login_locked(svc, req, res, c, &client, blob, "pat", ins, &k)) {
         store_release(svc->app->store, c);
         return;
     }
-    if (!rc && (!ins || !*ins || !password || !otp)) rc = socle_err_set(&err, SOCLE_EINVAL, "INS, password and code are required");
+    int rc = 0;
+    if (!ins || !*ins || !password || !otp) rc = socle_err_set(&err, SOCLE_EINVAL, "INS, password and code are required");
     if (!rc) rc = psc_patient_check(c, ins, password, otp, patient_id, &err);
-    if (rc) {
-        psc_throttle_fail(c, address, svc->max_failures, &err);
-        if (ins && *ins) psc_throttle_fail(c, account, svc->max_failures, &err);
-        psc_audit_as(svc, req, "anonymous", "login", "failure", NULL, ar.client_id, "patient login refused");
-        login_page(svc, req, res, 401, blob, &client, "identifiant, mot de passe ou code incorrect", ins);
-        store_release(svc->app->store, c);
-        return;
+    if (rc)
+        login_refused(svc, req, res, c, &client, blob, ins, &k, "patient login refused",
+                      "identifiant, mot de passe ou code incorrect");
+    else {
+        psc_throttle_clear(c, k.account, &err);
+        finish_login(svc, req, res, c, &ar, ins, "pwd otp");
     }
-    psc_throttle_clear(c, account, &err);
-    finish_login(svc, req, res, c, &ar, ins, "pwd otp");
     store_release(svc->app->store, c);
 }

@@ -104,10 +104,6 @@ void psc_hash_hex(const char *s, char out[65]);
 void psc_audit(psc_service *svc, http_request *req, const char *action, const char *outcome, const char *who,
                const char *client_id, const char *detail);
 
-/* psc_token_client - authenticate the client of a token-endpoint-style request (token, revoke). */
-int psc_token_client(psc_service *svc, http_request *req, store_conn *c, const http_param *f, int n, psc_client *client,
-                     socle_err *err);
-
 /* psc_activation_code_new - a one-time activation code for people to type ("ABCD-EFGH-IJKL-MNOP",
  * 80 bits) into code, and the hash to store. */
 void psc_activation_code_new(char code[20], char hash[65]);
@@ -137,6 +133,12 @@ int psc_patient_identity(psc_service *svc, http_request *req, store_conn *c, con
                          arena *a, json_t **claims, socle_err *err);
 /* psc_patient_rule - the policy rule of the patient realm ("psc-patient"). */
 int psc_patient_rule(void *ctx, const auth_subject *s, auth_action a, const auth_target *t, char *reason, size_t len);
+
+/* psc_client_request - the prologue of the client endpoints (token, revoke): the form, a store
+ * connection and the client's authentication. 0, or -1 when the answer (400, 401, 503) is already
+ * written and nothing is held. */
+int psc_client_request(psc_service *svc, http_request *req, http_response *res, http_param **f, int *n,
+                       store_conn **c, psc_client *client);
 
 /* ---- endpoints ---- */
 void psc_discovery_route(void *ctx, http_request *req, http_response *res);

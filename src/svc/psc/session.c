@@ -70,29 +70,17 @@ void psc_revoke_route(void *ctx, http_request *req, http_response *res)
     psc_service *svc = ctx;
     http_param *f;
     int n;
-    socle_err err;
-    if (psc_form(req, &f, &n, &err)) {
-        psc_oauth_error(req, res, 400, "invalid_request", err.msg);
-        return;
-    }
-    store_conn *c = NULL;
-    if (store_acquire(svc->app->store, &c, &err)) {
-        psc_oauth_error(req, res, 503, "temporarily_unavailable", "store unavailable");
-        return;
-    }
+    store_conn *c;
     psc_client client;
+    if (psc_client_request(svc, req, res, &f, &n, &c, &client)) return;
     const char *token = psc_param(f, n, "token");
-    int rc = psc_token_client(svc, req, c, f, n, &client, &err);
-    if (rc) {
-        int refused = rc == SOCLE_EUNAUTHORIZED;
-        psc_oauth_error(req, res, refused ? 401 : 500, refused ? "invalid_client" : "server_error",
-                        refused ? err.msg : "store unavailable");
-    } else if (!token) {
+    if (!token) {
         psc_oauth_error(req, res, 400, "invalid_request", "token is required");
     } else {
         /* A refresh token of this client revokes its family; anything else (an access token, which
          * expires on its own, or an unknown value) is answered 200 as RFC 7009 §2.2 says. */
         char hash[65];
+        socle_err err;
         psc_hash_hex(token, hash);
         store_value p[2] = {STORE_V_TEXT(hash), STORE_V_TEXT(client.id)};
         store_exec(c,

@@ -469,28 +469,41 @@ static void grant_refresh(psc_service *svc, http_request *req, http_response *re
     psc_json(req, res, 200, out);
 }
 
+int psc_client_request(psc_service *svc, http_request *req, http_response *res, http_param **f, int *n,
+                       store_conn **c, psc_client *client)
+{
+    socle_err err;
+    *c = NULL;
+    if (psc_form(req, f, n, &err)) {
+        psc_oauth_error(req, res, 400, "invalid_request", err.msg);
+        return -1;
+    }
+    if (store_acquire(svc->app->store, c, &err)) {
+        *c = NULL;
+        psc_oauth_error(req, res, 503, "temporarily_unavailable", "store unavailable");
+        return -1;
+    }
+    int rc = authenticate_client(svc, req, *c, *f, *n, client, &err);
+    if (!rc) return 0;
+    int refused = rc == SOCLE_EUNAUTHORIZED;
+    if (refused) psc_audit(svc, req, "client-authentication", "failure", NULL, NULL, err.msg);
+    psc_oauth_error(req, res, refused ? 401 : 500, refused ? "invalid_client" : "server_error",
+                    refused ? err.msg : "store unavailable");
+    store_release(svc->app->store, *c);
+    *c = NULL;
+    return -1;
+}
+
 void psc_token_route(void *ctx, http_request *req, http_response *res)
 {
     psc_service *svc = ctx;
     http_param *f;
     int n;
-    socle_err err;
-    if (psc_form(req, &f, &n, &err)) {
-        psc_oauth_error(req, res, 400, "invalid_request", err.msg);
-        return;
-    }
-    store_conn *c = NULL;
-    if (store_acquire(svc->app->store, &c, &err)) {
-        psc_oauth_error(req, res, 503, "temporarily_unavailable", "store unavailable");
-        return;
-    }
+    store_conn *c;
     psc_client client;
-    int rc = authenticate_client(svc, req, c, f, n, &client, &err);
+    if (psc_client_request(svc, req, res, &f, &n, &c, &client)) return;
     const char *grant_type = psc_param(f, n, "grant_type");
-    if (rc) {
-        psc_audit(svc, req, "token", "failure", NULL, NULL, "client authentication failed");
-        psc_oauth_error(req, res, rc == SOCLE_EUNAUTHORIZED ? 401 : 500, rc == SOCLE_EUNAUTHORIZED ? "invalid_client" : "server_error", err.msg);
-    } else if (!grant_type) {
+    if (!grant_type) {
         psc_oauth_error(req, res, 400, "invalid_request", "grant_type is required");
     } else if (!strcmp(grant_type, "authorization_code")) {
         grant_code(svc, req, res, c, &client, f, n);
@@ -500,10 +513,4 @@ void psc_token_route(void *ctx, http_request *req, http_response *res)
         psc_oauth_error(req, res, 400, "unsupported_grant_type", "authorization_code and refresh_token are supported");
     }
     store_release(svc->app->store, c);
-}
-
-int psc_token_client(psc_service *svc, http_request *req, store_conn *c, const http_param *f, int n, psc_client *client,
-                     socle_err *err)
-{
-    return authenticate_client(svc, req, c, f, n, client, err);
 }

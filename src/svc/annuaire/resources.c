@@ -8,15 +8,15 @@
 
 #include "svc/annuaire/keys.h"
 
-#define NOS "https://mos.esante.gouv.fr/NOS/"
-#define SYSTEM_PROFESSION NOS "TRE_G15-ProfessionSante/FHIR/TRE-G15-ProfessionSante"
-#define SYSTEM_CATEGORY NOS "TRE_R09-CategorieProfessionnelle/FHIR/TRE-R09-CategorieProfessionnelle"
-#define SYSTEM_MODE NOS "TRE_R23-ModeExercice/FHIR/TRE-R23-ModeExercice"
-#define SYSTEM_SECTION NOS "TRE_R06-SectionTableauCNOP/FHIR/TRE-R06-SectionTableauCNOP"
-#define SYSTEM_SKILL_TYPE NOS "TRE_R04-TypeSavoirFaire/FHIR/TRE-R04-TypeSavoirFaire"
+#define NOS ANNUAIRE_NOS
+#define SYSTEM_PROFESSION ANNUAIRE_SYSTEM_PROFESSION
+#define SYSTEM_CATEGORY ANNUAIRE_SYSTEM_CATEGORY
+#define SYSTEM_MODE ANNUAIRE_SYSTEM_MODE
+#define SYSTEM_SECTION ANNUAIRE_SYSTEM_SECTION
+#define SYSTEM_SKILL_TYPE ANNUAIRE_SYSTEM_SKILL_TYPE
 #define SYSTEM_SPECIALITE NOS "TRE_R38-SpecialiteOrdinale/FHIR/TRE-R38-SpecialiteOrdinale"
 #define SYSTEM_COMPETENCE_EXCLUSIVE NOS "TRE_R43-CompetenceExclusive/FHIR/TRE-R43-CompetenceExclusive"
-#define SYSTEM_SECTOR NOS "TRE_R02-SecteurActivite/FHIR/TRE-R02-SecteurActivite"
+#define SYSTEM_SECTOR ANNUAIRE_SYSTEM_SECTOR
 #define SYSTEM_FINESS_CATEGORY NOS "TRE_R66-CategorieEtablissement/FHIR/TRE-R66-CategorieEtablissement"
 #define SYSTEM_COMMUNE NOS "TRE_R13-Commune/FHIR/TRE-R13-Commune"
 #define SYSTEM_MAIL_KIND NOS "TRE_R256-TypeMessagerie/FHIR/TRE-R256-TypeMessagerie"
@@ -24,8 +24,8 @@
 #define SYSTEM_ID_TYPE "https://hl7.fr/ig/fhir/core/CodeSystem/fr-core-cs-v2-0203"
 #define SYSTEM_ENTITY_KIND "https://hl7.fr/ig/fhir/core/CodeSystem/fr-core-cs-v2-3307"
 #define SYSTEM_SIRENE "https://sirene.fr"
-#define ANS_SD "https://interop.esante.gouv.fr/ig/fhir/annuaire/StructureDefinition/"
-#define CORE_SD "https://hl7.fr/ig/fhir/core/StructureDefinition/"
+#define ANS_SD ANNUAIRE_ANS_SD
+#define CORE_SD ANNUAIRE_CORE_SD
 
 /* ---- small JSON helpers -------------------------------------------------------------------- */
 
@@ -264,6 +264,15 @@ static json_t *typed_concept(const char *which, const char *system, const char *
     return c;
 }
 
+/* partOf: the legal entity of a site, when its FINESS is known. */
+static void set_part_of(json_t *o, const char *finess_ej)
+{
+    if (!present(finess_ej)) return;
+    char ref[64];
+    snprintf(ref, sizeof ref, "Organization/%d%s", ANNUAIRE_ST_FINESS, finess_ej);
+    json_object_set_new(o, "partOf", json_pack("{s:s}", "reference", ref));
+}
+
 static json_t *organization_base(const char *structure_id, const char *name)
 {
     json_t *o = json_pack("{s:s, s:s, s:o, s:s, s:[o], s:b}", "resourceType", "Organization", "id", structure_id,
@@ -340,11 +349,7 @@ json_t *annuaire_organization_from_ps(const annuaire_record *ps, const char *str
     if (present(ps->f[PS_POSTAL_CODE]) || present(ps->f[PS_COMMUNE]) || present(street))
         json_object_set_new(o, "address", json_pack("[o]", address(lines, 4, ps->f[PS_POSTAL_CODE], ps->f[PS_COMMUNE],
                                                                     ps->f[PS_COMMUNE_CODE], ps->f[PS_COUNTRY_CODE])));
-    if (present(ps->f[PS_FINESS_EJ])) {
-        char ref[64];
-        snprintf(ref, sizeof ref, "Organization/%d%s", ANNUAIRE_ST_FINESS, ps->f[PS_FINESS_EJ]);
-        json_object_set_new(o, "partOf", json_pack("{s:s}", "reference", ref));
-    }
+    set_part_of(o, ps->f[PS_FINESS_EJ]);
     if (!json_array_size(json_object_get(o, "telecom"))) json_object_del(o, "telecom");
     return o;
 }
@@ -379,11 +384,7 @@ json_t *annuaire_organization_from_finess(const annuaire_record *fin, const char
     join(street, sizeof street, street_parts, 4);
     const char *lines[] = {fin->f[FIN_COMPL_NAME], fin->f[FIN_COMPL_DIST], street, fin->f[FIN_LIEU_DIT]};
     json_object_set_new(o, "address", json_pack("[o]", address(lines, 4, postal_code, city, insee, NULL)));
-    if (present(fin->f[FIN_FINESS_EJ])) {
-        char ref[64];
-        snprintf(ref, sizeof ref, "Organization/%d%s", ANNUAIRE_ST_FINESS, fin->f[FIN_FINESS_EJ]);
-        json_object_set_new(o, "partOf", json_pack("{s:s}", "reference", ref));
-    }
+    set_part_of(o, fin->f[FIN_FINESS_EJ]);
     if (!json_array_size(json_object_get(o, "telecom"))) json_object_del(o, "telecom");
     return o;
 }

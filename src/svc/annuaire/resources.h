@@ -23,6 +23,17 @@
 
 #include "svc/annuaire/extract.h"
 
+/* Code systems and profiles of the directory's resources (ANS nomenclatures, FR Core, ANS Annuaire). */
+#define ANNUAIRE_NOS "https://mos.esante.gouv.fr/NOS/"
+#define ANNUAIRE_SYSTEM_PROFESSION ANNUAIRE_NOS "TRE_G15-ProfessionSante/FHIR/TRE-G15-ProfessionSante"
+#define ANNUAIRE_SYSTEM_CATEGORY ANNUAIRE_NOS "TRE_R09-CategorieProfessionnelle/FHIR/TRE-R09-CategorieProfessionnelle"
+#define ANNUAIRE_SYSTEM_MODE ANNUAIRE_NOS "TRE_R23-ModeExercice/FHIR/TRE-R23-ModeExercice"
+#define ANNUAIRE_SYSTEM_SECTION ANNUAIRE_NOS "TRE_R06-SectionTableauCNOP/FHIR/TRE-R06-SectionTableauCNOP"
+#define ANNUAIRE_SYSTEM_SKILL_TYPE ANNUAIRE_NOS "TRE_R04-TypeSavoirFaire/FHIR/TRE-R04-TypeSavoirFaire"
+#define ANNUAIRE_SYSTEM_SECTOR ANNUAIRE_NOS "TRE_R02-SecteurActivite/FHIR/TRE-R02-SecteurActivite"
+#define ANNUAIRE_CORE_SD "https://hl7.fr/ig/fhir/core/StructureDefinition/"
+#define ANNUAIRE_ANS_SD "https://interop.esante.gouv.fr/ig/fhir/annuaire/StructureDefinition/"
+
 /* Longest resource id built here, NUL included (FHIR ids are at most 64 characters). */
 #define ANNUAIRE_RESOURCE_ID_MAX 65
 

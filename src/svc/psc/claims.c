@@ -47,16 +47,16 @@
 #include "fhir/search.h"
 #include "net/http.h"
 #include "svc/annuaire/keys.h"
+#include "svc/annuaire/resources.h"
 
-#define NOS "https://mos.esante.gouv.fr/NOS/"
-#define SYSTEM_PROFESSION NOS "TRE_G15-ProfessionSante/FHIR/TRE-G15-ProfessionSante"
-#define SYSTEM_CATEGORY NOS "TRE_R09-CategorieProfessionnelle/FHIR/TRE-R09-CategorieProfessionnelle"
-#define SYSTEM_MODE NOS "TRE_R23-ModeExercice/FHIR/TRE-R23-ModeExercice"
-#define SYSTEM_SECTION NOS "TRE_R06-SectionTableauCNOP/FHIR/TRE-R06-SectionTableauCNOP"
-#define SYSTEM_SKILL_TYPE NOS "TRE_R04-TypeSavoirFaire/FHIR/TRE-R04-TypeSavoirFaire"
-#define SYSTEM_SECTOR NOS "TRE_R02-SecteurActivite/FHIR/TRE-R02-SecteurActivite"
-#define CORE_SD "https://hl7.fr/ig/fhir/core/StructureDefinition/"
-#define ANS_SD "https://interop.esante.gouv.fr/ig/fhir/annuaire/StructureDefinition/"
+#define SYSTEM_PROFESSION ANNUAIRE_SYSTEM_PROFESSION
+#define SYSTEM_CATEGORY ANNUAIRE_SYSTEM_CATEGORY
+#define SYSTEM_MODE ANNUAIRE_SYSTEM_MODE
+#define SYSTEM_SECTION ANNUAIRE_SYSTEM_SECTION
+#define SYSTEM_SKILL_TYPE ANNUAIRE_SYSTEM_SKILL_TYPE
+#define SYSTEM_SECTOR ANNUAIRE_SYSTEM_SECTOR
+#define CORE_SD ANNUAIRE_CORE_SD
+#define ANS_SD ANNUAIRE_ANS_SD
 #define EXT_EMAIL_TYPE CORE_SD "fr-core-contact-point-email-type"
 #define EXT_INSEE CORE_SD "fr-core-address-insee-code"
 #define EXT_ROLE_NAME ANS_SD "as-ext-practitionerrole-name"

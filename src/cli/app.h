@@ -54,5 +54,14 @@ int cli_ins(int argc, char **argv);
 
 /* demo_load - create the synthetic demo data unless already there. */
 int demo_load(socle_app *app, socle_err *err);
+/* What `socle demo` prints for Pro Santé Connect. */
+typedef struct demo_oidc_info {
+    char idnps[32];            /* a professional of the demo directory */
+    char activation_code[20];  /* their e-CPS activation code (fresh at each start) */
+    char client_secret[44];    /* of the client demo-rp (fresh at each start) */
+} demo_oidc_info;
+/* demo_oidc - import the synthetic demo directory, (re)register the client demo-rp and enrol the
+ * directory's first professional in e-CPS. */
+int demo_oidc(socle_app *app, demo_oidc_info *info, socle_err *err);
 
 #endif

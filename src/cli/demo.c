@@ -3,14 +3,20 @@
  * never the production one; names start with "DEMO". Their identities are qualifiées (identity
  * document checked, INS verified): the INS reference base gets their five traits plus 2,000
  * synthetic identities, so that INSi answers for them. Loaded once (idempotent: the resources have
- * fixed ids and are written only when Organization/demo-chu is absent). */
+ * fixed ids and are written only when Organization/demo-chu is absent). The directory gets a
+ * synthetic extract of DEMO_PROFESSIONALS professionals (imported at each start: unchanged, it
+ * writes nothing), and Pro Santé Connect a demo client and an e-CPS activation code (demo_oidc). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli/app.h"
+#include "svc/annuaire/generate.h"
+#include "svc/annuaire/import.h"
+#include "svc/annuaire/keys.h"
 #include "svc/ins/generate.h"
 #include "svc/ins/import.h"
+#include "svc/psc/psc.h"
 
 /* The demo patients' reference identities (ins.md CSV), matching the Patients below. */
 static const char demo_reference[] =
@@ -127,5 +133,55 @@ int demo_load(socle_app *app, socle_err *err)
 done:
     store_release(app->store, c);
     arena_free(a);
+    return rc;
+}
+
+#define DEMO_PROFESSIONALS 300
+
+/* The synthetic directory (the three extracts of `socle annuaire generate`, seed 2026); the IDNPS of
+ * its first professional into first_idnps. */
+static int demo_load_directory(socle_app *app, char first_idnps[ANNUAIRE_ID_MAX], socle_err *err)
+{
+    char *text[3] = {NULL, NULL, NULL};
+    size_t len[3] = {0, 0, 0};
+    FILE *out[3];
+    for (int i = 0; i < 3; i++) out[i] = open_memstream(&text[i], &len[i]);
+    int rc = out[0] && out[1] && out[2] ? annuaire_generate_streams(out[0], out[1], out[2], DEMO_PROFESSIONALS, 2026, NULL,
+                                                                    NULL, NULL, err)
+                                        : socle_err_set(err, SOCLE_ENOMEM, "out of memory");
+    for (int i = 0; i < 3; i++)
+        if (out[i]) fclose(out[i]);
+    annuaire_import_file files[3];
+    static const char *const names[3] = {"demo PS_LibreAcces", "demo MSSanté", "demo FINESS"};
+    for (int i = 0; i < 3; i++) files[i] = (annuaire_import_file){names[i], rc ? NULL : fmemopen(text[i], len[i], "r"), NULL};
+    if (!rc && (!files[0].in || !files[1].in || !files[2].in)) rc = socle_err_set(err, SOCLE_ENOMEM, "out of memory");
+    annuaire_import_stats st;
+    if (!rc) rc = annuaire_import(app, files, 3, ANNUAIRE_KEY_DEFAULT, 100, NULL, NULL, &st, err);
+    if (!rc && st.rejected) rc = socle_err_set(err, SOCLE_EINTERNAL, "demo directory: %llu lines rejected",
+                                               (unsigned long long)st.rejected);
+    first_idnps[0] = 0;
+    if (!rc) { /* the second line of the PS file, third column */
+        const char *line = strchr(text[0], '\n');
+        const char *f = line ? strchr(strchr(line + 1, '|') + 1, '|') : NULL;
+        if (f) snprintf(first_idnps, ANNUAIRE_ID_MAX, "%.*s", (int)strcspn(f + 1, "|"), f + 1);
+    }
+    for (int i = 0; i < 3; i++) {
+        if (files[i].in) fclose(files[i].in);
+        free(text[i]);
+    }
+    return rc;
+}
+
+int demo_oidc(socle_app *app, demo_oidc_info *info, socle_err *err)
+{
+    memset(info, 0, sizeof *info);
+    int rc = demo_load_directory(app, info->idnps, err);
+    char redirect[600], logout[600];
+    snprintf(redirect, sizeof redirect, "http://127.0.0.1:8081/callback");
+    snprintf(logout, sizeof logout, "http://127.0.0.1:8081/");
+    psc_client_spec spec = {.id = "demo-rp", .name = "DEMO application (fictive)", .redirect_uris = {redirect},
+                            .nredirect_uris = 1, .logout_uris = {logout}, .nlogout_uris = 1};
+    if (!rc) rc = psc_client_add(app->store, &spec, info->client_secret, err);
+    if (!rc && info->idnps[0]) rc = psc_enrol(app->store, info->idnps, info->activation_code, err);
     return rc;
 }

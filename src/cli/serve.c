@@ -13,7 +13,7 @@
 #include "svc/svc.h"
 #include "crypto/pki.h"
 
-static void serve_print_demo(socle_app *app)
+static void serve_print_demo(socle_app *app, const demo_oidc_info *oidc)
 {
     auth_token_request tr = {.kind = AUTH_KIND_SYSTEM,
                              .sub = "demo-admin",
@@ -34,8 +34,14 @@ static void serve_print_demo(socle_app *app)
            "  health           %s/healthz\n"
            "  metrics          %s/metrics\n\n"
            "  demo admin token (24 h):\n%s\n\n"
-           "  try:  curl -H \"Authorization: Bearer $TOKEN\" '%s/Patient?family=demo'\n\n",
-           app->fhir_base, app->fhir_base, app->public_url, app->public_url, token, app->fhir_base);
+           "  try:  curl -H \"Authorization: Bearer $TOKEN\" '%s/Patient?family=demo'\n\n"
+           "  Pro Santé Connect (OpenID Connect)\n"
+           "    discovery      %s/oidc/.well-known/openid-configuration\n"
+           "    client         demo-rp / %s  (redirect http://127.0.0.1:8081/callback)\n"
+           "    e-CPS          professional %s: activate an authenticator app at %s/oidc/ecps\n"
+           "                   with the code %s (24 h)\n\n",
+           app->fhir_base, app->fhir_base, app->public_url, app->public_url, token, app->fhir_base, app->public_url,
+           oidc->client_secret, oidc->idnps, app->public_url, oidc->activation_code);
     fflush(stdout);
     free(token);
 }
@@ -71,7 +77,8 @@ int cli_serve(int argc, char **argv, int demo)
         return 1;
     }
     int status = 0;
-    if (demo && (pki_init(data, NULL, &err) || demo_load(&app, &err))) {
+    demo_oidc_info oidc;
+    if (demo && (pki_init(data, NULL, &err) || demo_load(&app, &err) || demo_oidc(&app, &oidc, &err))) {
         fprintf(stderr, "socle: demo setup failed: %s\n", err.msg);
         status = 1;
     }
@@ -99,7 +106,7 @@ int cli_serve(int argc, char **argv, int demo)
         log_str(&l, "store", store_describe(app.store));
         log_str(&l, "mode", config_get(cfg, "mode"));
         log_end(&l);
-        if (demo) serve_print_demo(&app);
+        if (demo) serve_print_demo(&app, &oidc);
         int sig = 0;
         sigwait(&stop, &sig);
         log_msg(LOG_INFO, "stopping on signal %d: finishing requests in flight", sig);

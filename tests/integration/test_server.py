@@ -369,4 +369,15 @@ def test_demo(ctx):
             "nomNaissance": "demo-martin", "prenoms": ["Jean"], "sexe": "M", "dateNaissance": "1985-05-12"}}),
             ctype="application/json", expect=200).json
         assert ans["cr"] == "00" and ans["ins"]["matricule"] == "185057512345673", ans
+        # Pro Santé Connect is ready to try: a client, and an e-CPS activation code for a professional
+        # of the demo directory (both fresh at each start).
+        m = re.search(r"client\s+demo-rp / (\S+)", out)
+        a = re.search(r"professional (\S+): activate.*?with the code (\S+)", out, re.S)
+        assert m and a, "socle demo prints the OpenID Connect client and e-CPS code: %s" % harness.short(out, 800)
+        env.secrets.add(m.group(1))
+        assert c.search("Practitioner", "_id=" + a.group(1)).json.get("total", 1) >= 1
+        assert c.get("/fhir/Practitioner/" + a.group(1)).json["id"] == a.group(1)
+        r = c.post("/oidc/ecps/activate", body="idnps=%s&activation_code=%s" % (a.group(1), a.group(2)),
+                   ctype="application/x-www-form-urlencoded", expect=200)
+        assert b'id="secret"' in r.body, "the printed activation code works"
         srv.stop_ok()

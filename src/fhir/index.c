@@ -51,6 +51,39 @@ const store_migration fhir_index_migrations[] = {
 
 const size_t fhir_index_migrations_count = sizeof fhir_index_migrations / sizeof fhir_index_migrations[0];
 
+/* The value indexes of the index tables (the large ones, written in random order), as in the
+ * migration; the (type, id) row indexes stay during a bulk load since every write deletes by them. */
+static const char *const index_value_indexes[][2] = {
+    {"fhir_index_token_value", "fhir_index_token (type, param, code, system, id)"},
+    {"fhir_index_string_value", "fhir_index_string (type, param, norm, id)"},
+    {"fhir_index_date_value", "fhir_index_date (type, param, low, high, id)"},
+    {"fhir_index_reference_value", "fhir_index_reference (type, param, target_id, target_type, id)"},
+    {"fhir_index_reference_target", "fhir_index_reference (target_type, target_id, param)"},
+};
+
+int fhir_index_bulk_begin(store_conn *c, socle_err *err)
+{
+    for (size_t i = 0; i < sizeof index_value_indexes / sizeof index_value_indexes[0]; i++) {
+        char sql[160];
+        snprintf(sql, sizeof sql, "DROP INDEX IF EXISTS %s", index_value_indexes[i][0]);
+        int rc = store_exec_script(c, sql, err);
+        if (rc) return rc;
+    }
+    return 0;
+}
+
+int fhir_index_bulk_end(store_conn *c, socle_err *err)
+{
+    for (size_t i = 0; i < sizeof index_value_indexes / sizeof index_value_indexes[0]; i++) {
+        char sql[256];
+        snprintf(sql, sizeof sql, "CREATE INDEX IF NOT EXISTS %s ON %s", index_value_indexes[i][0],
+                 index_value_indexes[i][1]);
+        int rc = store_exec_script(c, sql, err);
+        if (rc) return rc;
+    }
+    return 0;
+}
+
 typedef struct index_ctx {
     store_conn *c;
     const char *type, *id, *param;

@@ -9,6 +9,7 @@
 
 #include "base/buf.h"
 #include "base/ids.h"
+#include "base/log.h"
 #include "base/timeutil.h"
 #include "fhir/elements.h"
 #include "fhir/search.h"
@@ -51,7 +52,15 @@ int fhir_repo_migrate(store *s, socle_err *err)
 {
     int rc = store_migrate(s, "fhir", fhir_repo_steps, sizeof fhir_repo_steps / sizeof fhir_repo_steps[0], err);
     if (rc) return rc;
-    return store_migrate(s, "fhir_index", fhir_index_migrations, fhir_index_migrations_count, err);
+    rc = store_migrate(s, "fhir_index", fhir_index_migrations, fhir_index_migrations_count, err);
+    store_conn *c = NULL;
+    if (!rc && !(rc = store_acquire(s, &c, err))) { /* a bulk load that crashed dropped some */
+        socle_err e;
+        if (fhir_index_bulk_end(c, &e)) /* another node starting at the same time may have won */
+            log_msg(LOG_WARN, "fhir: search indexes not rebuilt here: %s", e.msg);
+        store_release(s, c);
+    }
+    return rc;
 }
 
 /* --- validation --- */

@@ -77,6 +77,14 @@ const char *fhir_param_kind_name(fhir_param_kind k);
 extern const store_migration fhir_index_migrations[];
 extern const size_t fhir_index_migrations_count;
 
+/* fhir_index_bulk_begin - before a load of many resources on c (outside a transaction): drop the
+ * value indexes of the index tables, so that the load appends rows instead of inserting them in
+ * random order; searches meanwhile scan (correct, slow). fhir_index_bulk_end rebuilds the missing
+ * ones by sorting; it is also run at every start (fhir_repo_migrate), so a load that crashed
+ * leaves nothing dropped for long. */
+int fhir_index_bulk_begin(store_conn *c, socle_err *err);
+int fhir_index_bulk_end(store_conn *c, socle_err *err);
+
 /* fhir_index_write - replace the index rows of (type, id) by those extracted from resource
  * (NULL: just delete them), inside the caller's transaction on c. */
 int fhir_index_write(store_conn *c, const char *type, const char *id, const json_t *resource, socle_err *err);

@@ -14,6 +14,7 @@
 #include "audit/audit.h"
 #include "crypto/crypto.h"
 #include "fhir/repo.h"
+#include "fhir/search.h"
 #include "svc/annuaire/extract.h"
 #include "svc/annuaire/generate.h"
 #include "svc/annuaire/import.h"
@@ -228,6 +229,21 @@ static char *without(const char *text, const char *idnps)
     return out;
 }
 
+/* How many of the index tables' value indexes exist. */
+static int value_indexes(void)
+{
+    store_conn *c;
+    socle_err err;
+    int64_t n = -1;
+    if (store_acquire(app.store, &c, &err)) return -1;
+    store_query_int(c,
+                    "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND (name LIKE 'fhir_index_%_value'"
+                    " OR name = 'fhir_index_reference_target')",
+                    NULL, 0, &n, &err);
+    store_release(app.store, c);
+    return (int)n;
+}
+
 static void test_import_and_reimport(void **state)
 {
     annuaire_import_stats st;
@@ -244,6 +260,15 @@ static void test_import_and_reimport(void **state)
     char idnps[32];
     nth_idnps(ps_text, 1, idnps);
     assert_int_equal(read_status("Practitioner", idnps), 0);
+    /* The first load dropped the search tables' value indexes and rebuilt them. */
+    assert_int_equal(value_indexes(), 5);
+    store_conn *c;
+    assert_int_equal(store_acquire(app.store, &c, &err), 0);
+    assert_int_equal(fhir_index_bulk_begin(c, &err), 0);
+    store_release(app.store, c);
+    assert_int_equal(value_indexes(), 0);
+    assert_int_equal(fhir_repo_migrate(app.store, &err), 0); /* a start after a crashed load rebuilds them */
+    assert_int_equal(value_indexes(), 5);
 
     /* The same files again: nothing is written. */
     annuaire_import_stats again;

@@ -9,6 +9,7 @@
 #include "base/arena.h"
 #include "crypto/crypto.h"
 #include "fhir/repo.h"
+#include "fhir/search.h"
 #include "svc/annuaire/extract.h"
 #include "svc/annuaire/keys.h"
 #include "svc/annuaire/resources.h"
@@ -764,8 +765,13 @@ int annuaire_import(socle_app *app, const annuaire_import_file *files, int nfile
     }
     if (!rc) rc = annuaire_import_migrate(app->store, err);
     if (!rc) rc = store_acquire(app->store, &r.c, err);
-    /* Millions of random inserts into the search indexes: keep their pages in memory. */
+    /* Millions of random inserts into the search indexes: keep their pages in memory, and on a first
+     * load drop the search tables' value indexes, rebuilt by sorting at the end. */
     if (!rc) rc = store_bulk_cache(r.c, ANNUAIRE_IMPORT_CACHE_MB, err);
+    int64_t entries = 0;
+    if (!rc) rc = store_query_int(r.c, "SELECT count(*) FROM annuaire_entry", NULL, 0, &entries, err);
+    int bulk = !rc && entries == 0;
+    if (bulk) rc = fhir_index_bulk_begin(r.c, err);
     static const int order[] = {ANNUAIRE_EXTRACT_MSS, ANNUAIRE_EXTRACT_FINESS, ANNUAIRE_EXTRACT_PS};
     for (int o = 0; o < 3 && !rc; o++) {
         int i = which[order[o]];
@@ -780,6 +786,14 @@ int annuaire_import(socle_app *app, const annuaire_import_file *files, int nfile
     if (!rc && r.has_kind[ANNUAIRE_EXTRACT_PS]) rc = remove_gone(&r, SOURCE_PS);
     if (!rc) rc = batch_commit(&r);
     if (rc && r.in_tx) store_tx_rollback(r.c);
+    if (bulk) { /* rebuilt whatever happened: searches must not stay without their indexes */
+        socle_err e;
+        int brc = fhir_index_bulk_end(r.c, &e);
+        if (brc && !rc) {
+            rc = brc;
+            *err = e;
+        }
+    }
     if (r.c) {
         socle_err ignored;
         store_bulk_cache(r.c, 0, &ignored); /* the connection goes back to the pool */

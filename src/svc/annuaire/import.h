@@ -17,7 +17,9 @@
  * deletion. A professional whose lines are not contiguous in the file is merged.
  *
  * Rejected lines ("line N: column: rule") go to the report of their file and do not stop the run.
- * Writes go in transactions of ANNUAIRE_IMPORT_BATCH resources, each with one audit event. */
+ * Writes go in transactions of ANNUAIRE_IMPORT_BATCH resources, each with one audit event. A first
+ * load (no entry yet) drops the search tables' value indexes and rebuilds them at the end
+ * (fhir_index_bulk_begin/end): searches of a server running meanwhile are slow, not wrong. */
 #ifndef SOCLE_SVC_ANNUAIRE_IMPORT_H
 #define SOCLE_SVC_ANNUAIRE_IMPORT_H
 

@@ -162,6 +162,25 @@ static void tick(import_run *r)
     if (r->progress && (r->st->lines & 4095) == 0) r->progress(r->st, r->progress_ctx);
 }
 
+/* The next line of x that reads as a record (lines rejected as a whole are reported and skipped):
+ * 1, 0 at the end, or the reader's error. */
+static int next_line(import_run *r, annuaire_extract *x, annuaire_record *rec)
+{
+    for (;;) {
+        socle_err why;
+        int got = annuaire_extract_next(x, rec, &why);
+        if (!got) return 0;
+        r->st->lines++;
+        r->st->bytes = annuaire_extract_bytes(x);
+        tick(r);
+        if (got == SOCLE_EUNPROCESSABLE) {
+            reject(r, rec->lineno, why.msg);
+            continue;
+        }
+        return got < 0 ? socle_err_set(r->err, got, "%s", why.msg) : 1;
+    }
+}
+
 static int batch_commit(import_run *r)
 {
     if (!r->in_tx) return 0;
@@ -320,20 +339,12 @@ static int looks_like_address(const char *s)
 static int read_mailboxes(import_run *r, annuaire_extract *x)
 {
     annuaire_record rec;
-    socle_err why;
     key_set addresses = {0};
     int rc = 0, got;
     mailbox_index *mi = &r->mail;
-    while ((got = annuaire_extract_next(x, &rec, &why)) != 0) {
-        r->st->lines++;
-        r->st->bytes = annuaire_extract_bytes(x);
-        tick(r);
-        if (got == SOCLE_EUNPROCESSABLE) {
-            reject(r, rec.lineno, why.msg);
-            continue;
-        }
+    while ((got = next_line(r, x, &rec)) != 0) {
         if (got < 0) {
-            rc = socle_err_set(r->err, got, "%s", why.msg);
+            rc = got;
             break;
         }
         const char *type = rec.f[MSS_TYPE], *address = rec.f[MSS_ADDRESS];
@@ -425,17 +436,9 @@ static int check_finess_line(import_run *r, const annuaire_record *rec, char *re
 static int read_finess(import_run *r, annuaire_extract *x)
 {
     annuaire_record rec;
-    socle_err why;
     int got;
-    while ((got = annuaire_extract_next(x, &rec, &why)) != 0) {
-        r->st->lines++;
-        r->st->bytes = annuaire_extract_bytes(x);
-        tick(r);
-        if (got == SOCLE_EUNPROCESSABLE) {
-            reject(r, rec.lineno, why.msg);
-            continue;
-        }
-        if (got < 0) return socle_err_set(r->err, got, "%s", why.msg);
+    while ((got = next_line(r, x, &rec)) != 0) {
+        if (got < 0) return got;
         char reason[300], id[ANNUAIRE_RESOURCE_ID_MAX];
         if (check_finess_line(r, &rec, reason, sizeof reason)) {
             reject(r, rec.lineno, reason);
@@ -613,14 +616,10 @@ static int read_professionals(import_run *r, annuaire_extract *x)
     ps_group g = {.a = arena_new(1 << 14)};
     if (!g.a) return socle_err_set(r->err, SOCLE_ENOMEM, "out of memory");
     annuaire_record rec;
-    socle_err why;
     int rc = 0, got;
     while (!rc) {
-        got = annuaire_extract_next(x, &rec, &why);
+        got = next_line(r, x, &rec);
         if (got > 0) {
-            r->st->lines++;
-            r->st->bytes = annuaire_extract_bytes(x);
-            tick(r);
             char reason[300];
             if (check_ps_line(r, &rec, reason, sizeof reason)) {
                 reject(r, rec.lineno, reason);
@@ -638,11 +637,8 @@ static int read_professionals(import_run *r, annuaire_extract *x)
                 arena_reset(g.a);
             }
             if (!rc && group_add(&g, &rec)) rc = socle_err_set(r->err, SOCLE_ENOMEM, "out of memory");
-        } else if (got == SOCLE_EUNPROCESSABLE) {
-            r->st->lines++;
-            reject(r, rec.lineno, why.msg);
         } else if (got < 0) {
-            rc = socle_err_set(r->err, got, "%s", why.msg);
+            rc = got;
         } else {
             if (g.n) rc = put_professional(r, &g);
             break;

@@ -18,6 +18,7 @@ static const config_key config_table[] = {
     {"db_pool_size", CONFIG_INT, "0", NULL, 0, "database connections per process (0: 2 x cores + 2)"},
     {"sqlite_synchronous", CONFIG_ENUM, "FULL", "FULL|NORMAL|OFF", 0, "SQLite durability (FULL: fsync each commit)"},
     {"sqlite_mmap_mb", CONFIG_INT, "0", NULL, 0, "SQLite: MB of the database read through mmap (0: off, max 2047)"},
+    {"sqlite_page_size", CONFIG_INT, "4096", NULL, 0, "SQLite: page size of a database created now (16384 suits the directory)"},
     {"threads", CONFIG_INT, "0", NULL, 0, "HTTP worker threads (0: number of cores)"},
     {"tls_cert", CONFIG_PATH, NULL, NULL, 0, "PEM certificate: serve HTTPS only (TLS 1.2+)"},
     {"tls_key", CONFIG_PATH, NULL, NULL, 0, "PEM private key of tls_cert"},

@@ -56,7 +56,8 @@ int app_open(socle_app *app, socle_config *cfg, int parts, socle_err *err)
         store_options so = {.url = config_get(cfg, "db"),
                             .pool_size = (int)config_get_int(cfg, "db_pool_size", 0),
                             .sqlite_synchronous = config_get(cfg, "sqlite_synchronous"),
-                            .sqlite_mmap_mb = (int)config_get_int(cfg, "sqlite_mmap_mb", 0)};
+                            .sqlite_mmap_mb = (int)config_get_int(cfg, "sqlite_mmap_mb", 0),
+                            .sqlite_page_size = (int)config_get_int(cfg, "sqlite_page_size", 4096)};
         rc = store_open(&so, &app->store, err);
     }
     if (!rc && (parts & APP_AUDIT)) {

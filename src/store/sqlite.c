@@ -457,6 +457,14 @@ static int sq_connect(store *s, store_conn **out, socle_err *err)
     sqlite3_extended_result_codes(c->db, 1);
     sqlite3_busy_timeout(c->db, s->busy_timeout_ms);
 
+    /* The page size of a database not created yet (ignored by SQLite once it has pages). Large
+     * resources (the directory's, 2-3 KB) fit in 16 KB pages instead of overflowing 4 KB ones. */
+    char page_size[48];
+    snprintf(page_size, sizeof page_size, "PRAGMA page_size=%d", s->sqlite_page_size);
+    if ((rc = sq_exec_script(&c->base, page_size, err))) {
+        sq_disconnect(&c->base);
+        return rc;
+    }
     /* journal_mode answers with the mode in force: WAL may be refused (some file systems). */
     sqlite3_stmt *st = NULL;
     rc = sqlite3_prepare_v2(c->db, "PRAGMA journal_mode=WAL", -1, &st, NULL);

@@ -10,7 +10,8 @@
  *      Transactions, ping and query_int are written once on top of the engine calls; migrations
  *      live in migrate.c.
  * CONFIGURATION
- *      db, db_pool_size (0: 2 x cores + 2), sqlite_synchronous, sqlite_mmap_mb, store_busy_timeout_ms.
+ *      db, db_pool_size (0: 2 x cores + 2), sqlite_synchronous, sqlite_mmap_mb, sqlite_page_size,
+ *      store_busy_timeout_ms.
  * BUGS
  *      store_acquire gives up with SOCLE_EBUSY after STORE_ACQUIRE_WAIT_MS rather than blocking
  *      forever, so that a leaked connection shows up as errors instead of a frozen server.
@@ -112,6 +113,9 @@ int store_open(const store_options *opt, store **out, socle_err *err)
                              STORE_MAX_POOL);
     if (opt->sqlite_mmap_mb < 0 || opt->sqlite_mmap_mb > 2047)
         return socle_err_set(err, SOCLE_EINVAL, "store: sqlite_mmap_mb must be between 0 and 2047");
+    int page = opt->sqlite_page_size ? opt->sqlite_page_size : 4096;
+    if (page < 512 || page > 65536 || (page & (page - 1)))
+        return socle_err_set(err, SOCLE_EINVAL, "store: sqlite_page_size must be a power of 2 from 512 to 65536");
     if (opt->busy_timeout_ms < 0)
         return socle_err_set(err, SOCLE_EINVAL, "store: store_busy_timeout_ms must not be negative");
     const char *sync = "FULL";
@@ -136,6 +140,7 @@ int store_open(const store_options *opt, store **out, socle_err *err)
     s->busy_timeout_ms = opt->busy_timeout_ms ? opt->busy_timeout_ms : 10000;
     s->sqlite_sync = sync;
     s->sqlite_mmap_bytes = (long long)opt->sqlite_mmap_mb << 20;
+    s->sqlite_page_size = page;
 
     int rc = store_parse_url(s, opt->url, err);
     if (!rc && s->engine == STORE_SQLITE && !s->memory) rc = store_make_parent(s->target, err);

@@ -23,6 +23,7 @@
  *      engine's text but never parameter values.
  * CONFIGURATION
  *      db (sqlite:PATH or postgres://...), db_pool_size, sqlite_synchronous (FULL|NORMAL|OFF), sqlite_mmap_mb,
+ *      sqlite_page_size,
  *      store_busy_timeout_ms.
  * BUGS
  *      Savepoints (nested transactions) are not supported.
@@ -47,6 +48,8 @@ typedef struct store_options {
     int pool_size;               /* connections; 0 = a default suited to the machine */
     const char *sqlite_synchronous; /* "FULL" (default), "NORMAL" or "OFF" */
     int sqlite_mmap_mb;          /* SQLite: MB of the file read through mmap (fewer read syscalls); 0 = off */
+    int sqlite_page_size;        /* SQLite: page size of a database created now (512..65536, a power of 2);
+                                    0 = 4096. An existing database keeps its own. */
     int busy_timeout_ms;         /* how long a writer waits for a lock before SOCLE_EBUSY; 0 = 10000 */
 } store_options;
 

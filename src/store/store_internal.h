@@ -102,6 +102,7 @@ struct store {
     int busy_timeout_ms;
     const char *sqlite_sync; /* "FULL", "NORMAL" or "OFF" (static string) */
     long long sqlite_mmap_bytes;
+    int sqlite_page_size;    /* for a database created by this process */
     int memory;              /* SQLite ":memory:": one connection, since each would be its own DB */
 
     pthread_mutex_t mu;

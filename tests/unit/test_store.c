@@ -745,6 +745,41 @@ static void test_sqlite_memory_and_sync(void **state)
     store_close(s);
 }
 
+/* sqlite_page_size applies to a database created now, an existing one keeps its own. */
+static void test_sqlite_page_size(void **state)
+{
+    socle_err err = {0};
+    char dir[64] = "/tmp/socle-pages-XXXXXX", url[128];
+    assert_non_null(mkdtemp(dir));
+    snprintf(url, sizeof url, "sqlite:%s/p.db", dir);
+    store *s;
+    store_options o = {.url = url, .sqlite_page_size = 16384};
+    assert_int_equal(store_open(&o, &s, &err), 0);
+    store_conn *c;
+    assert_int_equal(store_acquire(s, &c, &err), 0);
+    assert_int_equal(store_exec_script(c, "CREATE TABLE p (x TEXT)", &err), 0);
+    int64_t page = 0;
+    assert_int_equal(store_query_int(c, "PRAGMA page_size", NULL, 0, &page, &err), 0);
+    assert_int_equal(page, 16384);
+    store_release(s, c);
+    store_close(s);
+    o.sqlite_page_size = 4096; /* reopened with another setting: the file's size stays */
+    assert_int_equal(store_open(&o, &s, &err), 0);
+    assert_int_equal(store_acquire(s, &c, &err), 0);
+    assert_int_equal(store_query_int(c, "PRAGMA page_size", NULL, 0, &page, &err), 0);
+    assert_int_equal(page, 16384);
+    store_release(s, c);
+    store_close(s);
+    for (int bad = 0; bad < 3; bad++) {
+        o.sqlite_page_size = bad == 0 ? 3000 : bad == 1 ? 256 : 131072;
+        assert_int_equal(store_open(&o, &s, &err), SOCLE_EINVAL);
+        assert_non_null(strstr(err.msg, "sqlite_page_size"));
+    }
+    char cmd[96];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 #define BOTH(fn)                                                                                             \
     cmocka_unit_test_setup_teardown(fn, setup_sqlite, teardown),                                             \
         cmocka_unit_test_setup_teardown(fn, setup_pg, teardown)
@@ -766,6 +801,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_pg_reconnect, setup_pg, teardown),
         cmocka_unit_test(test_open_errors),
         cmocka_unit_test(test_sqlite_memory_and_sync),
+        cmocka_unit_test(test_sqlite_page_size),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -483,3 +483,25 @@ def test_curl_flow(ctx):
                   base + "/fhir/Practitioner/" + idnps)
     assert status == "200", status
     srv.stop_ok()
+
+
+def test_failures_forgotten_after_quiet_period(ctx):
+    """Failed logins are forgotten after psc_login_quiet_s without one (1 s here), so a shared
+    address does not climb to long lockouts over time; failures in a row still lock."""
+    env = ctx.env
+    d, db, pros = _setup(env, "psc-quiet", count=10)
+    _client(env, d, db, "rp")
+    srv = env.server(d, db, ["--psc-login-max-failures", "3", "--psc-login-quiet-s", "1"], name="psc-quiet")
+    h = Http(srv.port)
+    verifier, challenge = pkce()
+    st, _, page = _authorize(h, "rp", challenge)
+    request = html.unescape(re.search(r'name="request" value="([^"]+)"', page).group(1))
+
+    def attempt():
+        return h.send("POST", "/oidc/login", {"request": request, "idnps": pros[0], "otp": "000000"})[0]
+
+    assert [attempt(), attempt()] == [401, 401]
+    time.sleep(2.2)  # longer than the quiet period: the two failures are forgotten
+    assert [attempt(), attempt(), attempt()] == [401, 401, 401], "counting starts again after the quiet period"
+    assert attempt() == 429, "three failures in a row lock the next attempt"
+    srv.stop_ok()

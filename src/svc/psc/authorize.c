@@ -302,8 +302,8 @@ static void login_refused(psc_service *svc, http_request *req, http_response *re
                           const char *detail, const char *message)
 {
     socle_err err;
-    psc_throttle_fail(c, k->address, svc->max_failures, &err);
-    if (typed && *typed) psc_throttle_fail(c, k->account, svc->max_failures, &err);
+    psc_throttle_fail(c, k->address, svc->max_failures, svc->quiet_s, &err);
+    if (typed && *typed) psc_throttle_fail(c, k->account, svc->max_failures, svc->quiet_s, &err);
     psc_audit_as(svc, req, "anonymous", "login", "failure", NULL, client->id, detail);
     login_page(svc, req, res, 401, blob, client, message, typed);
 }

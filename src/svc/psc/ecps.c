@@ -95,7 +95,7 @@ void psc_ecps_activate_route(void *ctx, http_request *req, http_response *res)
                         " WHERE idnps = $2 AND activation_hash = $3 AND activation_expires > $4",
                         p, 4, &changed, &err);
         if (!rc && changed != 1) {
-            psc_throttle_fail(c, throttle_key, svc->max_failures, &err);
+            psc_throttle_fail(c, throttle_key, svc->max_failures, svc->quiet_s, &err);
             rc = socle_err_set(&err, SOCLE_EUNAUTHORIZED, "unknown, used or expired activation code");
         }
     } else if (!rc) {

@@ -184,7 +184,7 @@ void psc_patient_activate_route(void *ctx, http_request *req, http_response *res
                         " WHERE ins = $3 AND activation_hash = $4 AND activation_expires > $5 AND opposed = 0",
                         p, 5, &changed, &err);
         if (!rc && changed != 1) {
-            psc_throttle_fail(c, throttle_key, svc->max_failures, &err);
+            psc_throttle_fail(c, throttle_key, svc->max_failures, svc->quiet_s, &err);
             rc = socle_err_set(&err, SOCLE_EUNAUTHORIZED, "unknown, used or expired activation code");
         }
     }

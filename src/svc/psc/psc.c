@@ -19,6 +19,7 @@ int psc_open(socle_app *app, psc_service **out, socle_err *err)
     svc->access_ttl_s = config_get_int(app->config, "psc_access_ttl_s", 600);
     svc->refresh_ttl_s = config_get_int(app->config, "psc_refresh_ttl_s", 43200);
     svc->max_failures = (int)config_get_int(app->config, "psc_login_max_failures", 5);
+    svc->quiet_s = config_get_int(app->config, "psc_login_quiet_s", 900);
     int rc = psc_claims_cache_new(config_get_int(app->config, "psc_claims_cache_s", 30), &svc->claims_cache)
                  ? socle_err_set(err, SOCLE_ENOMEM, "out of memory")
                  : 0;

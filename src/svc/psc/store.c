@@ -28,6 +28,8 @@ static const store_migration psc_steps[] = {
      NULL, NULL},
     {2, "Pro Santé Connect: the realm of a client (professional or patient)",
      "ALTER TABLE psc_client ADD COLUMN realm TEXT NOT NULL DEFAULT 'professional';", NULL, NULL},
+    {3, "Pro Santé Connect: when a throttled key last failed (old counts are forgotten)",
+     "ALTER TABLE psc_throttle ADD COLUMN last_failure BIGINT NOT NULL DEFAULT 0;", NULL, NULL},
 };
 
 int psc_migrate(store *s, socle_err *err)

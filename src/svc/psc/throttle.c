@@ -1,6 +1,7 @@
 /* throttle.c - failed-login counting per account and per address, in the store so that every node
  * sees the same counts: after max failures the key is locked for 30 s, doubling with each lockout
- * up to an hour; a success clears it. An address key covers an IPv6 /64 (one host's usual share). */
+ * up to an hour; a success clears it, and so do psc_login_quiet_s seconds without a failure. An
+ * address key covers an IPv6 /64 (one host's usual share). */
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <string.h>
@@ -24,24 +25,32 @@ int psc_throttle_check(store_conn *c, const char *key, int64_t *retry_s, socle_e
     return 0;
 }
 
-int psc_throttle_fail(store_conn *c, const char *key, int max_failures, socle_err *err)
+/* A key's past counts, forgotten after quiet_s seconds without a failure ($2 now, $4 quiet_s). */
+#define PAST_FAILURES "(CASE WHEN CAST($2 AS BIGINT) - psc_throttle.last_failure > $4 THEN 0 ELSE psc_throttle.failures END)"
+#define PAST_LOCKOUTS "(CASE WHEN CAST($2 AS BIGINT) - psc_throttle.last_failure > $4 THEN 0 ELSE psc_throttle.lockouts END)"
+
+int psc_throttle_fail(store_conn *c, const char *key, int max_failures, int64_t quiet_s, socle_err *err)
 {
     int64_t now = (int64_t)time(NULL);
-    store_value p[3] = {STORE_V_TEXT(key), STORE_V_INT(now), STORE_V_INT(max_failures)};
+    store_value p[4] = {STORE_V_TEXT(key), STORE_V_INT(now), STORE_V_INT(max_failures), STORE_V_INT(quiet_s)};
     /* One statement, so concurrent failures on two nodes both count. PostgreSQL infers the type of
      * a bare "$2 + integer" as integer (32 bits): the CAST keeps the Unix time a BIGINT (past 2038
-     * the statement would fail and, its error being ignored by the caller, never lock anything). */
+     * the statement would fail and, its error being ignored by the caller, never lock anything).
+     * Counts and lockout levels older than quiet_s are forgotten: a shared address (a hospital's
+     * NAT) does not climb to the longest lockout over weeks of occasional typos. */
     return store_exec(c,
-                      "INSERT INTO psc_throttle (key, failures, locked_until, lockouts) VALUES ($1, 1, 0, 0)"
+                      "INSERT INTO psc_throttle (key, failures, locked_until, lockouts, last_failure)"
+                      " VALUES ($1, 1, 0, 0, CAST($2 AS BIGINT))"
                       " ON CONFLICT (key) DO UPDATE SET"
-                      " failures = CASE WHEN psc_throttle.failures + 1 >= $3 THEN 0 ELSE psc_throttle.failures + 1 END,"
-                      " locked_until = CASE WHEN psc_throttle.failures + 1 >= $3"
-                      "   THEN CAST($2 AS BIGINT) + (CASE WHEN psc_throttle.lockouts >= 7 THEN 3600"
-                      "   ELSE 30 * (1 << psc_throttle.lockouts) END)"
+                      " failures = CASE WHEN " PAST_FAILURES " + 1 >= $3 THEN 0 ELSE " PAST_FAILURES " + 1 END,"
+                      " locked_until = CASE WHEN " PAST_FAILURES " + 1 >= $3"
+                      "   THEN CAST($2 AS BIGINT) + (CASE WHEN " PAST_LOCKOUTS " >= 7 THEN 3600"
+                      "   ELSE 30 * (1 << " PAST_LOCKOUTS ") END)"
                       "   ELSE psc_throttle.locked_until END,"
-                      " lockouts = CASE WHEN psc_throttle.failures + 1 >= $3 THEN psc_throttle.lockouts + 1"
-                      "   ELSE psc_throttle.lockouts END",
-                      p, 3, NULL, err);
+                      " lockouts = CASE WHEN " PAST_FAILURES " + 1 >= $3 THEN " PAST_LOCKOUTS " + 1"
+                      "   ELSE " PAST_LOCKOUTS " END,"
+                      " last_failure = CAST($2 AS BIGINT)",
+                      p, 4, NULL, err);
 }
 
 int psc_throttle_clear(store_conn *c, const char *key, socle_err *err)

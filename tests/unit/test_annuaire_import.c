@@ -17,48 +17,23 @@
 #include "fhir/search.h"
 #include "svc/annuaire/extract.h"
 #include "svc/annuaire/generate.h"
+#include "directory_fixture.h"
 #include "svc/annuaire/import.h"
 #include "svc/annuaire/keys.h"
 #include "svc/annuaire/resources.h"
 
-static char dir[64];
-static socle_app app;
-static crypto_key *key;
-static char *ps_text, *mss_text, *finess_text;
+static directory_fixture fx;
 static int max_gone = 20;
-static size_t ps_len, mss_len, finess_len;
 
 static int setup(void **state)
 {
-    snprintf(dir, sizeof dir, "/tmp/socle-annuaire-XXXXXX");
-    if (!mkdtemp(dir)) return -1;
-    char url[128], path[128];
-    snprintf(url, sizeof url, "sqlite:%s/t.db", dir);
-    snprintf(path, sizeof path, "%s/signing.pem", dir);
-    store_options o = {.url = url, .sqlite_synchronous = "OFF"};
-    socle_err err;
-    if (store_open(&o, &app.store, &err) || fhir_repo_migrate(app.store, &err)) return -1;
-    if (crypto_key_load_or_create(path, &key, &err) || audit_open(app.store, key, 1000, 64, &app.audit, &err)) return -1;
-    FILE *ps = open_memstream(&ps_text, &ps_len), *mss = open_memstream(&mss_text, &mss_len),
-         *fin = open_memstream(&finess_text, &finess_len);
-    if (annuaire_generate_streams(ps, mss, fin, 60, 7, NULL, NULL, NULL, &err)) return -1;
-    fclose(ps);
-    fclose(mss);
-    fclose(fin);
+    if (directory_fixture_open(&fx, "socle-annuaire", 60, 7)) return -1;
     return 0;
 }
 
 static int teardown(void **state)
 {
-    audit_close(app.audit);
-    store_close(app.store);
-    crypto_key_free(key);
-    free(ps_text);
-    free(mss_text);
-    free(finess_text);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    return system(cmd) ? -1 : 0;
+    return directory_fixture_close(&fx);
 }
 
 /* ---- the reader ------------------------------------------------------------------------------ */
@@ -178,7 +153,7 @@ static int run(const char *ps, const char *mss, const char *fin, annuaire_import
         files[nfiles].report = i == 0 ? rep : NULL;
         nfiles++;
     }
-    int rc = annuaire_import(&app, files, nfiles, ANNUAIRE_KEY_DEFAULT, max_gone, NULL, NULL, st, err);
+    int rc = annuaire_import(&fx.app, files, nfiles, ANNUAIRE_KEY_DEFAULT, max_gone, NULL, NULL, st, err);
     for (int i = 0; i < nfiles; i++) fclose(files[i].in);
     if (rep) fclose(rep);
     return rc;
@@ -188,12 +163,12 @@ static int read_status(const char *type, const char *id)
 {
     store_conn *c;
     socle_err err;
-    if (store_acquire(app.store, &c, &err)) return -100;
+    if (store_acquire(fx.app.store, &c, &err)) return -100;
     arena *a = arena_new(4096);
     fhir_stored s;
     int rc = fhir_repo_read(c, type, id, 0, a, &s, &err);
     arena_free(a);
-    store_release(app.store, c);
+    store_release(fx.app.store, c);
     return rc;
 }
 
@@ -235,12 +210,12 @@ static int value_indexes(void)
     store_conn *c;
     socle_err err;
     int64_t n = -1;
-    if (store_acquire(app.store, &c, &err)) return -1;
+    if (store_acquire(fx.app.store, &c, &err)) return -1;
     store_query_int(c,
                     "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND (name LIKE 'fhir_index_%_value'"
                     " OR name = 'fhir_index_reference_target')",
                     NULL, 0, &n, &err);
-    store_release(app.store, c);
+    store_release(fx.app.store, c);
     return (int)n;
 }
 
@@ -249,7 +224,7 @@ static void test_import_and_reimport(void **state)
     annuaire_import_stats st;
     socle_err err;
     char report[4096] = "";
-    assert_int_equal(run(ps_text, mss_text, finess_text, &st, report, sizeof report, &err), 0);
+    assert_int_equal(run(fx.ps, fx.mss, fx.finess, &st, report, sizeof report, &err), 0);
     assert_int_equal(st.rejected, 0);
     assert_int_equal(st.practitioners, 60);
     assert_true(st.roles >= 60);
@@ -258,27 +233,27 @@ static void test_import_and_reimport(void **state)
     assert_int_equal(st.created, st.practitioners + st.roles + st.organizations);
     assert_int_equal(st.changed + st.unchanged + st.gone, 0);
     char idnps[32];
-    nth_idnps(ps_text, 1, idnps);
+    nth_idnps(fx.ps, 1, idnps);
     assert_int_equal(read_status("Practitioner", idnps), 0);
     /* The first load dropped the search tables' value indexes and rebuilt them. */
     assert_int_equal(value_indexes(), 5);
     store_conn *c;
-    assert_int_equal(store_acquire(app.store, &c, &err), 0);
+    assert_int_equal(store_acquire(fx.app.store, &c, &err), 0);
     assert_int_equal(fhir_index_bulk_begin(c, &err), 0);
-    store_release(app.store, c);
+    store_release(fx.app.store, c);
     assert_int_equal(value_indexes(), 0);
-    assert_int_equal(fhir_repo_migrate(app.store, &err), 0); /* a start after a crashed load rebuilds them */
+    assert_int_equal(fhir_repo_migrate(fx.app.store, &err), 0); /* a start after a crashed load rebuilds them */
     assert_int_equal(value_indexes(), 5);
 
     /* The same files again: nothing is written. */
     annuaire_import_stats again;
-    assert_int_equal(run(ps_text, mss_text, finess_text, &again, NULL, 0, &err), 0);
+    assert_int_equal(run(fx.ps, fx.mss, fx.finess, &again, NULL, 0, &err), 0);
     assert_int_equal(again.created + again.changed + again.gone, 0);
     assert_int_equal(again.unchanged, st.created);
 
     /* A professional left the directory: their Practitioner and roles are gone (410), not others. */
-    char *fewer = without(ps_text, idnps);
-    assert_int_equal(run(fewer, mss_text, finess_text, &again, NULL, 0, &err), 0);
+    char *fewer = without(fx.ps, idnps);
+    assert_int_equal(run(fewer, fx.mss, fx.finess, &again, NULL, 0, &err), 0);
     assert_true(again.gone >= 2);
     assert_int_equal(read_status("Practitioner", idnps), SOCLE_EGONE);
     char other[32];
@@ -286,12 +261,12 @@ static void test_import_and_reimport(void **state)
     assert_int_equal(read_status("Practitioner", other), 0);
 
     /* They come back, renamed: new again; a name change on another is a change, not a new one. */
-    char *renamed = strdup(ps_text);
+    char *renamed = strdup(fx.ps);
     char *p = strstr(renamed, other);
     p = strchr(p, '|');
     for (int i = 0; i < 5; i++) p = strchr(p + 1, '|'); /* to Nom d'exercice */
     p[1] = 'Q';
-    assert_int_equal(run(renamed, mss_text, finess_text, &again, NULL, 0, &err), 0);
+    assert_int_equal(run(renamed, fx.mss, fx.finess, &again, NULL, 0, &err), 0);
     assert_int_equal(read_status("Practitioner", idnps), 0);
     assert_true(again.changed >= 2); /* the Practitioner and its roles carry the name */
     assert_true(again.created >= 2);
@@ -299,25 +274,25 @@ static void test_import_and_reimport(void **state)
     free(renamed);
 
     /* A line that becomes invalid is reported and keeps what its professional had. */
-    char *broken = strdup(ps_text);
+    char *broken = strdup(fx.ps);
     p = strstr(broken, other) + 2;
     *p = 'X';
     report[0] = 0;
-    assert_int_equal(run(broken, mss_text, finess_text, &again, report, sizeof report, &err), 0);
+    assert_int_equal(run(broken, fx.mss, fx.finess, &again, report, sizeof report, &err), 0);
     assert_true(again.rejected >= 1);
     assert_non_null(strstr(report, "Identification nationale PP"));
     assert_int_equal(read_status("Practitioner", other), 0);
     free(broken);
 
     /* A truncated file (two lines left) would remove nearly everything: the run refuses, removes nothing. */
-    char *truncated = strdup(ps_text);
+    char *truncated = strdup(fx.ps);
     char *third = strchr(strchr(strchr(truncated, '\n') + 1, '\n') + 1, '\n') + 1;
     *third = 0;
-    assert_int_equal(run(truncated, mss_text, finess_text, &again, NULL, 0, &err), SOCLE_EUNPROCESSABLE);
+    assert_int_equal(run(truncated, fx.mss, fx.finess, &again, NULL, 0, &err), SOCLE_EUNPROCESSABLE);
     assert_non_null(strstr(err.msg, "would be gone"));
     assert_int_equal(again.gone, 0);
     char last[32];
-    nth_idnps(ps_text, 50, last);
+    nth_idnps(fx.ps, 50, last);
     assert_int_equal(read_status("Practitioner", last), 0);
     free(truncated);
     free(fewer);
@@ -327,11 +302,11 @@ static void test_refused_runs(void **state)
 {
     annuaire_import_stats st;
     socle_err err;
-    assert_int_equal(run(NULL, mss_text, finess_text, &st, NULL, 0, &err), SOCLE_EINVAL);
+    assert_int_equal(run(NULL, fx.mss, fx.finess, &st, NULL, 0, &err), SOCLE_EINVAL);
     assert_non_null(strstr(err.msg, "together with the PS_LibreAcces"));
-    annuaire_import_file files[2] = {{"a", fmemopen(ps_text, ps_len, "r"), NULL},
-                                     {"b", fmemopen(ps_text, ps_len, "r"), NULL}};
-    assert_int_equal(annuaire_import(&app, files, 2, ANNUAIRE_KEY_DEFAULT, 20, NULL, NULL, &st, &err), SOCLE_EINVAL);
+    annuaire_import_file files[2] = {{"a", fmemopen(fx.ps, fx.ps_len, "r"), NULL},
+                                     {"b", fmemopen(fx.ps, fx.ps_len, "r"), NULL}};
+    assert_int_equal(annuaire_import(&fx.app, files, 2, ANNUAIRE_KEY_DEFAULT, 20, NULL, NULL, &st, &err), SOCLE_EINVAL);
     assert_non_null(strstr(err.msg, "both PS_LibreAcces"));
     fclose(files[0].in);
     fclose(files[1].in);

@@ -19,17 +19,14 @@
 #include "fhir/repo.h"
 #include "svc/annuaire/extract.h"
 #include "svc/annuaire/generate.h"
+#include "directory_fixture.h"
 #include "svc/annuaire/import.h"
 #include "svc/annuaire/keys.h"
 #include "svc/annuaire/resources.h"
 #include "svc/psc/claims.h"
 #include "svc/psc/psc_internal.h"
 
-static char dir[64];
-static socle_app app;
-static crypto_key *key;
-static char *ps_text, *mss_text, *finess_text;
-static size_t ps_len, mss_len, finess_len;
+static directory_fixture fx;
 
 /* One expected activity: a distinct PractitionerRole of the chosen professional. */
 typedef struct expected {
@@ -44,7 +41,7 @@ static size_t nwant;
 
 static int import_all(socle_err *err)
 {
-    const char *texts[3] = {ps_text, mss_text, finess_text};
+    const char *texts[3] = {fx.ps, fx.mss, fx.finess};
     annuaire_import_file files[3];
     for (int i = 0; i < 3; i++) {
         files[i].name = i == 0 ? "ps" : i == 1 ? "mss" : "finess";
@@ -52,7 +49,7 @@ static int import_all(socle_err *err)
         files[i].report = NULL;
     }
     annuaire_import_stats st;
-    int rc = annuaire_import(&app, files, 3, ANNUAIRE_KEY_DEFAULT, 20, NULL, NULL, &st, err);
+    int rc = annuaire_import(&fx.app, files, 3, ANNUAIRE_KEY_DEFAULT, 20, NULL, NULL, &st, err);
     for (int i = 0; i < 3; i++) fclose(files[i].in);
     return rc ? rc : st.rejected ? -1 : 0;
 }
@@ -67,7 +64,7 @@ static int want_cmp(const void *x, const void *y)
 /* Choose the first professional of the PS text with at least two distinct roles and record them. */
 static int choose(void)
 {
-    FILE *f = fmemopen(ps_text, ps_len, "r");
+    FILE *f = fmemopen(fx.ps, fx.ps_len, "r");
     annuaire_extract *x;
     socle_err err;
     if (annuaire_extract_open(f, &x, &err)) return -1;
@@ -109,36 +106,15 @@ static int choose(void)
 
 static int setup(void **state)
 {
-    snprintf(dir, sizeof dir, "/tmp/socle-psc-claims-XXXXXX");
-    if (!mkdtemp(dir)) return -1;
-    char url[128], path[128];
-    snprintf(url, sizeof url, "sqlite:%s/t.db", dir);
-    snprintf(path, sizeof path, "%s/signing.pem", dir);
-    store_options o = {.url = url, .sqlite_synchronous = "OFF"};
+    if (directory_fixture_open(&fx, "socle-psc-claims", 40, 11)) return -1;
     socle_err err;
-    if (store_open(&o, &app.store, &err) || fhir_repo_migrate(app.store, &err)) return -1;
-    if (crypto_key_load_or_create(path, &key, &err) || audit_open(app.store, key, 1000, 64, &app.audit, &err)) return -1;
-    FILE *ps = open_memstream(&ps_text, &ps_len), *mss = open_memstream(&mss_text, &mss_len),
-         *fin = open_memstream(&finess_text, &finess_len);
-    if (annuaire_generate_streams(ps, mss, fin, 40, 11, NULL, NULL, NULL, &err)) return -1;
-    fclose(ps);
-    fclose(mss);
-    fclose(fin);
     if (import_all(&err)) return -1;
     return choose();
 }
 
 static int teardown(void **state)
 {
-    audit_close(app.audit);
-    store_close(app.store);
-    crypto_key_free(key);
-    free(ps_text);
-    free(mss_text);
-    free(finess_text);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    return system(cmd) ? -1 : 0;
+    return directory_fixture_close(&fx);
 }
 
 /* Build the claims of idnps on a fresh connection; *out NULL on failure. */
@@ -146,12 +122,12 @@ static int build(const char *idnps, json_t **out)
 {
     store_conn *c;
     socle_err err;
-    if (store_acquire(app.store, &c, &err)) return -100;
+    if (store_acquire(fx.app.store, &c, &err)) return -100;
     arena *a = arena_new(0);
     int rc = psc_claims_build(c, idnps, a, out, &err);
     if (rc && *idnps) assert_null(strstr(err.msg, idnps)); /* messages never carry the identifier */
     arena_free(a);
-    store_release(app.store, c);
+    store_release(fx.app.store, c);
     return rc;
 }
 
@@ -165,7 +141,7 @@ static const char *s(const json_t *o, const char *name)
 /* The PER mailboxes of idnps in the MSSanté text, '\n'-joined into out. */
 static void per_mailboxes(const char *idnps, char *out, size_t outsz)
 {
-    FILE *f = fmemopen(mss_text, mss_len, "r");
+    FILE *f = fmemopen(fx.mss, fx.mss_len, "r");
     annuaire_extract *x;
     socle_err err;
     out[0] = 0;
@@ -311,7 +287,7 @@ static void test_cannot_log_in(void **state)
     assert_int_equal(build("", &claims), SOCLE_ENOTFOUND);
 
     /* Another professional, deleted: gone from the directory, cannot log in. */
-    FILE *f = fmemopen(ps_text, ps_len, "r");
+    FILE *f = fmemopen(fx.ps, fx.ps_len, "r");
     annuaire_extract *x;
     socle_err err;
     assert_int_equal(annuaire_extract_open(f, &x, &err), 0);
@@ -329,7 +305,7 @@ static void test_cannot_log_in(void **state)
     json_decref(claims);
 
     store_conn *c;
-    assert_int_equal(store_acquire(app.store, &c, &err), 0);
+    assert_int_equal(store_acquire(fx.app.store, &c, &err), 0);
     arena *a = arena_new(0);
     fhir_stored st;
     int existed;
@@ -344,7 +320,7 @@ static void test_cannot_log_in(void **state)
     assert_int_equal(fhir_repo_update(c, "Practitioner", idle, p, 0, a, &st, &created, &err), 0);
     json_decref(p);
     arena_free(a);
-    store_release(app.store, c);
+    store_release(fx.app.store, c);
 
     assert_int_equal(build(gone, &claims), SOCLE_ENOTFOUND);
     assert_null(claims);
@@ -371,7 +347,7 @@ static void test_hand_made(void **state)
      * only from the qualifications: "" structure fields, no SubjectOrganization, inactive skipped. */
     store_conn *c;
     socle_err err;
-    assert_int_equal(store_acquire(app.store, &c, &err), 0);
+    assert_int_equal(store_acquire(fx.app.store, &c, &err), 0);
     arena *a = arena_new(0);
     create(c, a, "Practitioner", "010000000001",
            "{\"resourceType\":\"Practitioner\",\"active\":true,\"name\":[{\"use\":\"usual\",\"family\":\"NOM\","
@@ -386,7 +362,7 @@ static void test_hand_made(void **state)
            "\"Practitioner/010000000001\"},\"organization\":{\"reference\":\"Organization/3000\"},"
            "\"code\":[{\"coding\":[{\"system\":\"" G15 "\",\"code\":\"60\"}]}]}");
     arena_free(a);
-    store_release(app.store, c);
+    store_release(fx.app.store, c);
 
     json_t *claims = NULL;
     assert_int_equal(build("010000000001", &claims), 0);

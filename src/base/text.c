@@ -152,3 +152,9 @@ int text_equal_nocase(const char *a, const char *b)
         if (!x) return 1;
     }
 }
+
+uint64_t text_hash(uint64_t h, const char *s)
+{
+    for (const unsigned char *p = (const unsigned char *)s; p && *p; p++) h = (h ^ *p) * 1099511628211ULL;
+    return h;
+}

@@ -7,6 +7,7 @@
 #define SOCLE_BASE_TEXT_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include "base/buf.h"
 
 /* text_fold - append the folded form of s[0..n) to out. Invalid UTF-8 bytes are kept as is. */
@@ -19,5 +20,11 @@ long text_url_decode(char *s, size_t n);
 void text_url_encode(socle_buf *out, const char *s);
 /* text_equal_nocase - ASCII case-insensitive equality. */
 int text_equal_nocase(const char *a, const char *b);
+
+/* TEXT_HASH_START and text_hash - FNV-1a over the bytes of s (NUL-terminated), continuing from h:
+ * text_hash(TEXT_HASH_START, s) for one string, feed the result back to hash several. For hash
+ * tables (statement cache, key sets), not for anything an attacker must not collide. */
+#define TEXT_HASH_START 1469598103934665603ULL
+uint64_t text_hash(uint64_t h, const char *s);
 
 #endif

@@ -7,14 +7,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/text.h"
 #include "store/store_internal.h"
 
 uint64_t store_cache_hash(const char *sql)
 {
-    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
-    for (const unsigned char *p = (const unsigned char *)sql; *p; p++)
-        h = (h ^ *p) * 1099511628211ULL;
-    return h;
+    return text_hash(TEXT_HASH_START, sql);
 }
 
 store_stmt *store_cache_get(store_cache *c, const char *sql, uint64_t hash)

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "base/arena.h"
+#include "base/text.h"
 #include "crypto/crypto.h"
 #include "fhir/repo.h"
 #include "fhir/search.h"
@@ -41,10 +42,7 @@ typedef struct key_set {
 
 static uint64_t key_hash(const char *a, const char *b)
 {
-    uint64_t h = 1469598103934665603ULL;
-    for (const char *s = a; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-    h = (h ^ '/') * 1099511628211ULL;
-    for (const char *s = b; s && *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    uint64_t h = text_hash(text_hash(text_hash(TEXT_HASH_START, a), "/"), b);
     h ^= h >> 29; /* spread the low bits used for the slot */
     return h ? h : 1;
 }
@@ -263,8 +261,6 @@ static int put(import_run *r, json_t *res, int source, uint64_t lineno)
         }
     }
     if (!rc) {
-        char source_text[4];
-        snprintf(source_text, sizeof source_text, "%d", source);
         store_value p[4] = {STORE_V_TEXT(type), STORE_V_TEXT(id), STORE_V_INT(source), STORE_V_TEXT(digest)};
         rc = store_exec(r->c,
                         "INSERT INTO annuaire_entry (type, id, source, digest) VALUES ($1, $2, $3, $4)"

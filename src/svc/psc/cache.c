@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/text.h"
 #include "base/timeutil.h"
 #include "svc/psc/claims.h"
 #include "svc/psc/psc_internal.h"
@@ -48,9 +49,7 @@ void psc_claims_cache_free(psc_claims_cache *k)
 
 static size_t slot_of(const char *idnps)
 {
-    uint64_t h = 1469598103934665603ULL;
-    for (const char *s = idnps; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-    return (size_t)(h % CACHE_SLOTS);
+    return (size_t)(text_hash(TEXT_HASH_START, idnps) % CACHE_SLOTS);
 }
 
 int psc_claims_get(psc_service *svc, store_conn *c, const char *idnps, arena *a, const char **text, size_t *len,

@@ -75,10 +75,8 @@ static int concept_listed(const json_t *list, const char *inner, const char *sys
         const json_t *cc = *inner ? json_object_get(item, inner) : item;
         json_array_foreach(json_object_get(cc, "coding"), j, c) {
             const char *s = json_string_value(json_object_get(c, "system"));
-            if (!strcmp(s ? s : "", system ? system : "") &&
-                !strcmp(json_string_value(json_object_get(c, "code")) ? json_string_value(json_object_get(c, "code")) : "",
-                        code))
-                return 1;
+            const char *k = json_string_value(json_object_get(c, "code"));
+            if (!strcmp(s ? s : "", system ? system : "") && k && !strcmp(k, code)) return 1;
         }
     }
     return 0;

@@ -8,7 +8,7 @@
 #   make bench      the benchmarks of bench/ (long; not part of check)
 
 CC      ?= cc
-PKGS    := libmicrohttpd jansson sqlite3 libpq openssl libargon2 gnutls
+PKGS    := libmicrohttpd jansson sqlite3 libpq openssl libargon2 gnutls libxml-2.0
 CFLAGS_BASE := -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow -Wvla -Wno-format-truncation -Isrc -D_GNU_SOURCE \
                $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LIBS    := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
@@ -99,5 +99,8 @@ format:
 
 clean:
 	rm -rf build
+
+# The DMP embeds its data files (src/svc/dmp/data.c).
+build/obj/src/svc/dmp/data.o build/asan/obj/src/svc/dmp/data.o: $(wildcard data/dmp/*.csv)
 
 -include $(shell find build -name '*.d' 2>/dev/null)

@@ -112,6 +112,9 @@ typedef struct auth_target {
     const char *patient_id;     /* logical id of the Patient the data belongs to, NULL if none */
     const char *operation;      /* for AUTH_ACTION_OPERATION, else NULL */
     const void *resource;       /* the resource as a jansson json_t*, or NULL when not loaded */
+    const void *context;        /* facts a service gathered for its own rules (e.g. the DMP's access
+                                 * facts, svc/dmp/access.h), NULL otherwise; a rule only reads the
+                                 * context of the types it owns */
 } auth_target;
 
 enum { AUTH_DENY = -1, AUTH_ABSTAIN = 0, AUTH_ALLOW = 1 };

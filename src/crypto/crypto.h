@@ -18,6 +18,9 @@
 
 /* crypto_sha256 - SHA-256 of data into out. Can't fail. */
 void crypto_sha256(const void *data, size_t n, uint8_t out[32]);
+/* crypto_sha1 - SHA-1 of data: only for the document hash IHE XDS/MHD metadata carry (not for
+ * anything that needs collision resistance). Can't fail. */
+void crypto_sha1(const void *data, size_t n, uint8_t out[20]);
 /* crypto_hmac_sha256 - HMAC-SHA-256. Can't fail. */
 void crypto_hmac_sha256(const void *key, size_t keylen, const void *data, size_t n, uint8_t out[32]);
 /* crypto_hex - lowercase hex of n bytes into out (2n+1 bytes). Returns out. */

@@ -1,4 +1,4 @@
-/* hash.c - SHA-256, HMAC-SHA-256, hex and constant-time comparison.
+/* hash.c - SHA-256, SHA-1 (document hashes of IHE XDS/MHD), HMAC-SHA-256, hex and constant-time comparison.
  *
  * The digest and MAC implementations are fetched once (an implicit fetch per call costs a
  * provider lookup, and the token cache hashes on every request). */
@@ -13,11 +13,13 @@
 
 static pthread_once_t hash_once = PTHREAD_ONCE_INIT;
 static EVP_MD *hash_sha256_md;
+static EVP_MD *hash_sha1_md;
 static EVP_MAC *hash_hmac;
 
 static void hash_fetch(void)
 {
     hash_sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+    hash_sha1_md = EVP_MD_fetch(NULL, "SHA1", NULL);
     hash_hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
 }
 
@@ -35,6 +37,13 @@ void crypto_sha256(const void *data, size_t n, uint8_t out[32])
     unsigned int len = 0;
     if (!hash_sha256_md || !EVP_Digest(data, n, out, &len, hash_sha256_md, NULL) || len != 32)
         hash_die("SHA-256");
+}
+
+void crypto_sha1(const void *data, size_t n, uint8_t out[20])
+{
+    pthread_once(&hash_once, hash_fetch);
+    unsigned int len = 0;
+    if (!hash_sha1_md || !EVP_Digest(data, n, out, &len, hash_sha1_md, NULL) || len != 20) hash_die("SHA-1");
 }
 
 void crypto_hmac_sha256(const void *key, size_t keylen, const void *data, size_t n, uint8_t out[32])

@@ -45,10 +45,6 @@ typedef struct bundle_entry {
     int done;
 } bundle_entry;
 
-typedef struct bundle_alias {
-    const char *urn;
-    const char *reference;       /* "Type/id" */
-} bundle_alias;
 
 /* Turn entry.request (method, url) into an op. Returns 0 or a message in err. */
 static int bundle_parse_entry(socle_app *app, http_request *req, json_t *entry, size_t index, bundle_entry *e,
@@ -118,13 +114,12 @@ static int bundle_parse_entry(socle_app *app, http_request *req, json_t *entry, 
     return 0;
 }
 
-/* Rewrite every "reference" equal to an alias' urn. */
-static void bundle_rewrite(json_t *j, const bundle_alias *aliases, size_t n)
+void rest_rewrite_references(json_t *j, const rest_alias *aliases, size_t n)
 {
     if (json_is_array(j)) {
         size_t i;
         json_t *v;
-        json_array_foreach(j, i, v) bundle_rewrite(v, aliases, n);
+        json_array_foreach(j, i, v) rest_rewrite_references(v, aliases, n);
         return;
     }
     if (!json_is_object(j)) return;
@@ -138,17 +133,15 @@ static void bundle_rewrite(json_t *j, const bundle_alias *aliases, size_t n)
                     break;
                 }
         } else {
-            bundle_rewrite(v, aliases, n);
+            rest_rewrite_references(v, aliases, n);
         }
     }
 }
 
-static void bundle_entry_response(socle_buf *b, socle_app *app, bundle_entry *e)
+static void bundle_entry_response(socle_buf *b, socle_app *app, rest_result *r, int read)
 {
-    rest_result *r = &e->result;
     buf_puts(b, "{");
-    int resource_out = (e->op.kind == REST_READ || e->op.kind == REST_VREAD || e->op.kind == REST_SEARCH) &&
-                       r->status < 300 && r->body.len;
+    int resource_out = read && r->status < 300 && r->body.len;
     if (resource_out) {
         buf_puts(b, "\"resource\":");
         buf_append(b, r->body.data, r->body.len);
@@ -174,15 +167,35 @@ static void bundle_entry_response(socle_buf *b, socle_app *app, bundle_entry *e)
     buf_puts(b, "}}");
 }
 
-static void bundle_respond(socle_app *app, http_response *res, const char *type, bundle_entry *entries, size_t n)
+static void bundle_respond_open(http_response *res, const char *type)
 {
     char id[37], now[32];
     socle_buf *b = &res->body;
     buf_printf(b, "{\"resourceType\":\"Bundle\",\"id\":\"%s\",\"meta\":{\"lastUpdated\":\"%s\"},\"type\":\"%s\"",
                id_uuid(id), time_format_instant(time_now_ms(), now), type);
+}
+
+static void bundle_respond(socle_app *app, http_response *res, const char *type, bundle_entry *entries, size_t n)
+{
+    bundle_respond_open(res, type);
+    socle_buf *b = &res->body;
+    for (size_t i = 0; i < n; i++) {
+        rest_kind k = entries[i].op.kind;
+        buf_puts(b, i ? "," : ",\"entry\":[");
+        bundle_entry_response(b, app, &entries[i].result, k == REST_READ || k == REST_VREAD || k == REST_SEARCH);
+    }
+    if (n) buf_putc(b, ']');
+    buf_putc(b, '}');
+    res->status = 200;
+}
+
+void rest_bundle_respond(socle_app *app, http_response *res, const char *type, rest_result *results, size_t n)
+{
+    bundle_respond_open(res, type);
+    socle_buf *b = &res->body;
     for (size_t i = 0; i < n; i++) {
         buf_puts(b, i ? "," : ",\"entry\":[");
-        bundle_entry_response(b, app, &entries[i]);
+        bundle_entry_response(b, app, &results[i], 0);
     }
     if (n) buf_putc(b, ']');
     buf_putc(b, '}');
@@ -203,7 +216,7 @@ static void bundle_transaction(socle_app *app, http_request *req, http_response 
         http_respond_error(req, res, &err);
         return;
     }
-    bundle_alias *aliases = arena_zalloc(req->arena, sizeof *aliases * (n ? n : 1));
+    rest_alias *aliases = arena_zalloc(req->arena, sizeof *aliases * (n ? n : 1));
     size_t naliases = 0;
     int failed = -1;
     rest_result fail = {0};
@@ -234,7 +247,7 @@ static void bundle_transaction(socle_app *app, http_request *req, http_response 
     }
     /* 2. references to urn:uuid rewritten everywhere. */
     for (size_t i = 0; i < n && failed < 0 && naliases; i++)
-        if (entries[i].op.resource) bundle_rewrite(entries[i].op.resource, aliases, naliases);
+        if (entries[i].op.resource) rest_rewrite_references(entries[i].op.resource, aliases, naliases);
     /* 3. run in FHIR's order. */
     static const rest_kind order[][3] = {{REST_DELETE, 0, 0},
                                          {REST_CREATE, 0, 0},
@@ -285,6 +298,7 @@ void rest_bundle(socle_app *app, http_request *req, http_response *res, const au
         http_respond_status(req, res, 422, "processing", "POST /fhir takes a Bundle");
         return;
     }
+    if (app->bundle_handler && app->bundle_handler(app->bundle_handler_ctx, req, res, who, bundle) != REST_PASS) return;
     int transaction = type && !strcmp(type, "transaction");
     if (!transaction && !(type && !strcmp(type, "batch"))) {
         http_respond_status(req, res, 422, "processing", "Bundle.type must be transaction or batch");

@@ -23,7 +23,7 @@ static const auth_action rest_kind_auth[] = {
     [REST_HISTORY_SYSTEM] = AUTH_ACTION_HISTORY,
 };
 
-static int rest_fail(rest_result *res, socle_err *err)
+int rest_fail(rest_result *res, socle_err *err)
 {
     if (&res->err != err) res->err = *err;
     res->status = socle_err_http_status(err->code);
@@ -58,8 +58,8 @@ void rest_audit(socle_app *app, http_request *req, const auth_subject *who, cons
     audit_append(app->audit, &e);
 }
 
-static int rest_audit_tx(socle_app *app, store_conn *c, http_request *req, const auth_subject *who,
-                         const char *action, const fhir_stored *s, socle_err *err)
+int rest_audit_stored(socle_app *app, store_conn *c, http_request *req, const auth_subject *who, const char *action,
+                      const fhir_stored *s, const char *detail, socle_err *err)
 {
     audit_event e = {
         .action = action,
@@ -73,6 +73,7 @@ static int rest_audit_tx(socle_app *app, store_conn *c, http_request *req, const
         .patient_id = s->patient_id,
         .address = req->remote_addr,
         .request_id = req->request_id,
+        .detail = detail,
     };
     return audit_append_tx(app->audit, c, &e, err);
 }
@@ -407,7 +408,7 @@ static int rest_write(socle_app *app, http_request *req, const auth_subject *who
             return 0;
         }
     }
-    if (!rc) rc = rest_audit_tx(app, c, req, who, rest_kind_action[op->kind], &s, &res->err);
+    if (!rc) rc = rest_audit_stored(app, c, req, who, rest_kind_action[op->kind], &s, NULL, &res->err);
     if (rc) return rest_fail(res, &res->err);
     if (op->kind == REST_DELETE) {
         res->status = 204;
@@ -427,6 +428,21 @@ int rest_add_write_hook(socle_app *app, const char *type, rest_write_hook_fn fn,
     if (app->nwrite_hooks >= REST_MAX_WRITE_HOOKS) return SOCLE_EINTERNAL;
     app->write_hooks[app->nwrite_hooks++] = (rest_write_hook){.type = type, .fn = fn, .ctx = ctx};
     return 0;
+}
+
+int rest_add_type_handler(socle_app *app, const char *type, rest_type_handler_fn fn, void *ctx)
+{
+    if (app->ntype_handlers >= REST_MAX_TYPE_HANDLERS) return SOCLE_EINTERNAL;
+    app->type_handlers[app->ntype_handlers].type = type;
+    app->type_handlers[app->ntype_handlers].fn = fn;
+    app->type_handlers[app->ntype_handlers++].ctx = ctx;
+    return 0;
+}
+
+void rest_set_bundle_handler(socle_app *app, rest_bundle_handler_fn fn, void *ctx)
+{
+    app->bundle_handler = fn;
+    app->bundle_handler_ctx = ctx;
 }
 
 int rest_check_write(socle_app *app, store_conn *c, arena *a, const auth_subject *who, const char *type, const char *id,
@@ -462,6 +478,7 @@ int rest_interact(socle_app *app, http_request *req, const auth_subject *who, st
 {
     res->status = 0;
     res->etag[0] = res->last_modified[0] = res->location[0] = 0;
+    res->content_type = NULL;
     socle_err_clear(&res->err);
     if (op->type && !fhir_type_find(op->type)) {
         socle_err_set(&res->err, SOCLE_ENOTFOUND, "unknown resource type '%.64s'", op->type);
@@ -470,6 +487,13 @@ int rest_interact(socle_app *app, http_request *req, const auth_subject *who, st
     if (op->id && !id_fhir_valid(op->id)) {
         socle_err_set(&res->err, SOCLE_EINVAL, "'%.64s' is not a valid resource id", op->id);
         return rest_fail(res, &res->err);
+    }
+    /* Types a service serves itself. */
+    for (int i = 0; op->type && i < app->ntype_handlers; i++) {
+        if (strcmp(app->type_handlers[i].type, op->type)) continue;
+        int rc = app->type_handlers[i].fn(app->type_handlers[i].ctx, req, who, conn, op, res);
+        if (rc != REST_PASS) return rc;
+        break;
     }
     /* AuditEvent is the audit module's: read-only, served from the trail. */
     if (op->type && !strcmp(op->type, "AuditEvent")) {
@@ -528,6 +552,7 @@ void rest_respond_result(http_request *req, http_response *res, rest_result *r)
     buf_free(&res->body);
     res->body = r->body;
     buf_init(&r->body);
+    if (r->content_type) res->content_type = r->content_type;
     if (r->etag[0]) http_set_header(req, res, "ETag", r->etag);
     if (r->last_modified[0]) http_set_header(req, res, "Last-Modified", r->last_modified);
     if (r->location[0]) http_set_header(req, res, r->status == 201 ? "Location" : "Content-Location", r->location);

@@ -39,6 +39,26 @@
 typedef int (*rest_write_hook_fn)(void *ctx, store_conn *c, const auth_subject *who, const char *type, const char *id,
                                   json_t *resource, const json_t *previous, socle_err *err);
 
+/* One FHIR interaction, as sent alone or as a bundle entry (declared below). */
+typedef struct rest_op rest_op;
+typedef struct rest_result rest_result;
+
+/* rest_type_handler_fn - a service that serves a resource type itself (the DMP serves
+ * DocumentReference, List and Binary): called for every interaction on `op->type` after the type
+ * and id checks, with the caller authenticated. It returns REST_PASS to let the generic interaction
+ * run, or it answers: fills res (rest_fail() for errors) and returns 0 or the error code. With
+ * conn != NULL it runs inside the caller's transaction. */
+typedef int (*rest_type_handler_fn)(void *ctx, http_request *req, const auth_subject *who, store_conn *conn,
+                                    const rest_op *op, rest_result *res);
+#define REST_PASS 1
+
+/* rest_bundle_handler_fn - a service that takes whole Bundles of its own kind (the DMP's ITI-65
+ * provide-document bundles): returns REST_PASS when the bundle is not its, else answers res. */
+typedef int (*rest_bundle_handler_fn)(void *ctx, http_request *req, http_response *res, const auth_subject *who,
+                                      json_t *bundle);
+
+#define REST_MAX_TYPE_HANDLERS 8
+
 #define REST_MAX_WRITE_HOOKS 16
 typedef struct rest_write_hook {
     const char *type;
@@ -62,12 +82,26 @@ typedef struct socle_app {
     char *jwks;                  /* {"keys":[...]} */
     rest_write_hook write_hooks[REST_MAX_WRITE_HOOKS]; /* added by services at startup */
     int nwrite_hooks;
+    struct {
+        const char *type;
+        rest_type_handler_fn fn;
+        void *ctx;
+    } type_handlers[REST_MAX_TYPE_HANDLERS];
+    int ntype_handlers;
+    rest_bundle_handler_fn bundle_handler; /* at most one; NULL when none */
+    void *bundle_handler_ctx;
     void *services;              /* the svc layer's state (svc/svc.h); opaque here */
 } socle_app;
 
 /* rest_add_write_hook - run fn on every create and update of `type` (a static string). Only before
  * the server starts serving. SOCLE_EINTERNAL when the table is full. */
 int rest_add_write_hook(socle_app *app, const char *type, rest_write_hook_fn fn, void *ctx);
+
+/* rest_add_type_handler - let fn serve `type` (a static string); see rest_type_handler_fn. Only
+ * before the server starts serving. SOCLE_EINTERNAL when the table is full. */
+int rest_add_type_handler(socle_app *app, const char *type, rest_type_handler_fn fn, void *ctx);
+/* rest_set_bundle_handler - let fn look at every Bundle posted to /fhir first. */
+void rest_set_bundle_handler(socle_app *app, rest_bundle_handler_fn fn, void *ctx);
 
 /* rest_check_write - run the services' write hooks of `type` on resource, as a create (id NULL) or
  * an update of id (its current version is given to the hooks); inside the caller's transaction.
@@ -92,7 +126,7 @@ typedef enum {
     REST_HISTORY_INSTANCE, REST_HISTORY_TYPE, REST_HISTORY_SYSTEM,
 } rest_kind;
 
-typedef struct rest_op {
+struct rest_op {
     rest_kind kind;
     const char *type;            /* NULL for system history */
     const char *id;              /* read, vread, update, delete, instance history */
@@ -104,16 +138,34 @@ typedef struct rest_op {
     int nparams;
     int lenient;                 /* Prefer: handling=lenient */
     int return_minimal;          /* Prefer: return=minimal */
-} rest_op;
+};
 
-typedef struct rest_result {
+struct rest_result {
     int status;                  /* HTTP status */
     socle_buf body;              /* response body (resource, Bundle or OperationOutcome) */
     char etag[32];               /* W/"n" or "" */
     char last_modified[40];      /* HTTP date or "" */
     char location[700];          /* absolute URL or "" */
+    const char *content_type;    /* static or arena string; NULL: FHIR JSON */
     socle_err err;               /* when status >= 400 */
-} rest_result;
+};
+
+/* rest_fail - make res an error answer from err (status, OperationOutcome); returns err->code. */
+int rest_fail(rest_result *res, socle_err *err);
+
+/* A urn:uuid fullUrl of a bundle entry and the "Type/id" it stands for. */
+typedef struct rest_alias {
+    const char *urn;
+    const char *reference;
+} rest_alias;
+/* rest_rewrite_references - replace every "reference" equal to an alias' urn, anywhere in j. */
+void rest_rewrite_references(json_t *j, const rest_alias *aliases, size_t n);
+/* rest_bundle_respond - write a transaction-response / batch-response Bundle whose entries are the
+ * results (status, location, etag; the resource for reads), status 200. */
+void rest_bundle_respond(socle_app *app, http_response *res, const char *type, rest_result *results, size_t n);
+/* rest_audit_stored - record a write of s in the audit trail inside the caller's transaction. */
+int rest_audit_stored(socle_app *app, store_conn *c, http_request *req, const auth_subject *who, const char *action,
+                      const fhir_stored *s, const char *detail, socle_err *err);
 
 /* rest_interact - run op for `who`. With conn == NULL the interaction takes its own connection
  * and, for writes, its own transaction; with a conn it runs inside the caller's open transaction

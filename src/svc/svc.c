@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include "svc/annuaire/annuaire.h"
+#include "svc/dmp/dmp.h"
 #include "svc/ins/ins.h"
 #include "svc/psc/psc.h"
 
@@ -11,6 +12,7 @@ typedef struct svc_set {
     ins_service *ins;
     annuaire_service *annuaire;
     psc_service *psc;
+    dmp_service *dmp;
 } svc_set;
 
 int svc_open(socle_app *app, socle_err *err)
@@ -21,6 +23,7 @@ int svc_open(socle_app *app, socle_err *err)
     int rc = ins_open(app, &set->ins, err);
     if (!rc) rc = annuaire_open(app, &set->annuaire, err);
     if (!rc) rc = psc_open(app, &set->psc, err);
+    if (!rc) rc = dmp_open(app, &set->dmp, err);
     if (rc) svc_close(app);
     return rc;
 }
@@ -32,6 +35,7 @@ int svc_register(socle_app *app, http_router *router)
     int rc = ins_register(set->ins, router);
     if (!rc) rc = annuaire_register(set->annuaire, router);
     if (!rc) rc = psc_register(set->psc, router);
+    if (!rc) rc = dmp_register(set->dmp, router);
     return rc;
 }
 
@@ -39,6 +43,7 @@ void svc_close(socle_app *app)
 {
     svc_set *set = app->services;
     if (!set) return;
+    dmp_close(set->dmp);
     psc_close(set->psc);
     annuaire_close(set->annuaire);
     ins_close(set->ins);

@@ -43,6 +43,7 @@ MODULES = [
     "test_annuaire",
     "test_psc",
     "test_psc_patient",
+    "test_dmp",
     "test_zfinal",
 ]
 

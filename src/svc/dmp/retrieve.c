@@ -1,0 +1,312 @@
+/* retrieve.c - the DMP's own handling of DocumentReference, List and Binary (rest.h type
+ * handlers): reads filtered by the policy engine, ITI-68 retrieval of the document bytes, the
+ * author's metadata update (securityLabel) and withdrawal, and the patient's own AuditEvents.
+ * Documents are only fed through ITI-65 (provide.c). */
+#include <stdio.h>
+#include <string.h>
+
+#include "crypto/crypto.h"
+#include "svc/dmp/dmp_internal.h"
+
+static int dmp_refuse(rest_result *res, int code, const char *msg)
+{
+    socle_err_set(&res->err, code, "%s", msg);
+    return rest_fail(res, &res->err);
+}
+
+/* The DMP serves professionals and patients; software with a system subject keeps the generic
+ * FHIR interactions (the foundation's rules decide for it). */
+static int dmp_serves(const auth_subject *who)
+{
+    return who->kind == AUTH_KIND_PROFESSIONAL || who->kind == AUTH_KIND_PATIENT;
+}
+
+/* Run fn with a connection: the caller's, or one taken for the call (and a transaction for writes). */
+typedef int (*dmp_conn_fn)(dmp_service *svc, http_request *req, const auth_subject *who, store_conn *c,
+                           const rest_op *op, rest_result *res);
+
+static int dmp_with_conn(dmp_service *svc, http_request *req, const auth_subject *who, store_conn *conn,
+                         const rest_op *op, rest_result *res, int write, dmp_conn_fn fn)
+{
+    if (conn) return fn(svc, req, who, conn, op, res);
+    store_conn *c;
+    if (store_acquire(svc->app->store, &c, &res->err)) return rest_fail(res, &res->err);
+    int rc = write ? store_tx_begin(c, &res->err) : 0;
+    if (rc) rc = rest_fail(res, &res->err);
+    if (!rc) rc = fn(svc, req, who, c, op, res);
+    if (write && !rc && (rc = store_tx_commit(c, &res->err))) rest_fail(res, &res->err);
+    if (write && rc) store_tx_rollback(c);
+    store_release(svc->app->store, c);
+    return rc;
+}
+
+/* The document `id` if the caller may see it: 404 when it does not exist, is withdrawn or hidden
+ * from the caller (a hidden document is indistinguishable from none); 403 when the caller may not
+ * open the record at all. */
+static int dmp_visible_document(dmp_service *svc, http_request *req, const auth_subject *who, store_conn *c,
+                                const dmp_document *d, dmp_view *v, rest_result *res)
+{
+    int rc = dmp_view_open(svc, c, req, who, d->patient_id, v, res);
+    if (rc == SOCLE_ENOTFOUND) return dmp_refuse(res, SOCLE_ENOTFOUND, "no such document");
+    if (rc) return rc;
+    if (!strcmp(d->status, "withdrawn") || !dmp_view_may_see(v, d)) {
+        rest_audit(svc->app, req, who, "read", "denied", "DocumentReference", d->id, d->patient_id,
+                   "document hidden from the caller");
+        return dmp_refuse(res, SOCLE_ENOTFOUND, "no such document");
+    }
+    return 0;
+}
+
+static int dmp_read_document(dmp_service *svc, http_request *req, const auth_subject *who, store_conn *c,
+                             const rest_op *op, rest_result *res)
+{
+    dmp_document d;
+    int rc = dmp_document_load(c, op->id, &d, &res->err);
+    if (rc == SOCLE_ENOTFOUND) return dmp_refuse(res, SOCLE_ENOTFOUND, "no such document");
+    if (rc) return rest_fail(res, &res->err);
+    dmp_view v;
+    if ((rc = dmp_visible_document(svc, req, who, c, &d, &v, res))) return rc;
+    fhir_stored s;
+    rc = fhir_repo_read(c, "DocumentReference", op->id, op->kind == REST_VREAD ? op->version : 0, req->arena, &s,
+                        &res->err);
+    if (rc) return rest_fail(res, &res->err);
+    rest_audit(svc->app, req, who, op->kind == REST_VREAD ? "vread" : "read", "success", "DocumentReference", op->id,
+               d.patient_id, dmp_view_detail(&v));
+    res->status = 200;
+    buf_append(&res->body, s.body, s.body_len);
+    snprintf(res->etag, sizeof res->etag, "W/\"%lld\"", (long long)s.version);
+    return 0;
+}
+
+/* Does the caller speak for the document: one of its authors, or software with a system token? */
+static int dmp_is_author(const auth_subject *who, const dmp_document *d)
+{
+    if (who->kind == AUTH_KIND_SYSTEM && strcmp(who->issuer, AUTH_ISSUER_CLIENT_CERT)) return 1;
+    if (who->kind != AUTH_KIND_PROFESSIONAL) return 0;
+    for (int i = 0; i < d->nauthors; i++)
+        if (!strcmp(d->authors[i], who->sub)) return 1;
+    return 0;
+}
+
+/* PUT: the author changes the document's securityLabel (confidentiality, masking, announcing an
+ * INVISIBLE_PATIENT result); nothing else may change. */
+static int dmp_update_document(dmp_service *svc, http_request *req, const auth_subject *who, store_conn *c,
+                               const rest_op *op, rest_result *res)
+{
+    dmp_document d;
+    int rc = dmp_document_load(c, op->id, &d, &res->err);
+    if (rc == SOCLE_ENOTFOUND || (!rc && !strcmp(d.status, "withdrawn")))
+        return dmp_refuse(res, SOCLE_ENOTFOUND, "no such document");
+    if (rc) return rest_fail(res, &res->err);
+    if (!dmp_is_author(who, &d)) {
+        rest_audit(svc->app, req, who, "update", "denied", "DocumentReference", op->id, d.patient_id,
+                   "only the author updates a document's metadata");
+        return dmp_refuse(res, SOCLE_EFORBIDDEN, "access denied: only the author updates a document's metadata");
+    }
+    fhir_stored s;
+    if ((rc = fhir_repo_read(c, "DocumentReference", op->id, 0, req->arena, &s, &res->err))) return rest_fail(res, &res->err);
+    json_t *stored = json_loadb(s.body, s.body_len, 0, NULL);
+    json_t *sent = json_deep_copy(op->resource);
+    json_object_del(stored, "meta");
+    json_object_del(sent, "meta");
+    json_object_del(stored, "securityLabel");
+    json_object_del(sent, "securityLabel");
+    json_object_del(sent, "text");
+    json_object_del(stored, "text");
+    int same = json_equal(stored, sent);
+    json_decref(stored);
+    json_decref(sent);
+    if (!same)
+        return rest_fail(res, &(socle_err){.code = SOCLE_EUNPROCESSABLE, .where = "DocumentReference",
+                                           .msg = "a metadata update may only change DocumentReference.securityLabel;"
+                                                  " replace the document (ITI-65, relatesTo replaces) to change more"});
+    dmp_document check = d;
+    if ((rc = dmp_metadata_check(svc, op->resource, &check, &res->err))) return rest_fail(res, &res->err);
+    if (op->if_match && op->if_match != s.version)
+        return dmp_refuse(res, SOCLE_EPRECONDITION, "If-Match is not the current version");
+    int created;
+    if ((rc = fhir_repo_update(c, "DocumentReference", op->id, op->resource, 0, req->arena, &s, &created, &res->err)) ||
+        (rc = rest_audit_stored(svc->app, c, req, who, "update", &s, "metadata update", &res->err)))
+        return rest_fail(res, &res->err);
+    d.masked = check.masked;
+    d.invisible_patient = check.invisible_patient;
+    d.invisible_representatives = check.invisible_representatives;
+    if ((rc = dmp_document_set(c, &d, &res->err))) return rest_fail(res, &res->err);
+    res->status = 200;
+    buf_append(&res->body, s.body, s.body_len);
+    snprintf(res->etag, sizeof res->etag, "W/\"%lld\"", (long long)s.version);
+    return 0;
+}
+
+/* DELETE: the author withdraws the document; it leaves every search and read, its history and
+ * the trace stay. */
+static int dmp_withdraw_document(dmp_service *svc, http_request *req, const auth_subject *who, store_conn *c,
+                                 const rest_op *op, rest_result *res)
+{
+    dmp_document d;
+    int rc = dmp_document_load(c, op->id, &d, &res->err);
+    if (rc == SOCLE_ENOTFOUND || (!rc && !strcmp(d.status, "withdrawn")))
+        return dmp_refuse(res, SOCLE_ENOTFOUND, "no such document");
+    if (rc) return rest_fail(res, &res->err);
+    if (!dmp_is_author(who, &d)) {
+        rest_audit(svc->app, req, who, "delete", "denied", "DocumentReference", op->id, d.patient_id,
+                   "only the author withdraws a document");
+        return dmp_refuse(res, SOCLE_EFORBIDDEN, "access denied: only the author withdraws a document");
+    }
+    fhir_stored s;
+    int existed;
+    if ((rc = fhir_repo_delete(c, "DocumentReference", op->id, req->arena, &s, &existed, &res->err)) ||
+        (rc = rest_audit_stored(svc->app, c, req, who, "delete", &s, "withdrawn by its author", &res->err)))
+        return rest_fail(res, &res->err);
+    snprintf(d.status, sizeof d.status, "withdrawn");
+    if ((rc = dmp_document_set(c, &d, &res->err))) return rest_fail(res, &res->err);
+    res->status = 204;
+    return 0;
+}
+
+int dmp_handle_document(void *ctx, http_request *req, const auth_subject *who, store_conn *conn, const rest_op *op,
+                        rest_result *res)
+{
+    if (!dmp_serves(who)) return REST_PASS;
+    dmp_service *svc = ctx;
+    switch (op->kind) {
+    case REST_SEARCH: return dmp_with_conn(svc, req, who, conn, op, res, 0, dmp_find_references);
+    case REST_READ:
+    case REST_VREAD: return dmp_with_conn(svc, req, who, conn, op, res, 0, dmp_read_document);
+    case REST_UPDATE: return dmp_with_conn(svc, req, who, conn, op, res, 1, dmp_update_document);
+    case REST_DELETE: return dmp_with_conn(svc, req, who, conn, op, res, 1, dmp_withdraw_document);
+    case REST_CREATE:
+        return dmp_refuse(res, SOCLE_EMETHOD,
+                          "documents are fed with ITI-65: POST /fhir with a provide-document Bundle (SubmissionSet List,"
+                          " DocumentReference, Binary)");
+    default: return dmp_refuse(res, SOCLE_EMETHOD, "history is not offered for DMP documents");
+    }
+}
+
+/* A submission set is visible when at least one of its documents is. */
+static int dmp_read_list(dmp_service *svc, http_request *req, const auth_subject *who, store_conn *c, const rest_op *op,
+                         rest_result *res)
+{
+    fhir_stored s;
+    int rc = fhir_repo_read(c, "List", op->id, op->kind == REST_VREAD ? op->version : 0, req->arena, &s, &res->err);
+    if (rc == SOCLE_ENOTFOUND || rc == SOCLE_EGONE || (!rc && !s.patient_id))
+        return dmp_refuse(res, SOCLE_ENOTFOUND, "no such List");
+    if (rc) return rest_fail(res, &res->err);
+    dmp_view v;
+    rc = dmp_view_open(svc, c, req, who, s.patient_id, &v, res);
+    if (rc == SOCLE_ENOTFOUND) return dmp_refuse(res, SOCLE_ENOTFOUND, "no such List");
+    if (rc) return rc;
+    char sql[400];
+    snprintf(sql, sizeof sql, "SELECT %s FROM dmp_document WHERE submission_set = $1", dmp_document_columns);
+    store_value p[1] = {STORE_V_TEXT(op->id)};
+    store_rows *rows;
+    if ((rc = store_query(c, sql, p, 1, &rows, &res->err))) return rest_fail(res, &res->err);
+    int visible = 0;
+    dmp_document d;
+    while (!visible && (rc = store_rows_next(rows, &res->err)) == 1) {
+        dmp_document_from_row(rows, &d);
+        visible = strcmp(d.status, "withdrawn") && dmp_view_may_see(&v, &d);
+    }
+    store_rows_free(rows);
+    if (rc < 0) return rest_fail(res, &res->err);
+    if (!visible) return dmp_refuse(res, SOCLE_ENOTFOUND, "no such List");
+    rest_audit(svc->app, req, who, "read", "success", "List", op->id, s.patient_id, dmp_view_detail(&v));
+    res->status = 200;
+    buf_append(&res->body, s.body, s.body_len);
+    return 0;
+}
+
+int dmp_handle_list(void *ctx, http_request *req, const auth_subject *who, store_conn *conn, const rest_op *op,
+                    rest_result *res)
+{
+    if (!dmp_serves(who)) return REST_PASS;
+    dmp_service *svc = ctx;
+    if (op->kind == REST_SEARCH) return dmp_with_conn(svc, req, who, conn, op, res, 0, dmp_find_lists);
+    if (op->kind == REST_READ || op->kind == REST_VREAD)
+        return dmp_with_conn(svc, req, who, conn, op, res, 0, dmp_read_list);
+    return dmp_refuse(res, SOCLE_EMETHOD, "submission sets are written with ITI-65 (POST /fhir, provide-document Bundle)");
+}
+
+/* ITI-68: the document's bytes with their media type, or the Binary resource when the client
+ * asks for FHIR JSON. */
+static int dmp_read_binary(dmp_service *svc, http_request *req, const auth_subject *who, store_conn *c, const rest_op *op,
+                           rest_result *res)
+{
+    dmp_document d;
+    int rc = dmp_document_by_binary(c, op->id, &d, &res->err);
+    if (rc == SOCLE_ENOTFOUND) return dmp_refuse(res, SOCLE_ENOTFOUND, "no such Binary");
+    if (rc) return rest_fail(res, &res->err);
+    dmp_view v;
+    if ((rc = dmp_visible_document(svc, req, who, c, &d, &v, res))) {
+        if (rc == SOCLE_ENOTFOUND) return dmp_refuse(res, SOCLE_ENOTFOUND, "no such Binary");
+        return rc;
+    }
+    fhir_stored s;
+    if ((rc = fhir_repo_read(c, "Binary", op->id, 0, req->arena, &s, &res->err))) return rest_fail(res, &res->err);
+    rest_audit(svc->app, req, who, "read", "success", "Binary", op->id, d.patient_id, dmp_view_detail(&v));
+    res->status = 200;
+    const char *accept = http_header(req, "Accept");
+    if (accept && (strstr(accept, "fhir+json") || strstr(accept, "application/json"))) {
+        buf_append(&res->body, s.body, s.body_len);
+        return 0;
+    }
+    json_t *binary = json_loadb(s.body, s.body_len, 0, NULL);
+    const char *data = json_string_value(json_object_get(binary, "data"));
+    const char *ctype = json_string_value(json_object_get(binary, "contentType"));
+    size_t n = data ? strlen(data) : 0, len = 0;
+    uint8_t *bytes = arena_alloc(req->arena, n / 4 * 3 + 3);
+    if (data && crypto_b64_decode(data, n, bytes, &len)) len = 0;
+    res->content_type = arena_strdup(req->arena, ctype ? ctype : "application/octet-stream");
+    json_decref(binary);
+    buf_append(&res->body, (const char *)bytes, len);
+    return buf_ok(&res->body) ? 0 : dmp_refuse(res, SOCLE_ENOMEM, "out of memory");
+}
+
+int dmp_handle_binary(void *ctx, http_request *req, const auth_subject *who, store_conn *conn, const rest_op *op,
+                      rest_result *res)
+{
+    if (!dmp_serves(who)) return REST_PASS;
+    dmp_service *svc = ctx;
+    if (op->kind == REST_READ) return dmp_with_conn(svc, req, who, conn, op, res, 0, dmp_read_binary);
+    return dmp_refuse(res, SOCLE_EMETHOD, "a document's Binary is written with ITI-65 and read by its id (ITI-68)");
+}
+
+/* A patient lists the accesses to their own record: AuditEvent search, scoped to their Patient. */
+int dmp_handle_audit(void *ctx, http_request *req, const auth_subject *who, store_conn *conn, const rest_op *op,
+                     rest_result *res)
+{
+    dmp_service *svc = ctx;
+    if (who->kind != AUTH_KIND_PATIENT) return REST_PASS;
+    if (op->kind != REST_SEARCH) return dmp_refuse(res, SOCLE_EFORBIDDEN, "access denied: patients search their traces");
+    dmp_record r;
+    store_conn *c = conn;
+    int rc = c ? 0 : store_acquire(svc->app->store, &c, &res->err);
+    if (!rc) rc = dmp_record_by_ins(c, who->sub, &r, &res->err);
+    if (!conn && c) store_release(svc->app->store, c);
+    if (rc == SOCLE_ENOTFOUND) return dmp_refuse(res, SOCLE_ENOTFOUND, "you have no DMP");
+    if (rc) return rest_fail(res, &res->err);
+    audit_query_param *qp = arena_zalloc(req->arena, sizeof *qp * (size_t)(op->nparams + 1));
+    int n = 0;
+    for (int i = 0; i < op->nparams; i++) {
+        const char *name = op->params[i].name, *value = op->params[i].value ? op->params[i].value : "";
+        if (!strcmp(name, "patient")) {
+            const char *id = !strncmp(value, "Patient/", 8) ? value + 8 : value;
+            if (strcmp(id, r.patient_id)) {
+                rest_audit(svc->app, req, who, "search", "denied", "AuditEvent", NULL, NULL,
+                           "a patient reads only the traces of their own record");
+                return dmp_refuse(res, SOCLE_EFORBIDDEN,
+                                  "access denied: a patient reads only the traces of their own record");
+            }
+            continue;
+        }
+        qp[n].name = name;
+        qp[n++].value = value;
+    }
+    qp[n].name = "patient";
+    qp[n++].value = r.patient_id;
+    if ((rc = audit_search(svc->app->store, qp, n, op->lenient, svc->app->fhir_base, &res->body, &res->err)))
+        return rest_fail(res, &res->err);
+    rest_audit(svc->app, req, who, "search", "success", "AuditEvent", NULL, r.patient_id, NULL);
+    res->status = 200;
+    return 0;
+}

@@ -11,9 +11,10 @@
  *      feeds documents all or nothing: metadata present and coded from the CI-SIS value sets
  *      (codes.h), attachment size and SHA-1 hash checked (dmp_check_hash), CDA header parsed and
  *      cross-checked (cda.h), the patient's identity qualified (ins.h), the record open.
- *      The DMP serves DocumentReference, List and Binary itself: every search and read is filtered
- *      document by document through the policy engine's "dmp-access" rule (access.h), so a
- *      search never reveals a hidden document, nor its count. Patient controls and emergency
+ *      The DMP serves DocumentReference, List and Binary to professionals and patients itself
+ *      (software with a system token keeps the generic interactions): every search and read is
+ *      filtered document by document through the policy engine's "dmp-access" rule (access.h),
+ *      so a search never reveals a hidden document, nor its count. Patient controls and emergency
  *      accesses are FHIR operations on Patient and DocumentReference (controls.c). A patient
  *      searches AuditEvent for the accesses to their own record.
  * CONFIGURATION

@@ -256,7 +256,7 @@ static const char *repo_copy(arena *a, const char *s, size_t n)
 
 /* Write version `version` of type/id: current row, history row, index rows. */
 static int repo_write(store_conn *c, const char *type, const char *id, json_t *resource, int64_t version, int exists,
-                      arena *a, fhir_stored *out, socle_err *err)
+                      unsigned flags, arena *a, fhir_stored *out, socle_err *err)
 {
     const fhir_type *t = fhir_type_find(type);
     if (!t) return socle_err_set(err, SOCLE_ENOTFOUND, "unknown resource type %s", type);
@@ -285,7 +285,7 @@ static int repo_write(store_conn *c, const char *type, const char *id, json_t *r
                         "INSERT INTO fhir_history (type, id, version, last_updated, deleted, patient, body)"
                         " VALUES ($1, $2, $3, $4, 0, $5, $6)",
                         p, 6, NULL, err);
-    if (!rc) rc = fhir_index_write(c, type, id, stored, err);
+    if (!rc && !(flags & FHIR_REPO_UNINDEXED)) rc = fhir_index_write(c, type, id, stored, err);
     if (!rc && out) {
         out->type = arena_strdup(a, type);
         out->id = arena_strdup(a, id);
@@ -327,15 +327,27 @@ static int repo_current(store_conn *c, const char *type, const char *id, int64_t
 int fhir_repo_create(store_conn *c, const char *type, const char *id, json_t *resource, arena *a, fhir_stored *out,
                      socle_err *err)
 {
+    return fhir_repo_create_ex(c, type, id, resource, 0, a, out, err);
+}
+
+int fhir_repo_create_ex(store_conn *c, const char *type, const char *id, json_t *resource, unsigned flags, arena *a,
+                        fhir_stored *out, socle_err *err)
+{
     char fresh[37];
     int rc = fhir_repo_validate(type, resource, err);
     if (rc) return rc;
     if (!id) id = id_uuid(fresh);
-    return repo_write(c, type, id, resource, 1, 0, a, out, err);
+    return repo_write(c, type, id, resource, 1, 0, flags, a, out, err);
 }
 
 int fhir_repo_update(store_conn *c, const char *type, const char *id, json_t *resource, int64_t if_match, arena *a,
                      fhir_stored *out, int *created, socle_err *err)
+{
+    return fhir_repo_update_ex(c, type, id, resource, if_match, 0, a, out, created, err);
+}
+
+int fhir_repo_update_ex(store_conn *c, const char *type, const char *id, json_t *resource, int64_t if_match,
+                        unsigned flags, arena *a, fhir_stored *out, int *created, socle_err *err)
 {
     int rc = fhir_repo_validate(type, resource, err);
     if (rc) return rc;
@@ -351,7 +363,7 @@ int fhir_repo_update(store_conn *c, const char *type, const char *id, json_t *re
         return socle_err_set(err, SOCLE_EPRECONDITION, "version conflict: If-Match W/\"%lld\" but the current version is %lld",
                              (long long)if_match, (long long)version);
     if (created) *created = version == 0 || deleted;
-    return repo_write(c, type, id, resource, version + 1, version > 0, a, out, err);
+    return repo_write(c, type, id, resource, version + 1, version > 0, flags, a, out, err);
 }
 
 int fhir_repo_delete(store_conn *c, const char *type, const char *id, arena *a, fhir_stored *out, int *existed,

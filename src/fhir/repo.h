@@ -57,6 +57,15 @@ int fhir_repo_create(store_conn *c, const char *type, const char *id, json_t *re
 int fhir_repo_update(store_conn *c, const char *type, const char *id, json_t *resource, int64_t if_match, arena *a,
                      fhir_stored *out, int *created, socle_err *err);
 
+/* FHIR_REPO_UNINDEXED - no search index rows for this version: for resources a service indexes
+ * itself (the DMP's documents, svc/dmp/); the generic search does not find them. */
+#define FHIR_REPO_UNINDEXED 1u
+/* fhir_repo_create_ex / fhir_repo_update_ex - the same with flags (FHIR_REPO_UNINDEXED). */
+int fhir_repo_create_ex(store_conn *c, const char *type, const char *id, json_t *resource, unsigned flags, arena *a,
+                        fhir_stored *out, socle_err *err);
+int fhir_repo_update_ex(store_conn *c, const char *type, const char *id, json_t *resource, int64_t if_match,
+                        unsigned flags, arena *a, fhir_stored *out, int *created, socle_err *err);
+
 /* fhir_repo_delete - record a deletion version. *existed = 0 when there was nothing to delete
  * (absent or already deleted): not an error. */
 int fhir_repo_delete(store_conn *c, const char *type, const char *id, arena *a, fhir_stored *out, int *existed,

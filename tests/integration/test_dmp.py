@@ -211,6 +211,8 @@ def test_provide_find_retrieve(ctx):
     found, total = _find(author, "patient.identifier=urn:oid:%s|%s" % (OID_TEST, ins))
     assert total == 2, "the patient's INS finds the documents"
     assert _find(author, "patient=%s&type=%s|18748-4" % (pid, LOINC))[1] == 1
+    assert _find(author, "patient=%s&type=11490-0,%s|18748-4" % (pid, LOINC))[1] == 2
+    assert _find(author, "patient=%s&type=11490-0&type=18748-4" % pid)[1] == 0, "two type parameters: both must hold"
     assert _find(author, "patient=%s&category=10" % pid)[1] == 1
     assert _find(author, "patient=%s&date=ge2026-11-21" % pid)[1] == 1
     assert _find(author, "patient=%s&date=lt2026-11-21" % pid)[1] == 1

@@ -50,8 +50,7 @@ const char *dmp_mode_name(dmp_mode m)
 int dmp_mode_parse(const char *s, dmp_mode *out)
 {
     static const dmp_mode modes[] = {DMP_MODE_NORMAL, DMP_MODE_BRIS_DE_GLACE, DMP_MODE_CENTRE_15};
-    if (!s || !out)
-        return -1;
+    if (!s || !out) return -1;
     for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++) {
         if (strcmp(s, dmp_mode_name(modes[i])) == 0) {
             *out = modes[i];
@@ -94,11 +93,9 @@ static int record_open(const dmp_record_facts *record, char *reason, size_t reas
 
 static int is_author(const dmp_reader *reader, const dmp_document_facts *doc)
 {
-    if (!reader->id || !reader->id[0] || !doc->author_ids)
-        return 0;
+    if (!reader->id || !reader->id[0] || !doc->author_ids) return 0;
     for (int i = 0; i < doc->nauthors; i++)
-        if (doc->author_ids[i] && strcmp(doc->author_ids[i], reader->id) == 0)
-            return 1;
+        if (doc->author_ids[i] && strcmp(doc->author_ids[i], reader->id) == 0) return 1;
     return 0;
 }
 
@@ -111,12 +108,11 @@ static const char *code_or_dash(const char *s)
  * médecin traitant, or an emergency mode the patient did not oppose) let them in? An authorised
  * reader or the médecin traitant needs no emergency mode, so the patient's opposition to a mode
  * does not shut them out. */
-static int mode_allows(const dmp_record_facts *record, const dmp_reader *reader, char *reason, size_t reason_len)
+static int mode_allows(const dmp_record_facts *record, const dmp_reader *reader, char *reason,
+                       size_t reason_len)
 {
-    if (reader->medecin_traitant)
-        return decide(1, reason, reason_len, "medecin traitant");
-    if (reader->authorised)
-        return decide(1, reason, reason_len, "authorised by the patient or care team");
+    if (reader->medecin_traitant) return decide(1, reason, reason_len, "medecin traitant");
+    if (reader->authorised) return decide(1, reason, reason_len, "authorised by the patient or care team");
     switch (reader->mode) {
     case DMP_MODE_NORMAL:
         return decide(0, reason, reason_len, "no access authorisation");
@@ -125,8 +121,7 @@ static int mode_allows(const dmp_record_facts *record, const dmp_reader *reader,
             return decide(0, reason, reason_len, "the patient opposed bris de glace");
         return decide(1, reason, reason_len, "bris de glace");
     case DMP_MODE_CENTRE_15:
-        if (record->opposes_centre_15)
-            return decide(0, reason, reason_len, "the patient opposed centre 15");
+        if (record->opposes_centre_15) return decide(0, reason, reason_len, "the patient opposed centre 15");
         return decide(1, reason, reason_len, "centre 15");
     }
     return decide(0, reason, reason_len, "unknown access mode");
@@ -135,16 +130,13 @@ static int mode_allows(const dmp_record_facts *record, const dmp_reader *reader,
 int dmp_access_decide(const dmp_matrix *m, const dmp_record_facts *record, const dmp_reader *reader,
                       const dmp_document_facts *doc, char *reason, size_t reason_len)
 {
-    if (!record || !reader || !doc)
-        return decide(0, reason, reason_len, "missing facts");
-    if (!record_open(record, reason, reason_len))
-        return 0;
+    if (!record || !reader || !doc) return decide(0, reason, reason_len, "missing facts");
+    if (!record_open(record, reason, reason_len)) return 0;
 
     switch (reader->kind) {
     case DMP_READER_PATIENT:
     case DMP_READER_LEGAL_REPRESENTATIVE:
-        if (doc->invisible_patient)
-            return decide(0, reason, reason_len, "not yet announced to the patient");
+        if (doc->invisible_patient) return decide(0, reason, reason_len, "not yet announced to the patient");
         if (reader->kind == DMP_READER_LEGAL_REPRESENTATIVE && doc->invisible_representatives)
             return decide(0, reason, reason_len, "hidden from legal representatives");
         return decide(1, reason, reason_len,
@@ -155,16 +147,13 @@ int dmp_access_decide(const dmp_matrix *m, const dmp_record_facts *record, const
         return decide(0, reason, reason_len, "unknown reader");
     }
 
-    if (is_author(reader, doc))
-        return decide(1, reason, reason_len, "author");
-    if (reader->blocked)
-        return decide(0, reason, reason_len, "blocked by the patient");
+    if (is_author(reader, doc)) return decide(1, reason, reason_len, "author");
+    if (reader->blocked) return decide(0, reason, reason_len, "blocked by the patient");
     if (doc->masked && !reader->medecin_traitant)
         return decide(0, reason, reason_len, "masked by the patient");
-    if (!reader->profession || !reader->profession[0])
-        return decide(0, reason, reason_len, "no profession");
-    if (!m || !doc->class_code || !dmp_matrix_allows(m, reader->profession, reader->speciality, doc->class_code,
-                                                     doc->type_code))
+    if (!reader->profession || !reader->profession[0]) return decide(0, reason, reason_len, "no profession");
+    if (!m || !doc->class_code ||
+        !dmp_matrix_allows(m, reader->profession, reader->speciality, doc->class_code, doc->type_code))
         return decide(0, reason, reason_len, "profession %.*s may not read class %.*s", CODE_MAX,
                       reader->profession, CODE_MAX, code_or_dash(doc->class_code));
     return mode_allows(record, reader, reason, reason_len);
@@ -173,10 +162,8 @@ int dmp_access_decide(const dmp_matrix *m, const dmp_record_facts *record, const
 int dmp_access_may_open_record(const dmp_record_facts *record, const dmp_reader *reader, char *reason,
                                size_t reason_len)
 {
-    if (!record || !reader)
-        return decide(0, reason, reason_len, "missing facts");
-    if (!record_open(record, reason, reason_len))
-        return 0;
+    if (!record || !reader) return decide(0, reason, reason_len, "missing facts");
+    if (!record_open(record, reason, reason_len)) return 0;
     switch (reader->kind) {
     case DMP_READER_PATIENT:
         return decide(1, reason, reason_len, "patient");
@@ -187,7 +174,6 @@ int dmp_access_may_open_record(const dmp_record_facts *record, const dmp_reader 
     default:
         return decide(0, reason, reason_len, "unknown reader");
     }
-    if (reader->blocked)
-        return decide(0, reason, reason_len, "blocked by the patient");
+    if (reader->blocked) return decide(0, reason, reason_len, "blocked by the patient");
     return mode_allows(record, reader, reason, reason_len);
 }

@@ -29,11 +29,11 @@ static const char dmp_cda_msg_dtd[] = "the document declares a DTD or entities, 
 
 /* What the SAX hooks observed while one document was parsed (ctxt->_private). */
 typedef struct dmp_cda_state {
-    int depth;      /* current element depth */
-    int too_deep;   /* nesting went past DMP_CDA_MAX_DEPTH: parser stopped */
-    int dtd;        /* a DOCTYPE was met: parser stopped */
-    int err_code;   /* first libxml2 error (not warning), 0 if none */
-    int err_line;   /* its line */
+    int depth;    /* current element depth */
+    int too_deep; /* nesting went past DMP_CDA_MAX_DEPTH: parser stopped */
+    int dtd;      /* a DOCTYPE was met: parser stopped */
+    int err_code; /* first libxml2 error (not warning), 0 if none */
+    int err_line; /* its line */
 } dmp_cda_state;
 
 static pthread_once_t dmp_cda_once = PTHREAD_ONCE_INIT;
@@ -53,21 +53,21 @@ static dmp_cda_state *dmp_cda_state_of(void *ctx)
 static void dmp_cda_on_error(void *ctx, xmlErrorPtr e)
 {
     dmp_cda_state *st = dmp_cda_state_of(ctx);
-    if (e == NULL || e->level < XML_ERR_ERROR || st->err_code != 0)
-        return;
+    if (e == NULL || e->level < XML_ERR_ERROR || st->err_code != 0) return;
     st->err_code = e->code;
     st->err_line = e->line;
 }
 
-static void dmp_cda_on_doctype(void *ctx, const xmlChar *name, const xmlChar *public_id, const xmlChar *system_id)
+static void dmp_cda_on_doctype(void *ctx, const xmlChar *name, const xmlChar *public_id,
+                               const xmlChar *system_id)
 {
     dmp_cda_state_of(ctx)->dtd = 1;
     xmlStopParser((xmlParserCtxtPtr)ctx);
 }
 
 static void dmp_cda_on_start(void *ctx, const xmlChar *localname, const xmlChar *prefix, const xmlChar *uri,
-                             int nb_namespaces, const xmlChar **namespaces, int nb_attributes, int nb_defaulted,
-                             const xmlChar **attributes)
+                             int nb_namespaces, const xmlChar **namespaces, int nb_attributes,
+                             int nb_defaulted, const xmlChar **attributes)
 {
     dmp_cda_state *st = dmp_cda_state_of(ctx);
     if (++st->depth > DMP_CDA_MAX_DEPTH) {
@@ -98,8 +98,7 @@ static int dmp_cda_is(const xmlNode *n, const char *name)
 static xmlNode *dmp_cda_next(xmlNode *n, const char *name)
 {
     for (; n != NULL; n = n->next)
-        if (dmp_cda_is(n, name))
-            return n;
+        if (dmp_cda_is(n, name)) return n;
     return NULL;
 }
 
@@ -115,7 +114,8 @@ static void dmp_cda_copy(char *dst, size_t size, const char *src)
     size_t n = strlen(src);
     if (n >= size) {
         n = size - 1;
-        while (n > 0 && ((unsigned char)src[n] & 0xC0) == 0x80) /* src[n] continues a sequence: cut before it */
+        while (n > 0 &&
+               ((unsigned char)src[n] & 0xC0) == 0x80) /* src[n] continues a sequence: cut before it */
             n--;
     }
     memcpy(dst, src, n);
@@ -126,8 +126,7 @@ static void dmp_cda_copy(char *dst, size_t size, const char *src)
 static void dmp_cda_attr(const xmlNode *n, const char *name, char *dst, size_t size)
 {
     dst[0] = '\0';
-    if (n == NULL)
-        return;
+    if (n == NULL) return;
     xmlChar *v = xmlGetNoNsProp(n, (const xmlChar *)name);
     if (v != NULL) {
         dmp_cda_copy(dst, size, (const char *)v);
@@ -139,22 +138,18 @@ static void dmp_cda_attr(const xmlNode *n, const char *name, char *dst, size_t s
 static void dmp_cda_text(const xmlNode *n, char *dst, size_t size)
 {
     dst[0] = '\0';
-    if (n == NULL)
-        return;
+    if (n == NULL) return;
     xmlChar *v = xmlNodeGetContent(n);
-    if (v == NULL)
-        return;
+    if (v == NULL) return;
     char *s = (char *)v, *w = s;
     for (const char *r = s; *r != '\0'; r++) {
         if (*r == ' ' || *r == '\t' || *r == '\n' || *r == '\r') {
-            if (w != s && w[-1] != ' ')
-                *w++ = ' ';
+            if (w != s && w[-1] != ' ') *w++ = ' ';
         } else {
             *w++ = *r;
         }
     }
-    if (w != s && w[-1] == ' ')
-        w--;
+    if (w != s && w[-1] == ' ') w--;
     *w = '\0';
     dmp_cda_copy(dst, size, s);
     xmlFree(v);
@@ -202,7 +197,8 @@ static int dmp_cda_check_tree(const xmlDoc *doc, socle_err *err)
         if (n->type == XML_ELEMENT_NODE) { /* depth counts its element ancestors */
             if (depth + 1 > DMP_CDA_MAX_DEPTH)
                 return socle_err_set(err, SOCLE_EUNPROCESSABLE,
-                                     "the CDA document nests elements deeper than %d levels", DMP_CDA_MAX_DEPTH);
+                                     "the CDA document nests elements deeper than %d levels",
+                                     DMP_CDA_MAX_DEPTH);
             if (n->children != NULL) {
                 depth++;
                 n = n->children;
@@ -211,12 +207,10 @@ static int dmp_cda_check_tree(const xmlDoc *doc, socle_err *err)
         }
         while (n != NULL && n->next == NULL) {
             n = n->parent;
-            if (n == NULL || n->type != XML_ELEMENT_NODE)
-                return 0; /* back at the document node */
+            if (n == NULL || n->type != XML_ELEMENT_NODE) return 0; /* back at the document node */
             depth--;
         }
-        if (n != NULL)
-            n = n->next;
+        if (n != NULL) n = n->next;
     }
     return 0;
 }
@@ -238,7 +232,8 @@ static int dmp_cda_parse_failed(const dmp_cda_state *st, size_t len, socle_err *
         return socle_err_set(err, SOCLE_EUNPROCESSABLE, "the CDA document is empty (not well-formed XML)");
     default:
         if (len == 0)
-            return socle_err_set(err, SOCLE_EUNPROCESSABLE, "the CDA document is empty (not well-formed XML)");
+            return socle_err_set(err, SOCLE_EUNPROCESSABLE,
+                                 "the CDA document is empty (not well-formed XML)");
         return socle_err_set(err, SOCLE_EUNPROCESSABLE, "the CDA document is not well-formed XML (line %d)",
                              st->err_line);
     }
@@ -256,11 +251,13 @@ static int dmp_cda_read_header(xmlNode *root, dmp_cda_header *out, socle_err *er
         return socle_err_at(err, SOCLE_EUNPROCESSABLE, "ClinicalDocument.code", "the CDA header has no code");
 
     dmp_cda_text(dmp_cda_child(root, "title"), out->title, sizeof out->title);
-    dmp_cda_attr(dmp_cda_child(root, "effectiveTime"), "value", out->effective_time, sizeof out->effective_time);
+    dmp_cda_attr(dmp_cda_child(root, "effectiveTime"), "value", out->effective_time,
+                 sizeof out->effective_time);
     dmp_cda_attr(dmp_cda_child(root, "confidentialityCode"), "code", out->confidentiality,
                  sizeof out->confidentiality);
 
-    for (xmlNode *rt = dmp_cda_child(root, "recordTarget"); rt != NULL; rt = dmp_cda_next(rt->next, "recordTarget"))
+    for (xmlNode *rt = dmp_cda_child(root, "recordTarget"); rt != NULL;
+         rt = dmp_cda_next(rt->next, "recordTarget"))
         dmp_cda_add_ids(dmp_cda_child(rt, "patientRole"), out->patient_ids, &out->npatient_ids);
     if (out->npatient_ids == 0)
         return socle_err_at(err, SOCLE_EUNPROCESSABLE, "ClinicalDocument.recordTarget.patientRole.id",
@@ -272,8 +269,8 @@ static int dmp_cda_read_header(xmlNode *root, dmp_cda_header *out, socle_err *er
         return socle_err_at(err, SOCLE_EUNPROCESSABLE, "ClinicalDocument.author.assignedAuthor.id",
                             "the CDA header has no author identifier (author/assignedAuthor/id)");
 
-    xmlNode *org = dmp_cda_child(
-        dmp_cda_child(dmp_cda_child(root, "custodian"), "assignedCustodian"), "representedCustodianOrganization");
+    xmlNode *org = dmp_cda_child(dmp_cda_child(dmp_cda_child(root, "custodian"), "assignedCustodian"),
+                                 "representedCustodianOrganization");
     dmp_cda_read_id(dmp_cda_child(org, "id"), &out->custodian_id);
 
     xmlNode *component = dmp_cda_child(root, "component");
@@ -294,8 +291,7 @@ static int dmp_cda_read_header(xmlNode *root, dmp_cda_header *out, socle_err *er
 static int dmp_cda_read_doc(const xmlDoc *doc, dmp_cda_header *out, socle_err *err)
 {
     int rc = dmp_cda_check_tree(doc, err);
-    if (rc != 0)
-        return rc;
+    if (rc != 0) return rc;
     xmlNode *root = xmlDocGetRootElement(doc);
     if (!dmp_cda_is(root, "ClinicalDocument"))
         return socle_err_at(err, SOCLE_EUNPROCESSABLE, "ClinicalDocument",
@@ -305,8 +301,7 @@ static int dmp_cda_read_doc(const xmlDoc *doc, dmp_cda_header *out, socle_err *e
 
 const char *dmp_cda_level(const dmp_cda_header *h)
 {
-    if (h == NULL)
-        return "";
+    if (h == NULL) return "";
     switch (h->body) {
     case DMP_CDA_BODY_STRUCTURED:
         return "N3";
@@ -331,8 +326,7 @@ int dmp_cda_parse(const char *xml, size_t len, size_t max_bytes, dmp_cda_header 
     pthread_once(&dmp_cda_once, dmp_cda_init);
     xmlParserCtxtPtr ctxt = xmlNewParserCtxt();
     if (ctxt == NULL || ctxt->sax == NULL) {
-        if (ctxt != NULL)
-            xmlFreeParserCtxt(ctxt);
+        if (ctxt != NULL) xmlFreeParserCtxt(ctxt);
         return socle_err_set(err, SOCLE_ENOMEM, "out of memory while parsing the CDA document");
     }
     dmp_cda_state st = {0};
@@ -360,9 +354,7 @@ int dmp_cda_parse(const char *xml, size_t len, size_t max_bytes, dmp_cda_header 
     else
         rc = dmp_cda_read_doc(doc, out, err);
 
-    if (doc != NULL)
-        xmlFreeDoc(doc);
-    if (rc != 0)
-        memset(out, 0, sizeof *out);
+    if (doc != NULL) xmlFreeDoc(doc);
+    if (rc != 0) memset(out, 0, sizeof *out);
     return rc;
 }

@@ -22,18 +22,18 @@ typedef struct dmp_cda_id {
 typedef enum { DMP_CDA_BODY_NONE = 0, DMP_CDA_BODY_STRUCTURED, DMP_CDA_BODY_NON_XML } dmp_cda_body;
 
 typedef struct dmp_cda_header {
-    dmp_cda_id document_id;                       /* ClinicalDocument/id */
-    char type_code[64], type_system[80];          /* ClinicalDocument/code @code @codeSystem (OID) */
-    char title[256];                              /* ClinicalDocument/title (text, trimmed) */
-    char effective_time[32];                      /* ClinicalDocument/effectiveTime @value (HL7 TS, as written) */
-    char confidentiality[32];                     /* ClinicalDocument/confidentialityCode @code */
-    dmp_cda_id patient_ids[DMP_CDA_MAX_IDS];      /* recordTarget/patientRole/id (INS and IPP), in order */
+    dmp_cda_id document_id;                  /* ClinicalDocument/id */
+    char type_code[64], type_system[80];     /* ClinicalDocument/code @code @codeSystem (OID) */
+    char title[256];                         /* ClinicalDocument/title (text, trimmed) */
+    char effective_time[32];                 /* ClinicalDocument/effectiveTime @value (HL7 TS, as written) */
+    char confidentiality[32];                /* ClinicalDocument/confidentialityCode @code */
+    dmp_cda_id patient_ids[DMP_CDA_MAX_IDS]; /* recordTarget/patientRole/id (INS and IPP), in order */
     int npatient_ids;
-    dmp_cda_id author_ids[DMP_CDA_MAX_IDS];       /* author/assignedAuthor/id of every author */
+    dmp_cda_id author_ids[DMP_CDA_MAX_IDS]; /* author/assignedAuthor/id of every author */
     int nauthor_ids;
-    dmp_cda_id custodian_id;                      /* custodian/.../representedCustodianOrganization/id */
-    dmp_cda_body body;                            /* component/structuredBody or component/nonXMLBody */
-    char body_media_type[64];                     /* nonXMLBody/text @mediaType, "" otherwise */
+    dmp_cda_id custodian_id;  /* custodian/.../representedCustodianOrganization/id */
+    dmp_cda_body body;        /* component/structuredBody or component/nonXMLBody */
+    char body_media_type[64]; /* nonXMLBody/text @mediaType, "" otherwise */
 } dmp_cda_header;
 
 /* The structural level of the document: "N3" for a structured body, "N1" for a non-XML one. */

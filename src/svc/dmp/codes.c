@@ -12,22 +12,23 @@
 
 typedef struct dmp_codes_entry {
     const char *code;
-    const char *display;     /* "" when the CSV gives none */
-    uint32_t sys_first;      /* index in dmp_codes.systems */
+    const char *display; /* "" when the CSV gives none */
+    uint32_t sys_first;  /* index in dmp_codes.systems */
     uint32_t sys_count;
 } dmp_codes_entry;
 
 struct dmp_codes {
-    char *text;                               /* the CSV, cut into NUL-terminated fields */
-    dmp_codes_entry *entries;                 /* all codes, grouped by value set, sorted by code */
-    const char **systems;                     /* the system spellings of every entry */
+    char *text;               /* the CSV, cut into NUL-terminated fields */
+    dmp_codes_entry *entries; /* all codes, grouped by value set, sorted by code */
+    const char **systems;     /* the system spellings of every entry */
     size_t first[DMP_VS_COUNT], count[DMP_VS_COUNT];
 };
 
 /* The CSV's value set column, in dmp_value_set order. */
 static const char *const dmp_codes_vs_ids[DMP_VS_COUNT] = {"J07", "J06", "J08", "J02", "J04", "J10"};
 static const char *const dmp_codes_vs_names[DMP_VS_COUNT] = {
-    "J07 type", "J06 class", "J08 confidentiality", "J02 facility type", "J04 practice setting", "J10 format"};
+    "J07 type",  "J06 class", "J08 confidentiality", "J02 facility type", "J04 practice setting",
+    "J10 format"};
 
 const char *dmp_value_set_name(dmp_value_set vs)
 {
@@ -43,9 +44,11 @@ typedef struct dmp_codes_row {
 
 static char *dmp_codes_trim(char *s)
 {
-    while (*s == ' ' || *s == '\t') s++;
+    while (*s == ' ' || *s == '\t')
+        s++;
     size_t n = strlen(s);
-    while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r')) s[--n] = '\0';
+    while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r'))
+        s[--n] = '\0';
     return s;
 }
 
@@ -86,7 +89,8 @@ int dmp_codes_load(const char *csv, size_t len, dmp_codes **out, socle_err *err)
     if (!out) return socle_err_set(err, SOCLE_EINTERNAL, "dmp_codes_load: no output");
     *out = NULL;
     if (!csv && len) return socle_err_set(err, SOCLE_EINTERNAL, "dmp_codes_load: no text");
-    if (len && memchr(csv, '\0', len)) return socle_err_set(err, SOCLE_EINVAL, "value sets CSV: contains a NUL byte");
+    if (len && memchr(csv, '\0', len))
+        return socle_err_set(err, SOCLE_EINVAL, "value sets CSV: contains a NUL byte");
     if (len == SIZE_MAX) return socle_err_set(err, SOCLE_ENOMEM, "value sets CSV: out of memory");
 
     dmp_codes *c = calloc(1, sizeof *c);
@@ -115,8 +119,8 @@ int dmp_codes_load(const char *csv, size_t len, dmp_codes **out, socle_err *err)
         if (!*s || *s == '#') continue;
         if (!have_header) {
             if (strcmp(s, DMP_CODES_HEADER)) {
-                rc = socle_err_set(err, SOCLE_EINVAL, "value sets CSV line %u: expected the header '%s'", line,
-                                   DMP_CODES_HEADER);
+                rc = socle_err_set(err, SOCLE_EINVAL, "value sets CSV line %u: expected the header '%s'",
+                                   line, DMP_CODES_HEADER);
                 goto fail;
             }
             have_header = 1;
@@ -124,10 +128,11 @@ int dmp_codes_load(const char *csv, size_t len, dmp_codes **out, socle_err *err)
         }
         /* Exactly four fields: value_set;code;systems;display. */
         size_t nf = 1;
-        for (const char *q = s; *q; q++) nf += *q == ';';
+        for (const char *q = s; *q; q++)
+            nf += *q == ';';
         if (nf != 4) {
-            rc = socle_err_set(err, SOCLE_EINVAL, "value sets CSV line %u: %zu fields, expected 4 (%s)", line, nf,
-                               DMP_CODES_HEADER);
+            rc = socle_err_set(err, SOCLE_EINVAL, "value sets CSV line %u: %zu fields, expected 4 (%s)", line,
+                               nf, DMP_CODES_HEADER);
             goto fail;
         }
         char *f[4];
@@ -137,13 +142,15 @@ int dmp_codes_load(const char *csv, size_t len, dmp_codes **out, socle_err *err)
             *semi = '\0';
             f[i] = semi + 1;
         }
-        for (int i = 0; i < 4; i++) f[i] = dmp_codes_trim(f[i]);
+        for (int i = 0; i < 4; i++)
+            f[i] = dmp_codes_trim(f[i]);
         int vs = -1;
         for (int i = 0; i < DMP_VS_COUNT; i++)
             if (!strcmp(f[0], dmp_codes_vs_ids[i])) vs = i;
         if (vs < 0) {
-            rc = socle_err_set(err, SOCLE_EINVAL,
-                               "value sets CSV line %u: value_set must be one of J07, J06, J08, J02, J04, J10", line);
+            rc = socle_err_set(
+                err, SOCLE_EINVAL,
+                "value sets CSV line %u: value_set must be one of J07, J06, J08, J02, J04, J10", line);
             goto fail;
         }
         if (!*f[1]) {
@@ -158,8 +165,8 @@ int dmp_codes_load(const char *csv, size_t len, dmp_codes **out, socle_err *err)
             if (bar) *bar = '\0';
             char *one = dmp_codes_trim(sp);
             if (!*one) {
-                rc = socle_err_set(err, SOCLE_EINVAL, "value sets CSV line %u: empty system in the systems column",
-                                   line);
+                rc = socle_err_set(err, SOCLE_EINVAL,
+                                   "value sets CSV line %u: empty system in the systems column", line);
                 goto fail;
             }
             if (nsys == sys_cap) {
@@ -198,8 +205,9 @@ int dmp_codes_load(const char *csv, size_t len, dmp_codes **out, socle_err *err)
     for (size_t i = 1; i < nrows; i++) {
         if (rows[i].vs == rows[i - 1].vs && !strcmp(rows[i].e.code, rows[i - 1].e.code)) {
             unsigned a = rows[i - 1].line, b = rows[i].line;
-            rc = socle_err_set(err, SOCLE_EINVAL, "value sets CSV line %u: code already listed in %s on line %u",
-                               a > b ? a : b, dmp_codes_vs_ids[rows[i].vs], a > b ? b : a);
+            rc = socle_err_set(err, SOCLE_EINVAL,
+                               "value sets CSV line %u: code already listed in %s on line %u", a > b ? a : b,
+                               dmp_codes_vs_ids[rows[i].vs], a > b ? b : a);
             goto fail;
         }
     }

@@ -12,12 +12,12 @@
 #include "base/err.h"
 
 typedef enum {
-    DMP_VS_TYPE = 0,           /* J07 XdsTypeCode: DocumentReference.type */
-    DMP_VS_CLASS,              /* J06 XdsClassCode (TRE_A03): DocumentReference.category */
-    DMP_VS_CONFIDENTIALITY,    /* J08 XdsConfidentialityCode: DocumentReference.securityLabel */
-    DMP_VS_FACILITY,           /* J02 XdsHealthcareFacilityTypeCode: context.facilityType */
-    DMP_VS_PRACTICE_SETTING,   /* J04 XdsPracticeSettingCode: context.practiceSetting */
-    DMP_VS_FORMAT,             /* J10 XdsFormatCode: content.format */
+    DMP_VS_TYPE = 0,         /* J07 XdsTypeCode: DocumentReference.type */
+    DMP_VS_CLASS,            /* J06 XdsClassCode (TRE_A03): DocumentReference.category */
+    DMP_VS_CONFIDENTIALITY,  /* J08 XdsConfidentialityCode: DocumentReference.securityLabel */
+    DMP_VS_FACILITY,         /* J02 XdsHealthcareFacilityTypeCode: context.facilityType */
+    DMP_VS_PRACTICE_SETTING, /* J04 XdsPracticeSettingCode: context.practiceSetting */
+    DMP_VS_FORMAT,           /* J10 XdsFormatCode: content.format */
     DMP_VS_COUNT
 } dmp_value_set;
 

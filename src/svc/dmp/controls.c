@@ -20,8 +20,18 @@
 #include "svc/ins/ins.h"
 
 typedef enum {
-    DMP_OP_OPPOSE = 1, DMP_OP_CLOSE, DMP_OP_REOPEN, DMP_OP_BLOCK, DMP_OP_UNBLOCK, DMP_OP_AUTHORIZE, DMP_OP_REVOKE,
-    DMP_OP_MEDECIN_TRAITANT, DMP_OP_EMERGENCY_OPPOSITION, DMP_OP_EMERGENCY_ACCESS, DMP_OP_MASK, DMP_OP_UNMASK,
+    DMP_OP_OPPOSE = 1,
+    DMP_OP_CLOSE,
+    DMP_OP_REOPEN,
+    DMP_OP_BLOCK,
+    DMP_OP_UNBLOCK,
+    DMP_OP_AUTHORIZE,
+    DMP_OP_REVOKE,
+    DMP_OP_MEDECIN_TRAITANT,
+    DMP_OP_EMERGENCY_OPPOSITION,
+    DMP_OP_EMERGENCY_ACCESS,
+    DMP_OP_MASK,
+    DMP_OP_UNMASK,
 } dmp_operation;
 
 typedef struct dmp_op_route {
@@ -36,12 +46,15 @@ static const char *dmp_param(const json_t *params, const char *name)
 {
     size_t i;
     const json_t *p;
-    json_array_foreach(json_object_get(params, "parameter"), i, p) {
+    json_array_foreach(json_object_get(params, "parameter"), i, p)
+    {
         const char *n = json_string_value(json_object_get(p, "name"));
         if (!n || strcmp(n, name)) continue;
         const json_t *v;
-        if ((v = json_object_get(p, "valueString")) || (v = json_object_get(p, "valueCode"))) return json_string_value(v);
-        if ((v = json_object_get(p, "valueIdentifier"))) return json_string_value(json_object_get(v, "value"));
+        if ((v = json_object_get(p, "valueString")) || (v = json_object_get(p, "valueCode")))
+            return json_string_value(v);
+        if ((v = json_object_get(p, "valueIdentifier")))
+            return json_string_value(json_object_get(v, "value"));
         if ((v = json_object_get(p, "valueBoolean"))) return json_is_true(v) ? "true" : "false";
     }
     return NULL;
@@ -54,14 +67,22 @@ static void dmp_op_fail(http_request *req, http_response *res, int code, const c
     http_respond_error(req, res, &err);
 }
 
-static int dmp_op_audit(dmp_service *svc, store_conn *c, http_request *req, const auth_subject *who, const char *action,
-                        const char *type, const char *id, const char *patient_id, const char *detail, socle_err *err)
+static int dmp_op_audit(dmp_service *svc, store_conn *c, http_request *req, const auth_subject *who,
+                        const char *action, const char *type, const char *id, const char *patient_id,
+                        const char *detail, socle_err *err)
 {
-    audit_event e = {.action = action, .outcome = "success", .agent_kind = auth_kind_name(who->kind),
-                     .agent_id = who->sub, .agent_profession = who->profession[0] ? who->profession : NULL,
-                     .structure = who->structure[0] ? who->structure : NULL, .resource_type = type,
-                     .resource_id = id, .patient_id = patient_id, .address = req->remote_addr,
-                     .request_id = req->request_id, .detail = detail};
+    audit_event e = {.action = action,
+                     .outcome = "success",
+                     .agent_kind = auth_kind_name(who->kind),
+                     .agent_id = who->sub,
+                     .agent_profession = who->profession[0] ? who->profession : NULL,
+                     .structure = who->structure[0] ? who->structure : NULL,
+                     .resource_type = type,
+                     .resource_id = id,
+                     .patient_id = patient_id,
+                     .address = req->remote_addr,
+                     .request_id = req->request_id,
+                     .detail = detail};
     return audit_append_tx(svc->app->audit, c, &e, err);
 }
 
@@ -85,12 +106,13 @@ static int dmp_op_record(store_conn *c, const char *patient_id, dmp_record *r, s
 
 /* The operations on the record and the patient's controls. Returns 0 with *detail set for the
  * trace, or an error (err). */
-static int dmp_op_apply(dmp_service *svc, store_conn *c, http_request *req, const auth_subject *who, dmp_operation op,
-                        dmp_record *r, const json_t *params, const char **detail, socle_err *err)
+static int dmp_op_apply(dmp_service *svc, store_conn *c, http_request *req, const auth_subject *who,
+                        dmp_operation op, dmp_record *r, const json_t *params, const char **detail,
+                        socle_err *err)
 {
     const char *pro = dmp_param(params, "professional");
-    int needs_pro = op == DMP_OP_BLOCK || op == DMP_OP_UNBLOCK || op == DMP_OP_AUTHORIZE || op == DMP_OP_REVOKE ||
-                    op == DMP_OP_MEDECIN_TRAITANT;
+    int needs_pro = op == DMP_OP_BLOCK || op == DMP_OP_UNBLOCK || op == DMP_OP_AUTHORIZE ||
+                    op == DMP_OP_REVOKE || op == DMP_OP_MEDECIN_TRAITANT;
     if (needs_pro && (!pro || (op != DMP_OP_MEDECIN_TRAITANT && !*pro) || strlen(pro) >= 32))
         return socle_err_at(err, SOCLE_EINVAL, "professional",
                             "this operation needs the parameter 'professional' (the professional's IDNPS)");
@@ -102,18 +124,26 @@ static int dmp_op_apply(dmp_service *svc, store_conn *c, http_request *req, cons
     }
     *detail = pro;
     switch (op) {
-    case DMP_OP_OPPOSE: r->facts.state = DMP_RECORD_OPPOSED; break;
+    case DMP_OP_OPPOSE:
+        r->facts.state = DMP_RECORD_OPPOSED;
+        break;
     case DMP_OP_CLOSE:
         if (r->facts.state != DMP_RECORD_ACTIVE)
             return socle_err_set(err, SOCLE_EUNPROCESSABLE, "only an active record can be closed");
         r->facts.state = DMP_RECORD_CLOSED;
         break;
-    case DMP_OP_REOPEN: r->facts.state = DMP_RECORD_ACTIVE; break;
+    case DMP_OP_REOPEN:
+        r->facts.state = DMP_RECORD_ACTIVE;
+        break;
     case DMP_OP_BLOCK:
-    case DMP_OP_UNBLOCK: return dmp_control_set(c, r->patient_id, "block", pro, op == DMP_OP_BLOCK, err);
+    case DMP_OP_UNBLOCK:
+        return dmp_control_set(c, r->patient_id, "block", pro, op == DMP_OP_BLOCK, err);
     case DMP_OP_AUTHORIZE:
-    case DMP_OP_REVOKE: return dmp_control_set(c, r->patient_id, "authorise", pro, op == DMP_OP_AUTHORIZE, err);
-    case DMP_OP_MEDECIN_TRAITANT: snprintf(r->medecin_traitant, sizeof r->medecin_traitant, "%s", pro); break;
+    case DMP_OP_REVOKE:
+        return dmp_control_set(c, r->patient_id, "authorise", pro, op == DMP_OP_AUTHORIZE, err);
+    case DMP_OP_MEDECIN_TRAITANT:
+        snprintf(r->medecin_traitant, sizeof r->medecin_traitant, "%s", pro);
+        break;
     case DMP_OP_EMERGENCY_OPPOSITION: {
         const char *mode = dmp_param(params, "mode"), *oppose = dmp_param(params, "oppose");
         dmp_mode m;
@@ -121,12 +151,15 @@ static int dmp_op_apply(dmp_service *svc, store_conn *c, http_request *req, cons
             return socle_err_at(err, SOCLE_EINVAL, "mode", "mode must be bris_de_glace or centre_15");
         if (!oppose) return socle_err_at(err, SOCLE_EINVAL, "oppose", "oppose (boolean) is required");
         int on = !strcmp(oppose, "true");
-        if (m == DMP_MODE_BRIS_DE_GLACE) r->facts.opposes_bris_de_glace = on;
-        else r->facts.opposes_centre_15 = on;
+        if (m == DMP_MODE_BRIS_DE_GLACE)
+            r->facts.opposes_bris_de_glace = on;
+        else
+            r->facts.opposes_centre_15 = on;
         *detail = on ? "opposed" : "accepted";
         break;
     }
-    default: return socle_err_set(err, SOCLE_EINTERNAL, "unexpected operation");
+    default:
+        return socle_err_set(err, SOCLE_EINTERNAL, "unexpected operation");
     }
     (void)svc;
     (void)who;
@@ -135,8 +168,8 @@ static int dmp_op_apply(dmp_service *svc, store_conn *c, http_request *req, cons
 
 /* A professional opens bris de glace / centre 15 on the record: audited with the reason, and
  * notified to the patient. */
-static int dmp_op_emergency(dmp_service *svc, store_conn *c, http_request *req, const auth_subject *who, dmp_record *r,
-                            const json_t *params, rest_result *res)
+static int dmp_op_emergency(dmp_service *svc, store_conn *c, http_request *req, const auth_subject *who,
+                            dmp_record *r, const json_t *params, rest_result *res)
 {
     const char *mode = dmp_param(params, "mode"), *reason = dmp_param(params, "reason");
     dmp_mode m = DMP_MODE_NORMAL;
@@ -145,26 +178,32 @@ static int dmp_op_emergency(dmp_service *svc, store_conn *c, http_request *req, 
         return rest_fail(res, &res->err);
     }
     if (!reason || !*reason || strlen(reason) > 500) {
-        socle_err_at(&res->err, SOCLE_EINVAL, "reason", "an emergency access needs its reason (at most 500 characters)");
+        socle_err_at(&res->err, SOCLE_EINVAL, "reason",
+                     "an emergency access needs its reason (at most 500 characters)");
         return rest_fail(res, &res->err);
     }
     dmp_reader reader;
-    if (dmp_reader_load(svc, c, who, r, &reader, &res->err)) return rest_fail(res, &res->err);
-    dmp_policy_context pc = {.check = DMP_CHECK_EMERGENCY, .matrix = svc->matrix, .record = &r->facts,
-                             .reader = &reader, .mode = m};
-    if (dmp_authorize(svc, req, who, AUTH_ACTION_OPERATION, "DMP", NULL, r->patient_id, &pc, res)) return res->err.code;
+    if (dmp_reader_load(svc, c, who, r, &reader, NULL, &res->err)) return rest_fail(res, &res->err);
+    dmp_policy_context pc = {.check = DMP_CHECK_EMERGENCY,
+                             .matrix = svc->matrix,
+                             .record = &r->facts,
+                             .reader = &reader,
+                             .mode = m};
+    if (dmp_authorize(svc, req, who, AUTH_ACTION_OPERATION, "DMP", NULL, r->patient_id, &pc, res))
+        return res->err.code;
     char *detail = arena_printf(req->arena, "mode=%s; reason: %s", dmp_mode_name(m), reason);
-    int rc = dmp_emergency_open(c, r->patient_id, who->sub, m, reason, time_now_ms() + svc->emergency_ms, &res->err);
+    int rc = dmp_emergency_open(c, r->patient_id, who->sub, m, reason, time_now_ms() + svc->emergency_ms,
+                                &res->err);
     if (!rc) rc = dmp_notify(c, r->patient_id, "emergency-access", who->sub, dmp_mode_name(m), &res->err);
     if (!rc)
-        rc = dmp_op_audit(svc, c, req, who, "emergency-access", "Patient", r->patient_id, r->patient_id, detail,
-                          &res->err);
+        rc = dmp_op_audit(svc, c, req, who, "emergency-access", "Patient", r->patient_id, r->patient_id,
+                          detail, &res->err);
     return rc ? rest_fail(res, &res->err) : 0;
 }
 
 /* The patient masks or unmasks one of their documents (MASQUE_PS in securityLabel). */
-static int dmp_op_mask(dmp_service *svc, store_conn *c, http_request *req, const auth_subject *who, const char *doc_id,
-                       int mask, rest_result *res)
+static int dmp_op_mask(dmp_service *svc, store_conn *c, http_request *req, const auth_subject *who,
+                       const char *doc_id, int mask, rest_result *res)
 {
     dmp_document d;
     int rc = dmp_document_load(c, doc_id, &d, &res->err);
@@ -174,10 +213,13 @@ static int dmp_op_mask(dmp_service *svc, store_conn *c, http_request *req, const
     if (rc == SOCLE_ENOTFOUND || (!rc && (!strcmp(d.status, "withdrawn") || d.invisible_patient)))
         return rest_fail(res, &(socle_err){.code = SOCLE_ENOTFOUND, .msg = "no such document"});
     if (rc) return rest_fail(res, &res->err);
-    dmp_policy_context pc = {.check = DMP_CHECK_CONTROL, .matrix = svc->matrix, .record = &r.facts, .ins = r.ins};
-    if (dmp_authorize(svc, req, who, AUTH_ACTION_OPERATION, "DMP", doc_id, d.patient_id, &pc, res)) return res->err.code;
+    dmp_policy_context pc = {
+        .check = DMP_CHECK_CONTROL, .matrix = svc->matrix, .record = &r.facts, .ins = r.ins};
+    if (dmp_authorize(svc, req, who, AUTH_ACTION_OPERATION, "DMP", doc_id, d.patient_id, &pc, res))
+        return res->err.code;
     fhir_stored s;
-    if ((rc = fhir_repo_read(c, "DocumentReference", doc_id, 0, req->arena, &s, &res->err))) return rest_fail(res, &res->err);
+    if ((rc = fhir_repo_read(c, "DocumentReference", doc_id, 0, req->arena, &s, &res->err)))
+        return rest_fail(res, &res->err);
     json_t *doc = json_loadb(s.body, s.body_len, 0, NULL);
     json_t *labels = json_object_get(doc, "securityLabel");
     if (!json_is_array(labels)) json_object_set_new(doc, "securityLabel", labels = json_array());
@@ -191,12 +233,14 @@ static int dmp_op_mask(dmp_service *svc, store_conn *c, http_request *req, const
         if (json_array_size(codings) == 0) json_array_remove(labels, i);
     }
     if (mask)
-        json_array_append_new(labels, json_pack("{s:[{s:s, s:s, s:s}]}", "coding", "system",
-                                                "https://mos.esante.gouv.fr/NOS/TRE_A07-StatusVisibiliteDocument/FHIR/"
-                                                "TRE-A07-StatusVisibiliteDocument",
-                                                "code", "MASQUE_PS", "display", "Masqué aux professionnels de santé"));
+        json_array_append_new(
+            labels, json_pack("{s:[{s:s, s:s, s:s}]}", "coding", "system",
+                              "https://mos.esante.gouv.fr/NOS/TRE_A07-StatusVisibiliteDocument/FHIR/"
+                              "TRE-A07-StatusVisibiliteDocument",
+                              "code", "MASQUE_PS", "display", "Masqué aux professionnels de santé"));
     int created;
-    rc = fhir_repo_update(c, "DocumentReference", doc_id, doc, 0, req->arena, &s, &created, &res->err);
+    rc = fhir_repo_update_ex(c, "DocumentReference", doc_id, doc, 0, FHIR_REPO_UNINDEXED, req->arena, &s,
+                             &created, &res->err);
     json_decref(doc);
     if (!rc) rc = rest_audit_stored(svc->app, c, req, who, mask ? "mask" : "unmask", &s, NULL, &res->err);
     d.masked = mask;
@@ -221,7 +265,8 @@ static void dmp_op_handler(void *ctx, http_request *req, http_response *res)
         const char *rt = json_string_value(json_object_get(params, "resourceType"));
         if (!rt || strcmp(rt, "Parameters")) {
             json_decref(params);
-            dmp_op_fail(req, res, SOCLE_EINVAL, "resourceType", "the body of an operation is a Parameters resource");
+            dmp_op_fail(req, res, SOCLE_EINVAL, "resourceType",
+                        "the body of an operation is a Parameters resource");
             return;
         }
     }
@@ -244,13 +289,16 @@ static void dmp_op_handler(void *ctx, http_request *req, http_response *res)
         } else if (route->op == DMP_OP_EMERGENCY_ACCESS) {
             rc = dmp_op_emergency(svc, c, req, &who, &record, params, &r);
         } else {
-            dmp_policy_context pc = {.check = DMP_CHECK_CONTROL, .matrix = svc->matrix, .record = &record.facts,
+            dmp_policy_context pc = {.check = DMP_CHECK_CONTROL,
+                                     .matrix = svc->matrix,
+                                     .record = &record.facts,
                                      .ins = record.ins};
             const char *detail = NULL;
             rc = dmp_authorize(svc, req, &who, AUTH_ACTION_OPERATION, "DMP", NULL, id, &pc, &r);
             if (!rc && (rc = dmp_op_apply(svc, c, req, &who, route->op, &record, params, &detail, &r.err)))
                 rest_fail(&r, &r.err);
-            if (!rc && (rc = dmp_op_audit(svc, c, req, &who, route->name + 1, "Patient", id, id, detail, &r.err)))
+            if (!rc &&
+                (rc = dmp_op_audit(svc, c, req, &who, route->name + 1, "Patient", id, id, detail, &r.err)))
                 rest_fail(&r, &r.err);
         }
     }
@@ -287,8 +335,8 @@ static void dmp_notifications_route(void *ctx, http_request *req, http_response 
         http_respond_error(req, res, &r.err);
         return;
     }
-    dmp_policy_context pc = {.check = DMP_CHECK_CONTROL, .matrix = svc->matrix, .record = &record.facts,
-                             .ins = record.ins};
+    dmp_policy_context pc = {
+        .check = DMP_CHECK_CONTROL, .matrix = svc->matrix, .record = &record.facts, .ins = record.ins};
     if (dmp_authorize(svc, req, &who, AUTH_ACTION_OPERATION, "DMP", NULL, id, &pc, &r)) {
         store_release(svc->app->store, c);
         rest_respond_result(req, res, &r);

@@ -2,11 +2,11 @@
  * repository root where make runs; the Makefile lists them as dependencies of this object). */
 #include "svc/dmp/data.h"
 
-#define DMP_EMBED(symbol, path)                                                                    \
-    __asm__(".section .rodata\n"                                                                   \
-            ".global " #symbol "_start\n.global " #symbol "_end\n"                                 \
-            ".balign 16\n" #symbol "_start:\n"                                                     \
-            ".incbin \"" path "\"\n" #symbol "_end:\n"                                             \
+#define DMP_EMBED(symbol, path)                                                                              \
+    __asm__(".section .rodata\n"                                                                             \
+            ".global " #symbol "_start\n.global " #symbol "_end\n"                                           \
+            ".balign 16\n" #symbol "_start:\n"                                                               \
+            ".incbin \"" path "\"\n" #symbol "_end:\n"                                                       \
             ".byte 0\n.previous\n")
 
 DMP_EMBED(dmp_valuesets_csv, "data/dmp/valuesets.csv");

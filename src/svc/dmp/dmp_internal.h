@@ -13,9 +13,9 @@ struct dmp_service {
     socle_app *app;
     dmp_codes *codes;
     dmp_matrix *matrix;
-    int check_hash;               /* dmp_check_hash */
-    int64_t max_document_bytes;   /* dmp_max_document_bytes */
-    int64_t emergency_ms;         /* dmp_emergency_minutes */
+    int check_hash;             /* dmp_check_hash */
+    int64_t max_document_bytes; /* dmp_max_document_bytes */
+    int64_t emergency_ms;       /* dmp_emergency_minutes */
 };
 
 /* --- store.c: the DMP's tables --- */
@@ -25,9 +25,9 @@ int dmp_migrate(store *s, socle_err *err);
 /* A patient's record: state, choices, médecin traitant. */
 typedef struct dmp_record {
     char patient_id[128];
-    char ins[16];                 /* the qualified INS matricule */
+    char ins[16]; /* the qualified INS matricule */
     dmp_record_facts facts;
-    char medecin_traitant[64];    /* IDNPS or "" */
+    char medecin_traitant[64]; /* IDNPS or "" */
 } dmp_record;
 
 /* dmp_record_load - the record of patient_id: SOCLE_ENOTFOUND when none was made. */
@@ -42,10 +42,11 @@ int dmp_record_open(store_conn *c, const char *patient_id, dmp_record *out, socl
 int dmp_record_save(store_conn *c, const dmp_record *r, socle_err *err);
 
 /* The facts about the caller as a reader of this record (kind, mode, authorisation, blocked,
- * médecin traitant). `who` must be a professional or the record's patient (or their legal
- * representative). Returns SOCLE_EFORBIDDEN for anybody else. */
-int dmp_reader_load(dmp_service *svc, store_conn *c, const auth_subject *who, const dmp_record *r, dmp_reader *out,
-                    socle_err *err);
+ * médecin traitant), in one statement; *seen_before (may be NULL) says whether a professional's
+ * first access was already notified. `who` must be a professional or the record's patient (or
+ * their legal representative). Returns SOCLE_EFORBIDDEN for anybody else. */
+int dmp_reader_load(dmp_service *svc, store_conn *c, const auth_subject *who, const dmp_record *r,
+                    dmp_reader *out, int *seen_before, socle_err *err);
 
 /* Patient controls and the care team (dmp_control rows: kind "block" or "authorise"). */
 int dmp_control_set(store_conn *c, const char *patient_id, const char *kind, const char *idnps, int on,
@@ -53,9 +54,10 @@ int dmp_control_set(store_conn *c, const char *patient_id, const char *kind, con
 int dmp_care_team_add(store_conn *c, const char *patient_id, const char *structure, socle_err *err);
 /* dmp_emergency_open - open an emergency access (mode, reason) for idnps on the record until
  * expires_ms. */
-int dmp_emergency_open(store_conn *c, const char *patient_id, const char *idnps, dmp_mode mode, const char *reason,
-                       int64_t expires_ms, socle_err *err);
-/* dmp_note_first_access - notify the patient the first time a professional opens their record. */
+int dmp_emergency_open(store_conn *c, const char *patient_id, const char *idnps, dmp_mode mode,
+                       const char *reason, int64_t expires_ms, socle_err *err);
+/* dmp_note_first_access - notify the patient that a professional opened their record for the first
+ * time (the caller knows it is the first: dmp_reader_load's seen_before). */
 int dmp_note_first_access(store_conn *c, const char *patient_id, const char *idnps, socle_err *err);
 /* dmp_notify - record a notification for the patient (kind "emergency-access", "first-access"). */
 int dmp_notify(store_conn *c, const char *patient_id, const char *kind, const char *idnps, const char *detail,
@@ -65,7 +67,7 @@ int dmp_notify(store_conn *c, const char *patient_id, const char *kind, const ch
 typedef struct dmp_document {
     char id[72];
     char patient_id[128];
-    char status[16];              /* current, superseded, withdrawn */
+    char status[16]; /* current, superseded, withdrawn */
     char type_code[64];
     char class_code[16];
     int64_t date_ms;
@@ -89,16 +91,17 @@ int dmp_document_by_binary(store_conn *c, const char *binary_id, dmp_document *o
 /* dmp_document_set - change a document's status and visibility flags. */
 int dmp_document_set(store_conn *c, const dmp_document *d, socle_err *err);
 /* dmp_document_facts_of - the access facts of a document (pointers into d). */
-void dmp_document_facts_of(const dmp_document *d, const char *authors[DMP_MAX_AUTHORS], dmp_document_facts *out);
+void dmp_document_facts_of(const dmp_document *d, const char *authors[DMP_MAX_AUTHORS],
+                           dmp_document_facts *out);
 
 /* --- policy.c: the "dmp-access" rule --- */
 
 typedef enum {
-    DMP_CHECK_DOCUMENT = 1,   /* may the reader see this document */
-    DMP_CHECK_RECORD,         /* may the reader open the record */
-    DMP_CHECK_FEED,           /* may the caller feed the record */
-    DMP_CHECK_CONTROL,        /* may the caller change the record's state or the patient's controls */
-    DMP_CHECK_EMERGENCY,      /* may the professional open an emergency access in `mode` */
+    DMP_CHECK_DOCUMENT = 1, /* may the reader see this document */
+    DMP_CHECK_RECORD,       /* may the reader open the record */
+    DMP_CHECK_FEED,         /* may the caller feed the record */
+    DMP_CHECK_CONTROL,      /* may the caller change the record's state or the patient's controls */
+    DMP_CHECK_EMERGENCY,    /* may the professional open an emergency access in `mode` */
 } dmp_check;
 
 /* What the DMP hands the policy engine in auth_target.context. */
@@ -106,20 +109,21 @@ typedef struct dmp_policy_context {
     dmp_check check;
     const dmp_matrix *matrix;
     const dmp_record_facts *record;
-    const dmp_reader *reader;        /* NULL for system subjects */
+    const dmp_reader *reader;           /* NULL for system subjects */
     const dmp_document_facts *document; /* DMP_CHECK_DOCUMENT */
-    const char *ins;                 /* DMP_CHECK_CONTROL: the record's qualified INS */
-    dmp_mode mode;                   /* DMP_CHECK_EMERGENCY */
+    const char *ins;                    /* DMP_CHECK_CONTROL: the record's qualified INS */
+    dmp_mode mode;                      /* DMP_CHECK_EMERGENCY */
 } dmp_policy_context;
 
 int dmp_policy_rule(void *ctx, const auth_subject *s, auth_action a, const auth_target *t, char *reason,
                     size_t reason_len);
 /* dmp_authorize - ask the policy engine about one check; on refusal fill res (403) and audit it. */
-int dmp_authorize(dmp_service *svc, http_request *req, const auth_subject *who, auth_action action, const char *type,
-                  const char *id, const char *patient_id, const dmp_policy_context *pc, rest_result *res);
+int dmp_authorize(dmp_service *svc, http_request *req, const auth_subject *who, auth_action action,
+                  const char *type, const char *id, const char *patient_id, const dmp_policy_context *pc,
+                  rest_result *res);
 /* dmp_may_read - the same without answering (search filtering): 1 allowed, 0 not. */
-int dmp_may_read(dmp_service *svc, const auth_subject *who, const char *type, const char *id, const char *patient_id,
-                 const dmp_policy_context *pc);
+int dmp_may_read(dmp_service *svc, const auth_subject *who, const char *type, const char *id,
+                 const char *patient_id, const dmp_policy_context *pc);
 
 /* --- view.c: one caller looking at one record --- */
 
@@ -128,14 +132,14 @@ typedef struct dmp_view {
     const auth_subject *who;
     dmp_record record;
     dmp_reader reader;
-    int has_reader;                  /* 0 for software with a system token */
+    int has_reader; /* 0 for software with a system token */
 } dmp_view;
 
 /* dmp_view_open - load the record of patient_id and the caller as its reader, and ask the policy
  * whether they may open it (403 in res, audited, when not). SOCLE_ENOTFOUND (res untouched) when
  * the patient has no record. A professional's first access is notified to the patient. */
-int dmp_view_open(dmp_service *svc, store_conn *c, http_request *req, const auth_subject *who, const char *patient_id,
-                  dmp_view *v, rest_result *res);
+int dmp_view_open(dmp_service *svc, store_conn *c, http_request *req, const auth_subject *who,
+                  const char *patient_id, dmp_view *v, rest_result *res);
 /* dmp_view_may_see - may the viewer see this document (policy engine, per document)? */
 int dmp_view_may_see(dmp_view *v, const dmp_document *d);
 /* dmp_view_detail - the access mode for the audit trail ("mode=normal"...). */
@@ -155,19 +159,20 @@ void dmp_metadata_flags(const json_t *doc, dmp_document *d);
 
 /* --- provide.c, find.c, retrieve.c, controls.c --- */
 
-int dmp_find_references(dmp_service *svc, http_request *req, const auth_subject *who, store_conn *c, const rest_op *op,
-                        rest_result *res);
-int dmp_find_lists(dmp_service *svc, http_request *req, const auth_subject *who, store_conn *c, const rest_op *op,
-                   rest_result *res);
-int dmp_provide_bundle(void *ctx, http_request *req, http_response *res, const auth_subject *who, json_t *bundle);
-int dmp_handle_document(void *ctx, http_request *req, const auth_subject *who, store_conn *conn, const rest_op *op,
-                        rest_result *res);
-int dmp_handle_list(void *ctx, http_request *req, const auth_subject *who, store_conn *conn, const rest_op *op,
-                    rest_result *res);
-int dmp_handle_binary(void *ctx, http_request *req, const auth_subject *who, store_conn *conn, const rest_op *op,
-                      rest_result *res);
-int dmp_handle_audit(void *ctx, http_request *req, const auth_subject *who, store_conn *conn, const rest_op *op,
-                     rest_result *res);
+int dmp_find_references(dmp_service *svc, http_request *req, const auth_subject *who, store_conn *c,
+                        const rest_op *op, rest_result *res);
+int dmp_find_lists(dmp_service *svc, http_request *req, const auth_subject *who, store_conn *c,
+                   const rest_op *op, rest_result *res);
+int dmp_provide_bundle(void *ctx, http_request *req, http_response *res, const auth_subject *who,
+                       json_t *bundle);
+int dmp_handle_document(void *ctx, http_request *req, const auth_subject *who, store_conn *conn,
+                        const rest_op *op, rest_result *res);
+int dmp_handle_list(void *ctx, http_request *req, const auth_subject *who, store_conn *conn,
+                    const rest_op *op, rest_result *res);
+int dmp_handle_binary(void *ctx, http_request *req, const auth_subject *who, store_conn *conn,
+                      const rest_op *op, rest_result *res);
+int dmp_handle_audit(void *ctx, http_request *req, const auth_subject *who, store_conn *conn,
+                     const rest_op *op, rest_result *res);
 int dmp_controls_register(dmp_service *svc, http_router *router);
 
 #endif

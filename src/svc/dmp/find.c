@@ -12,16 +12,17 @@
 #include "svc/dmp/dmp_internal.h"
 
 #define DMP_FIND_MAX_PARAMS 24
+#define DMP_FIND_MAX_TYPES 16
 
 typedef struct dmp_find {
-    const char *patient;           /* Patient id, from patient= or patient.identifier= */
+    const char *patient; /* Patient id, from patient= or patient.identifier= */
     int patient_given;
     const char *tokens[DMP_FIND_MAX_PARAMS][2]; /* (parameter, value) token filters */
     int ntokens;
-    int64_t date_low[4], date_high[4];         /* date filters: [low, high] ranges to intersect */
+    int64_t date_low[4], date_high[4]; /* date filters: [low, high] ranges to intersect */
     int ndates;
-    const char *author;            /* IDNPS */
-    int descending;                /* _sort=-date (the default) */
+    const char *author; /* IDNPS */
+    int descending;     /* _sort=-date (the default) */
     int count, offset;
 } dmp_find;
 
@@ -52,16 +53,23 @@ static int dmp_date_filter(dmp_find *f, const char *value, socle_err *err)
         value += 2;
     }
     int64_t low, high;
-    if (time_parse_fhir(value, &low, &high, err)) return socle_err_at(err, SOCLE_EINVAL, "date", "date: %s", err->msg);
+    if (time_parse_fhir(value, &low, &high, err))
+        return socle_err_at(err, SOCLE_EINVAL, "date", "date: %s", err->msg);
     int64_t *lo = &f->date_low[f->ndates], *hi = &f->date_high[f->ndates];
     *lo = TIME_MIN_MS;
     *hi = INT64_MAX;
-    if (!strcmp(prefix, "eq")) *lo = low, *hi = high;
-    else if (!strcmp(prefix, "ge")) *lo = low;
-    else if (!strcmp(prefix, "gt")) *lo = high + 1;
-    else if (!strcmp(prefix, "le")) *hi = high;
-    else if (!strcmp(prefix, "lt")) *hi = low - 1;
-    else return socle_err_at(err, SOCLE_EINVAL, "date", "date: unknown prefix '%s'", prefix);
+    if (!strcmp(prefix, "eq"))
+        *lo = low, *hi = high;
+    else if (!strcmp(prefix, "ge"))
+        *lo = low;
+    else if (!strcmp(prefix, "gt"))
+        *lo = high + 1;
+    else if (!strcmp(prefix, "le"))
+        *hi = high;
+    else if (!strcmp(prefix, "lt"))
+        *hi = low - 1;
+    else
+        return socle_err_at(err, SOCLE_EINVAL, "date", "date: unknown prefix '%s'", prefix);
     f->ndates++;
     return 0;
 }
@@ -73,12 +81,13 @@ static int dmp_find_parse(dmp_service *svc, store_conn *c, arena *a, const rest_
     memset(f, 0, sizeof *f);
     f->descending = 1;
     f->count = 20;
-    static const char *const tokens[] = {"status", "type", "category", "format", "setting", "facility",
-                                         "security-label", "code", "identifier"};
+    static const char *const tokens[] = {"status",   "type",           "category", "format",    "setting",
+                                         "facility", "security-label", "code",     "identifier"};
     for (int i = 0; i < op->nparams; i++) {
         const char *name = op->params[i].name, *value = op->params[i].value ? op->params[i].value : "";
         int is_token = 0;
-        for (size_t k = 0; k < sizeof tokens / sizeof tokens[0]; k++) is_token |= !strcmp(name, tokens[k]);
+        for (size_t k = 0; k < sizeof tokens / sizeof tokens[0]; k++)
+            is_token |= !strcmp(name, tokens[k]);
         if (!strcmp(name, "patient") || !strcmp(name, "subject")) {
             char type[64], id[128];
             const char *pid = value;
@@ -105,7 +114,8 @@ static int dmp_find_parse(dmp_service *svc, store_conn *c, arena *a, const rest_
             if (dmp_date_filter(f, value, err)) return err->code;
         } else if (!list && !strcmp(name, "author")) {
             char type[64], id[128];
-            f->author = fhir_reference_parse(value, type, sizeof type, id, sizeof id) ? arena_strdup(a, id) : value;
+            f->author =
+                fhir_reference_parse(value, type, sizeof type, id, sizeof id) ? arena_strdup(a, id) : value;
         } else if (!strcmp(name, "_sort")) {
             if (strcmp(value, "date") && strcmp(value, "-date"))
                 return socle_err_at(err, SOCLE_EINVAL, "_sort", "_sort supports date and -date");
@@ -116,11 +126,13 @@ static int dmp_find_parse(dmp_service *svc, store_conn *c, arena *a, const rest_
             if (*end || n < 0 || (n == 0 && name[1] == 'c'))
                 return socle_err_at(err, SOCLE_EINVAL, name, "%s must be a %s integer", name,
                                     name[1] == 'c' ? "positive" : "non-negative");
-            if (name[1] == 'c') f->count = n > 200 ? 200 : (int)n;
-            else f->offset = n > 1000000 ? 1000000 : (int)n;
+            if (name[1] == 'c')
+                f->count = n > 200 ? 200 : (int)n;
+            else
+                f->offset = n > 1000000 ? 1000000 : (int)n;
         } else if (strcmp(name, "_format") && strcmp(name, "_pretty") && !op->lenient) {
-            return socle_err_at(err, SOCLE_EINVAL, name, "unknown parameter '%.64s' for %s (%s)", name, op->type,
-                                list ? "ITI-66" : "ITI-67");
+            return socle_err_at(err, SOCLE_EINVAL, name, "unknown parameter '%.64s' for %s (%s)", name,
+                                op->type, list ? "ITI-66" : "ITI-67");
         }
     }
     (void)svc;
@@ -144,9 +156,10 @@ static int dmp_find_matches(const dmp_find *f, const dmp_document *d)
                             : !strcmp(name, "facility") ? d->facility_code
                                                         : NULL;
         if (!strcmp(name, "security-label")) {
-            int ok = (d->masked && dmp_token_any(values, "MASQUE_PS")) ||
-                     (d->invisible_patient && dmp_token_any(values, "INVISIBLE_PATIENT")) ||
-                     (d->invisible_representatives && dmp_token_any(values, "INVISIBLE_REPRESENTANTS_LEGAUX"));
+            int ok =
+                (d->masked && dmp_token_any(values, "MASQUE_PS")) ||
+                (d->invisible_patient && dmp_token_any(values, "INVISIBLE_PATIENT")) ||
+                (d->invisible_representatives && dmp_token_any(values, "INVISIBLE_REPRESENTANTS_LEGAUX"));
             if (!ok) return 0;
         } else if (field && !dmp_token_any(values, field)) {
             return 0;
@@ -156,22 +169,43 @@ static int dmp_find_matches(const dmp_find *f, const dmp_document *d)
         if (d->date_ms < f->date_low[i] || d->date_ms > f->date_high[i]) return 0;
     if (f->author) {
         int ok = 0;
-        for (int i = 0; i < d->nauthors; i++) ok |= !strcmp(d->authors[i], f->author);
+        for (int i = 0; i < d->nauthors; i++)
+            ok |= !strcmp(d->authors[i], f->author);
         if (!ok) return 0;
     }
     return 1;
 }
 
 /* The visible documents of the patient matching f, in f's order: *out (arena), *n. */
-static int dmp_find_documents(dmp_view *v, store_conn *c, arena *a, const dmp_find *f, dmp_document **out, size_t *n,
-                              socle_err *err)
+static int dmp_find_documents(dmp_view *v, store_conn *c, arena *a, const dmp_find *f, dmp_document **out,
+                              size_t *n, socle_err *err)
 {
-    char sql[512];
-    snprintf(sql, sizeof sql, "SELECT %s FROM dmp_document WHERE patient_id = $1 ORDER BY date_ms %s, id",
-             dmp_document_columns, f->descending ? "DESC" : "ASC");
-    store_value p[1] = {STORE_V_TEXT(f->patient)};
+    /* The patient, and the document types when the search names them (the index is patient, type,
+     * date): a patient's other documents are not even read. Every other filter applies below. */
+    socle_buf sql = SOCLE_BUF_INIT;
+    store_value p[1 + DMP_FIND_MAX_TYPES];
+    int np = 0;
+    p[np++] = STORE_V_TEXT(f->patient);
+    buf_printf(&sql, "SELECT %s FROM dmp_document WHERE patient_id = $1", dmp_document_columns);
+    const char *types = NULL;
+    for (int i = 0; i < f->ntokens; i++)
+        if (!strcmp(f->tokens[i][0], "type")) types = types ? "" : f->tokens[i][1]; /* several: filter in C */
+    char typebuf[512];
+    int ntypes = types ? 1 : 0;
+    for (const char *t = types; t && *t; t++) ntypes += *t == ',';
+    if (types && *types && ntypes <= DMP_FIND_MAX_TYPES && strlen(types) < sizeof typebuf) {
+        snprintf(typebuf, sizeof typebuf, "%s", types);
+        buf_puts(&sql, " AND type_code IN (");
+        for (char *save = NULL, *t = strtok_r(typebuf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+            buf_printf(&sql, "%s$%d", np > 1 ? ", " : "", np + 1);
+            p[np++] = STORE_V_TEXT(dmp_token_code(t));
+        }
+        buf_putc(&sql, ')');
+    }
+    buf_printf(&sql, " ORDER BY date_ms %s, id", f->descending ? "DESC" : "ASC");
     store_rows *r;
-    int rc = store_query(c, sql, p, 1, &r, err);
+    int rc = buf_ok(&sql) ? store_query(c, sql.data, p, np, &r, err) : socle_err_set(err, SOCLE_ENOMEM, "out of memory");
+    buf_free(&sql);
     if (rc) return rc;
     size_t cap = 16;
     *n = 0;
@@ -192,14 +226,15 @@ static int dmp_find_documents(dmp_view *v, store_conn *c, arena *a, const dmp_fi
     return rc < 0 ? rc : 0;
 }
 
-static void dmp_searchset_open(socle_buf *b, socle_app *app, http_request *req, const char *type, const rest_op *op,
-                               size_t total, const dmp_find *f)
+static void dmp_searchset_open(socle_buf *b, socle_app *app, http_request *req, const char *type,
+                               const rest_op *op, size_t total, const dmp_find *f)
 {
     char id[37], now[32];
-    buf_printf(b,
-               "{\"resourceType\":\"Bundle\",\"id\":\"%s\",\"meta\":{\"lastUpdated\":\"%s\"},\"type\":\"searchset\","
-               "\"total\":%zu,\"link\":[{\"relation\":\"self\",\"url\":",
-               id_uuid(id), time_format_instant(time_now_ms(), now), total);
+    buf_printf(
+        b,
+        "{\"resourceType\":\"Bundle\",\"id\":\"%s\",\"meta\":{\"lastUpdated\":\"%s\"},\"type\":\"searchset\","
+        "\"total\":%zu,\"link\":[{\"relation\":\"self\",\"url\":",
+        id_uuid(id), time_format_instant(time_now_ms(), now), total);
     /* The query as received, without paging, so that next pages add their own. */
     socle_buf q;
     buf_init(&q);
@@ -217,8 +252,8 @@ static void dmp_searchset_open(socle_buf *b, socle_app *app, http_request *req, 
     buf_putc(b, '}');
     if ((size_t)f->offset + (size_t)f->count < total) {
         buf_puts(b, ",{\"relation\":\"next\",\"url\":");
-        buf_json_string(b, arena_printf(req->arena, "%s/%s?%s%s_count=%d&_offset=%d", app->fhir_base, type, query,
-                                        *query ? "&" : "", f->count, f->offset + f->count));
+        buf_json_string(b, arena_printf(req->arena, "%s/%s?%s%s_count=%d&_offset=%d", app->fhir_base, type,
+                                        query, *query ? "&" : "", f->count, f->offset + f->count));
         buf_putc(b, '}');
     }
     buf_putc(b, ']');
@@ -243,8 +278,8 @@ static int dmp_empty_searchset(dmp_service *svc, http_request *req, const char *
     return 0;
 }
 
-int dmp_find_references(dmp_service *svc, http_request *req, const auth_subject *who, store_conn *c, const rest_op *op,
-                        rest_result *res)
+int dmp_find_references(dmp_service *svc, http_request *req, const auth_subject *who, store_conn *c,
+                        const rest_op *op, rest_result *res)
 {
     dmp_find f;
     if (dmp_find_parse(svc, c, req->arena, op, 0, &f, &res->err)) return rest_fail(res, &res->err);
@@ -267,14 +302,15 @@ int dmp_find_references(dmp_service *svc, http_request *req, const auth_subject 
     }
     if (!first) buf_putc(b, ']');
     buf_putc(b, '}');
-    rest_audit(svc->app, req, who, "search", "success", "DocumentReference", NULL, f.patient, dmp_view_detail(&v));
+    rest_audit(svc->app, req, who, "search", "success", "DocumentReference", NULL, f.patient,
+               dmp_view_detail(&v));
     res->status = 200;
     return buf_ok(b) ? 0 : rest_fail(res, &(socle_err){.code = SOCLE_ENOMEM, .msg = "out of memory"});
 }
 
 /* ITI-66: the submission sets of the patient that hold at least one document the caller sees. */
-int dmp_find_lists(dmp_service *svc, http_request *req, const auth_subject *who, store_conn *c, const rest_op *op,
-                   rest_result *res)
+int dmp_find_lists(dmp_service *svc, http_request *req, const auth_subject *who, store_conn *c,
+                   const rest_op *op, rest_result *res)
 {
     dmp_find f;
     if (dmp_find_parse(svc, c, req->arena, op, 1, &f, &res->err)) return rest_fail(res, &res->err);
@@ -288,19 +324,22 @@ int dmp_find_lists(dmp_service *svc, http_request *req, const auth_subject *who,
     docs_filter.ndates = 0;
     dmp_document *docs;
     size_t n;
-    if (dmp_find_documents(&v, c, req->arena, &docs_filter, &docs, &n, &res->err)) return rest_fail(res, &res->err);
+    if (dmp_find_documents(&v, c, req->arena, &docs_filter, &docs, &n, &res->err))
+        return rest_fail(res, &res->err);
     const char **sets = arena_alloc(req->arena, sizeof *sets * (n ? n : 1));
     size_t nsets = 0;
     for (size_t i = 0; i < n; i++) {
         int seen = !docs[i].submission_set[0];
-        for (size_t k = 0; k < nsets && !seen; k++) seen = !strcmp(sets[k], docs[i].submission_set);
+        for (size_t k = 0; k < nsets && !seen; k++)
+            seen = !strcmp(sets[k], docs[i].submission_set);
         if (!seen) sets[nsets++] = docs[i].submission_set;
     }
     fhir_stored *lists = arena_alloc(req->arena, sizeof *lists * (nsets ? nsets : 1));
     size_t nlists = 0;
     for (size_t k = 0; k < nsets; k++) {
         fhir_stored s;
-        if (fhir_repo_read(c, "List", sets[k], 0, req->arena, &s, &res->err)) return rest_fail(res, &res->err);
+        if (fhir_repo_read(c, "List", sets[k], 0, req->arena, &s, &res->err))
+            return rest_fail(res, &res->err);
         json_t *list = json_loadb(s.body, s.body_len, 0, NULL);
         dmp_document probe;
         memset(&probe, 0, sizeof probe);
@@ -311,11 +350,15 @@ int dmp_find_lists(dmp_service *svc, http_request *req, const auth_subject *who,
         int ok = 1;
         for (int i = 0; i < f.ntokens && ok; i++) {
             const char *name = f.tokens[i][0], *values = f.tokens[i][1];
-            if (!strcmp(name, "status")) ok = dmp_token_any(values, probe.status);
-            else if (!strcmp(name, "code")) ok = dmp_token_any(values, "submissionset");
-            else if (!strcmp(name, "identifier")) ok = 1;
+            if (!strcmp(name, "status"))
+                ok = dmp_token_any(values, probe.status);
+            else if (!strcmp(name, "code"))
+                ok = dmp_token_any(values, "submissionset");
+            else if (!strcmp(name, "identifier"))
+                ok = 1;
         }
-        for (int i = 0; i < f.ndates && ok; i++) ok = probe.date_ms >= f.date_low[i] && probe.date_ms <= f.date_high[i];
+        for (int i = 0; i < f.ndates && ok; i++)
+            ok = probe.date_ms >= f.date_low[i] && probe.date_ms <= f.date_high[i];
         json_decref(list);
         if (ok) lists[nlists++] = s;
     }

@@ -14,7 +14,7 @@ typedef enum { DMP_CELL_NO = 0, DMP_CELL_YES, DMP_CELL_TYPES } dmp_cell_kind;
 
 typedef struct dmp_cell {
     dmp_cell_kind kind;
-    char *types;                  /* "|CODE|CODE|" for DMP_CELL_TYPES */
+    char *types; /* "|CODE|CODE|" for DMP_CELL_TYPES */
 } dmp_cell;
 
 struct dmp_matrix {
@@ -44,18 +44,22 @@ static int dmp_matrix_split(char *line, char **fields, int max)
 
 static char *dmp_matrix_trim(char *s)
 {
-    while (*s == ' ' || *s == '\t') s++;
+    while (*s == ' ' || *s == '\t')
+        s++;
     size_t n = strlen(s);
-    while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r')) s[--n] = 0;
+    while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r'))
+        s[--n] = 0;
     return s;
 }
 
 void dmp_matrix_free(dmp_matrix *m)
 {
     if (!m) return;
-    for (int i = 0; i < m->ncolumns; i++) free(m->columns[i]);
+    for (int i = 0; i < m->ncolumns; i++)
+        free(m->columns[i]);
     for (int r = 0; r < m->nrows; r++)
-        for (int c = 0; c < m->ncolumns; c++) free(m->rows[r].cells[c].types);
+        for (int c = 0; c < m->ncolumns; c++)
+            free(m->rows[r].cells[c].types);
     free(m);
 }
 
@@ -100,14 +104,15 @@ int dmp_matrix_load(const char *csv, size_t len, dmp_matrix **out, socle_err *er
         int n = dmp_matrix_split(trimmed, fields, DMP_MATRIX_MAX_COLUMNS + 2);
         if (!header) {
             if (n < 3 || n > DMP_MATRIX_MAX_COLUMNS + 2 || strcmp(dmp_matrix_trim(fields[0]), "classe")) {
-                rc = socle_err_set(err, SOCLE_EINVAL, "line %d: the header must be classe;libelle;PROFESSION;...",
-                                   lineno);
+                rc = socle_err_set(err, SOCLE_EINVAL,
+                                   "line %d: the header must be classe;libelle;PROFESSION;...", lineno);
                 break;
             }
             for (int i = 2; i < n; i++) {
                 char *name = dmp_matrix_trim(fields[i]);
                 if (!*name) {
-                    rc = socle_err_set(err, SOCLE_EINVAL, "line %d, column %d: empty profession", lineno, i + 1);
+                    rc = socle_err_set(err, SOCLE_EINVAL, "line %d, column %d: empty profession", lineno,
+                                       i + 1);
                     break;
                 }
                 m->columns[m->ncolumns++] = strdup(name);
@@ -121,7 +126,8 @@ int dmp_matrix_load(const char *csv, size_t len, dmp_matrix **out, socle_err *er
             break;
         }
         if (m->nrows == DMP_MATRIX_MAX_ROWS) {
-            rc = socle_err_set(err, SOCLE_EINVAL, "line %d: more than %d classes", lineno, DMP_MATRIX_MAX_ROWS);
+            rc = socle_err_set(err, SOCLE_EINVAL, "line %d: more than %d classes", lineno,
+                               DMP_MATRIX_MAX_ROWS);
             break;
         }
         char *klass = dmp_matrix_trim(fields[0]);
@@ -132,8 +138,9 @@ int dmp_matrix_load(const char *csv, size_t len, dmp_matrix **out, socle_err *er
         snprintf(m->rows[m->nrows].class_code, sizeof m->rows[0].class_code, "%s", klass);
         for (int c = 0; c < m->ncolumns && !rc; c++)
             if (dmp_matrix_cell(dmp_matrix_trim(fields[c + 2]), &m->rows[m->nrows].cells[c]))
-                rc = socle_err_set(err, SOCLE_EINVAL, "line %d, column %d: a cell is oui, non or types:CODE|CODE",
-                                   lineno, c + 3);
+                rc =
+                    socle_err_set(err, SOCLE_EINVAL,
+                                  "line %d, column %d: a cell is oui, non or types:CODE|CODE", lineno, c + 3);
         m->nrows++;
     }
     free(text);
@@ -153,8 +160,8 @@ static int dmp_matrix_column(const dmp_matrix *m, const char *name)
     return -1;
 }
 
-int dmp_matrix_allows(const dmp_matrix *m, const char *profession, const char *speciality, const char *class_code,
-                      const char *type_code)
+int dmp_matrix_allows(const dmp_matrix *m, const char *profession, const char *speciality,
+                      const char *class_code, const char *type_code)
 {
     if (!m || !class_code) return 0;
     int row = -1;

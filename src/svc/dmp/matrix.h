@@ -20,7 +20,7 @@ void dmp_matrix_free(dmp_matrix *m);
  * `type_code` (the document's J07 type; matters for cells that allow only some types). A
  * profession:speciality column wins over the profession column, which wins over "other".
  * Unknown class: 0. */
-int dmp_matrix_allows(const dmp_matrix *m, const char *profession, const char *speciality, const char *class_code,
-                      const char *type_code);
+int dmp_matrix_allows(const dmp_matrix *m, const char *profession, const char *speciality,
+                      const char *class_code, const char *type_code);
 
 #endif

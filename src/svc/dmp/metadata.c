@@ -21,7 +21,8 @@ static const json_t *dmp_coded(dmp_service *svc, const json_t *concept, dmp_valu
     }
     size_t i;
     const json_t *coding;
-    json_array_foreach(codings, i, coding) {
+    json_array_foreach(codings, i, coding)
+    {
         const char *system = json_string_value(json_object_get(coding, "system"));
         const char *code = json_string_value(json_object_get(coding, "code"));
         if (system && code && dmp_codes_has(svc->codes, vs, system, code)) return coding;
@@ -29,8 +30,9 @@ static const json_t *dmp_coded(dmp_service *svc, const json_t *concept, dmp_valu
     const json_t *first = json_array_get(codings, 0);
     const char *code = json_string_value(json_object_get(first, "code"));
     const char *system = json_string_value(json_object_get(first, "system"));
-    socle_err_at(err, SOCLE_EUNPROCESSABLE, element, "%s: %s%s%.64s is not a code of the %s value set", element,
-                 system ? system : "(no system)", "|", code ? code : "(no code)", dmp_value_set_name(vs));
+    socle_err_at(err, SOCLE_EUNPROCESSABLE, element, "%s: %s%s%.64s is not a code of the %s value set",
+                 element, system ? system : "(no system)", "|", code ? code : "(no code)",
+                 dmp_value_set_name(vs));
     return NULL;
 }
 
@@ -44,8 +46,10 @@ void dmp_metadata_flags(const json_t *doc, dmp_document *d)
     d->masked = d->invisible_patient = d->invisible_representatives = 0;
     size_t i, j;
     const json_t *label, *coding;
-    json_array_foreach(json_object_get(doc, "securityLabel"), i, label) {
-        json_array_foreach(json_object_get(label, "coding"), j, coding) {
+    json_array_foreach(json_object_get(doc, "securityLabel"), i, label)
+    {
+        json_array_foreach(json_object_get(label, "coding"), j, coding)
+        {
             const char *code = json_string_value(json_object_get(coding, "code"));
             if (!code) continue;
             if (!strcmp(code, "MASQUE_PS")) d->masked = 1;
@@ -62,7 +66,8 @@ int dmp_metadata_check(dmp_service *svc, const json_t *doc, dmp_document *d, soc
         return socle_err_at(err, SOCLE_EUNPROCESSABLE, "DocumentReference.status",
                             "DocumentReference.status must be 'current' for a new document");
     snprintf(d->status, sizeof d->status, "current");
-    const char *master = json_string_value(json_object_get(json_object_get(doc, "masterIdentifier"), "value"));
+    const char *master =
+        json_string_value(json_object_get(json_object_get(doc, "masterIdentifier"), "value"));
     if (!master || !*master)
         return socle_err_at(err, SOCLE_EUNPROCESSABLE, "DocumentReference.masterIdentifier",
                             "DocumentReference.masterIdentifier (the document's unique id) is required");
@@ -77,26 +82,32 @@ int dmp_metadata_check(dmp_service *svc, const json_t *doc, dmp_document *d, soc
     /* securityLabel: at least one label, every coding from J08. */
     const json_t *labels = json_object_get(doc, "securityLabel");
     if (!json_is_array(labels) || json_array_size(labels) == 0)
-        return socle_err_at(err, SOCLE_EUNPROCESSABLE, "DocumentReference.securityLabel",
-                            "DocumentReference.securityLabel (confidentiality) is required and must be coded (%s)",
-                            dmp_value_set_name(DMP_VS_CONFIDENTIALITY));
+        return socle_err_at(
+            err, SOCLE_EUNPROCESSABLE, "DocumentReference.securityLabel",
+            "DocumentReference.securityLabel (confidentiality) is required and must be coded (%s)",
+            dmp_value_set_name(DMP_VS_CONFIDENTIALITY));
     size_t i, j;
     const json_t *label;
-    json_array_foreach(labels, i, label) {
-        json_array_foreach(json_object_get(label, "coding"), j, coding) {
+    json_array_foreach(labels, i, label)
+    {
+        json_array_foreach(json_object_get(label, "coding"), j, coding)
+        {
             const char *system = json_string_value(json_object_get(coding, "system"));
             const char *code = json_string_value(json_object_get(coding, "code"));
             if (!system || !code || !dmp_codes_has(svc->codes, DMP_VS_CONFIDENTIALITY, system, code))
-                return socle_err_at(err, SOCLE_EUNPROCESSABLE, "DocumentReference.securityLabel",
-                                    "DocumentReference.securityLabel: %.64s is not a code of the %s value set",
-                                    code ? code : "(no code)", dmp_value_set_name(DMP_VS_CONFIDENTIALITY));
+                return socle_err_at(
+                    err, SOCLE_EUNPROCESSABLE, "DocumentReference.securityLabel",
+                    "DocumentReference.securityLabel: %.64s is not a code of the %s value set",
+                    code ? code : "(no code)", dmp_value_set_name(DMP_VS_CONFIDENTIALITY));
         }
-        if (!dmp_coded(svc, label, DMP_VS_CONFIDENTIALITY, "DocumentReference.securityLabel", err)) return err->code;
+        if (!dmp_coded(svc, label, DMP_VS_CONFIDENTIALITY, "DocumentReference.securityLabel", err))
+            return err->code;
     }
     dmp_metadata_flags(doc, d);
     if (d->masked && d->invisible_patient)
-        return socle_err_at(err, SOCLE_EUNPROCESSABLE, "DocumentReference.securityLabel",
-                            "DocumentReference.securityLabel: MASQUE_PS and INVISIBLE_PATIENT cannot be combined");
+        return socle_err_at(
+            err, SOCLE_EUNPROCESSABLE, "DocumentReference.securityLabel",
+            "DocumentReference.securityLabel: MASQUE_PS and INVISIBLE_PATIENT cannot be combined");
     const json_t *content = json_array_get(json_object_get(doc, "content"), 0);
     const json_t *attachment = json_object_get(content, "attachment");
     if (!json_is_object(attachment))
@@ -116,8 +127,8 @@ int dmp_metadata_check(dmp_service *svc, const json_t *doc, dmp_document *d, soc
                             dmp_value_set_name(DMP_VS_FORMAT));
     if (!dmp_codes_has(svc->codes, DMP_VS_FORMAT, fsystem, fcode))
         return socle_err_at(err, SOCLE_EUNPROCESSABLE, "DocumentReference.content.format",
-                            "DocumentReference.content[0].format: %.96s is not a code of the %s value set", fcode,
-                            dmp_value_set_name(DMP_VS_FORMAT));
+                            "DocumentReference.content[0].format: %.96s is not a code of the %s value set",
+                            fcode, dmp_value_set_name(DMP_VS_FORMAT));
     snprintf(d->format_code, sizeof d->format_code, "%s", fcode);
     const json_t *context = json_object_get(doc, "context");
     if (!(coding = dmp_coded(svc, json_object_get(context, "facilityType"), DMP_VS_FACILITY,
@@ -134,7 +145,8 @@ int dmp_metadata_check(dmp_service *svc, const json_t *doc, dmp_document *d, soc
         return socle_err_at(err, SOCLE_EUNPROCESSABLE, "DocumentReference.date",
                             "DocumentReference.date (when the reference was made) is required");
     if (time_parse_fhir(date, &d->date_ms, &high, err))
-        return socle_err_at(err, SOCLE_EUNPROCESSABLE, "DocumentReference.date", "DocumentReference.date: %s", err->msg);
+        return socle_err_at(err, SOCLE_EUNPROCESSABLE, "DocumentReference.date", "DocumentReference.date: %s",
+                            err->msg);
     const char *start = json_string_value(json_object_get(json_object_get(context, "period"), "start"));
     int64_t low;
     if (start && time_parse_fhir(start, &low, &high, err))
@@ -145,7 +157,8 @@ int dmp_metadata_check(dmp_service *svc, const json_t *doc, dmp_document *d, soc
                             "DocumentReference.subject (the patient) is required");
     const json_t *authors = json_object_get(doc, "author");
     if (!json_is_array(authors) || json_array_size(authors) == 0)
-        return socle_err_at(err, SOCLE_EUNPROCESSABLE, "DocumentReference.author", "DocumentReference.author is required");
+        return socle_err_at(err, SOCLE_EUNPROCESSABLE, "DocumentReference.author",
+                            "DocumentReference.author is required");
     return 0;
 }
 
@@ -171,8 +184,8 @@ static int dmp_practitioner_by_identifier(store_conn *c, arena *a, const char *v
 /* A professional author: the identifiers of a contained or stored Practitioner/PractitionerRole,
  * or the Practitioner a PractitionerRole points to. Returns 0 (out filled), 1 when the author is
  * not a professional (organisation, device, patient), or an error. */
-static int dmp_author_of(store_conn *c, arena *a, const json_t *doc, const json_t *author, char *out, size_t n,
-                         socle_err *err)
+static int dmp_author_of(store_conn *c, arena *a, const json_t *doc, const json_t *author, char *out,
+                         size_t n, socle_err *err)
 {
     const char *ref = json_string_value(json_object_get(author, "reference"));
     const json_t *resource = NULL;
@@ -181,7 +194,8 @@ static int dmp_author_of(store_conn *c, arena *a, const json_t *doc, const json_
     if (ref && ref[0] == '#') {
         size_t i;
         const json_t *contained;
-        json_array_foreach(json_object_get(doc, "contained"), i, contained) {
+        json_array_foreach(json_object_get(doc, "contained"), i, contained)
+        {
             const char *id = json_string_value(json_object_get(contained, "id"));
             if (id && !strcmp(id, ref + 1)) resource = contained;
         }
@@ -212,7 +226,8 @@ static int dmp_author_of(store_conn *c, arena *a, const json_t *doc, const json_
         rc = dmp_practitioner_by_identifier(c, a, value, out, n, err);
         if (rc == SOCLE_ENOTFOUND)
             return socle_err_at(err, SOCLE_EUNPROCESSABLE, "DocumentReference.author",
-                                "DocumentReference.author: professional %.32s is not in the directory", value);
+                                "DocumentReference.author: professional %.32s is not in the directory",
+                                value);
         return rc;
     }
     const char *rt = json_string_value(json_object_get(resource, "resourceType"));
@@ -223,7 +238,8 @@ static int dmp_author_of(store_conn *c, arena *a, const json_t *doc, const json_
     size_t i;
     const json_t *identifier;
     const char *tried = NULL;
-    json_array_foreach(json_object_get(resource, "identifier"), i, identifier) {
+    json_array_foreach(json_object_get(resource, "identifier"), i, identifier)
+    {
         const char *value = json_string_value(json_object_get(identifier, "value"));
         if (!value) continue;
         tried = value;
@@ -232,11 +248,12 @@ static int dmp_author_of(store_conn *c, arena *a, const json_t *doc, const json_
     }
     if (rc == SOCLE_ENOTFOUND) {
         /* A PractitionerRole that points to its Practitioner. */
-        const char *pref = json_string_value(json_object_get(json_object_get(resource, "practitioner"), "reference"));
+        const char *pref =
+            json_string_value(json_object_get(json_object_get(resource, "practitioner"), "reference"));
         char type[64], id[128];
         fhir_stored s;
-        if (pref && fhir_reference_parse(pref, type, sizeof type, id, sizeof id) && !strcmp(type, "Practitioner") &&
-            fhir_repo_read(c, type, id, 0, a, &s, err) == 0) {
+        if (pref && fhir_reference_parse(pref, type, sizeof type, id, sizeof id) &&
+            !strcmp(type, "Practitioner") && fhir_repo_read(c, type, id, 0, a, &s, err) == 0) {
             snprintf(out, n, "%s", id);
             rc = 0;
         }
@@ -254,7 +271,8 @@ int dmp_metadata_authors(store_conn *c, arena *a, const json_t *doc, dmp_documen
     d->nauthors = 0;
     size_t i;
     const json_t *author;
-    json_array_foreach(json_object_get(doc, "author"), i, author) {
+    json_array_foreach(json_object_get(doc, "author"), i, author)
+    {
         char id[64];
         int rc = dmp_author_of(c, a, doc, author, id, sizeof id, err);
         if (rc < 0) return rc;

@@ -13,14 +13,16 @@ static int dmp_owns(const char *type)
                     !strcmp(type, "DMP"));
 }
 
-static int dmp_rule_control(const auth_subject *s, const dmp_policy_context *pc, char *reason, size_t reason_len)
+static int dmp_rule_control(const auth_subject *s, const dmp_policy_context *pc, char *reason,
+                            size_t reason_len)
 {
     if (s->kind == AUTH_KIND_PATIENT && pc->ins && !strcmp(s->sub, pc->ins)) return AUTH_ALLOW;
     snprintf(reason, reason_len, "only the patient controls their DMP");
     return AUTH_DENY;
 }
 
-static int dmp_rule_emergency(const auth_subject *s, const dmp_policy_context *pc, char *reason, size_t reason_len)
+static int dmp_rule_emergency(const auth_subject *s, const dmp_policy_context *pc, char *reason,
+                              size_t reason_len)
 {
     if (s->kind != AUTH_KIND_PROFESSIONAL || !pc->reader) {
         snprintf(reason, reason_len, "only a professional opens an emergency access");
@@ -97,15 +99,16 @@ int dmp_policy_rule(void *ctx, const auth_subject *s, auth_action a, const auth_
     return ok ? AUTH_ALLOW : AUTH_DENY;
 }
 
-static void dmp_decide(dmp_service *svc, const auth_subject *who, auth_action action, const char *type, const char *id,
-                       const char *patient_id, const dmp_policy_context *pc, auth_decision *d)
+static void dmp_decide(dmp_service *svc, const auth_subject *who, auth_action action, const char *type,
+                       const char *id, const char *patient_id, const dmp_policy_context *pc, auth_decision *d)
 {
     auth_target t = {.resource_type = type, .resource_id = id, .patient_id = patient_id, .context = pc};
     auth_policy_decide(svc->app->policy, who, action, &t, d);
 }
 
-int dmp_authorize(dmp_service *svc, http_request *req, const auth_subject *who, auth_action action, const char *type,
-                  const char *id, const char *patient_id, const dmp_policy_context *pc, rest_result *res)
+int dmp_authorize(dmp_service *svc, http_request *req, const auth_subject *who, auth_action action,
+                  const char *type, const char *id, const char *patient_id, const dmp_policy_context *pc,
+                  rest_result *res)
 {
     auth_decision d;
     dmp_decide(svc, who, action, type, id, patient_id, pc, &d);
@@ -115,8 +118,8 @@ int dmp_authorize(dmp_service *svc, http_request *req, const auth_subject *who, 
     return rest_fail(res, &res->err);
 }
 
-int dmp_may_read(dmp_service *svc, const auth_subject *who, const char *type, const char *id, const char *patient_id,
-                 const dmp_policy_context *pc)
+int dmp_may_read(dmp_service *svc, const auth_subject *who, const char *type, const char *id,
+                 const char *patient_id, const dmp_policy_context *pc)
 {
     auth_decision d;
     dmp_decide(svc, who, AUTH_ACTION_READ, type, id, patient_id, pc, &d);

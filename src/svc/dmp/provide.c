@@ -20,9 +20,9 @@ typedef struct dmp_entry {
     dmp_entry_kind kind;
     json_t *resource;
     const char *full_url;
-    const char *id;               /* the id given (POST) or the PATCH target */
-    int submission_set;           /* a List coded submissionset */
-    int used;                     /* a Binary some DocumentReference points to */
+    const char *id;     /* the id given (POST) or the PATCH target */
+    int submission_set; /* a List coded submissionset */
+    int used;           /* a Binary some DocumentReference points to */
     rest_result result;
 } dmp_entry;
 
@@ -34,8 +34,8 @@ typedef struct dmp_provide {
     dmp_entry *entries;
     size_t n;
     const char *submission_set_id;
-    char patient_id[128];         /* one patient per submission set */
-    const char *superseded[64];   /* documents this bundle replaced (its PATCHes may name them) */
+    char patient_id[128];       /* one patient per submission set */
+    const char *superseded[64]; /* documents this bundle replaced (its PATCHes may name them) */
     int nsuperseded;
 } dmp_provide;
 
@@ -43,9 +43,11 @@ static const char *dmp_list_code(const json_t *list)
 {
     size_t i;
     const json_t *coding;
-    json_array_foreach(json_object_get(json_object_get(list, "code"), "coding"), i, coding) {
+    json_array_foreach(json_object_get(json_object_get(list, "code"), "coding"), i, coding)
+    {
         const char *system = json_string_value(json_object_get(coding, "system"));
-        if (system && !strcmp(system, DMP_MHD_LIST_TYPES)) return json_string_value(json_object_get(coding, "code"));
+        if (system && !strcmp(system, DMP_MHD_LIST_TYPES))
+            return json_string_value(json_object_get(coding, "code"));
     }
     return NULL;
 }
@@ -57,7 +59,8 @@ static int dmp_is_provide(const json_t *bundle)
     if (!type || strcmp(type, "transaction")) return 0;
     size_t i;
     const json_t *entry;
-    json_array_foreach(json_object_get(bundle, "entry"), i, entry) {
+    json_array_foreach(json_object_get(bundle, "entry"), i, entry)
+    {
         const json_t *r = json_object_get(entry, "resource");
         const char *rt = json_string_value(json_object_get(r, "resourceType"));
         const char *code = rt && !strcmp(rt, "List") ? dmp_list_code(r) : NULL;
@@ -107,22 +110,26 @@ static int dmp_entry_parse(dmp_provide *p, json_t *entry, size_t i, dmp_entry *e
             return socle_err_at(err, SOCLE_EINVAL, "Bundle.entry.request.url",
                                 "Bundle.entry[%zu].request.url must be %s/{id}", i, rt);
         e->id = url + tlen + 1;
-        if (!strcmp(rt, "DocumentReference")) e->kind = DMP_ENTRY_DOCUMENT;
-        else if (!strcmp(rt, "Binary")) e->kind = DMP_ENTRY_BINARY;
+        if (!strcmp(rt, "DocumentReference"))
+            e->kind = DMP_ENTRY_DOCUMENT;
+        else if (!strcmp(rt, "Binary"))
+            e->kind = DMP_ENTRY_BINARY;
         else if (!strcmp(rt, "List")) {
             const char *code = dmp_list_code(e->resource);
             e->submission_set = code && !strcmp(code, "submissionset");
             if (code && (e->submission_set || !strcmp(code, "folder"))) e->kind = DMP_ENTRY_LIST;
         }
-    } else if (!strcmp(method, "PATCH") && !strncmp(url, "DocumentReference/", 18) && !strcmp(rt, "Parameters")) {
+    } else if (!strcmp(method, "PATCH") && !strncmp(url, "DocumentReference/", 18) &&
+               !strcmp(rt, "Parameters")) {
         e->kind = DMP_ENTRY_PATCH;
         e->id = url + 18;
     }
     if (!e->kind)
-        return socle_err_at(err, SOCLE_EUNPROCESSABLE, "Bundle.entry.request",
-                            "Bundle.entry[%zu]: %s %.64s is not part of a provide-document bundle (POST or PUT"
-                            " List, DocumentReference, Binary; PATCH DocumentReference)",
-                            i, method, url);
+        return socle_err_at(
+            err, SOCLE_EUNPROCESSABLE, "Bundle.entry.request",
+            "Bundle.entry[%zu]: %s %.64s is not part of a provide-document bundle (POST or PUT"
+            " List, DocumentReference, Binary; PATCH DocumentReference)",
+            i, method, url);
     return 0;
 }
 
@@ -144,17 +151,21 @@ static int dmp_document_bytes(dmp_provide *p, json_t *doc, dmp_document *d, dmp_
                 *binary_out = b;
         }
         if (*binary_out)
-            json_object_set_new(attachment, "url", json_string(arena_printf(p->req->arena, "Binary/%s", (*binary_out)->id)));
+            json_object_set_new(attachment, "url",
+                                json_string(arena_printf(p->req->arena, "Binary/%s", (*binary_out)->id)));
         if (!*binary_out)
-            return socle_err_at(err, SOCLE_EUNPROCESSABLE, "DocumentReference.content.attachment.url",
-                                "DocumentReference.content[0].attachment.url must point to a Binary of the bundle");
+            return socle_err_at(
+                err, SOCLE_EUNPROCESSABLE, "DocumentReference.content.attachment.url",
+                "DocumentReference.content[0].attachment.url must point to a Binary of the bundle");
         (*binary_out)->used = 1;
         data = json_string_value(json_object_get((*binary_out)->resource, "data"));
         if (!data)
-            return socle_err_at(err, SOCLE_EUNPROCESSABLE, "Binary.data", "the document's Binary has no data");
+            return socle_err_at(err, SOCLE_EUNPROCESSABLE, "Binary.data",
+                                "the document's Binary has no data");
     } else if (!data) {
-        return socle_err_at(err, SOCLE_EUNPROCESSABLE, "DocumentReference.content.attachment",
-                            "DocumentReference.content[0].attachment needs data or the url of a Binary of the bundle");
+        return socle_err_at(
+            err, SOCLE_EUNPROCESSABLE, "DocumentReference.content.attachment",
+            "DocumentReference.content[0].attachment needs data or the url of a Binary of the bundle");
     }
     size_t n = strlen(data);
     if ((int64_t)(n / 4 * 3) > p->svc->max_document_bytes + 3)
@@ -162,18 +173,20 @@ static int dmp_document_bytes(dmp_provide *p, json_t *doc, dmp_document *d, dmp_
                             "the document is larger than %lld bytes", (long long)p->svc->max_document_bytes);
     *bytes = arena_alloc(p->req->arena, n / 4 * 3 + 3);
     if (crypto_b64_decode(data, n, *bytes, len))
-        return socle_err_at(err, SOCLE_EUNPROCESSABLE, *binary_out ? "Binary.data" : "DocumentReference.content.attachment.data",
+        return socle_err_at(err, SOCLE_EUNPROCESSABLE,
+                            *binary_out ? "Binary.data" : "DocumentReference.content.attachment.data",
                             "%s is not valid base64", *binary_out ? "Binary.data" : "attachment.data");
     if ((int64_t)*len > p->svc->max_document_bytes)
         return socle_err_at(err, SOCLE_ETOOLARGE, "DocumentReference.content.attachment",
                             "the document is larger than %lld bytes", (long long)p->svc->max_document_bytes);
     if (!*binary_out) {
         /* Inline data moves to a Binary of its own: searches then never carry document bytes. */
-        json_t *binary = json_pack("{s:s, s:s, s:s}", "resourceType", "Binary", "contentType", d->content_type, "data", data);
+        json_t *binary = json_pack("{s:s, s:s, s:s}", "resourceType", "Binary", "contentType",
+                                   d->content_type, "data", data);
         char *id = arena_alloc(p->req->arena, 37);
         id_uuid(id);
         fhir_stored s;
-        int rc = fhir_repo_create(p->c, "Binary", id, binary, p->req->arena, &s, err);
+        int rc = fhir_repo_create_ex(p->c, "Binary", id, binary, FHIR_REPO_UNINDEXED, p->req->arena, &s, err);
         json_decref(binary);
         if (rc) return rc;
         json_object_del(attachment, "data");
@@ -183,9 +196,10 @@ static int dmp_document_bytes(dmp_provide *p, json_t *doc, dmp_document *d, dmp_
         snprintf(d->binary_id, sizeof d->binary_id, "%s", (*binary_out)->id);
         const char *bct = json_string_value(json_object_get((*binary_out)->resource, "contentType"));
         if (bct && strcmp(bct, d->content_type))
-            return socle_err_at(err, SOCLE_EUNPROCESSABLE, "DocumentReference.content.attachment.contentType",
-                                "DocumentReference.content[0].attachment.contentType %.64s differs from its Binary's %.64s",
-                                d->content_type, bct);
+            return socle_err_at(
+                err, SOCLE_EUNPROCESSABLE, "DocumentReference.content.attachment.contentType",
+                "DocumentReference.content[0].attachment.contentType %.64s differs from its Binary's %.64s",
+                d->content_type, bct);
     }
     return 0;
 }
@@ -202,12 +216,14 @@ static int dmp_check_size_hash(dmp_provide *p, json_t *doc, const uint8_t *bytes
     const char *declared = json_string_value(json_object_get(attachment, "hash"));
     if (p->svc->check_hash) {
         if (size && (!json_is_integer(size) || json_integer_value(size) != (json_int_t)len))
-            return socle_err_at(err, SOCLE_EUNPROCESSABLE, "DocumentReference.content.attachment.size",
-                                "DocumentReference.content[0].attachment.size is %lld but the document has %zu bytes",
-                                (long long)json_integer_value(size), len);
+            return socle_err_at(
+                err, SOCLE_EUNPROCESSABLE, "DocumentReference.content.attachment.size",
+                "DocumentReference.content[0].attachment.size is %lld but the document has %zu bytes",
+                (long long)json_integer_value(size), len);
         if (declared && strcmp(declared, hash))
-            return socle_err_at(err, SOCLE_EUNPROCESSABLE, "DocumentReference.content.attachment.hash",
-                                "DocumentReference.content[0].attachment.hash is not the SHA-1 of the document's bytes");
+            return socle_err_at(
+                err, SOCLE_EUNPROCESSABLE, "DocumentReference.content.attachment.hash",
+                "DocumentReference.content[0].attachment.hash is not the SHA-1 of the document's bytes");
     }
     if (!size) json_object_set_new(attachment, "size", json_integer((json_int_t)len));
     if (!declared) json_object_set_new(attachment, "hash", json_string(hash));
@@ -221,24 +237,26 @@ static int dmp_id_matches(const dmp_cda_id *cda, const char *idnps)
 }
 
 /* The CDA header against the metadata and the patient's qualified INS. */
-static int dmp_check_cda(dmp_provide *p, const dmp_document *d, const dmp_record *record, const uint8_t *bytes,
-                         size_t len, socle_err *err)
+static int dmp_check_cda(dmp_provide *p, const dmp_document *d, const dmp_record *record,
+                         const uint8_t *bytes, size_t len, socle_err *err)
 {
     dmp_cda_header h;
     int rc = dmp_cda_parse((const char *)bytes, len, (size_t)p->svc->max_document_bytes, &h, err);
     if (rc) return socle_err_at(err, rc, "Binary.data", "the CDA document: %s", err->msg);
     int patient = 0;
-    for (int i = 0; i < h.npatient_ids && !patient; i++) patient = !strcmp(h.patient_ids[i].extension, record->ins);
+    for (int i = 0; i < h.npatient_ids && !patient; i++)
+        patient = !strcmp(h.patient_ids[i].extension, record->ins);
     if (!patient)
         return socle_err_at(err, SOCLE_EUNPROCESSABLE, "DocumentReference.subject",
                             "the CDA header's patient (recordTarget) is not the patient's qualified INS");
     if (strcmp(h.type_code, d->type_code))
         return socle_err_at(err, SOCLE_EUNPROCESSABLE, "DocumentReference.type",
-                            "DocumentReference.type %.64s differs from the CDA header's code %.64s", d->type_code,
-                            h.type_code);
+                            "DocumentReference.type %.64s differs from the CDA header's code %.64s",
+                            d->type_code, h.type_code);
     int author = 0;
     for (int i = 0; i < h.nauthor_ids && !author; i++)
-        for (int k = 0; k < d->nauthors && !author; k++) author = dmp_id_matches(&h.author_ids[i], d->authors[k]);
+        for (int k = 0; k < d->nauthors && !author; k++)
+            author = dmp_id_matches(&h.author_ids[i], d->authors[k]);
     if (!author)
         return socle_err_at(err, SOCLE_EUNPROCESSABLE, "DocumentReference.author",
                             "DocumentReference.author is not an author of the CDA header");
@@ -250,7 +268,8 @@ static int dmp_is_xml(const char *content_type, const uint8_t *bytes, size_t len
     if (strstr(content_type, "xml")) return 1;
     size_t i = 0;
     if (len >= 3 && bytes[0] == 0xEF && bytes[1] == 0xBB && bytes[2] == 0xBF) i = 3;
-    while (i < len && (bytes[i] == ' ' || bytes[i] == '\n' || bytes[i] == '\r' || bytes[i] == '\t')) i++;
+    while (i < len && (bytes[i] == ' ' || bytes[i] == '\n' || bytes[i] == '\r' || bytes[i] == '\t'))
+        i++;
     return i < len && bytes[i] == '<';
 }
 
@@ -280,8 +299,9 @@ static int dmp_subject(dmp_provide *p, const json_t *doc, char *out, size_t n, s
     dmp_record r;
     int rc = dmp_record_by_ins(p->c, value, &r, err);
     if (rc == SOCLE_ENOTFOUND)
-        return socle_err_at(err, SOCLE_EUNPROCESSABLE, "DocumentReference.subject",
-                            "DocumentReference.subject: no patient with this INS has a DMP; reference the Patient");
+        return socle_err_at(
+            err, SOCLE_EUNPROCESSABLE, "DocumentReference.subject",
+            "DocumentReference.subject: no patient with this INS has a DMP; reference the Patient");
     if (!rc) snprintf(out, n, "%s", r.patient_id);
     return rc;
 }
@@ -300,16 +320,20 @@ static int dmp_supersede(dmp_provide *p, const char *id, const dmp_document *d, 
                             "DocumentReference.relatesTo: the replaced document belongs to another patient");
     if (strcmp(old.status, "current"))
         return socle_err_at(err, SOCLE_EUNPROCESSABLE, "DocumentReference.relatesTo",
-                            "DocumentReference.relatesTo: the replaced document is %s, not current", old.status);
+                            "DocumentReference.relatesTo: the replaced document is %s, not current",
+                            old.status);
     fhir_stored s;
     if ((rc = fhir_repo_read(p->c, "DocumentReference", id, 0, p->req->arena, &s, err))) return rc;
     json_t *body = json_loadb(s.body, s.body_len, 0, NULL);
     if (!body) return socle_err_set(err, SOCLE_EINTERNAL, "stored DocumentReference unreadable");
     json_object_set_new(body, "status", json_string("superseded"));
     int created;
-    rc = fhir_repo_update(p->c, "DocumentReference", id, body, 0, p->req->arena, &s, &created, err);
+    rc = fhir_repo_update_ex(p->c, "DocumentReference", id, body, 0, FHIR_REPO_UNINDEXED, p->req->arena, &s,
+                             &created, err);
     json_decref(body);
-    if (!rc) rc = rest_audit_stored(p->svc->app, p->c, p->req, p->who, "update", &s, "superseded by a replacement", err);
+    if (!rc)
+        rc = rest_audit_stored(p->svc->app, p->c, p->req, p->who, "update", &s, "superseded by a replacement",
+                               err);
     snprintf(old.status, sizeof old.status, "superseded");
     if (!rc) rc = dmp_document_set(p->c, &old, err);
     if (!rc && p->nsuperseded < (int)(sizeof p->superseded / sizeof p->superseded[0]))
@@ -324,7 +348,8 @@ static int dmp_provide_document(dmp_provide *p, dmp_entry *e, socle_err *err)
     dmp_document d;
     memset(&d, 0, sizeof d);
     snprintf(d.id, sizeof d.id, "%s", e->id);
-    snprintf(d.submission_set, sizeof d.submission_set, "%s", p->submission_set_id ? p->submission_set_id : "");
+    snprintf(d.submission_set, sizeof d.submission_set, "%s",
+             p->submission_set_id ? p->submission_set_id : "");
     int rc = dmp_metadata_check(svc, doc, &d, err);
     if (!rc) rc = dmp_subject(p, doc, d.patient_id, sizeof d.patient_id, err);
     if (rc) return rc;
@@ -336,8 +361,10 @@ static int dmp_provide_document(dmp_provide *p, dmp_entry *e, socle_err *err)
     if ((rc = dmp_record_open(p->c, d.patient_id, &record, err))) return rc;
     dmp_reader reader;
     int is_reader = p->who->kind == AUTH_KIND_PROFESSIONAL;
-    if (is_reader && (rc = dmp_reader_load(svc, p->c, p->who, &record, &reader, err))) return rc;
-    dmp_policy_context pc = {.check = DMP_CHECK_FEED, .matrix = svc->matrix, .record = &record.facts,
+    if (is_reader && (rc = dmp_reader_load(svc, p->c, p->who, &record, &reader, NULL, err))) return rc;
+    dmp_policy_context pc = {.check = DMP_CHECK_FEED,
+                             .matrix = svc->matrix,
+                             .record = &record.facts,
                              .reader = is_reader ? &reader : NULL};
     if (dmp_authorize(svc, p->req, p->who, AUTH_ACTION_CREATE, "DocumentReference", NULL, d.patient_id, &pc,
                       &e->result))
@@ -348,29 +375,36 @@ static int dmp_provide_document(dmp_provide *p, dmp_entry *e, socle_err *err)
     size_t len = 0;
     if ((rc = dmp_document_bytes(p, doc, &d, &binary, &bytes, &len, err))) return rc;
     if ((rc = dmp_check_size_hash(p, doc, bytes, len, err))) return rc;
-    if (dmp_is_xml(d.content_type, bytes, len) && (rc = dmp_check_cda(p, &d, &record, bytes, len, err))) return rc;
+    if (dmp_is_xml(d.content_type, bytes, len) && (rc = dmp_check_cda(p, &d, &record, bytes, len, err)))
+        return rc;
     size_t i;
     const json_t *relation;
-    json_array_foreach(json_object_get(doc, "relatesTo"), i, relation) {
+    json_array_foreach(json_object_get(doc, "relatesTo"), i, relation)
+    {
         const char *code = json_string_value(json_object_get(relation, "code"));
-        const char *target = json_string_value(json_object_get(json_object_get(relation, "target"), "reference"));
+        const char *target =
+            json_string_value(json_object_get(json_object_get(relation, "target"), "reference"));
         char type[64], id[128];
         if (!code || strcmp(code, "replaces")) continue;
         if (!target || !fhir_reference_parse(target, type, sizeof type, id, sizeof id) ||
             strcmp(type, "DocumentReference"))
-            return socle_err_at(err, SOCLE_EUNPROCESSABLE, "DocumentReference.relatesTo.target",
-                                "DocumentReference.relatesTo.target must reference the replaced DocumentReference");
+            return socle_err_at(
+                err, SOCLE_EUNPROCESSABLE, "DocumentReference.relatesTo.target",
+                "DocumentReference.relatesTo.target must reference the replaced DocumentReference");
         if ((rc = dmp_supersede(p, id, &d, err))) return rc;
     }
     fhir_stored s;
-    if ((rc = fhir_repo_create(p->c, "DocumentReference", d.id, doc, p->req->arena, &s, err))) return rc;
-    if ((rc = rest_audit_stored(svc->app, p->c, p->req, p->who, "create", &s, "ITI-65 provide document", err)))
+    if ((rc = fhir_repo_create_ex(p->c, "DocumentReference", d.id, doc, FHIR_REPO_UNINDEXED, p->req->arena,
+                                  &s, err)))
+        return rc;
+    if ((rc =
+             rest_audit_stored(svc->app, p->c, p->req, p->who, "create", &s, "ITI-65 provide document", err)))
         return rc;
     if ((rc = dmp_document_insert(p->c, &d, err))) return rc;
     if ((rc = dmp_care_team_add(p->c, d.patient_id, p->who->structure, err))) return rc;
     e->result.status = 201;
-    snprintf(e->result.location, sizeof e->result.location, "%s/DocumentReference/%s/_history/1", svc->app->fhir_base,
-             d.id);
+    snprintf(e->result.location, sizeof e->result.location, "%s/DocumentReference/%s/_history/1",
+             svc->app->fhir_base, d.id);
     snprintf(e->result.etag, sizeof e->result.etag, "W/\"1\"");
     return 0;
 }
@@ -383,7 +417,8 @@ static int dmp_provide_patch(dmp_provide *p, dmp_entry *e, socle_err *err)
     const char *path = NULL, *type = NULL, *value = NULL;
     size_t i;
     const json_t *part;
-    json_array_foreach(json_object_get(op, "part"), i, part) {
+    json_array_foreach(json_object_get(op, "part"), i, part)
+    {
         const char *name = json_string_value(json_object_get(part, "name"));
         if (!name) continue;
         if (!strcmp(name, "path")) path = json_string_value(json_object_get(part, "valueString"));
@@ -392,33 +427,40 @@ static int dmp_provide_patch(dmp_provide *p, dmp_entry *e, socle_err *err)
     }
     if (!path || strcmp(path, "DocumentReference.status") || !type || strcmp(type, "replace") || !value ||
         strcmp(value, "superseded"))
-        return socle_err_at(err, SOCLE_EUNPROCESSABLE, "Parameters.parameter",
-                            "a provide-document bundle may only PATCH DocumentReference.status to superseded");
+        return socle_err_at(
+            err, SOCLE_EUNPROCESSABLE, "Parameters.parameter",
+            "a provide-document bundle may only PATCH DocumentReference.status to superseded");
     int replaced = 0;
-    for (int k = 0; k < p->nsuperseded && !replaced; k++) replaced = !strcmp(p->superseded[k], e->id);
+    for (int k = 0; k < p->nsuperseded && !replaced; k++)
+        replaced = !strcmp(p->superseded[k], e->id);
     if (!replaced)
-        return socle_err_at(err, SOCLE_EUNPROCESSABLE, "Bundle.entry.request.url",
-                            "PATCH DocumentReference/%.64s: only a document this bundle replaces (relatesTo) may be"
-                            " superseded",
-                            e->id);
+        return socle_err_at(
+            err, SOCLE_EUNPROCESSABLE, "Bundle.entry.request.url",
+            "PATCH DocumentReference/%.64s: only a document this bundle replaces (relatesTo) may be"
+            " superseded",
+            e->id);
     e->result.status = 200;
     return 0;
 }
 
 static int dmp_provide_list(dmp_provide *p, dmp_entry *e, socle_err *err)
 {
-    const char *ref = json_string_value(json_object_get(json_object_get(e->resource, "subject"), "reference"));
+    const char *ref =
+        json_string_value(json_object_get(json_object_get(e->resource, "subject"), "reference"));
     char type[64], id[128];
     if (!ref || !fhir_reference_parse(ref, type, sizeof type, id, sizeof id) || strcmp(type, "Patient") ||
         strcmp(id, p->patient_id))
         return socle_err_at(err, SOCLE_EUNPROCESSABLE, "List.subject",
                             "List.subject must be the patient of the bundle's documents");
     fhir_stored s;
-    int rc = fhir_repo_create(p->c, "List", e->id, e->resource, p->req->arena, &s, err);
-    if (!rc) rc = rest_audit_stored(p->svc->app, p->c, p->req, p->who, "create", &s, "ITI-65 submission set", err);
+    int rc =
+        fhir_repo_create_ex(p->c, "List", e->id, e->resource, FHIR_REPO_UNINDEXED, p->req->arena, &s, err);
+    if (!rc)
+        rc = rest_audit_stored(p->svc->app, p->c, p->req, p->who, "create", &s, "ITI-65 submission set", err);
     if (rc) return rc;
     e->result.status = 201;
-    snprintf(e->result.location, sizeof e->result.location, "%s/List/%s/_history/1", p->svc->app->fhir_base, e->id);
+    snprintf(e->result.location, sizeof e->result.location, "%s/List/%s/_history/1", p->svc->app->fhir_base,
+             e->id);
     snprintf(e->result.etag, sizeof e->result.etag, "W/\"1\"");
     return 0;
 }
@@ -426,13 +468,16 @@ static int dmp_provide_list(dmp_provide *p, dmp_entry *e, socle_err *err)
 static int dmp_provide_binary(dmp_provide *p, dmp_entry *e, socle_err *err)
 {
     if (!e->used)
-        return socle_err_at(err, SOCLE_EUNPROCESSABLE, "Binary",
-                            "a Binary of a provide-document bundle must be the content of one of its documents");
+        return socle_err_at(
+            err, SOCLE_EUNPROCESSABLE, "Binary",
+            "a Binary of a provide-document bundle must be the content of one of its documents");
     fhir_stored s;
-    int rc = fhir_repo_create(p->c, "Binary", e->id, e->resource, p->req->arena, &s, err);
+    int rc =
+        fhir_repo_create_ex(p->c, "Binary", e->id, e->resource, FHIR_REPO_UNINDEXED, p->req->arena, &s, err);
     if (rc) return rc;
     e->result.status = 201;
-    snprintf(e->result.location, sizeof e->result.location, "%s/Binary/%s/_history/1", p->svc->app->fhir_base, e->id);
+    snprintf(e->result.location, sizeof e->result.location, "%s/Binary/%s/_history/1", p->svc->app->fhir_base,
+             e->id);
     snprintf(e->result.etag, sizeof e->result.etag, "W/\"1\"");
     return 0;
 }
@@ -441,7 +486,8 @@ static int dmp_provide_binary(dmp_provide *p, dmp_entry *e, socle_err *err)
  * patches and binaries. On failure *failed is the entry. */
 static int dmp_provide_run(dmp_provide *p, size_t *failed, socle_err *err)
 {
-    static const dmp_entry_kind order[] = {DMP_ENTRY_DOCUMENT, DMP_ENTRY_LIST, DMP_ENTRY_PATCH, DMP_ENTRY_BINARY};
+    static const dmp_entry_kind order[] = {DMP_ENTRY_DOCUMENT, DMP_ENTRY_LIST, DMP_ENTRY_PATCH,
+                                           DMP_ENTRY_BINARY};
     for (size_t k = 0; k < sizeof order / sizeof order[0]; k++)
         for (size_t i = 0; i < p->n; i++) {
             dmp_entry *e = &p->entries[i];
@@ -458,7 +504,8 @@ static int dmp_provide_run(dmp_provide *p, size_t *failed, socle_err *err)
     return 0;
 }
 
-int dmp_provide_bundle(void *ctx, http_request *req, http_response *res, const auth_subject *who, json_t *bundle)
+int dmp_provide_bundle(void *ctx, http_request *req, http_response *res, const auth_subject *who,
+                       json_t *bundle)
 {
     if (!dmp_is_provide(bundle)) return REST_PASS;
     dmp_service *svc = ctx;
@@ -467,7 +514,8 @@ int dmp_provide_bundle(void *ctx, http_request *req, http_response *res, const a
     json_t *list = json_object_get(bundle, "entry");
     p.n = json_array_size(list);
     if (p.n > DMP_PROVIDE_MAX_ENTRIES) {
-        http_respond_status(req, res, 413, "too-costly", "a provide-document bundle may hold at most 1000 entries");
+        http_respond_status(req, res, 413, "too-costly",
+                            "a provide-document bundle may hold at most 1000 entries");
         return 0;
     }
     p.entries = arena_zalloc(req->arena, sizeof *p.entries * p.n);
@@ -486,9 +534,8 @@ int dmp_provide_bundle(void *ctx, http_request *req, http_response *res, const a
         }
         if (e->kind != DMP_ENTRY_PATCH && e->full_url && !strncmp(e->full_url, "urn:uuid:", 9)) {
             aliases[naliases].urn = e->full_url;
-            aliases[naliases++].reference = arena_printf(req->arena, "%s/%s",
-                                                         json_string_value(json_object_get(e->resource, "resourceType")),
-                                                         e->id);
+            aliases[naliases++].reference = arena_printf(
+                req->arena, "%s/%s", json_string_value(json_object_get(e->resource, "resourceType")), e->id);
         }
     }
     if (nsets != 1 || ndocuments == 0) {
@@ -514,14 +561,18 @@ int dmp_provide_bundle(void *ctx, http_request *req, http_response *res, const a
     store_release(svc->app->store, p.c);
     if (rc) {
         socle_err e = err;
-        socle_err_at(&err, e.code, e.where[0] ? e.where : "Bundle.entry", "Bundle.entry[%zu]: %s", failed, e.msg);
+        socle_err_at(&err, e.code, e.where[0] ? e.where : "Bundle.entry", "Bundle.entry[%zu]: %s", failed,
+                     e.msg);
         http_respond_error(req, res, &err);
-        for (size_t i = 0; i < p.n; i++) buf_free(&p.entries[i].result.body);
+        for (size_t i = 0; i < p.n; i++)
+            buf_free(&p.entries[i].result.body);
         return 0;
     }
     rest_result *results = arena_zalloc(req->arena, sizeof *results * p.n);
-    for (size_t i = 0; i < p.n; i++) results[i] = p.entries[i].result;
+    for (size_t i = 0; i < p.n; i++)
+        results[i] = p.entries[i].result;
     rest_bundle_respond(svc->app, res, "transaction-response", results, p.n);
-    for (size_t i = 0; i < p.n; i++) buf_free(&p.entries[i].result.body);
+    for (size_t i = 0; i < p.n; i++)
+        buf_free(&p.entries[i].result.body);
     return 0;
 }

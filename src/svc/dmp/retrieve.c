@@ -67,11 +67,11 @@ static int dmp_read_document(dmp_service *svc, http_request *req, const auth_sub
     dmp_view v;
     if ((rc = dmp_visible_document(svc, req, who, c, &d, &v, res))) return rc;
     fhir_stored s;
-    rc = fhir_repo_read(c, "DocumentReference", op->id, op->kind == REST_VREAD ? op->version : 0, req->arena, &s,
-                        &res->err);
+    rc = fhir_repo_read(c, "DocumentReference", op->id, op->kind == REST_VREAD ? op->version : 0, req->arena,
+                        &s, &res->err);
     if (rc) return rest_fail(res, &res->err);
-    rest_audit(svc->app, req, who, op->kind == REST_VREAD ? "vread" : "read", "success", "DocumentReference", op->id,
-               d.patient_id, dmp_view_detail(&v));
+    rest_audit(svc->app, req, who, op->kind == REST_VREAD ? "vread" : "read", "success", "DocumentReference",
+               op->id, d.patient_id, dmp_view_detail(&v));
     res->status = 200;
     buf_append(&res->body, s.body, s.body_len);
     snprintf(res->etag, sizeof res->etag, "W/\"%lld\"", (long long)s.version);
@@ -101,10 +101,12 @@ static int dmp_update_document(dmp_service *svc, http_request *req, const auth_s
     if (!dmp_is_author(who, &d)) {
         rest_audit(svc->app, req, who, "update", "denied", "DocumentReference", op->id, d.patient_id,
                    "only the author updates a document's metadata");
-        return dmp_refuse(res, SOCLE_EFORBIDDEN, "access denied: only the author updates a document's metadata");
+        return dmp_refuse(res, SOCLE_EFORBIDDEN,
+                          "access denied: only the author updates a document's metadata");
     }
     fhir_stored s;
-    if ((rc = fhir_repo_read(c, "DocumentReference", op->id, 0, req->arena, &s, &res->err))) return rest_fail(res, &res->err);
+    if ((rc = fhir_repo_read(c, "DocumentReference", op->id, 0, req->arena, &s, &res->err)))
+        return rest_fail(res, &res->err);
     json_t *stored = json_loadb(s.body, s.body_len, 0, NULL);
     json_t *sent = json_deep_copy(op->resource);
     json_object_del(stored, "meta");
@@ -117,15 +119,18 @@ static int dmp_update_document(dmp_service *svc, http_request *req, const auth_s
     json_decref(stored);
     json_decref(sent);
     if (!same)
-        return rest_fail(res, &(socle_err){.code = SOCLE_EUNPROCESSABLE, .where = "DocumentReference",
-                                           .msg = "a metadata update may only change DocumentReference.securityLabel;"
-                                                  " replace the document (ITI-65, relatesTo replaces) to change more"});
+        return rest_fail(
+            res, &(socle_err){.code = SOCLE_EUNPROCESSABLE,
+                              .where = "DocumentReference",
+                              .msg = "a metadata update may only change DocumentReference.securityLabel;"
+                                     " replace the document (ITI-65, relatesTo replaces) to change more"});
     dmp_document check = d;
     if ((rc = dmp_metadata_check(svc, op->resource, &check, &res->err))) return rest_fail(res, &res->err);
     if (op->if_match && op->if_match != s.version)
         return dmp_refuse(res, SOCLE_EPRECONDITION, "If-Match is not the current version");
     int created;
-    if ((rc = fhir_repo_update(c, "DocumentReference", op->id, op->resource, 0, req->arena, &s, &created, &res->err)) ||
+    if ((rc = fhir_repo_update_ex(c, "DocumentReference", op->id, op->resource, 0, FHIR_REPO_UNINDEXED,
+                                  req->arena, &s, &created, &res->err)) ||
         (rc = rest_audit_stored(svc->app, c, req, who, "update", &s, "metadata update", &res->err)))
         return rest_fail(res, &res->err);
     d.masked = check.masked;
@@ -164,31 +169,38 @@ static int dmp_withdraw_document(dmp_service *svc, http_request *req, const auth
     return 0;
 }
 
-int dmp_handle_document(void *ctx, http_request *req, const auth_subject *who, store_conn *conn, const rest_op *op,
-                        rest_result *res)
+int dmp_handle_document(void *ctx, http_request *req, const auth_subject *who, store_conn *conn,
+                        const rest_op *op, rest_result *res)
 {
     if (!dmp_serves(who)) return REST_PASS;
     dmp_service *svc = ctx;
     switch (op->kind) {
-    case REST_SEARCH: return dmp_with_conn(svc, req, who, conn, op, res, 0, dmp_find_references);
+    case REST_SEARCH:
+        return dmp_with_conn(svc, req, who, conn, op, res, 0, dmp_find_references);
     case REST_READ:
-    case REST_VREAD: return dmp_with_conn(svc, req, who, conn, op, res, 0, dmp_read_document);
-    case REST_UPDATE: return dmp_with_conn(svc, req, who, conn, op, res, 1, dmp_update_document);
-    case REST_DELETE: return dmp_with_conn(svc, req, who, conn, op, res, 1, dmp_withdraw_document);
+    case REST_VREAD:
+        return dmp_with_conn(svc, req, who, conn, op, res, 0, dmp_read_document);
+    case REST_UPDATE:
+        return dmp_with_conn(svc, req, who, conn, op, res, 1, dmp_update_document);
+    case REST_DELETE:
+        return dmp_with_conn(svc, req, who, conn, op, res, 1, dmp_withdraw_document);
     case REST_CREATE:
-        return dmp_refuse(res, SOCLE_EMETHOD,
-                          "documents are fed with ITI-65: POST /fhir with a provide-document Bundle (SubmissionSet List,"
-                          " DocumentReference, Binary)");
-    default: return dmp_refuse(res, SOCLE_EMETHOD, "history is not offered for DMP documents");
+        return dmp_refuse(
+            res, SOCLE_EMETHOD,
+            "documents are fed with ITI-65: POST /fhir with a provide-document Bundle (SubmissionSet List,"
+            " DocumentReference, Binary)");
+    default:
+        return dmp_refuse(res, SOCLE_EMETHOD, "history is not offered for DMP documents");
     }
 }
 
 /* A submission set is visible when at least one of its documents is. */
-static int dmp_read_list(dmp_service *svc, http_request *req, const auth_subject *who, store_conn *c, const rest_op *op,
-                         rest_result *res)
+static int dmp_read_list(dmp_service *svc, http_request *req, const auth_subject *who, store_conn *c,
+                         const rest_op *op, rest_result *res)
 {
     fhir_stored s;
-    int rc = fhir_repo_read(c, "List", op->id, op->kind == REST_VREAD ? op->version : 0, req->arena, &s, &res->err);
+    int rc = fhir_repo_read(c, "List", op->id, op->kind == REST_VREAD ? op->version : 0, req->arena, &s,
+                            &res->err);
     if (rc == SOCLE_ENOTFOUND || rc == SOCLE_EGONE || (!rc && !s.patient_id))
         return dmp_refuse(res, SOCLE_ENOTFOUND, "no such List");
     if (rc) return rest_fail(res, &res->err);
@@ -216,21 +228,22 @@ static int dmp_read_list(dmp_service *svc, http_request *req, const auth_subject
     return 0;
 }
 
-int dmp_handle_list(void *ctx, http_request *req, const auth_subject *who, store_conn *conn, const rest_op *op,
-                    rest_result *res)
+int dmp_handle_list(void *ctx, http_request *req, const auth_subject *who, store_conn *conn,
+                    const rest_op *op, rest_result *res)
 {
     if (!dmp_serves(who)) return REST_PASS;
     dmp_service *svc = ctx;
     if (op->kind == REST_SEARCH) return dmp_with_conn(svc, req, who, conn, op, res, 0, dmp_find_lists);
     if (op->kind == REST_READ || op->kind == REST_VREAD)
         return dmp_with_conn(svc, req, who, conn, op, res, 0, dmp_read_list);
-    return dmp_refuse(res, SOCLE_EMETHOD, "submission sets are written with ITI-65 (POST /fhir, provide-document Bundle)");
+    return dmp_refuse(res, SOCLE_EMETHOD,
+                      "submission sets are written with ITI-65 (POST /fhir, provide-document Bundle)");
 }
 
 /* ITI-68: the document's bytes with their media type, or the Binary resource when the client
  * asks for FHIR JSON. */
-static int dmp_read_binary(dmp_service *svc, http_request *req, const auth_subject *who, store_conn *c, const rest_op *op,
-                           rest_result *res)
+static int dmp_read_binary(dmp_service *svc, http_request *req, const auth_subject *who, store_conn *c,
+                           const rest_op *op, rest_result *res)
 {
     dmp_document d;
     int rc = dmp_document_by_binary(c, op->id, &d, &res->err);
@@ -242,7 +255,8 @@ static int dmp_read_binary(dmp_service *svc, http_request *req, const auth_subje
         return rc;
     }
     fhir_stored s;
-    if ((rc = fhir_repo_read(c, "Binary", op->id, 0, req->arena, &s, &res->err))) return rest_fail(res, &res->err);
+    if ((rc = fhir_repo_read(c, "Binary", op->id, 0, req->arena, &s, &res->err)))
+        return rest_fail(res, &res->err);
     rest_audit(svc->app, req, who, "read", "success", "Binary", op->id, d.patient_id, dmp_view_detail(&v));
     res->status = 200;
     const char *accept = http_header(req, "Accept");
@@ -262,22 +276,24 @@ static int dmp_read_binary(dmp_service *svc, http_request *req, const auth_subje
     return buf_ok(&res->body) ? 0 : dmp_refuse(res, SOCLE_ENOMEM, "out of memory");
 }
 
-int dmp_handle_binary(void *ctx, http_request *req, const auth_subject *who, store_conn *conn, const rest_op *op,
-                      rest_result *res)
+int dmp_handle_binary(void *ctx, http_request *req, const auth_subject *who, store_conn *conn,
+                      const rest_op *op, rest_result *res)
 {
     if (!dmp_serves(who)) return REST_PASS;
     dmp_service *svc = ctx;
     if (op->kind == REST_READ) return dmp_with_conn(svc, req, who, conn, op, res, 0, dmp_read_binary);
-    return dmp_refuse(res, SOCLE_EMETHOD, "a document's Binary is written with ITI-65 and read by its id (ITI-68)");
+    return dmp_refuse(res, SOCLE_EMETHOD,
+                      "a document's Binary is written with ITI-65 and read by its id (ITI-68)");
 }
 
 /* A patient lists the accesses to their own record: AuditEvent search, scoped to their Patient. */
-int dmp_handle_audit(void *ctx, http_request *req, const auth_subject *who, store_conn *conn, const rest_op *op,
-                     rest_result *res)
+int dmp_handle_audit(void *ctx, http_request *req, const auth_subject *who, store_conn *conn,
+                     const rest_op *op, rest_result *res)
 {
     dmp_service *svc = ctx;
     if (who->kind != AUTH_KIND_PATIENT) return REST_PASS;
-    if (op->kind != REST_SEARCH) return dmp_refuse(res, SOCLE_EFORBIDDEN, "access denied: patients search their traces");
+    if (op->kind != REST_SEARCH)
+        return dmp_refuse(res, SOCLE_EFORBIDDEN, "access denied: patients search their traces");
     dmp_record r;
     store_conn *c = conn;
     int rc = c ? 0 : store_acquire(svc->app->store, &c, &res->err);

@@ -12,22 +12,27 @@
 static const store_migration dmp_steps[] = {
     {1, "DMP: records, document index, patient controls, care team, emergency accesses, notifications",
      "CREATE TABLE dmp_record (patient_id TEXT PRIMARY KEY, ins TEXT NOT NULL, state TEXT NOT NULL,"
-     " oppose_bris_de_glace INTEGER NOT NULL, oppose_centre_15 INTEGER NOT NULL, medecin_traitant TEXT NOT NULL,"
+     " oppose_bris_de_glace INTEGER NOT NULL, oppose_centre_15 INTEGER NOT NULL, medecin_traitant TEXT NOT "
+     "NULL,"
      " changed BIGINT NOT NULL);"
      "CREATE INDEX dmp_record_ins ON dmp_record (ins);"
      "CREATE TABLE dmp_document (id TEXT PRIMARY KEY, patient_id TEXT NOT NULL, status TEXT NOT NULL,"
      " type_code TEXT NOT NULL, class_code TEXT NOT NULL, date_ms BIGINT NOT NULL, format_code TEXT NOT NULL,"
-     " setting_code TEXT NOT NULL, facility_code TEXT NOT NULL, authors TEXT NOT NULL, masked INTEGER NOT NULL,"
-     " invisible_patient INTEGER NOT NULL, invisible_representatives INTEGER NOT NULL, binary_id TEXT NOT NULL,"
+     " setting_code TEXT NOT NULL, facility_code TEXT NOT NULL, authors TEXT NOT NULL, masked INTEGER NOT "
+     "NULL,"
+     " invisible_patient INTEGER NOT NULL, invisible_representatives INTEGER NOT NULL, binary_id TEXT NOT "
+     "NULL,"
      " content_type TEXT NOT NULL, submission_set TEXT NOT NULL, created BIGINT NOT NULL);"
      "CREATE INDEX dmp_document_patient ON dmp_document (patient_id, type_code, date_ms);"
      "CREATE INDEX dmp_document_binary ON dmp_document (binary_id);"
      "CREATE INDEX dmp_document_submission ON dmp_document (submission_set);"
      "CREATE TABLE dmp_control (patient_id TEXT NOT NULL, kind TEXT NOT NULL, idnps TEXT NOT NULL,"
      " changed BIGINT NOT NULL, PRIMARY KEY (patient_id, kind, idnps));"
-     "CREATE TABLE dmp_care_team (patient_id TEXT NOT NULL, structure TEXT NOT NULL, PRIMARY KEY (patient_id, structure));"
+     "CREATE TABLE dmp_care_team (patient_id TEXT NOT NULL, structure TEXT NOT NULL, PRIMARY KEY "
+     "(patient_id, structure));"
      "CREATE TABLE dmp_emergency (patient_id TEXT NOT NULL, idnps TEXT NOT NULL, mode TEXT NOT NULL,"
-     " reason TEXT NOT NULL, opened BIGINT NOT NULL, expires BIGINT NOT NULL, PRIMARY KEY (patient_id, idnps));"
+     " reason TEXT NOT NULL, opened BIGINT NOT NULL, expires BIGINT NOT NULL, PRIMARY KEY (patient_id, "
+     "idnps));"
      "CREATE TABLE dmp_notification (id TEXT PRIMARY KEY, patient_id TEXT NOT NULL, kind TEXT NOT NULL,"
      " idnps TEXT NOT NULL, detail TEXT NOT NULL, created BIGINT NOT NULL);"
      "CREATE INDEX dmp_notification_patient ON dmp_notification (patient_id, kind, idnps);",
@@ -41,17 +46,20 @@ int dmp_migrate(store *s, socle_err *err)
 
 static dmp_record_state dmp_state_parse(const char *s)
 {
-    return !strcmp(s, "active") ? DMP_RECORD_ACTIVE : !strcmp(s, "closed") ? DMP_RECORD_CLOSED
-           : !strcmp(s, "opposed")                                      ? DMP_RECORD_OPPOSED
-                                                                         : DMP_RECORD_NONE;
+    return !strcmp(s, "active")    ? DMP_RECORD_ACTIVE
+           : !strcmp(s, "closed")  ? DMP_RECORD_CLOSED
+           : !strcmp(s, "opposed") ? DMP_RECORD_OPPOSED
+                                   : DMP_RECORD_NONE;
 }
 
-static int dmp_record_query(store_conn *c, const char *where, const char *value, dmp_record *out, socle_err *err)
+static int dmp_record_query(store_conn *c, const char *where, const char *value, dmp_record *out,
+                            socle_err *err)
 {
     memset(out, 0, sizeof *out);
     char sql[256];
     snprintf(sql, sizeof sql,
-             "SELECT patient_id, ins, state, oppose_bris_de_glace, oppose_centre_15, medecin_traitant FROM dmp_record"
+             "SELECT patient_id, ins, state, oppose_bris_de_glace, oppose_centre_15, medecin_traitant FROM "
+             "dmp_record"
              " WHERE %s = $1",
              where);
     store_value p[1] = {STORE_V_TEXT(value)};
@@ -86,17 +94,22 @@ int dmp_record_by_ins(store_conn *c, const char *ins, dmp_record *out, socle_err
 
 int dmp_record_save(store_conn *c, const dmp_record *r, socle_err *err)
 {
-    store_value p[7] = {STORE_V_TEXT(r->patient_id), STORE_V_TEXT(r->ins),
-                        STORE_V_TEXT(dmp_record_state_name(r->facts.state)), STORE_V_INT(r->facts.opposes_bris_de_glace),
-                        STORE_V_INT(r->facts.opposes_centre_15), STORE_V_TEXT(r->medecin_traitant),
+    store_value p[7] = {STORE_V_TEXT(r->patient_id),
+                        STORE_V_TEXT(r->ins),
+                        STORE_V_TEXT(dmp_record_state_name(r->facts.state)),
+                        STORE_V_INT(r->facts.opposes_bris_de_glace),
+                        STORE_V_INT(r->facts.opposes_centre_15),
+                        STORE_V_TEXT(r->medecin_traitant),
                         STORE_V_INT(time_now_ms())};
-    return store_exec(c,
-                      "INSERT INTO dmp_record (patient_id, ins, state, oppose_bris_de_glace, oppose_centre_15,"
-                      " medecin_traitant, changed) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (patient_id) DO UPDATE"
-                      " SET ins = excluded.ins, state = excluded.state, oppose_bris_de_glace = excluded.oppose_bris_de_glace,"
-                      " oppose_centre_15 = excluded.oppose_centre_15, medecin_traitant = excluded.medecin_traitant,"
-                      " changed = excluded.changed",
-                      p, 7, NULL, err);
+    return store_exec(
+        c,
+        "INSERT INTO dmp_record (patient_id, ins, state, oppose_bris_de_glace, oppose_centre_15,"
+        " medecin_traitant, changed) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (patient_id) DO UPDATE"
+        " SET ins = excluded.ins, state = excluded.state, oppose_bris_de_glace = "
+        "excluded.oppose_bris_de_glace,"
+        " oppose_centre_15 = excluded.oppose_centre_15, medecin_traitant = excluded.medecin_traitant,"
+        " changed = excluded.changed",
+        p, 7, NULL, err);
 }
 
 int dmp_record_open(store_conn *c, const char *patient_id, dmp_record *out, socle_err *err)
@@ -124,10 +137,11 @@ int dmp_record_open(store_conn *c, const char *patient_id, dmp_record *out, socl
 int dmp_control_set(store_conn *c, const char *patient_id, const char *kind, const char *idnps, int on,
                     socle_err *err)
 {
-    store_value p[4] = {STORE_V_TEXT(patient_id), STORE_V_TEXT(kind), STORE_V_TEXT(idnps), STORE_V_INT(time_now_ms())};
+    store_value p[4] = {STORE_V_TEXT(patient_id), STORE_V_TEXT(kind), STORE_V_TEXT(idnps),
+                        STORE_V_INT(time_now_ms())};
     if (!on)
-        return store_exec(c, "DELETE FROM dmp_control WHERE patient_id = $1 AND kind = $2 AND idnps = $3", p, 3, NULL,
-                          err);
+        return store_exec(c, "DELETE FROM dmp_control WHERE patient_id = $1 AND kind = $2 AND idnps = $3", p,
+                          3, NULL, err);
     return store_exec(c,
                       "INSERT INTO dmp_control (patient_id, kind, idnps, changed) VALUES ($1, $2, $3, $4)"
                       " ON CONFLICT (patient_id, kind, idnps) DO NOTHING",
@@ -144,24 +158,27 @@ int dmp_care_team_add(store_conn *c, const char *patient_id, const char *structu
                       p, 2, NULL, err);
 }
 
-int dmp_emergency_open(store_conn *c, const char *patient_id, const char *idnps, dmp_mode mode, const char *reason,
-                       int64_t expires_ms, socle_err *err)
+int dmp_emergency_open(store_conn *c, const char *patient_id, const char *idnps, dmp_mode mode,
+                       const char *reason, int64_t expires_ms, socle_err *err)
 {
-    store_value p[6] = {STORE_V_TEXT(patient_id), STORE_V_TEXT(idnps), STORE_V_TEXT(dmp_mode_name(mode)),
-                        STORE_V_TEXT(reason), STORE_V_INT(time_now_ms()), STORE_V_INT(expires_ms)};
-    return store_exec(c,
-                      "INSERT INTO dmp_emergency (patient_id, idnps, mode, reason, opened, expires)"
-                      " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (patient_id, idnps) DO UPDATE SET mode = excluded.mode,"
-                      " reason = excluded.reason, opened = excluded.opened, expires = excluded.expires",
-                      p, 6, NULL, err);
+    store_value p[6] = {STORE_V_TEXT(patient_id),          STORE_V_TEXT(idnps),
+                        STORE_V_TEXT(dmp_mode_name(mode)), STORE_V_TEXT(reason),
+                        STORE_V_INT(time_now_ms()),        STORE_V_INT(expires_ms)};
+    return store_exec(
+        c,
+        "INSERT INTO dmp_emergency (patient_id, idnps, mode, reason, opened, expires)"
+        " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (patient_id, idnps) DO UPDATE SET mode = excluded.mode,"
+        " reason = excluded.reason, opened = excluded.opened, expires = excluded.expires",
+        p, 6, NULL, err);
 }
 
 int dmp_notify(store_conn *c, const char *patient_id, const char *kind, const char *idnps, const char *detail,
                socle_err *err)
 {
     char id[37];
-    store_value p[6] = {STORE_V_TEXT(id_uuid(id)), STORE_V_TEXT(patient_id), STORE_V_TEXT(kind),
-                        STORE_V_TEXT(idnps),        STORE_V_TEXT(detail ? detail : ""), STORE_V_INT(time_now_ms())};
+    store_value p[6] = {
+        STORE_V_TEXT(id_uuid(id)), STORE_V_TEXT(patient_id),           STORE_V_TEXT(kind),
+        STORE_V_TEXT(idnps),       STORE_V_TEXT(detail ? detail : ""), STORE_V_INT(time_now_ms())};
     return store_exec(c,
                       "INSERT INTO dmp_notification (id, patient_id, kind, idnps, detail, created)"
                       " VALUES ($1, $2, $3, $4, $5, $6)",
@@ -170,42 +187,24 @@ int dmp_notify(store_conn *c, const char *patient_id, const char *kind, const ch
 
 int dmp_note_first_access(store_conn *c, const char *patient_id, const char *idnps, socle_err *err)
 {
-    store_value p[2] = {STORE_V_TEXT(patient_id), STORE_V_TEXT(idnps)};
-    int64_t n = 0;
-    int rc = store_query_int(c,
-                             "SELECT COUNT(*) FROM dmp_notification WHERE patient_id = $1 AND kind = 'first-access'"
-                             " AND idnps = $2",
-                             p, 2, &n, err);
-    if (rc && rc != SOCLE_ENOTFOUND) return rc;
-    if (n) return 0;
     if (store_in_tx(c)) return dmp_notify(c, patient_id, "first-access", idnps, NULL, err);
-    rc = store_tx_begin(c, err);
+    int rc = store_tx_begin(c, err);
     if (!rc) rc = dmp_notify(c, patient_id, "first-access", idnps, NULL, err);
     if (!rc) rc = store_tx_commit(c, err);
     if (rc) store_tx_rollback(c);
     return rc;
 }
 
-/* 1 when a dmp_control row (patient, kind, idnps) exists. */
-static int dmp_control_has(store_conn *c, const char *patient_id, const char *kind, const char *idnps, int *out,
-                           socle_err *err)
-{
-    store_value p[3] = {STORE_V_TEXT(patient_id), STORE_V_TEXT(kind), STORE_V_TEXT(idnps)};
-    int64_t n = 0;
-    int rc = store_query_int(c, "SELECT COUNT(*) FROM dmp_control WHERE patient_id = $1 AND kind = $2 AND idnps = $3",
-                             p, 3, &n, err);
-    *out = n > 0;
-    return rc == SOCLE_ENOTFOUND ? 0 : rc;
-}
-
-int dmp_reader_load(dmp_service *svc, store_conn *c, const auth_subject *who, const dmp_record *r, dmp_reader *out,
-                    socle_err *err)
+int dmp_reader_load(dmp_service *svc, store_conn *c, const auth_subject *who, const dmp_record *r,
+                    dmp_reader *out, int *seen_before, socle_err *err)
 {
     memset(out, 0, sizeof *out);
+    if (seen_before) *seen_before = 1;
     if (who->kind == AUTH_KIND_PATIENT) {
         if (strcmp(who->sub, r->ins))
             return socle_err_set(err, SOCLE_EFORBIDDEN, "a patient reads only their own record");
-        out->kind = auth_has_role(who, "representant-legal") ? DMP_READER_LEGAL_REPRESENTATIVE : DMP_READER_PATIENT;
+        out->kind =
+            auth_has_role(who, "representant-legal") ? DMP_READER_LEGAL_REPRESENTATIVE : DMP_READER_PATIENT;
         return 0;
     }
     if (who->kind != AUTH_KIND_PROFESSIONAL)
@@ -214,27 +213,31 @@ int dmp_reader_load(dmp_service *svc, store_conn *c, const auth_subject *who, co
     out->id = who->sub;
     out->profession = who->profession;
     out->medecin_traitant = r->medecin_traitant[0] && !strcmp(r->medecin_traitant, who->sub);
-    int rc = dmp_control_has(c, r->patient_id, "block", who->sub, &out->blocked, err);
-    if (!rc) rc = dmp_control_has(c, r->patient_id, "authorise", who->sub, &out->authorised, err);
-    if (!rc && !out->authorised && who->structure[0]) {
-        store_value p[2] = {STORE_V_TEXT(r->patient_id), STORE_V_TEXT(who->structure)};
-        int64_t n = 0;
-        rc = store_query_int(c, "SELECT COUNT(*) FROM dmp_care_team WHERE patient_id = $1 AND structure = $2", p, 2, &n,
-                             err);
-        if (rc == SOCLE_ENOTFOUND) rc = 0;
-        out->authorised = n > 0;
-    }
-    if (rc) return rc;
-    store_value p[3] = {STORE_V_TEXT(r->patient_id), STORE_V_TEXT(who->sub), STORE_V_INT(time_now_ms())};
+    /* Everything about this professional and this record in one statement. */
+    store_value p[4] = {STORE_V_TEXT(r->patient_id), STORE_V_TEXT(who->sub), STORE_V_TEXT(who->structure),
+                        STORE_V_INT(time_now_ms())};
     store_rows *rows;
-    rc = store_query(c, "SELECT mode FROM dmp_emergency WHERE patient_id = $1 AND idnps = $2 AND expires > $3", p, 3,
-                     &rows, err);
+    int rc = store_query(
+        c,
+        "SELECT (SELECT COUNT(*) FROM dmp_control WHERE patient_id = $1 AND kind = 'block' AND idnps = $2),"
+        " (SELECT COUNT(*) FROM dmp_control WHERE patient_id = $1 AND kind = 'authorise' AND idnps = $2),"
+        " (SELECT COUNT(*) FROM dmp_care_team WHERE patient_id = $1 AND structure = $3),"
+        " (SELECT mode FROM dmp_emergency WHERE patient_id = $1 AND idnps = $2 AND expires > $4),"
+        " (SELECT COUNT(*) FROM dmp_notification WHERE patient_id = $1 AND kind = 'first-access'"
+        " AND idnps = $2)",
+        p, 4, &rows, err);
     if (rc) return rc;
     rc = store_rows_next(rows, err);
     if (rc == 1) {
+        out->blocked = store_rows_int(rows, 0) > 0;
+        out->authorised = store_rows_int(rows, 1) > 0 || (who->structure[0] && store_rows_int(rows, 2) > 0);
         dmp_mode m;
-        if (dmp_mode_parse(store_rows_text(rows, 0, NULL), &m) == 0) out->mode = m;
+        if (!store_rows_isnull(rows, 3) && dmp_mode_parse(store_rows_text(rows, 3, NULL), &m) == 0)
+            out->mode = m;
+        if (seen_before) *seen_before = store_rows_int(rows, 4) > 0;
         rc = 0;
+    } else if (rc == 0) {
+        rc = socle_err_set(err, SOCLE_ESTORE, "no row from the reader query");
     }
     store_rows_free(rows);
     (void)svc;
@@ -244,7 +247,8 @@ int dmp_reader_load(dmp_service *svc, store_conn *c, const auth_subject *who, co
 /* --- the document index --- */
 
 const char dmp_document_columns[] =
-    "id, patient_id, status, type_code, class_code, date_ms, format_code, setting_code, facility_code, authors,"
+    "id, patient_id, status, type_code, class_code, date_ms, format_code, setting_code, facility_code, "
+    "authors,"
     " masked, invisible_patient, invisible_representatives, binary_id, content_type, submission_set";
 
 static void dmp_authors_join(const dmp_document *d, char *out, size_t n)
@@ -260,16 +264,28 @@ int dmp_document_insert(store_conn *c, const dmp_document *d, socle_err *err)
     char authors[DMP_MAX_AUTHORS * 33];
     dmp_authors_join(d, authors, sizeof authors);
     store_value p[17] = {
-        STORE_V_TEXT(d->id),           STORE_V_TEXT(d->patient_id),    STORE_V_TEXT(d->status),
-        STORE_V_TEXT(d->type_code),    STORE_V_TEXT(d->class_code),    STORE_V_INT(d->date_ms),
-        STORE_V_TEXT(d->format_code),  STORE_V_TEXT(d->setting_code),  STORE_V_TEXT(d->facility_code),
-        STORE_V_TEXT(authors),         STORE_V_INT(d->masked),         STORE_V_INT(d->invisible_patient),
-        STORE_V_INT(d->invisible_representatives), STORE_V_TEXT(d->binary_id), STORE_V_TEXT(d->content_type),
-        STORE_V_TEXT(d->submission_set), STORE_V_INT(time_now_ms()),
+        STORE_V_TEXT(d->id),
+        STORE_V_TEXT(d->patient_id),
+        STORE_V_TEXT(d->status),
+        STORE_V_TEXT(d->type_code),
+        STORE_V_TEXT(d->class_code),
+        STORE_V_INT(d->date_ms),
+        STORE_V_TEXT(d->format_code),
+        STORE_V_TEXT(d->setting_code),
+        STORE_V_TEXT(d->facility_code),
+        STORE_V_TEXT(authors),
+        STORE_V_INT(d->masked),
+        STORE_V_INT(d->invisible_patient),
+        STORE_V_INT(d->invisible_representatives),
+        STORE_V_TEXT(d->binary_id),
+        STORE_V_TEXT(d->content_type),
+        STORE_V_TEXT(d->submission_set),
+        STORE_V_INT(time_now_ms()),
     };
     char sql[600];
     snprintf(sql, sizeof sql,
-             "INSERT INTO dmp_document (%s, created) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13,"
+             "INSERT INTO dmp_document (%s, created) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, "
+             "$12, $13,"
              " $14, $15, $16, $17)",
              dmp_document_columns);
     return store_exec(c, sql, p, 17, NULL, err);
@@ -295,7 +311,8 @@ void dmp_document_from_row(store_rows *r, dmp_document *d)
             d->authors[d->nauthors++][len] = 0;
         }
         p += len;
-        while (*p == ' ') p++;
+        while (*p == ' ')
+            p++;
     }
     d->masked = (int)store_rows_int(r, 10);
     d->invisible_patient = (int)store_rows_int(r, 11);
@@ -305,7 +322,8 @@ void dmp_document_from_row(store_rows *r, dmp_document *d)
     snprintf(d->submission_set, sizeof d->submission_set, "%s", store_rows_text(r, 15, NULL));
 }
 
-static int dmp_document_one(store_conn *c, const char *column, const char *value, dmp_document *out, socle_err *err)
+static int dmp_document_one(store_conn *c, const char *column, const char *value, dmp_document *out,
+                            socle_err *err)
 {
     char sql[400];
     snprintf(sql, sizeof sql, "SELECT %s FROM dmp_document WHERE %s = $1", dmp_document_columns, column);
@@ -344,9 +362,11 @@ int dmp_document_set(store_conn *c, const dmp_document *d, socle_err *err)
                       p, 5, NULL, err);
 }
 
-void dmp_document_facts_of(const dmp_document *d, const char *authors[DMP_MAX_AUTHORS], dmp_document_facts *out)
+void dmp_document_facts_of(const dmp_document *d, const char *authors[DMP_MAX_AUTHORS],
+                           dmp_document_facts *out)
 {
-    for (int i = 0; i < d->nauthors; i++) authors[i] = d->authors[i];
+    for (int i = 0; i < d->nauthors; i++)
+        authors[i] = d->authors[i];
     *out = (dmp_document_facts){
         .class_code = d->class_code,
         .type_code = d->type_code,

@@ -6,8 +6,8 @@
 
 #include "svc/dmp/dmp_internal.h"
 
-int dmp_view_open(dmp_service *svc, store_conn *c, http_request *req, const auth_subject *who, const char *patient_id,
-                  dmp_view *v, rest_result *res)
+int dmp_view_open(dmp_service *svc, store_conn *c, http_request *req, const auth_subject *who,
+                  const char *patient_id, dmp_view *v, rest_result *res)
 {
     memset(v, 0, sizeof *v);
     v->svc = svc;
@@ -16,8 +16,9 @@ int dmp_view_open(dmp_service *svc, store_conn *c, http_request *req, const auth
     int rc = dmp_record_load(c, patient_id, &v->record, &err);
     if (rc == SOCLE_ENOTFOUND) return rc;
     if (rc) return rest_fail(res, &err);
+    int seen_before = 1;
     if (who->kind == AUTH_KIND_PROFESSIONAL || who->kind == AUTH_KIND_PATIENT) {
-        if (dmp_reader_load(svc, c, who, &v->record, &v->reader, &err)) {
+        if (dmp_reader_load(svc, c, who, &v->record, &v->reader, &seen_before, &err)) {
             rest_audit(svc->app, req, who, "read", "denied", "DocumentReference", NULL, patient_id, err.msg);
             return rest_fail(res, &err);
         }
@@ -26,11 +27,13 @@ int dmp_view_open(dmp_service *svc, store_conn *c, http_request *req, const auth
         socle_err_set(&err, SOCLE_EFORBIDDEN, "only professionals and the patient read a DMP");
         return rest_fail(res, &err);
     }
-    dmp_policy_context pc = {.check = DMP_CHECK_RECORD, .matrix = svc->matrix, .record = &v->record.facts,
+    dmp_policy_context pc = {.check = DMP_CHECK_RECORD,
+                             .matrix = svc->matrix,
+                             .record = &v->record.facts,
                              .reader = v->has_reader ? &v->reader : NULL};
     if (dmp_authorize(svc, req, who, AUTH_ACTION_SEARCH, "DocumentReference", NULL, patient_id, &pc, res))
         return res->err.code;
-    if (who->kind == AUTH_KIND_PROFESSIONAL && (rc = dmp_note_first_access(c, patient_id, who->sub, &err)))
+    if (!seen_before && (rc = dmp_note_first_access(c, patient_id, who->sub, &err)))
         return rest_fail(res, &err);
     return 0;
 }
@@ -40,8 +43,11 @@ int dmp_view_may_see(dmp_view *v, const dmp_document *d)
     const char *authors[DMP_MAX_AUTHORS];
     dmp_document_facts facts;
     dmp_document_facts_of(d, authors, &facts);
-    dmp_policy_context pc = {.check = DMP_CHECK_DOCUMENT, .matrix = v->svc->matrix, .record = &v->record.facts,
-                             .reader = v->has_reader ? &v->reader : NULL, .document = &facts};
+    dmp_policy_context pc = {.check = DMP_CHECK_DOCUMENT,
+                             .matrix = v->svc->matrix,
+                             .record = &v->record.facts,
+                             .reader = v->has_reader ? &v->reader : NULL,
+                             .document = &facts};
     return dmp_may_read(v->svc, v->who, "DocumentReference", d->id, d->patient_id, &pc);
 }
 
@@ -49,8 +55,11 @@ const char *dmp_view_detail(const dmp_view *v)
 {
     if (!v->has_reader || v->reader.kind != DMP_READER_PROFESSIONAL) return NULL;
     switch (v->reader.mode) {
-    case DMP_MODE_BRIS_DE_GLACE: return "mode=bris_de_glace";
-    case DMP_MODE_CENTRE_15: return "mode=centre_15";
-    default: return "mode=normal";
+    case DMP_MODE_BRIS_DE_GLACE:
+        return "mode=bris_de_glace";
+    case DMP_MODE_CENTRE_15:
+        return "mode=centre_15";
+    default:
+        return "mode=normal";
     }
 }

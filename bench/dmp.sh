@@ -64,7 +64,9 @@ for docs in $SIZES; do
   fi
   DB=$(db_of "$DATA")
   start_server "$DATA" "$DB"
-  BENCH_TOKEN=$(tok --sub 810000000012 --kind professional --profession 10 --structure bench)
+  # A reader new to every record (a fresh IDNPS per session): the first search of each patient
+  # notifies the patient of a first access, as it would in real life.
+  BENCH_TOKEN=$(tok --sub "8$(date +%s%N | tail -c 12)" --kind professional --profession 10 --structure bench)
   tail -n +2 "$DATA/patients.txt" > "$DATA/sample.txt"   # the first patient is the feed's target
   export BENCH_TOKEN BENCH_SAMPLE="$DATA/sample.txt"
   wrk_runs dmp_find.lua
@@ -98,7 +100,7 @@ ratio=$(awk -v a="$1" -v b="$raw" 'BEGIN {printf "%.2f", (b > 0 ? a / b : 0)}')
   echo
   echo "wrk -t2 -c$CONNECTIONS -d${DURATION}s, $RUNS runs (median shown); server and wrk share the machine."
   echo "Documents loaded through ITI-65 (one bundle of $PER_PATIENT text documents per patient, 4 client threads);"
-  echo "readers are professionals of the care team (the structure that fed the record)."
+  echo "readers are professionals of the care team (the structure that fed the record), new to every record at the start of each size's runs."
   echo
   echo "| scenario | req/s | p50 ms | p99 ms | non-2xx | runs (req/s) | server RSS | data dir |"
   echo "|---|---|---|---|---|---|---|---|"

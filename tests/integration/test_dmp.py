@@ -310,6 +310,8 @@ def test_replace_update_withdraw(ctx):
     assert author.get("/fhir/DocumentReference/" + old, expect=200).json["status"] == "superseded"
     assert _find(author, "patient=%s&status=current" % pid) == ([new_id], 1)
     assert _find(author, "patient=%s&status=superseded" % pid) == ([old], 1)
+    found = author.search("DocumentReference", "patient=%s&status=superseded" % pid).json["entry"][0]["resource"]
+    assert found["status"] == "superseded" and found["meta"]["versionId"] == "2", found["meta"]
     # A superseded document cannot be replaced again.
     again = _docref(pid, AUTHOR, "v3", relatesTo=[{"code": "replaces", "target": {"reference": "DocumentReference/" + old}}])
     assert "not current" in _outcome(_provide(author, pid, [again], expect=422))
@@ -399,6 +401,8 @@ def test_mask_block_and_author(ctx):
     assert d.pro[AUTHOR].get("/fhir/DocumentReference/" + doc, expect=200).json["securityLabel"][-1]["coding"][0]["code"] == "MASQUE_PS"
     assert _find(d.pro[OTHER], "patient=" + pid) == ([plain], 1), "masked: hidden from an authorised professional"
     assert _find(d.pro[GP], "patient=" + pid)[1] == 2, "the médecin traitant still sees it"
+    found = {e["resource"]["id"]: e["resource"] for e in d.pro[GP].search("DocumentReference", "patient=" + pid).json["entry"]}
+    assert "MASQUE_PS" in json.dumps(found[doc]["securityLabel"]), "searches return the current version"
     assert _find(d.pro[AUTHOR], "patient=" + pid)[1] == 2, "its author still sees it"
     assert _find(patient, "patient=" + pid)[1] == 2, "the patient sees it"
     _op(d.pro[OTHER], "DocumentReference/%s/$dmp-unmask" % doc, expect=403)

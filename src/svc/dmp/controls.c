@@ -244,6 +244,8 @@ static int dmp_op_mask(dmp_service *svc, store_conn *c, http_request *req, const
     json_decref(doc);
     if (!rc) rc = rest_audit_stored(svc->app, c, req, who, mask ? "mask" : "unmask", &s, NULL, &res->err);
     d.masked = mask;
+    d.body = s.body;
+    d.body_len = s.body_len;
     if (!rc) rc = dmp_document_set(c, &d, &res->err);
     return rc ? rest_fail(res, &res->err) : 0;
 }

@@ -80,6 +80,9 @@ typedef struct dmp_document {
     char binary_id[72];
     char content_type[64];
     char submission_set[72];
+    const char *body; /* the current DocumentReference JSON, kept with the row so that a search reads
+                       * one table; not owned. dmp_document_set: NULL keeps the stored one */
+    size_t body_len;
 } dmp_document;
 
 /* The columns of dmp_document in the order dmp_document_from_row reads them. */

@@ -186,7 +186,7 @@ static int dmp_find_documents(dmp_view *v, store_conn *c, arena *a, const dmp_fi
     store_value p[1 + DMP_FIND_MAX_TYPES];
     int np = 0;
     p[np++] = STORE_V_TEXT(f->patient);
-    buf_printf(&sql, "SELECT %s FROM dmp_document WHERE patient_id = $1", dmp_document_columns);
+    buf_printf(&sql, "SELECT %s, body FROM dmp_document WHERE patient_id = $1", dmp_document_columns);
     const char *types = NULL;
     for (int i = 0; i < f->ntokens; i++)
         if (!strcmp(f->tokens[i][0], "type")) types = types ? "" : f->tokens[i][1]; /* several: filter in C */
@@ -214,6 +214,10 @@ static int dmp_find_documents(dmp_view *v, store_conn *c, arena *a, const dmp_fi
     while ((rc = store_rows_next(r, err)) == 1) {
         dmp_document_from_row(r, &d);
         if (!dmp_find_matches(f, &d) || !dmp_view_may_see(v, &d)) continue;
+        size_t body_len;
+        const char *body = store_rows_text(r, 16, &body_len);
+        d.body = body && body_len ? arena_strndup(a, body, body_len) : NULL;
+        d.body_len = d.body ? body_len : 0;
         if (*n == cap) {
             dmp_document *bigger = arena_alloc(a, sizeof **out * cap * 2);
             memcpy(bigger, *out, sizeof **out * cap);
@@ -294,8 +298,9 @@ int dmp_find_references(dmp_service *svc, http_request *req, const auth_subject 
     dmp_searchset_open(b, svc->app, req, "DocumentReference", op, n, &f);
     int first = 1;
     for (size_t i = (size_t)f.offset; i < n && i < (size_t)f.offset + (size_t)f.count; i++) {
-        fhir_stored s;
-        if (fhir_repo_read(c, "DocumentReference", docs[i].id, 0, req->arena, &s, &res->err))
+        fhir_stored s = {.id = docs[i].id, .body = docs[i].body, .body_len = docs[i].body_len};
+        /* Rows written before the index kept the body: read it from the FHIR store. */
+        if (!s.body && fhir_repo_read(c, "DocumentReference", docs[i].id, 0, req->arena, &s, &res->err))
             return rest_fail(res, &res->err);
         dmp_searchset_entry(b, svc->app, req, first, "DocumentReference", &s);
         first = 0;

@@ -335,6 +335,8 @@ static int dmp_supersede(dmp_provide *p, const char *id, const dmp_document *d, 
         rc = rest_audit_stored(p->svc->app, p->c, p->req, p->who, "update", &s, "superseded by a replacement",
                                err);
     snprintf(old.status, sizeof old.status, "superseded");
+    old.body = s.body;
+    old.body_len = s.body_len;
     if (!rc) rc = dmp_document_set(p->c, &old, err);
     if (!rc && p->nsuperseded < (int)(sizeof p->superseded / sizeof p->superseded[0]))
         p->superseded[p->nsuperseded++] = arena_strdup(p->req->arena, id);
@@ -400,6 +402,8 @@ static int dmp_provide_document(dmp_provide *p, dmp_entry *e, socle_err *err)
     if ((rc =
              rest_audit_stored(svc->app, p->c, p->req, p->who, "create", &s, "ITI-65 provide document", err)))
         return rc;
+    d.body = s.body;
+    d.body_len = s.body_len;
     if ((rc = dmp_document_insert(p->c, &d, err))) return rc;
     if ((rc = dmp_care_team_add(p->c, d.patient_id, p->who->structure, err))) return rc;
     e->result.status = 201;

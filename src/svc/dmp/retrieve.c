@@ -136,6 +136,8 @@ static int dmp_update_document(dmp_service *svc, http_request *req, const auth_s
     d.masked = check.masked;
     d.invisible_patient = check.invisible_patient;
     d.invisible_representatives = check.invisible_representatives;
+    d.body = s.body;
+    d.body_len = s.body_len;
     if ((rc = dmp_document_set(c, &d, &res->err))) return rest_fail(res, &res->err);
     res->status = 200;
     buf_append(&res->body, s.body, s.body_len);

@@ -37,6 +37,8 @@ static const store_migration dmp_steps[] = {
      " idnps TEXT NOT NULL, detail TEXT NOT NULL, created BIGINT NOT NULL);"
      "CREATE INDEX dmp_notification_patient ON dmp_notification (patient_id, kind, idnps);",
      NULL, NULL},
+    {2, "DMP: the current DocumentReference kept with its index row (a search reads one table)",
+     "ALTER TABLE dmp_document ADD COLUMN body TEXT NOT NULL DEFAULT '';", NULL, NULL},
 };
 
 int dmp_migrate(store *s, socle_err *err)
@@ -188,7 +190,9 @@ int dmp_notify(store_conn *c, const char *patient_id, const char *kind, const ch
 int dmp_note_first_access(store_conn *c, const char *patient_id, const char *idnps, socle_err *err)
 {
     if (store_in_tx(c)) return dmp_notify(c, patient_id, "first-access", idnps, NULL, err);
-    int rc = store_tx_begin(c, err);
+    /* Relaxed: the access itself is in the audit trail (durable); only this notice could be lost
+     * with the last moments before a power failure, and reads do not wait for a disk flush. */
+    int rc = store_tx_begin_relaxed(c, err);
     if (!rc) rc = dmp_notify(c, patient_id, "first-access", idnps, NULL, err);
     if (!rc) rc = store_tx_commit(c, err);
     if (rc) store_tx_rollback(c);
@@ -263,7 +267,7 @@ int dmp_document_insert(store_conn *c, const dmp_document *d, socle_err *err)
 {
     char authors[DMP_MAX_AUTHORS * 33];
     dmp_authors_join(d, authors, sizeof authors);
-    store_value p[17] = {
+    store_value p[18] = {
         STORE_V_TEXT(d->id),
         STORE_V_TEXT(d->patient_id),
         STORE_V_TEXT(d->status),
@@ -281,14 +285,14 @@ int dmp_document_insert(store_conn *c, const dmp_document *d, socle_err *err)
         STORE_V_TEXT(d->content_type),
         STORE_V_TEXT(d->submission_set),
         STORE_V_INT(time_now_ms()),
+        STORE_V_TEXTN(d->body ? d->body : "", d->body ? d->body_len : 0),
     };
     char sql[600];
     snprintf(sql, sizeof sql,
-             "INSERT INTO dmp_document (%s, created) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, "
-             "$12, $13,"
-             " $14, $15, $16, $17)",
+             "INSERT INTO dmp_document (%s, created, body) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11,"
+             " $12, $13, $14, $15, $16, $17, $18)",
              dmp_document_columns);
-    return store_exec(c, sql, p, 17, NULL, err);
+    return store_exec(c, sql, p, 18, NULL, err);
 }
 
 void dmp_document_from_row(store_rows *r, dmp_document *d)
@@ -354,12 +358,18 @@ int dmp_document_by_binary(store_conn *c, const char *binary_id, dmp_document *o
 
 int dmp_document_set(store_conn *c, const dmp_document *d, socle_err *err)
 {
-    store_value p[5] = {STORE_V_TEXT(d->id), STORE_V_TEXT(d->status), STORE_V_INT(d->masked),
-                        STORE_V_INT(d->invisible_patient), STORE_V_INT(d->invisible_representatives)};
+    store_value p[6] = {STORE_V_TEXT(d->id),
+                        STORE_V_TEXT(d->status),
+                        STORE_V_INT(d->masked),
+                        STORE_V_INT(d->invisible_patient),
+                        STORE_V_INT(d->invisible_representatives),
+                        STORE_V_TEXTN(d->body ? d->body : "", d->body ? d->body_len : 0)};
     return store_exec(c,
-                      "UPDATE dmp_document SET status = $2, masked = $3, invisible_patient = $4,"
-                      " invisible_representatives = $5 WHERE id = $1",
-                      p, 5, NULL, err);
+                      d->body ? "UPDATE dmp_document SET status = $2, masked = $3, invisible_patient = $4,"
+                                " invisible_representatives = $5, body = $6 WHERE id = $1"
+                              : "UPDATE dmp_document SET status = $2, masked = $3, invisible_patient = $4,"
+                                " invisible_representatives = $5 WHERE id = $1",
+                      p, d->body ? 6 : 5, NULL, err);
 }
 
 void dmp_document_facts_of(const dmp_document *d, const char *authors[DMP_MAX_AUTHORS],

@@ -9,7 +9,6 @@
 
 #include "base/ids.h"
 #include "base/text.h"
-#include "base/timeutil.h"
 #include "rest/rest_internal.h"
 
 #define BUNDLE_MAX_ENTRIES 10000
@@ -167,17 +166,10 @@ static void bundle_entry_response(socle_buf *b, socle_app *app, rest_result *r, 
     buf_puts(b, "}}");
 }
 
-static void bundle_respond_open(http_response *res, const char *type)
-{
-    char id[37], now[32];
-    socle_buf *b = &res->body;
-    buf_printf(b, "{\"resourceType\":\"Bundle\",\"id\":\"%s\",\"meta\":{\"lastUpdated\":\"%s\"},\"type\":\"%s\"",
-               id_uuid(id), time_format_instant(time_now_ms(), now), type);
-}
 
 static void bundle_respond(socle_app *app, http_response *res, const char *type, bundle_entry *entries, size_t n)
 {
-    bundle_respond_open(res, type);
+    rest_bundle_open(&res->body, type);
     socle_buf *b = &res->body;
     for (size_t i = 0; i < n; i++) {
         rest_kind k = entries[i].op.kind;
@@ -191,7 +183,7 @@ static void bundle_respond(socle_app *app, http_response *res, const char *type,
 
 void rest_bundle_respond(socle_app *app, http_response *res, const char *type, rest_result *results, size_t n)
 {
-    bundle_respond_open(res, type);
+    rest_bundle_open(&res->body, type);
     socle_buf *b = &res->body;
     for (size_t i = 0; i < n; i++) {
         buf_puts(b, i ? "," : ",\"entry\":[");

@@ -125,7 +125,7 @@ static int rest_read(socle_app *app, http_request *req, const auth_subject *who,
 
 /* --- search --- */
 
-static void rest_bundle_open(socle_buf *b, const char *type)
+void rest_bundle_open(socle_buf *b, const char *type)
 {
     char id[37], now[32];
     buf_printf(b, "{\"resourceType\":\"Bundle\",\"id\":\"%s\",\"meta\":{\"lastUpdated\":\"%s\"},\"type\":\"%s\"",

@@ -160,6 +160,9 @@ typedef struct rest_alias {
 } rest_alias;
 /* rest_rewrite_references - replace every "reference" equal to an alias' urn, anywhere in j. */
 void rest_rewrite_references(json_t *j, const rest_alias *aliases, size_t n);
+/* rest_bundle_open - start a Bundle of `type` in b: resourceType, a fresh id, meta.lastUpdated and
+ * type; the caller appends the rest and the closing brace. */
+void rest_bundle_open(socle_buf *b, const char *type);
 /* rest_bundle_respond - write a transaction-response / batch-response Bundle whose entries are the
  * results (status, location, etag; the resource for reads), status 200. */
 void rest_bundle_respond(socle_app *app, http_response *res, const char *type, rest_result *results, size_t n);

@@ -67,23 +67,12 @@ static void dmp_op_fail(http_request *req, http_response *res, int code, const c
     http_respond_error(req, res, &err);
 }
 
+/* The trace of a change to the patient's record, in the caller's transaction. */
 static int dmp_op_audit(dmp_service *svc, store_conn *c, http_request *req, const auth_subject *who,
-                        const char *action, const char *type, const char *id, const char *patient_id,
-                        const char *detail, socle_err *err)
+                        const char *action, const char *patient_id, const char *detail, socle_err *err)
 {
-    audit_event e = {.action = action,
-                     .outcome = "success",
-                     .agent_kind = auth_kind_name(who->kind),
-                     .agent_id = who->sub,
-                     .agent_profession = who->profession[0] ? who->profession : NULL,
-                     .structure = who->structure[0] ? who->structure : NULL,
-                     .resource_type = type,
-                     .resource_id = id,
-                     .patient_id = patient_id,
-                     .address = req->remote_addr,
-                     .request_id = req->request_id,
-                     .detail = detail};
-    return audit_append_tx(svc->app->audit, c, &e, err);
+    fhir_stored s = {.type = "Patient", .id = patient_id, .patient_id = patient_id};
+    return rest_audit_stored(svc->app, c, req, who, action, &s, detail, err);
 }
 
 /* The record to act on: the stored one, or (for a patient without one yet) a fresh record of
@@ -195,9 +184,7 @@ static int dmp_op_emergency(dmp_service *svc, store_conn *c, http_request *req, 
     int rc = dmp_emergency_open(c, r->patient_id, who->sub, m, reason, time_now_ms() + svc->emergency_ms,
                                 &res->err);
     if (!rc) rc = dmp_notify(c, r->patient_id, "emergency-access", who->sub, dmp_mode_name(m), &res->err);
-    if (!rc)
-        rc = dmp_op_audit(svc, c, req, who, "emergency-access", "Patient", r->patient_id, r->patient_id,
-                          detail, &res->err);
+    if (!rc) rc = dmp_op_audit(svc, c, req, who, "emergency-access", r->patient_id, detail, &res->err);
     return rc ? rest_fail(res, &res->err) : 0;
 }
 
@@ -299,8 +286,7 @@ static void dmp_op_handler(void *ctx, http_request *req, http_response *res)
             rc = dmp_authorize(svc, req, &who, AUTH_ACTION_OPERATION, "DMP", NULL, id, &pc, &r);
             if (!rc && (rc = dmp_op_apply(svc, c, req, &who, route->op, &record, params, &detail, &r.err)))
                 rest_fail(&r, &r.err);
-            if (!rc &&
-                (rc = dmp_op_audit(svc, c, req, &who, route->name + 1, "Patient", id, id, detail, &r.err)))
+            if (!rc && (rc = dmp_op_audit(svc, c, req, &who, route->name + 1, id, detail, &r.err)))
                 rest_fail(&r, &r.err);
         }
     }

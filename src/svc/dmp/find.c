@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "base/ids.h"
 #include "base/text.h"
 #include "base/timeutil.h"
 #include "svc/dmp/dmp_internal.h"
@@ -192,7 +191,8 @@ static int dmp_find_documents(dmp_view *v, store_conn *c, arena *a, const dmp_fi
         if (!strcmp(f->tokens[i][0], "type")) types = types ? "" : f->tokens[i][1]; /* several: filter in C */
     char typebuf[512];
     int ntypes = types ? 1 : 0;
-    for (const char *t = types; t && *t; t++) ntypes += *t == ',';
+    for (const char *t = types; t && *t; t++)
+        ntypes += *t == ',';
     if (types && *types && ntypes <= DMP_FIND_MAX_TYPES && strlen(types) < sizeof typebuf) {
         snprintf(typebuf, sizeof typebuf, "%s", types);
         buf_puts(&sql, " AND type_code IN (");
@@ -204,7 +204,8 @@ static int dmp_find_documents(dmp_view *v, store_conn *c, arena *a, const dmp_fi
     }
     buf_printf(&sql, " ORDER BY date_ms %s, id", f->descending ? "DESC" : "ASC");
     store_rows *r;
-    int rc = buf_ok(&sql) ? store_query(c, sql.data, p, np, &r, err) : socle_err_set(err, SOCLE_ENOMEM, "out of memory");
+    int rc = buf_ok(&sql) ? store_query(c, sql.data, p, np, &r, err)
+                          : socle_err_set(err, SOCLE_ENOMEM, "out of memory");
     buf_free(&sql);
     if (rc) return rc;
     size_t cap = 16;
@@ -233,12 +234,8 @@ static int dmp_find_documents(dmp_view *v, store_conn *c, arena *a, const dmp_fi
 static void dmp_searchset_open(socle_buf *b, socle_app *app, http_request *req, const char *type,
                                const rest_op *op, size_t total, const dmp_find *f)
 {
-    char id[37], now[32];
-    buf_printf(
-        b,
-        "{\"resourceType\":\"Bundle\",\"id\":\"%s\",\"meta\":{\"lastUpdated\":\"%s\"},\"type\":\"searchset\","
-        "\"total\":%zu,\"link\":[{\"relation\":\"self\",\"url\":",
-        id_uuid(id), time_format_instant(time_now_ms(), now), total);
+    rest_bundle_open(b, "searchset");
+    buf_printf(b, ",\"total\":%zu,\"link\":[{\"relation\":\"self\",\"url\":", total);
     /* The query as received, without paging, so that next pages add their own. */
     socle_buf q;
     buf_init(&q);

@@ -37,6 +37,8 @@ typedef struct dmp_provide {
     char patient_id[128];       /* one patient per submission set */
     const char *superseded[64]; /* documents this bundle replaced (its PATCHes may name them) */
     int nsuperseded;
+    dmp_record record; /* the patient's record, opened and authorised once per bundle */
+    int record_open;
 } dmp_provide;
 
 static const char *dmp_list_code(const json_t *list)
@@ -343,6 +345,38 @@ static int dmp_supersede(dmp_provide *p, const char *id, const dmp_document *d, 
     return rc;
 }
 
+/* The answer of an entry the bundle created: 201, its location and first version. */
+static void dmp_entry_created(dmp_provide *p, dmp_entry *e, const char *type)
+{
+    e->result.status = 201;
+    snprintf(e->result.location, sizeof e->result.location, "%s/%s/%s/_history/1", p->svc->app->fhir_base,
+             type, e->id);
+    snprintf(e->result.etag, sizeof e->result.etag, "W/\"1\"");
+}
+
+/* The bundle's patient (one per submission set): open the record, ask the policy engine whether
+ * the caller may feed it, and count the caller's structure in the care team; once per bundle. */
+static int dmp_provide_open_record(dmp_provide *p, const char *patient_id, dmp_entry *e, socle_err *err)
+{
+    dmp_service *svc = p->svc;
+    int rc = dmp_record_open(p->c, patient_id, &p->record, err);
+    if (rc) return rc;
+    dmp_reader reader;
+    int is_reader = p->who->kind == AUTH_KIND_PROFESSIONAL;
+    if (is_reader && (rc = dmp_reader_load(svc, p->c, p->who, &p->record, &reader, NULL, err))) return rc;
+    dmp_policy_context pc = {.check = DMP_CHECK_FEED,
+                             .matrix = svc->matrix,
+                             .record = &p->record.facts,
+                             .reader = is_reader ? &reader : NULL};
+    if (dmp_authorize(svc, p->req, p->who, AUTH_ACTION_CREATE, "DocumentReference", NULL, patient_id, &pc,
+                      &e->result))
+        return *err = e->result.err, err->code;
+    if ((rc = dmp_care_team_add(p->c, patient_id, p->who->structure, err))) return rc;
+    snprintf(p->patient_id, sizeof p->patient_id, "%s", patient_id);
+    p->record_open = 1;
+    return 0;
+}
+
 static int dmp_provide_document(dmp_provide *p, dmp_entry *e, socle_err *err)
 {
     dmp_service *svc = p->svc;
@@ -358,26 +392,15 @@ static int dmp_provide_document(dmp_provide *p, dmp_entry *e, socle_err *err)
     if (p->patient_id[0] && strcmp(p->patient_id, d.patient_id))
         return socle_err_at(err, SOCLE_EUNPROCESSABLE, "DocumentReference.subject",
                             "every document of a submission set must be about the same patient");
-    snprintf(p->patient_id, sizeof p->patient_id, "%s", d.patient_id);
-    dmp_record record;
-    if ((rc = dmp_record_open(p->c, d.patient_id, &record, err))) return rc;
-    dmp_reader reader;
-    int is_reader = p->who->kind == AUTH_KIND_PROFESSIONAL;
-    if (is_reader && (rc = dmp_reader_load(svc, p->c, p->who, &record, &reader, NULL, err))) return rc;
-    dmp_policy_context pc = {.check = DMP_CHECK_FEED,
-                             .matrix = svc->matrix,
-                             .record = &record.facts,
-                             .reader = is_reader ? &reader : NULL};
-    if (dmp_authorize(svc, p->req, p->who, AUTH_ACTION_CREATE, "DocumentReference", NULL, d.patient_id, &pc,
-                      &e->result))
-        return *err = e->result.err, err->code;
+    if (!p->record_open && (rc = dmp_provide_open_record(p, d.patient_id, e, err))) return rc;
+    const dmp_record *record = &p->record;
     if ((rc = dmp_metadata_authors(p->c, p->req->arena, doc, &d, err))) return rc;
     dmp_entry *binary;
     uint8_t *bytes = NULL;
     size_t len = 0;
     if ((rc = dmp_document_bytes(p, doc, &d, &binary, &bytes, &len, err))) return rc;
     if ((rc = dmp_check_size_hash(p, doc, bytes, len, err))) return rc;
-    if (dmp_is_xml(d.content_type, bytes, len) && (rc = dmp_check_cda(p, &d, &record, bytes, len, err)))
+    if (dmp_is_xml(d.content_type, bytes, len) && (rc = dmp_check_cda(p, &d, record, bytes, len, err)))
         return rc;
     size_t i;
     const json_t *relation;
@@ -405,11 +428,7 @@ static int dmp_provide_document(dmp_provide *p, dmp_entry *e, socle_err *err)
     d.body = s.body;
     d.body_len = s.body_len;
     if ((rc = dmp_document_insert(p->c, &d, err))) return rc;
-    if ((rc = dmp_care_team_add(p->c, d.patient_id, p->who->structure, err))) return rc;
-    e->result.status = 201;
-    snprintf(e->result.location, sizeof e->result.location, "%s/DocumentReference/%s/_history/1",
-             svc->app->fhir_base, d.id);
-    snprintf(e->result.etag, sizeof e->result.etag, "W/\"1\"");
+    dmp_entry_created(p, e, "DocumentReference");
     return 0;
 }
 
@@ -462,10 +481,7 @@ static int dmp_provide_list(dmp_provide *p, dmp_entry *e, socle_err *err)
     if (!rc)
         rc = rest_audit_stored(p->svc->app, p->c, p->req, p->who, "create", &s, "ITI-65 submission set", err);
     if (rc) return rc;
-    e->result.status = 201;
-    snprintf(e->result.location, sizeof e->result.location, "%s/List/%s/_history/1", p->svc->app->fhir_base,
-             e->id);
-    snprintf(e->result.etag, sizeof e->result.etag, "W/\"1\"");
+    dmp_entry_created(p, e, "List");
     return 0;
 }
 
@@ -479,10 +495,7 @@ static int dmp_provide_binary(dmp_provide *p, dmp_entry *e, socle_err *err)
     int rc =
         fhir_repo_create_ex(p->c, "Binary", e->id, e->resource, FHIR_REPO_UNINDEXED, p->req->arena, &s, err);
     if (rc) return rc;
-    e->result.status = 201;
-    snprintf(e->result.location, sizeof e->result.location, "%s/Binary/%s/_history/1", p->svc->app->fhir_base,
-             e->id);
-    snprintf(e->result.etag, sizeof e->result.etag, "W/\"1\"");
+    dmp_entry_created(p, e, "Binary");
     return 0;
 }
 

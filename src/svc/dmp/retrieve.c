@@ -88,22 +88,31 @@ static int dmp_is_author(const auth_subject *who, const dmp_document *d)
     return 0;
 }
 
+/* The document `id` that the caller is about to change as its author (`action` and `what` name
+ * the change for the refusal): 404 when absent or withdrawn, 403 (audited) when not the author. */
+static int dmp_authored_document(dmp_service *svc, http_request *req, const auth_subject *who, store_conn *c,
+                                 const char *id, const char *action, const char *what, dmp_document *d,
+                                 rest_result *res)
+{
+    int rc = dmp_document_load(c, id, d, &res->err);
+    if (rc == SOCLE_ENOTFOUND || (!rc && !strcmp(d->status, "withdrawn")))
+        return dmp_refuse(res, SOCLE_ENOTFOUND, "no such document");
+    if (rc) return rest_fail(res, &res->err);
+    if (dmp_is_author(who, d)) return 0;
+    char *reason = arena_printf(req->arena, "only the author %s", what);
+    rest_audit(svc->app, req, who, action, "denied", "DocumentReference", id, d->patient_id, reason);
+    return dmp_refuse(res, SOCLE_EFORBIDDEN, arena_printf(req->arena, "access denied: %s", reason));
+}
+
 /* PUT: the author changes the document's securityLabel (confidentiality, masking, announcing an
  * INVISIBLE_PATIENT result); nothing else may change. */
 static int dmp_update_document(dmp_service *svc, http_request *req, const auth_subject *who, store_conn *c,
                                const rest_op *op, rest_result *res)
 {
     dmp_document d;
-    int rc = dmp_document_load(c, op->id, &d, &res->err);
-    if (rc == SOCLE_ENOTFOUND || (!rc && !strcmp(d.status, "withdrawn")))
-        return dmp_refuse(res, SOCLE_ENOTFOUND, "no such document");
-    if (rc) return rest_fail(res, &res->err);
-    if (!dmp_is_author(who, &d)) {
-        rest_audit(svc->app, req, who, "update", "denied", "DocumentReference", op->id, d.patient_id,
-                   "only the author updates a document's metadata");
-        return dmp_refuse(res, SOCLE_EFORBIDDEN,
-                          "access denied: only the author updates a document's metadata");
-    }
+    int rc =
+        dmp_authored_document(svc, req, who, c, op->id, "update", "updates a document's metadata", &d, res);
+    if (rc) return rc;
     fhir_stored s;
     if ((rc = fhir_repo_read(c, "DocumentReference", op->id, 0, req->arena, &s, &res->err)))
         return rest_fail(res, &res->err);
@@ -151,15 +160,8 @@ static int dmp_withdraw_document(dmp_service *svc, http_request *req, const auth
                                  const rest_op *op, rest_result *res)
 {
     dmp_document d;
-    int rc = dmp_document_load(c, op->id, &d, &res->err);
-    if (rc == SOCLE_ENOTFOUND || (!rc && !strcmp(d.status, "withdrawn")))
-        return dmp_refuse(res, SOCLE_ENOTFOUND, "no such document");
-    if (rc) return rest_fail(res, &res->err);
-    if (!dmp_is_author(who, &d)) {
-        rest_audit(svc->app, req, who, "delete", "denied", "DocumentReference", op->id, d.patient_id,
-                   "only the author withdraws a document");
-        return dmp_refuse(res, SOCLE_EFORBIDDEN, "access denied: only the author withdraws a document");
-    }
+    int rc = dmp_authored_document(svc, req, who, c, op->id, "delete", "withdraws a document", &d, res);
+    if (rc) return rc;
     fhir_stored s;
     int existed;
     if ((rc = fhir_repo_delete(c, "DocumentReference", op->id, req->arena, &s, &existed, &res->err)) ||

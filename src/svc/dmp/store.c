@@ -124,7 +124,8 @@ int dmp_record_open(store_conn *c, const char *patient_id, dmp_record *out, socl
                             "the patient's identity is not qualified: no document can be fed to their DMP");
     if (rc) return rc;
     rc = dmp_record_load(c, patient_id, out, err);
-    if (rc == SOCLE_ENOTFOUND) {
+    int created = rc == SOCLE_ENOTFOUND;
+    if (created) {
         /* Opt-out: every qualified identity has a record unless the patient opposed. */
         memset(out, 0, sizeof *out);
         snprintf(out->patient_id, sizeof out->patient_id, "%s", patient_id);
@@ -132,6 +133,8 @@ int dmp_record_open(store_conn *c, const char *patient_id, dmp_record *out, socl
         rc = 0;
     }
     if (rc) return rc;
+    /* Written only when new, or when the qualified INS changed (an identity merge, a correction). */
+    if (!created && !strcmp(out->ins, matricule)) return 0;
     snprintf(out->ins, sizeof out->ins, "%s", matricule);
     return dmp_record_save(c, out, err);
 }
@@ -288,10 +291,11 @@ int dmp_document_insert(store_conn *c, const dmp_document *d, socle_err *err)
         STORE_V_TEXTN(d->body ? d->body : "", d->body ? d->body_len : 0),
     };
     char sql[600];
-    snprintf(sql, sizeof sql,
-             "INSERT INTO dmp_document (%s, created, body) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11,"
-             " $12, $13, $14, $15, $16, $17, $18)",
-             dmp_document_columns);
+    snprintf(
+        sql, sizeof sql,
+        "INSERT INTO dmp_document (%s, created, body) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11,"
+        " $12, $13, $14, $15, $16, $17, $18)",
+        dmp_document_columns);
     return store_exec(c, sql, p, 18, NULL, err);
 }
 

@@ -4,11 +4,12 @@
 set -euo pipefail
 packages=(
   build-essential pkg-config
-  libmicrohttpd-dev libgnutls28-dev libjansson-dev libsqlite3-dev libpq-dev libssl-dev libargon2-dev libxml2-dev
+  libmicrohttpd-dev libgnutls28-dev libjansson-dev libsqlite3-dev libpq-dev libssl-dev libargon2-dev libxml2-dev libzip-dev
   libcmocka-dev
   postgresql-15 curl python3 openssl
   nodejs
   wrk
+  postfix
 )
 # Extra packages a target needs only for itself (make fuzz: clang) come as arguments.
 packages+=("$@")
@@ -23,5 +24,10 @@ echo "deps: installing ${missing[*]}" >&2
 sudo=""
 [ "$(id -u)" -ne 0 ] && sudo="sudo"
 export DEBIAN_FRONTEND=noninteractive
+# Postfix is only a peer operator the MSSanté tests start in a temporary directory: the system's
+# own instance stays unconfigured (no /etc/postfix/main.cf, nothing started, port 25 left alone).
+if [[ " ${missing[*]} " == *" postfix "* ]]; then
+  echo "postfix postfix/main_mailer_type select No configuration" | $sudo debconf-set-selections
+fi
 $sudo apt-get update -qq
 $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -64,7 +64,7 @@ int cli_token(int argc, char **argv)
 int cli_pki(int argc, char **argv)
 {
     const char *usage = "usage: socle pki init [--names a,b] [--data DIR]\n"
-                        "       socle pki client --name NAME --kind professional|organisation|software --id ID"
+                        "       socle pki client --name NAME --kind professional|organisation|software|operator --id ID"
                         " [--days N] [--data DIR]\n";
     if (argc < 1 || (strcmp(argv[0], "init") && strcmp(argv[0], "client"))) {
         fputs(usage, stderr);
@@ -83,6 +83,7 @@ int cli_pki(int argc, char **argv)
         pki_client_kind k = !strcmp(kind, "professional")   ? PKI_CLIENT_PROFESSIONAL
                             : !strcmp(kind, "organisation") ? PKI_CLIENT_ORGANISATION
                             : !strcmp(kind, "software")     ? PKI_CLIENT_SOFTWARE
+                            : !strcmp(kind, "operator")     ? PKI_CLIENT_OPERATOR
                                                             : 0;
         const char *name = config_extra(cfg, "name"), *id = config_extra(cfg, "id");
         if (!k || !name || !id) {

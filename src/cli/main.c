@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "cli/annuaire_cli.h"
+#include "cli/mss_cli.h"
 #include "cli/psc_cli.h"
 #include "cli/app.h"
 
@@ -21,7 +22,8 @@ static void main_usage(FILE *out)
           "  annuaire generate  write synthetic directory extracts (RPPS activities, MSSanté mailboxes, FINESS)\n"
           "  annuaire import    load directory extracts as FHIR Practitioner, PractitionerRole, Organization\n"
           "  oidc client add    register a relying party of Pro Santé Connect (prints its secret once)\n"
-          "  psc enrol          an e-CPS activation code for a professional of the directory\n",
+          "  psc enrol          an e-CPS activation code for a professional of the directory\n"
+          "  mss mailbox add|list  MSSanté mailboxes (personal, organisational, applicative, citizen)\n",
           out);
 }
 
@@ -46,6 +48,7 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "annuaire") && n >= 1 && !strcmp(rest[0], "import")) return cli_annuaire_import(n - 1, rest + 1);
     if (!strcmp(cmd, "oidc")) return cli_oidc(n, rest);
     if (!strcmp(cmd, "psc")) return cli_psc(n, rest);
+    if (!strcmp(cmd, "mss")) return cli_mss(n, rest);
     fprintf(stderr, "socle: unknown command '%s'\n\n", cmd);
     main_usage(stderr);
     return 2;

@@ -99,6 +99,11 @@ int cli_serve(int argc, char **argv, int demo)
         fprintf(stderr, "socle: %s\n", err.msg);
         status = 1;
     }
+    if (!status && svc_start(&app, &err)) {
+        fprintf(stderr, "socle: %s\n", err.msg);
+        http_server_stop(server);
+        status = 1;
+    }
     if (!status) {
         log_line l;
         log_begin(&l, LOG_INFO, "listening");
@@ -110,6 +115,7 @@ int cli_serve(int argc, char **argv, int demo)
         int sig = 0;
         sigwait(&stop, &sig);
         log_msg(LOG_INFO, "stopping on signal %d: finishing requests in flight", sig);
+        svc_stop(&app);
         http_server_stop(server);
     }
     app_close(&app);

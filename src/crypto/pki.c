@@ -390,11 +390,12 @@ int pki_issue_client(const char *data_dir, const char *name, pki_client_kind kin
 {
     static const char *const prefix[] = {[PKI_CLIENT_PROFESSIONAL] = "urn:idnps:",
                                          [PKI_CLIENT_ORGANISATION] = "urn:idnst:",
-                                         [PKI_CLIENT_SOFTWARE] = "urn:client:"};
+                                         [PKI_CLIENT_SOFTWARE] = "urn:client:",
+                                         [PKI_CLIENT_OPERATOR] = ""};
     if (!data_dir || !*data_dir) return socle_err_set(err, SOCLE_EINVAL, "no data directory");
     if (!pki_token_valid(name, 64, "_.-"))
         return socle_err_set(err, SOCLE_EINVAL, "client name must be [A-Za-z0-9_.-]{1,64}");
-    if (kind < PKI_CLIENT_PROFESSIONAL || kind > PKI_CLIENT_SOFTWARE)
+    if (kind < PKI_CLIENT_PROFESSIONAL || kind > PKI_CLIENT_OPERATOR)
         return socle_err_set(err, SOCLE_EINVAL, "unknown client kind");
     if (!pki_token_valid(identifier, 64, "_.:-"))
         return socle_err_set(err, SOCLE_EINVAL, "client identifier must be [A-Za-z0-9_.:-]{1,64}");
@@ -416,11 +417,22 @@ int pki_issue_client(const char *data_dir, const char *name, pki_client_kind kin
         return rc;
     }
     GENERAL_NAMES *san = sk_GENERAL_NAME_new_null();
-    if (san && pki_san_push(san, GEN_URI, uri)) {
+    if (kind == PKI_CLIENT_OPERATOR && !pki_dns_valid(identifier)) {
+        GENERAL_NAMES_free(san);
+        pki_ca_free(&ca);
+        return socle_err_set(err, SOCLE_EINVAL, "an operator is named by a DNS domain");
+    }
+    if (san && (kind == PKI_CLIENT_OPERATOR
+                    ? pki_san_push(san, GEN_DNS, identifier) || pki_san_push(san, GEN_DNS, "localhost") ||
+                          pki_san_push(san, GEN_IPADD, "127.0.0.1")
+                    : pki_san_push(san, GEN_URI, uri))) {
         GENERAL_NAMES_free(san);
         san = NULL;
     }
-    pki_spec sp = {.cn = identifier, .days = days, .eku = "clientAuth", .san = san};
+    pki_spec sp = {.cn = identifier,
+                   .days = days,
+                   .eku = kind == PKI_CLIENT_OPERATOR ? "serverAuth,clientAuth" : "clientAuth",
+                   .san = san};
     EVP_PKEY *key = san ? EVP_EC_gen("P-256") : NULL;
     X509 *cert = key ? pki_make_cert(key, &sp, &ca) : NULL;
     rc = cert ? pki_write_pair(kp, key, cp, cert, 1, err)
@@ -466,6 +478,19 @@ int pki_cert_identity(const unsigned char *der, size_t len, pki_client_kind *kin
             break;
         }
         if (!rc) break;
+    }
+    /* No identifier URI: an operator certificate, named by its first DNS name. */
+    for (int i = 0; rc && names && i < sk_GENERAL_NAME_num(names); i++) {
+        const GENERAL_NAME *g = sk_GENERAL_NAME_value(names, i);
+        if (g->type != GEN_DNS) continue;
+        const char *dns = (const char *)ASN1_STRING_get0_data(g->d.dNSName);
+        int dlen = ASN1_STRING_length(g->d.dNSName);
+        if (!dns || dlen <= 0 || (size_t)dlen >= n || memchr(dns, 0, (size_t)dlen)) continue;
+        memcpy(identifier, dns, (size_t)dlen);
+        identifier[dlen] = 0;
+        *kind = PKI_CLIENT_OPERATOR;
+        socle_err_clear(err);
+        rc = 0;
     }
     GENERAL_NAMES_free(names);
     X509_free(x);

@@ -14,7 +14,15 @@
 
 #include "base/err.h"
 
-typedef enum { PKI_CLIENT_PROFESSIONAL = 1, PKI_CLIENT_ORGANISATION, PKI_CLIENT_SOFTWARE } pki_client_kind;
+/* PKI_CLIENT_OPERATOR: an MSSanté operator of the trust space, named by its mail domain in a
+ * subjectAltName DNS entry (also 127.0.0.1 and localhost, so that a test peer on loopback can serve
+ * with it); usable as server and as client certificate. */
+typedef enum {
+    PKI_CLIENT_PROFESSIONAL = 1,
+    PKI_CLIENT_ORGANISATION,
+    PKI_CLIENT_SOFTWARE,
+    PKI_CLIENT_OPERATOR
+} pki_client_kind;
 
 /* pki_init - create the CA and server certificate if missing; `extra_names` is a comma-separated
  * list of DNS names or IP addresses (may be NULL). Idempotent. */
@@ -26,7 +34,8 @@ int pki_issue_client(const char *data_dir, const char *name, pki_client_kind kin
 
 /* pki_cert_identity - who a (verified) client certificate names: the first subjectAltName URI
  * urn:idnps:<IDNPS> (a professional), urn:idnst:<IDNST> (an organisation) or urn:client:<id>
- * (software), into *kind and identifier (size n). SOCLE_EUNAUTHORIZED when there is none. Does not
+ * (software), or else its first DNS name (an operator), into *kind and identifier (size n).
+ * SOCLE_EUNAUTHORIZED when there is none. Does not
  * verify the chain: the TLS layer did. */
 int pki_cert_identity(const unsigned char *der, size_t len, pki_client_kind *kind, char *identifier, size_t n,
                       socle_err *err);

@@ -16,6 +16,8 @@ static int rest_certificate_subject(const unsigned char *der, size_t len, auth_s
     char identifier[sizeof who->sub];
     int rc = pki_cert_identity(der, len, &kind, identifier, sizeof identifier, err);
     if (rc) return rc;
+    if (kind == PKI_CLIENT_OPERATOR)
+        return socle_err_set(err, SOCLE_EUNAUTHORIZED, "a mail operator's certificate does not open the FHIR API");
     memset(who, 0, sizeof *who);
     who->kind = kind == PKI_CLIENT_PROFESSIONAL ? AUTH_KIND_PROFESSIONAL : AUTH_KIND_SYSTEM;
     snprintf(who->sub, sizeof who->sub, "%s", identifier);

@@ -6,6 +6,7 @@
 #include "svc/annuaire/annuaire.h"
 #include "svc/dmp/dmp.h"
 #include "svc/ins/ins.h"
+#include "svc/mss/mss.h"
 #include "svc/psc/psc.h"
 
 typedef struct svc_set {
@@ -13,6 +14,7 @@ typedef struct svc_set {
     annuaire_service *annuaire;
     psc_service *psc;
     dmp_service *dmp;
+    mss_service *mss;
 } svc_set;
 
 int svc_open(socle_app *app, socle_err *err)
@@ -24,6 +26,7 @@ int svc_open(socle_app *app, socle_err *err)
     if (!rc) rc = annuaire_open(app, &set->annuaire, err);
     if (!rc) rc = psc_open(app, &set->psc, err);
     if (!rc) rc = dmp_open(app, &set->dmp, err);
+    if (!rc) rc = mss_open(app, &set->mss, err);
     if (rc) svc_close(app);
     return rc;
 }
@@ -39,10 +42,29 @@ int svc_register(socle_app *app, http_router *router)
     return rc;
 }
 
+int svc_start(socle_app *app, socle_err *err)
+{
+    svc_set *set = app->services;
+    return set ? mss_start(set->mss, err) : 0;
+}
+
+void svc_stop(socle_app *app)
+{
+    svc_set *set = app->services;
+    if (set) mss_stop(set->mss);
+}
+
+mss_service *svc_mss(socle_app *app)
+{
+    svc_set *set = app->services;
+    return set ? set->mss : NULL;
+}
+
 void svc_close(socle_app *app)
 {
     svc_set *set = app->services;
     if (!set) return;
+    mss_close(set->mss);
     dmp_close(set->dmp);
     psc_close(set->psc);
     annuaire_close(set->annuaire);

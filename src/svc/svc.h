@@ -13,6 +13,13 @@
 int svc_open(socle_app *app, socle_err *err);
 /* svc_register - add every service's routes. */
 int svc_register(socle_app *app, http_router *router);
+/* svc_start - start what services serve outside HTTP (the MSSanté SMTP and IMAP listeners, the
+ * relay worker), once the HTTP server is up. */
+int svc_start(socle_app *app, socle_err *err);
+/* svc_stop - stop them (sessions end, workers join); before svc_close. Safe when never started. */
+void svc_stop(socle_app *app);
+/* svc_mss - the MSSanté service, for its subcommands; NULL before svc_open. */
+struct mss_service *svc_mss(socle_app *app);
 /* svc_close - close every service (flushes their pending state). Safe when svc_open failed or was
  * never called. */
 void svc_close(socle_app *app);

@@ -44,6 +44,7 @@ MODULES = [
     "test_psc",
     "test_psc_patient",
     "test_dmp",
+    "test_mss",
     "test_zfinal",
 ]
 

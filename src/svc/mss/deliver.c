@@ -1,0 +1,299 @@
+/* deliver.c - who may write to whom (own domains, trust space, citizen rule) and the durable
+ * delivery of an accepted message: local INBOXes, the relay queue, the sender's Sent folder, the
+ * citizen threads, the counters and the audit trail, all in one transaction. */
+#include <stdio.h>
+#include <string.h>
+
+#include "audit/audit.h"
+#include "base/log.h"
+#include "base/timeutil.h"
+#include "svc/mss/mime.h"
+#include "svc/mss/mss_internal.h"
+#include "svc/mss/xdm.h"
+
+/* mss_domain_kind - 1 for our domain (or a subdomain), 2 for our citizen domain, 0 elsewhere. */
+static int mss_domain_kind(const mss_service *svc, const char *d)
+{
+    if (!strcmp(d, svc->citizen_domain)) return 2;
+    size_t dl = strlen(d), ml = strlen(svc->domain);
+    if (ml && (!strcmp(d, svc->domain) || (dl > ml + 1 && d[dl - ml - 1] == '.' && !strcmp(d + dl - ml, svc->domain))))
+        return 1;
+    return 0;
+}
+
+/* mss_citizen_address - is this a citizen mailbox (ours, or the "patient." domain of another operator)? */
+static int mss_citizen_address(const mss_service *svc, const char *address)
+{
+    const char *at = strrchr(address, '@');
+    return at && (!strcmp(at + 1, svc->citizen_domain) || !strncmp(at + 1, "patient.", 8));
+}
+
+static int mss_sender_is_citizen(const mss_service *svc, const mss_sender *s)
+{
+    if (s->submission) return s->mailbox.kind == MSS_CIT;
+    return s->from[0] && mss_citizen_address(svc, s->from);
+}
+
+#define REPLY(...) (snprintf(reply, n, __VA_ARGS__), -1)
+
+int mss_check_recipient(mss_service *svc, store_conn *c, const mss_sender *s, const char *rcpt, char *reply, size_t n)
+{
+    char local[80], domain[260];
+    if (mss_split_address(rcpt, local, sizeof local, domain, sizeof domain))
+        return REPLY("501 5.1.3 bad recipient address syntax");
+    int kind = mss_domain_kind(svc, domain);
+    int citizen_sender = mss_sender_is_citizen(svc, s);
+    socle_err err;
+    if (!kind) {
+        if (!s->submission) {
+            mss_audit(svc, NULL, "relay", "denied", NULL, s->remote, "recipient domain is not ours");
+            return REPLY("550 5.7.1 relaying denied: %s is not a domain of this operator", domain);
+        }
+        if (!mss_trust_has(svc->trust, domain)) {
+            mss_audit(svc, &s->who, "send", "denied", s->mailbox.address, s->remote,
+                      "recipient domain outside the trust space");
+            return REPLY("550 5.7.1 %s is not in the MSSanté trust space", domain);
+        }
+    } else {
+        mss_mailbox m;
+        int rc = mss_mailbox_get(c, rcpt, &m, &err);
+        if (rc == SOCLE_ENOTFOUND) return REPLY("550 5.1.1 no such mailbox here");
+        if (rc) return REPLY("451 4.3.0 temporary failure, try again");
+        if (!m.active) return REPLY("550 5.2.1 this mailbox is closed");
+    }
+    if (citizen_sender) {
+        if (mss_citizen_address(svc, rcpt)) return REPLY("550 5.7.1 a citizen mailbox writes only to professionals");
+        /* The citizen rule: only an answer to a professional who wrote first and did not end it. */
+        store_value p[] = {STORE_V_TEXT(s->from), STORE_V_TEXT(rcpt)};
+        int64_t open = 0;
+        int rc = store_query_int(c, "SELECT is_open FROM mss_thread WHERE patient = $1 AND professional = $2", p, 2,
+                                 &open, &err);
+        if (rc && rc != SOCLE_ENOTFOUND) return REPLY("451 4.3.0 temporary failure, try again");
+        if (!open) {
+            mss_audit(svc, s->submission ? &s->who : NULL, "send", "denied", s->from, s->remote,
+                      "citizen writing to a professional who did not write first");
+            return REPLY("550 5.7.1 a patient may only answer a professional who wrote to them first");
+        }
+    }
+    return 0;
+}
+
+/* mss_is_zip - does this leaf part carry a ZIP (an XDM package)? */
+static int mss_is_zip(const mime_part *p)
+{
+    if (!strcmp(p->type, "application") &&
+        (!strcmp(p->subtype, "zip") || !strcmp(p->subtype, "x-zip-compressed") || !strcmp(p->subtype, "x-zip")))
+        return 1;
+    const mime_param *lists[2] = {p->params, p->disposition_params};
+    int counts[2] = {p->nparams, p->ndisposition_params};
+    for (int l = 0; l < 2; l++)
+        for (int i = 0; i < counts[l]; i++) {
+            const mime_param *q = &lists[l][i];
+            size_t vl = q->value ? strlen(q->value) : 0;
+            if ((!strcmp(q->name, "name") || !strcmp(q->name, "filename")) && vl > 4 &&
+                !strcasecmp(q->value + vl - 4, ".zip"))
+                return 1;
+        }
+    return 0;
+}
+
+typedef struct mss_content {
+    int attachments;
+    int xdm_packages;
+    int invisible_patient; /* an XDM document marked INVISIBLE_PATIENT */
+    char refusal[300];
+} mss_content;
+
+/* mss_walk - count attachments, read and check every XDM package (depth bounded by mime_parse). */
+static void mss_walk(const char *msg, const mime_part *p, arena *a, mss_content *out)
+{
+    if (out->refusal[0]) return;
+    if (p->nchildren) {
+        for (int i = 0; i < p->nchildren; i++) mss_walk(msg, &p->children[i], a, out);
+        return;
+    }
+    if (p->message) {
+        mss_walk(msg, p->message, a, out);
+        return;
+    }
+    if ((p->disposition && !strcmp(p->disposition, "attachment")) || mss_is_zip(p)) out->attachments++;
+    if (!mss_is_zip(p)) return;
+    socle_buf zip;
+    buf_init(&zip);
+    socle_err err;
+    xdm_package *pkg;
+    if (mime_decode(msg, p, &zip, &err)) {
+        snprintf(out->refusal, sizeof out->refusal, "554 5.6.0 attachment cannot be decoded: %s", err.msg);
+    } else if (!buf_ok(&zip)) {
+        snprintf(out->refusal, sizeof out->refusal, "452 4.3.1 insufficient system storage");
+    } else if (xdm_read(zip.data, zip.len, NULL, a, &pkg, &err)) {
+        snprintf(out->refusal, sizeof out->refusal, "554 5.6.0 IHE XDM attachment refused: %s", err.msg);
+    } else {
+        out->xdm_packages++;
+        for (int i = 0; i < pkg->ndocuments; i++)
+            if (pkg->documents[i].confidentiality.code &&
+                !strcmp(pkg->documents[i].confidentiality.code, "INVISIBLE_PATIENT"))
+                out->invisible_patient = 1;
+    }
+    buf_free(&zip);
+}
+
+/* mss_count - add to the steering counters (day, structure, couloir, direction). */
+static int mss_count(store_conn *c, const char *structure, const char *couloir, const char *direction, int attachments,
+                     socle_err *err)
+{
+    char day[32];
+    time_format_instant(time_now_ms(), day);
+    day[10] = 0;
+    store_value p[] = {STORE_V_TEXT(day), STORE_V_TEXT(structure), STORE_V_TEXT(couloir), STORE_V_TEXT(direction),
+                       STORE_V_INT(attachments)};
+    return store_exec(c,
+                      "INSERT INTO mss_count (day, structure, couloir, direction, messages, attachments)"
+                      " VALUES ($1, $2, $3, $4, 1, $5) ON CONFLICT (day, structure, couloir, direction) DO UPDATE"
+                      " SET messages = mss_count.messages + 1, attachments = mss_count.attachments + excluded.attachments",
+                      p, 5, NULL, err);
+}
+
+/* mss_store_local - append to the INBOX of a local mailbox and trace it. */
+static int mss_store_local(mss_service *svc, store_conn *c, const char *address, const char *msg, size_t len,
+                           const mss_sender *s, int attachments, const char *couloir, socle_err *err)
+{
+    mss_mailbox m;
+    int64_t folder;
+    int rc = mss_mailbox_get(c, address, &m, err);
+    if (!rc) rc = mss_folder_id(c, m.address, "INBOX", 1, &folder, err);
+    if (!rc) rc = mss_message_append(c, folder, msg, len, "", time_now_ms(), NULL, err);
+    if (!rc) rc = mss_count(c, m.kind == MSS_PER || m.kind == MSS_CIT ? "" : m.owner, couloir, "received", attachments, err);
+    if (!rc) {
+        audit_event e = {.action = "deliver",
+                         .outcome = "success",
+                         .agent_kind = s && s->submission ? auth_kind_name(s->who.kind) : "system",
+                         .agent_id = s ? (s->submission ? s->who.sub : s->peer) : svc->domain,
+                         .resource_type = "MSSMailbox",
+                         .resource_id = m.address,
+                         .address = s ? s->remote : NULL};
+        rc = audit_append_tx(svc->app->audit, c, &e, err);
+    }
+    return rc;
+}
+
+/* mss_queue - put a copy for a recipient of another operator in the relay queue. */
+static int mss_queue(store_conn *c, const char *sender, const char *rcpt, const char *envid, const char *notify,
+                     const char *msg, size_t len, socle_err *err)
+{
+    const char *domain = strrchr(rcpt, '@') + 1;
+    int64_t now = time_now_ms();
+    store_value p[] = {STORE_V_TEXT(sender), STORE_V_TEXT(rcpt),   STORE_V_TEXT(domain),   STORE_V_TEXT(envid),
+                       STORE_V_TEXT(notify), STORE_V_BLOB(msg, len), STORE_V_INT(now), STORE_V_INT(now)};
+    return store_exec(c,
+                      "INSERT INTO mss_queue (sender, recipient, domain, envid, notify, message, next_ms, created_ms)"
+                      " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                      p, 8, NULL, err);
+}
+
+int mss_deliver(mss_service *svc, const mss_sender *s, const mss_envelope *env, const char *msg, size_t len, char *reply,
+                size_t n)
+{
+    arena *a = arena_new(1 << 16);
+    if (!a) return REPLY("452 4.3.1 insufficient system storage");
+    socle_err err;
+    mime_part *root;
+    mss_content content = {0};
+    int rc = mime_parse(msg, len, NULL, a, &root, &err);
+    if (rc) {
+        arena_free(a);
+        return REPLY("554 5.6.0 malformed message: %s", err.msg);
+    }
+    if (!mime_header(msg, root, "From", a)) {
+        arena_free(a);
+        return REPLY("554 5.6.0 malformed message: no From header");
+    }
+    const char *mes = mime_header(msg, root, "X-MSS-MES", a);
+    int fin = mes && !strcasecmp(mes, "FIN");
+    int wants_mdn = mime_header(msg, root, "Disposition-Notification-To", a) != NULL;
+    const char *message_id = mime_header(msg, root, "Message-ID", a);
+    char message_id_copy[256];
+    snprintf(message_id_copy, sizeof message_id_copy, "%s", message_id ? message_id : "");
+    mss_walk(msg, root, a, &content);
+    arena_free(a);
+    if (content.refusal[0]) return REPLY("%s", content.refusal);
+    int citizen_sender = mss_sender_is_citizen(svc, s), to_citizen = 0;
+    for (int i = 0; i < env->nrcpt; i++) to_citizen |= mss_citizen_address(svc, env->rcpt[i]);
+    if (content.invisible_patient && to_citizen) {
+        mss_audit(svc, s->submission ? &s->who : NULL, "send", "denied", s->from, s->remote,
+                  "document marked INVISIBLE_PATIENT sent to a citizen mailbox");
+        return REPLY("550 5.7.1 a document marked INVISIBLE_PATIENT may not be sent to the patient's mailbox");
+    }
+    const char *couloir = citizen_sender || to_citizen ? "patient" : "professional";
+    store_conn *c;
+    if (store_acquire(svc->app->store, &c, &err)) return REPLY("451 4.3.0 temporary failure, try again");
+    int local_count = 0;
+    rc = store_tx_begin(c, &err);
+    for (int i = 0; !rc && i < env->nrcpt; i++) {
+        const char *rcpt = env->rcpt[i];
+        if (mss_domain_kind(svc, strrchr(rcpt, '@') + 1)) {
+            rc = mss_store_local(svc, c, rcpt, msg, len, s, content.attachments, couloir, &err);
+            local_count++;
+        } else {
+            rc = mss_queue(c, env->from, rcpt, env->envid, env->notify[i], msg, len, &err);
+        }
+        if (!rc && !citizen_sender && env->from[0] && mss_citizen_address(svc, rcpt)) {
+            store_value p[] = {STORE_V_TEXT(rcpt), STORE_V_TEXT(env->from), STORE_V_INT(!fin), STORE_V_INT(time_now_ms())};
+            rc = store_exec(c,
+                            "INSERT INTO mss_thread (patient, professional, is_open, updated_ms) VALUES ($1, $2, $3, $4)"
+                            " ON CONFLICT (patient, professional) DO UPDATE SET is_open = excluded.is_open,"
+                            " updated_ms = excluded.updated_ms",
+                            p, 4, NULL, &err);
+        }
+    }
+    if (!rc && s->submission) {
+        int64_t sent;
+        const char *structure = s->who.structure[0]                                        ? s->who.structure
+                                : s->mailbox.kind != MSS_PER && s->mailbox.kind != MSS_CIT ? s->mailbox.owner
+                                                                                           : "";
+        rc = mss_folder_id(c, s->mailbox.address, "Sent", 1, &sent, &err);
+        if (!rc) rc = mss_message_append(c, sent, msg, len, "\\Seen", time_now_ms(), NULL, &err);
+        if (!rc) rc = mss_count(c, structure, couloir, "sent", content.attachments, &err);
+    }
+    if (!rc) rc = store_tx_commit(c, &err);
+    store_tx_rollback(c);
+    store_release(svc->app->store, c);
+    if (rc) {
+        log_msg(LOG_ERROR, "mss: delivery failed: %s", err.msg);
+        return REPLY("451 4.3.0 temporary failure, try again");
+    }
+    mss_notify(svc);
+    /* RFC 8098: the recipients' side says it processed the message, when the sender asked. */
+    for (int i = 0; wants_mdn && env->from[0] && i < env->nrcpt; i++) {
+        if (!mss_domain_kind(svc, strrchr(env->rcpt[i], '@') + 1)) continue;
+        socle_buf mdn;
+        buf_init(&mdn);
+        mss_mdn(svc, env->rcpt[i], env->from, message_id_copy, &mdn);
+        if (buf_ok(&mdn) && mss_deliver_generated(svc, env->from, mdn.data, mdn.len, &err))
+            log_msg(LOG_WARN, "mss: MDN not delivered: %s", err.msg);
+        buf_free(&mdn);
+    }
+    (void)local_count;
+    return 0;
+}
+
+int mss_deliver_generated(mss_service *svc, const char *to, const char *msg, size_t len, socle_err *err)
+{
+    char local[80], domain[260];
+    if (mss_split_address(to, local, sizeof local, domain, sizeof domain))
+        return socle_err_set(err, SOCLE_EINVAL, "bad address");
+    int ours = mss_domain_kind(svc, domain);
+    if (!ours && !mss_trust_has(svc->trust, domain))
+        return socle_err_set(err, SOCLE_EFORBIDDEN, "%s is not in the trust space", domain);
+    store_conn *c;
+    int rc = store_acquire(svc->app->store, &c, err);
+    if (rc) return rc;
+    rc = store_tx_begin(c, err);
+    if (!rc) rc = ours ? mss_store_local(svc, c, to, msg, len, NULL, 0, "professional", err)
+                       : mss_queue(c, "", to, "", "NEVER", msg, len, err);
+    if (!rc) rc = store_tx_commit(c, err);
+    store_tx_rollback(c);
+    store_release(svc->app->store, c);
+    if (!rc) mss_notify(svc);
+    return rc;
+}

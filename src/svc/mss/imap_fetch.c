@@ -1,0 +1,834 @@
+/* imap_fetch.c - the IMAP commands that work on messages of the selected folder (RFC 3501
+ * §6.4): FETCH, SEARCH, STORE and COPY, and their UID forms; sequence sets; the message
+ * attributes (ENVELOPE, BODYSTRUCTURE, BODY[section]<partial>) rendered by mime.h. */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "base/timeutil.h"
+#include "svc/mss/imap_internal.h"
+#include "svc/mss/mime.h"
+
+#define IMAP_STAR INT64_MIN
+#define IMAP_SEARCH_DEPTH 32
+
+/* ---- sequence sets -------------------------------------------------------------------------- */
+
+typedef struct imap_range {
+    int64_t lo, hi; /* IMAP_STAR for '*' until resolved */
+} imap_range;
+
+typedef struct imap_set {
+    imap_range *r;
+    int n;
+} imap_set;
+
+/* imap_number - a number or '*' of a set. */
+static int imap_number(const char **p, int64_t *out)
+{
+    if (**p == '*') {
+        (*p)++;
+        *out = IMAP_STAR;
+        return 0;
+    }
+    if (!isdigit((unsigned char)**p) || **p == '0') return -1;
+    int64_t v = 0;
+    while (isdigit((unsigned char)**p)) {
+        if (v > 0xffffffffLL) return -1;
+        v = v * 10 + (**p - '0');
+        (*p)++;
+    }
+    *out = v;
+    return 0;
+}
+
+/* imap_set_parse - "1:3,7,9:*" into set (arena). -1 when malformed. */
+static int imap_set_parse(imap_session *s, const char *text, imap_set *set)
+{
+    int count = 1;
+    for (const char *p = text; *p; p++) count += *p == ',';
+    if (count > 10000) return -1;
+    set->r = arena_alloc(s->a, (size_t)count * sizeof *set->r);
+    set->n = 0;
+    const char *p = text;
+    for (;;) {
+        imap_range r;
+        if (imap_number(&p, &r.lo)) return -1;
+        r.hi = r.lo;
+        if (*p == ':') {
+            p++;
+            if (imap_number(&p, &r.hi)) return -1;
+        }
+        set->r[set->n++] = r;
+        if (!*p) return 0;
+        if (*p++ != ',') return -1;
+    }
+}
+
+/* imap_set_has - is v in the set, '*' standing for star? */
+static int imap_set_has(const imap_set *set, int64_t v, int64_t star)
+{
+    for (int i = 0; i < set->n; i++) {
+        int64_t a = set->r[i].lo == IMAP_STAR ? star : set->r[i].lo;
+        int64_t b = set->r[i].hi == IMAP_STAR ? star : set->r[i].hi;
+        if (a > b) {
+            int64_t t = a;
+            a = b;
+            b = t;
+        }
+        if (v >= a && v <= b) return 1;
+    }
+    return 0;
+}
+
+/* imap_selects - does the set (of sequence numbers, or UIDs when uid) take message i? */
+static int imap_selects(const imap_session *s, const imap_set *set, size_t i, int uid)
+{
+    if (uid) return imap_set_has(set, s->msgs[i].uid, s->n ? s->msgs[s->n - 1].uid : 0);
+    return imap_set_has(set, (int64_t)i + 1, (int64_t)s->n);
+}
+
+/* imap_set_valid - sequence numbers must exist (RFC 3501: BAD otherwise); UIDs need not. */
+static int imap_set_valid(const imap_session *s, const imap_set *set, int uid)
+{
+    if (uid) return 1;
+    for (int i = 0; i < set->n; i++)
+        if ((set->r[i].lo != IMAP_STAR && set->r[i].lo > (int64_t)s->n) ||
+            (set->r[i].hi != IMAP_STAR && set->r[i].hi > (int64_t)s->n))
+            return 0;
+    return 1;
+}
+
+void imap_internal_date(int64_t ms, char *out, size_t n)
+{
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    static const char *const months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                         "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+    snprintf(out, n, "%02d-%s-%04d %02d:%02d:%02d +0000", tm.tm_mday, months[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour,
+             tm.tm_min, tm.tm_sec);
+}
+
+/* ---- message bodies ------------------------------------------------------------------------- */
+
+/* imap_body - the stored bytes of message uid (arena copy, NUL-terminated). */
+static const char *imap_body(imap_session *s, store_conn *c, int64_t uid, size_t *len)
+{
+    store_value p[] = {STORE_V_INT(s->folder), STORE_V_INT(uid)};
+    store_rows *r;
+    socle_err err;
+    const char *out = NULL;
+    if (store_query(c, "SELECT body FROM mss_message WHERE folder_id = $1 AND uid = $2", p, 2, &r, &err)) return NULL;
+    if (store_rows_next(r, &err) == 1) {
+        const char *b = store_rows_blob(r, 0, len);
+        char *copy = arena_alloc(s->a, *len + 1);
+        if (copy) {
+            memcpy(copy, b, *len);
+            copy[*len] = 0;
+            out = copy;
+        }
+    }
+    store_rows_free(r);
+    return out;
+}
+
+/* imap_set_flags - store new flags of message i (inside the caller's transaction). */
+static int imap_set_flags(imap_session *s, store_conn *c, size_t i, unsigned flags, socle_err *err)
+{
+    char text[128];
+    imap_flags_text(flags, text, sizeof text);
+    store_value p[] = {STORE_V_TEXT(text), STORE_V_INT(s->folder), STORE_V_INT(s->msgs[i].uid)};
+    int rc = store_exec(c, "UPDATE mss_message SET flags = $1 WHERE folder_id = $2 AND uid = $3", p, 3, NULL, err);
+    if (!rc) s->msgs[i].flags = flags;
+    return rc;
+}
+
+/* ---- FETCH ---------------------------------------------------------------------------------- */
+
+typedef enum {
+    F_FLAGS,
+    F_UID,
+    F_INTERNALDATE,
+    F_SIZE,
+    F_ENVELOPE,
+    F_BODYSTRUCTURE,
+    F_BODY,
+    F_SECTION,
+    F_RFC822,
+    F_RFC822_HEADER,
+    F_RFC822_TEXT
+} imap_item_kind;
+
+typedef struct imap_item {
+    imap_item_kind kind;
+    const char *section; /* F_SECTION: the text between the brackets */
+    int peek;
+    int64_t offset, count; /* <offset.count>; offset -1 when none */
+} imap_item;
+
+#define IMAP_MAX_ITEMS 32
+
+/* imap_fetch_item - parse one fetch attribute at k. */
+static int imap_fetch_item(imap_session *s, imap_cursor *k, imap_item *it)
+{
+    const char *start = k->p;
+    while (k->p < k->end && *k->p != ' ' && *k->p != '(' && *k->p != ')' && *k->p != '[') k->p++;
+    size_t nl = (size_t)(k->p - start);
+    char name[32];
+    if (!nl || nl >= sizeof name) return -1;
+    memcpy(name, start, nl);
+    name[nl] = 0;
+    memset(it, 0, sizeof *it);
+    it->offset = -1;
+    static const struct {
+        const char *name;
+        imap_item_kind kind;
+    } simple[] = {{"FLAGS", F_FLAGS},
+                  {"UID", F_UID},
+                  {"INTERNALDATE", F_INTERNALDATE},
+                  {"RFC822.SIZE", F_SIZE},
+                  {"ENVELOPE", F_ENVELOPE},
+                  {"BODYSTRUCTURE", F_BODYSTRUCTURE},
+                  {"RFC822", F_RFC822},
+                  {"RFC822.HEADER", F_RFC822_HEADER},
+                  {"RFC822.TEXT", F_RFC822_TEXT}};
+    int body = !strcasecmp(name, "BODY"), peek = !strcasecmp(name, "BODY.PEEK");
+    if (!body && !peek) {
+        for (size_t i = 0; i < sizeof simple / sizeof simple[0]; i++)
+            if (!strcasecmp(name, simple[i].name)) {
+                it->kind = simple[i].kind;
+                return 0;
+            }
+        return -1;
+    }
+    if (k->p >= k->end || *k->p != '[') {
+        if (peek) return -1;
+        it->kind = F_BODY;
+        return 0;
+    }
+    const char *close = memchr(k->p, ']', (size_t)(k->end - k->p));
+    if (!close || close - k->p > 1000) return -1;
+    it->kind = F_SECTION;
+    it->peek = peek;
+    it->section = arena_strndup(s->a, k->p + 1, (size_t)(close - k->p - 1));
+    k->p = close + 1;
+    if (k->p < k->end && *k->p == '<') {
+        char *end;
+        it->offset = strtoll(k->p + 1, &end, 10);
+        if (*end != '.' || it->offset < 0) return -1;
+        it->count = strtoll(end + 1, &end, 10);
+        if (*end != '>' || it->count <= 0) return -1;
+        k->p = end + 1;
+    }
+    return 0;
+}
+
+/* imap_fetch_items - the attribute list: a macro, one item, or a parenthesised list. */
+static int imap_fetch_items(imap_session *s, imap_cursor *k, imap_item *items, int *n)
+{
+    *n = 0;
+    if (k->p < k->end && *k->p == ' ') k->p++;
+    static const imap_item_kind all[] = {F_FLAGS, F_INTERNALDATE, F_SIZE, F_ENVELOPE};
+    static const struct {
+        const char *name;
+        int count;
+    } macros[] = {{"ALL", 4}, {"FAST", 3}, {"FULL", 5}};
+    for (size_t m = 0; m < 3; m++) {
+        size_t l = strlen(macros[m].name);
+        if ((size_t)(k->end - k->p) == l && !strncasecmp(k->p, macros[m].name, l)) {
+            for (int i = 0; i < macros[m].count; i++) {
+                memset(&items[i], 0, sizeof items[i]);
+                items[i].offset = -1;
+                items[i].kind = i < 4 ? all[i] : F_BODY;
+            }
+            *n = macros[m].count;
+            k->p = k->end;
+            return 0;
+        }
+    }
+    int list = k->p < k->end && *k->p == '(';
+    if (list) k->p++;
+    for (;;) {
+        if (*n == IMAP_MAX_ITEMS || imap_fetch_item(s, k, &items[*n])) return -1;
+        (*n)++;
+        if (!list) break;
+        if (k->p < k->end && *k->p == ')') {
+            k->p++;
+            break;
+        }
+        if (k->p >= k->end || *k->p != ' ') return -1;
+        k->p++;
+    }
+    return k->p == k->end ? 0 : -1;
+}
+
+/* imap_literal_out - a string as an IMAP literal. */
+static void imap_literal_out(imap_session *s, const char *data, size_t len)
+{
+    lines_printf(s->c, "{%zu}\r\n", len);
+    lines_write(s->c, data, len);
+}
+
+void imap_cmd_fetch(imap_session *s, imap_cursor *k, int uid)
+{
+    const char *settext = imap_atom_until(s, k, "");
+    imap_set set;
+    imap_item items[IMAP_MAX_ITEMS];
+    int nitems;
+    if (!settext || imap_set_parse(s, settext, &set) || imap_fetch_items(s, k, items, &nitems)) {
+        imap_tagged(s, "BAD FETCH sequence-set items");
+        return;
+    }
+    if (!imap_set_valid(s, &set, uid)) {
+        imap_tagged(s, "BAD no such message");
+        return;
+    }
+    int need_body = 0, sets_seen = 0, has_flags = 0, has_uid = 0;
+    for (int i = 0; i < nitems; i++) {
+        imap_item_kind kd = items[i].kind;
+        need_body |= kd >= F_ENVELOPE;
+        sets_seen |= (kd == F_SECTION && !items[i].peek) || kd == F_RFC822 || kd == F_RFC822_TEXT;
+        has_flags |= kd == F_FLAGS;
+        has_uid |= kd == F_UID;
+    }
+    if (s->readonly) sets_seen = 0;
+    socle_err err;
+    store_conn *c;
+    if (store_acquire(s->svc->app->store, &c, &err)) {
+        imap_tagged(s, "NO [UNAVAILABLE] temporary failure");
+        return;
+    }
+    arena *command_arena = s->a;
+    int failed = 0;
+    socle_buf tmp;
+    buf_init(&tmp);
+    for (size_t i = 0; i < s->n && !failed; i++) {
+        if (!imap_selects(s, &set, i, uid)) continue;
+        arena *ma = arena_new(16384);
+        if (!ma) {
+            failed = 1;
+            break;
+        }
+        s->a = ma;
+        const char *msg = NULL;
+        size_t len = 0;
+        mime_part *root = NULL;
+        if (need_body) {
+            msg = imap_body(s, c, s->msgs[i].uid, &len);
+            if (!msg || mime_parse(msg, len, NULL, ma, &root, &err)) {
+                /* Stored messages were parsed at delivery; an APPENDed one too. */
+                if (!msg) failed = 1;
+                root = NULL;
+            }
+        }
+        int seen_now = sets_seen && !(s->msgs[i].flags & IMAP_SEEN);
+        if (seen_now && imap_set_flags(s, c, i, s->msgs[i].flags | IMAP_SEEN, &err)) failed = 1;
+        lines_printf(s->c, "* %zu FETCH (", i + 1);
+        int first = 1;
+#define SEP() (first ? (first = 0, (void)0) : (void)lines_write(s->c, " ", 1))
+        if (uid && !has_uid) {
+            SEP();
+            lines_printf(s->c, "UID %lld", (long long)s->msgs[i].uid);
+        }
+        for (int j = 0; j < nitems && !failed; j++) {
+            imap_item *it = &items[j];
+            SEP();
+            buf_reset(&tmp);
+            switch (it->kind) {
+            case F_FLAGS: {
+                char flags[128];
+                imap_flags_text(s->msgs[i].flags, flags, sizeof flags);
+                lines_printf(s->c, "FLAGS (%s)", flags);
+                break;
+            }
+            case F_UID:
+                lines_printf(s->c, "UID %lld", (long long)s->msgs[i].uid);
+                break;
+            case F_INTERNALDATE: {
+                char date[40];
+                imap_internal_date(s->msgs[i].internal_ms, date, sizeof date);
+                lines_printf(s->c, "INTERNALDATE \"%s\"", date);
+                break;
+            }
+            case F_SIZE:
+                lines_printf(s->c, "RFC822.SIZE %lld", (long long)s->msgs[i].size);
+                break;
+            case F_ENVELOPE:
+                if (root) mime_envelope(msg, root, ma, &tmp);
+                lines_printf(s->c, "ENVELOPE ");
+                if (tmp.len) lines_write(s->c, tmp.data, tmp.len);
+                else lines_printf(s->c, "(NIL NIL NIL NIL NIL NIL NIL NIL NIL NIL)");
+                break;
+            case F_BODYSTRUCTURE:
+            case F_BODY:
+                if (root) mime_bodystructure(msg, root, it->kind == F_BODYSTRUCTURE, ma, &tmp);
+                lines_printf(s->c, "%s ", it->kind == F_BODY ? "BODY" : "BODYSTRUCTURE");
+                if (tmp.len) lines_write(s->c, tmp.data, tmp.len);
+                else lines_printf(s->c, "(\"text\" \"plain\" NIL NIL NIL \"7bit\" %zu 0)", len);
+                break;
+            case F_RFC822:
+            case F_RFC822_HEADER:
+            case F_RFC822_TEXT:
+            case F_SECTION: {
+                const char *spec = it->kind == F_SECTION       ? it->section
+                                   : it->kind == F_RFC822_HEADER ? "HEADER"
+                                   : it->kind == F_RFC822_TEXT   ? "TEXT"
+                                                                 : "";
+                if (root && mime_section(msg, len, root, spec, ma, &tmp, &err)) {
+                    failed = 2;
+                    break;
+                }
+                if (!root && !*spec) buf_append(&tmp, msg, len);
+                const char *data = tmp.data ? tmp.data : "";
+                size_t dl = tmp.len;
+                if (it->offset >= 0) {
+                    size_t off = (size_t)it->offset < dl ? (size_t)it->offset : dl;
+                    data += off;
+                    dl -= off;
+                    if ((size_t)it->count < dl) dl = (size_t)it->count;
+                }
+                if (it->kind == F_SECTION) {
+                    lines_printf(s->c, "BODY[%s]", it->section);
+                    if (it->offset >= 0) lines_printf(s->c, "<%lld>", (long long)it->offset);
+                    lines_write(s->c, " ", 1);
+                } else {
+                    lines_printf(s->c, "%s ", it->kind == F_RFC822        ? "RFC822"
+                                              : it->kind == F_RFC822_HEADER ? "RFC822.HEADER"
+                                                                            : "RFC822.TEXT");
+                }
+                imap_literal_out(s, data, dl);
+                break;
+            }
+            }
+        }
+        if (seen_now && !has_flags) {
+            SEP();
+            char flags[128];
+            imap_flags_text(s->msgs[i].flags, flags, sizeof flags);
+            lines_printf(s->c, "FLAGS (%s)", flags);
+        }
+#undef SEP
+        lines_printf(s->c, ")\r\n");
+        s->a = command_arena;
+        arena_free(ma);
+    }
+    buf_free(&tmp);
+    store_release(s->svc->app->store, c);
+    if (failed == 2) imap_tagged(s, "BAD bad section");
+    else if (failed) imap_tagged(s, "NO [UNAVAILABLE] temporary failure");
+    else imap_tagged(s, "OK %sFETCH completed", uid ? "UID " : "");
+}
+
+/* ---- SEARCH --------------------------------------------------------------------------------- */
+
+typedef enum {
+    K_ALL,
+    K_FLAG_SET,
+    K_FLAG_CLEAR,
+    K_HEADER,
+    K_BODY,
+    K_TEXT,
+    K_BEFORE,
+    K_ON,
+    K_SINCE,
+    K_LARGER,
+    K_SMALLER,
+    K_UID,
+    K_SEQ,
+    K_NOT,
+    K_OR,
+    K_AND,
+    K_NONE
+} imap_key_op;
+
+typedef struct imap_key {
+    imap_key_op op;
+    unsigned flag;
+    const char *field, *value;
+    int64_t number;
+    imap_set set;
+    struct imap_key *a, *b; /* NOT: a; OR: a b; AND: a list through b (next) */
+} imap_key;
+
+/* imap_search_date - "1-Feb-1994" into days since the epoch; -1 when malformed. */
+static int64_t imap_search_date(const char *s)
+{
+    static const char *const months = "janfebmaraprmayjunjulaugsepoctnovdec";
+    int day, year;
+    char mon[4];
+    if (!s || sscanf(s, "%2d-%3[A-Za-z]-%4d", &day, mon, &year) != 3) return -1;
+    for (char *p = mon; *p; p++) *p = (char)tolower((unsigned char)*p);
+    const char *m = strstr(months, mon);
+    if (!m || (m - months) % 3 || day < 1 || day > 31 || year < 1900) return -1;
+    struct tm tm = {.tm_mday = day, .tm_mon = (int)((m - months) / 3), .tm_year = year - 1900};
+    return (int64_t)timegm(&tm) / 86400;
+}
+
+static imap_key *imap_search_key(imap_session *s, imap_cursor *k, int depth);
+
+/* imap_search_list - keys until the end (or a ')' when inner), ANDed. */
+static imap_key *imap_search_list(imap_session *s, imap_cursor *k, int depth, int inner)
+{
+    imap_key *all = arena_zalloc(s->a, sizeof *all), **tail = &all->a;
+    all->op = K_AND;
+    for (;;) {
+        if (k->p < k->end && *k->p == ' ') k->p++;
+        if (k->p >= k->end) return inner ? NULL : all;
+        if (*k->p == ')') {
+            if (!inner) return NULL;
+            k->p++;
+            return all;
+        }
+        imap_key *key = imap_search_key(s, k, depth + 1);
+        if (!key) return NULL;
+        *tail = key;
+        tail = &key->b;
+    }
+}
+
+static imap_key *imap_search_key(imap_session *s, imap_cursor *k, int depth)
+{
+    if (depth > IMAP_SEARCH_DEPTH) return NULL;
+    if (k->p < k->end && *k->p == ' ') k->p++;
+    if (k->p < k->end && *k->p == '(') {
+        k->p++;
+        imap_key *list = imap_search_list(s, k, depth, 1);
+        if (!list) return NULL;
+        imap_key *wrap = arena_zalloc(s->a, sizeof *wrap);
+        *wrap = *list;
+        return wrap;
+    }
+    const char *word = imap_atom_until(s, k, "()");
+    if (!word) return NULL;
+    imap_key *key = arena_zalloc(s->a, sizeof *key);
+    static const struct {
+        const char *name;
+        imap_key_op op;
+        unsigned flag;
+    } flags[] = {{"ANSWERED", K_FLAG_SET, IMAP_ANSWERED},     {"DELETED", K_FLAG_SET, IMAP_DELETED},
+                 {"DRAFT", K_FLAG_SET, IMAP_DRAFT},           {"FLAGGED", K_FLAG_SET, IMAP_FLAGGED},
+                 {"SEEN", K_FLAG_SET, IMAP_SEEN},             {"UNANSWERED", K_FLAG_CLEAR, IMAP_ANSWERED},
+                 {"UNDELETED", K_FLAG_CLEAR, IMAP_DELETED},   {"UNDRAFT", K_FLAG_CLEAR, IMAP_DRAFT},
+                 {"UNFLAGGED", K_FLAG_CLEAR, IMAP_FLAGGED},   {"UNSEEN", K_FLAG_CLEAR, IMAP_SEEN},
+                 {"NEW", K_FLAG_CLEAR, IMAP_SEEN},            {"OLD", K_ALL, 0},
+                 {"ALL", K_ALL, 0},                           {"RECENT", K_NONE, 0}};
+    for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++)
+        if (!strcasecmp(word, flags[i].name)) {
+            key->op = flags[i].op;
+            key->flag = flags[i].flag;
+            return key;
+        }
+    static const char *const headers[] = {"FROM", "TO", "CC", "BCC", "SUBJECT"};
+    for (size_t i = 0; i < 5; i++)
+        if (!strcasecmp(word, headers[i])) {
+            key->op = K_HEADER;
+            key->field = headers[i];
+            key->value = imap_astring(s, k);
+            return key->value ? key : NULL;
+        }
+    if (!strcasecmp(word, "HEADER")) {
+        key->op = K_HEADER;
+        key->field = imap_astring(s, k);
+        key->value = key->field ? imap_astring(s, k) : NULL;
+        return key->value ? key : NULL;
+    }
+    if (!strcasecmp(word, "BODY") || !strcasecmp(word, "TEXT")) {
+        key->op = !strcasecmp(word, "BODY") ? K_BODY : K_TEXT;
+        key->value = imap_astring(s, k);
+        return key->value ? key : NULL;
+    }
+    static const struct {
+        const char *name;
+        imap_key_op op;
+    } dates[] = {{"BEFORE", K_BEFORE},     {"ON", K_ON},         {"SINCE", K_SINCE},
+                 {"SENTBEFORE", K_BEFORE}, {"SENTON", K_ON},     {"SENTSINCE", K_SINCE}};
+    for (size_t i = 0; i < 6; i++)
+        if (!strcasecmp(word, dates[i].name)) {
+            key->op = dates[i].op;
+            key->number = imap_search_date(imap_astring(s, k));
+            return key->number < 0 ? NULL : key;
+        }
+    if (!strcasecmp(word, "LARGER") || !strcasecmp(word, "SMALLER")) {
+        const char *n = imap_atom_until(s, k, "()");
+        key->op = !strcasecmp(word, "LARGER") ? K_LARGER : K_SMALLER;
+        if (!n || !isdigit((unsigned char)*n)) return NULL;
+        key->number = strtoll(n, NULL, 10);
+        return key;
+    }
+    if (!strcasecmp(word, "UID")) {
+        const char *set = imap_atom_until(s, k, "()");
+        key->op = K_UID;
+        return set && !imap_set_parse(s, set, &key->set) ? key : NULL;
+    }
+    if (!strcasecmp(word, "NOT")) {
+        key->op = K_NOT;
+        key->a = imap_search_key(s, k, depth + 1);
+        return key->a ? key : NULL;
+    }
+    if (!strcasecmp(word, "OR")) {
+        key->op = K_OR;
+        key->a = imap_search_key(s, k, depth + 1);
+        imap_key *second = key->a ? imap_search_key(s, k, depth + 1) : NULL;
+        if (!second) return NULL;
+        /* b links AND lists; OR keeps its second operand in a wrapper list of one. */
+        imap_key *wrap = arena_zalloc(s->a, sizeof *wrap);
+        wrap->op = K_AND;
+        wrap->a = second;
+        key->b = NULL;
+        key->field = (const char *)wrap;
+        return key;
+    }
+    if (isdigit((unsigned char)*word) || *word == '*') {
+        key->op = K_SEQ;
+        return imap_set_parse(s, word, &key->set) ? NULL : key;
+    }
+    return NULL;
+}
+
+typedef struct imap_eval {
+    imap_session *s;
+    store_conn *c;
+    size_t i;
+    const char *msg; /* loaded on demand */
+    size_t len;
+    mime_part *root;
+    int loaded;
+} imap_eval;
+
+/* imap_contains - case-insensitive (ASCII) substring of hay[0..n). */
+static int imap_contains(const char *hay, size_t n, const char *needle)
+{
+    size_t nl = strlen(needle);
+    if (!nl) return 1;
+    for (size_t i = 0; i + nl <= n; i++)
+        if (!strncasecmp(hay + i, needle, nl)) return 1;
+    return 0;
+}
+
+static int imap_eval_load(imap_eval *e)
+{
+    if (!e->loaded) {
+        e->loaded = 1;
+        socle_err err;
+        e->msg = imap_body(e->s, e->c, e->s->msgs[e->i].uid, &e->len);
+        if (e->msg && mime_parse(e->msg, e->len, NULL, e->s->a, &e->root, &err)) e->root = NULL;
+    }
+    return e->msg && e->root;
+}
+
+static int imap_eval_key(imap_eval *e, const imap_key *key)
+{
+    const imap_message *m = &e->s->msgs[e->i];
+    int64_t day = m->internal_ms / 86400000;
+    switch (key->op) {
+    case K_ALL:
+        return 1;
+    case K_NONE:
+        return 0;
+    case K_FLAG_SET:
+        return (m->flags & key->flag) != 0;
+    case K_FLAG_CLEAR:
+        return (m->flags & key->flag) == 0;
+    case K_BEFORE:
+        return day < key->number;
+    case K_ON:
+        return day == key->number;
+    case K_SINCE:
+        return day >= key->number;
+    case K_LARGER:
+        return m->size > key->number;
+    case K_SMALLER:
+        return m->size < key->number;
+    case K_UID:
+        return imap_set_has(&key->set, m->uid, e->s->n ? e->s->msgs[e->s->n - 1].uid : 0);
+    case K_SEQ:
+        return imap_set_has(&key->set, (int64_t)e->i + 1, (int64_t)e->s->n);
+    case K_NOT:
+        return !imap_eval_key(e, key->a);
+    case K_OR:
+        return imap_eval_key(e, key->a) || imap_eval_key(e, (const imap_key *)key->field);
+    case K_AND:
+        for (const imap_key *x = key->a; x; x = x->b)
+            if (!imap_eval_key(e, x)) return 0;
+        return 1;
+    case K_HEADER: {
+        if (!imap_eval_load(e)) return 0;
+        const char *v = mime_header(e->msg, e->root, key->field, e->s->a);
+        return v && imap_contains(v, strlen(v), key->value);
+    }
+    case K_BODY:
+        if (!imap_eval_load(e)) return 0;
+        return imap_contains(e->msg + e->root->body_offset, e->root->body_length, key->value);
+    case K_TEXT:
+        if (!imap_eval_load(e)) return 0;
+        return imap_contains(e->msg, e->len, key->value);
+    }
+    return 0;
+}
+
+void imap_cmd_search(imap_session *s, imap_cursor *k, int uid)
+{
+    if (k->p < k->end && *k->p == ' ') k->p++;
+    if ((size_t)(k->end - k->p) > 8 && !strncasecmp(k->p, "CHARSET ", 8)) {
+        k->p += 8;
+        const char *cs = imap_astring(s, k);
+        if (!cs || (strcasecmp(cs, "UTF-8") && strcasecmp(cs, "US-ASCII"))) {
+            imap_tagged(s, "NO [BADCHARSET (UTF-8 US-ASCII)] unsupported charset");
+            return;
+        }
+    }
+    imap_key *key = imap_search_list(s, k, 0, 0);
+    if (!key || !key->a) {
+        imap_tagged(s, "BAD malformed search");
+        return;
+    }
+    socle_err err;
+    store_conn *c;
+    if (store_acquire(s->svc->app->store, &c, &err)) {
+        imap_tagged(s, "NO [UNAVAILABLE] temporary failure");
+        return;
+    }
+    lines_printf(s->c, "* SEARCH");
+    arena *command_arena = s->a;
+    for (size_t i = 0; i < s->n; i++) {
+        arena *ma = arena_new(8192);
+        if (!ma) break;
+        s->a = ma;
+        imap_eval e = {.s = s, .c = c, .i = i};
+        if (imap_eval_key(&e, key))
+            lines_printf(s->c, " %lld", uid ? (long long)s->msgs[i].uid : (long long)(i + 1));
+        s->a = command_arena;
+        arena_free(ma);
+    }
+    lines_printf(s->c, "\r\n");
+    store_release(s->svc->app->store, c);
+    imap_tagged(s, "OK %sSEARCH completed", uid ? "UID " : "");
+}
+
+/* ---- STORE and COPY ------------------------------------------------------------------------- */
+
+void imap_cmd_store(imap_session *s, imap_cursor *k, int uid)
+{
+    const char *settext = imap_atom_until(s, k, "");
+    const char *what = imap_atom_until(s, k, "(");
+    imap_set set;
+    if (!settext || !what || imap_set_parse(s, settext, &set)) {
+        imap_tagged(s, "BAD STORE sequence-set [+|-]FLAGS[.SILENT] (flags)");
+        return;
+    }
+    int mode = *what == '+' ? 1 : *what == '-' ? -1 : 0;
+    const char *name = what + (mode != 0);
+    int silent = !strcasecmp(name, "FLAGS.SILENT");
+    if (!silent && strcasecmp(name, "FLAGS")) {
+        imap_tagged(s, "BAD STORE FLAGS, +FLAGS or -FLAGS");
+        return;
+    }
+    if (k->p < k->end && *k->p == ' ') k->p++;
+    int list = k->p < k->end && *k->p == '(';
+    if (list) k->p++;
+    unsigned bits = 0;
+    const char *flag;
+    while ((flag = imap_atom_until(s, k, "()"))) bits |= imap_flag_bit(flag);
+    if (list && (k->p >= k->end || *k->p++ != ')')) {
+        imap_tagged(s, "BAD bad flag list");
+        return;
+    }
+    if (!imap_set_valid(s, &set, uid)) {
+        imap_tagged(s, "BAD no such message");
+        return;
+    }
+    if (s->readonly) {
+        imap_tagged(s, "NO [READ-ONLY] folder opened with EXAMINE");
+        return;
+    }
+    socle_err err;
+    store_conn *c = NULL;
+    unsigned *before = calloc(s->n ? s->n : 1, sizeof *before);
+    int rc = before ? store_acquire(s->svc->app->store, &c, &err) : SOCLE_ENOMEM;
+    if (!rc) rc = store_tx_begin(c, &err);
+    for (size_t i = 0; !rc && i < s->n; i++) {
+        before[i] = s->msgs[i].flags;
+        if (!imap_selects(s, &set, i, uid)) continue;
+        unsigned f = mode > 0 ? s->msgs[i].flags | bits : mode < 0 ? s->msgs[i].flags & ~bits : bits;
+        if (f != s->msgs[i].flags) rc = imap_set_flags(s, c, i, f, &err);
+    }
+    if (!rc) rc = store_tx_commit(c, &err);
+    if (c) {
+        store_tx_rollback(c);
+        store_release(s->svc->app->store, c);
+    }
+    if (rc) {
+        /* Nothing was committed: the view goes back to what the store holds. */
+        for (size_t i = 0; before && i < s->n; i++)
+            if (before[i] || !imap_selects(s, &set, i, uid)) s->msgs[i].flags = before[i];
+        free(before);
+        imap_tagged(s, "NO [UNAVAILABLE] temporary failure");
+        return;
+    }
+    free(before);
+    for (size_t i = 0; !silent && i < s->n; i++) {
+        if (!imap_selects(s, &set, i, uid)) continue;
+        char flags[128];
+        imap_flags_text(s->msgs[i].flags, flags, sizeof flags);
+        if (uid) lines_printf(s->c, "* %zu FETCH (UID %lld FLAGS (%s))\r\n", i + 1, (long long)s->msgs[i].uid, flags);
+        else lines_printf(s->c, "* %zu FETCH (FLAGS (%s))\r\n", i + 1, flags);
+    }
+    mss_notify(s->svc);
+    imap_tagged(s, "OK %sSTORE completed", uid ? "UID " : "");
+}
+
+void imap_cmd_copy(imap_session *s, imap_cursor *k, int uid)
+{
+    const char *settext = imap_atom_until(s, k, "");
+    const char *folder = imap_astring(s, k);
+    imap_set set;
+    if (!settext || !folder || imap_set_parse(s, settext, &set)) {
+        imap_tagged(s, "BAD COPY sequence-set folder");
+        return;
+    }
+    if (!strcasecmp(folder, "INBOX")) folder = "INBOX";
+    if (!imap_set_valid(s, &set, uid)) {
+        imap_tagged(s, "BAD no such message");
+        return;
+    }
+    socle_err err;
+    store_conn *c;
+    int64_t target;
+    int rc = store_acquire(s->svc->app->store, &c, &err);
+    if (rc) {
+        imap_tagged(s, "NO [UNAVAILABLE] temporary failure");
+        return;
+    }
+    rc = mss_folder_id(c, s->mailbox.address, folder, 0, &target, &err);
+    if (rc == SOCLE_ENOTFOUND) {
+        store_release(s->svc->app->store, c);
+        imap_tagged(s, "NO [TRYCREATE] no such folder");
+        return;
+    }
+    if (!rc) rc = store_tx_begin(c, &err);
+    arena *command_arena = s->a;
+    for (size_t i = 0; !rc && i < s->n; i++) {
+        if (!imap_selects(s, &set, i, uid)) continue;
+        arena *ma = arena_new(4096);
+        s->a = ma;
+        size_t len;
+        const char *msg = ma ? imap_body(s, c, s->msgs[i].uid, &len) : NULL;
+        char flags[128];
+        imap_flags_text(s->msgs[i].flags, flags, sizeof flags);
+        rc = msg ? mss_message_append(c, target, msg, len, flags, s->msgs[i].internal_ms, NULL, &err) : SOCLE_ESTORE;
+        s->a = command_arena;
+        arena_free(ma);
+    }
+    if (!rc) rc = store_tx_commit(c, &err);
+    store_tx_rollback(c);
+    store_release(s->svc->app->store, c);
+    if (rc) {
+        imap_tagged(s, "NO [UNAVAILABLE] temporary failure");
+        return;
+    }
+    mss_notify(s->svc);
+    imap_tagged(s, "OK %sCOPY completed", uid ? "UID " : "");
+}

@@ -1,0 +1,164 @@
+/* mss_internal.h - what the files of the MSSanté service share: the service record, the mailbox
+ * and message store, the trust space, delivery, and the two protocol sessions. */
+#ifndef SOCLE_SVC_MSS_INTERNAL_H
+#define SOCLE_SVC_MSS_INTERNAL_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include "net/lines.h"
+#include "svc/mss/mss.h"
+
+#define MSS_ADDRESS_MAX 256
+#define MSS_MAX_RECIPIENTS 100
+
+typedef struct mss_trust mss_trust;
+
+struct mss_service {
+    socle_app *app;
+    char domain[MSS_ADDRESS_MAX];          /* mss_domain */
+    char citizen_domain[MSS_ADDRESS_MAX];  /* mss_citizen_domain */
+    size_t max_message;                    /* mss_max_message_bytes */
+    int allow_password;                    /* mss_allow_password */
+    int session_timeout_s;
+    const char *routes;                    /* mss_routes, NULL when unset */
+    int retry_s[16];                       /* mss_retry_s */
+    int nretry;
+    mss_trust *trust;
+    lines_tls *server_tls, *client_tls;
+    lines_server *smtp, *submission, *imap;
+    /* The relay worker. */
+    pthread_t relay_thread;
+    int relay_started;
+    pthread_mutex_t mu;
+    pthread_cond_t wake;       /* new work for the relay, or a new message for IDLE sessions */
+    int stopping;
+    uint64_t generation;       /* bumped at every local delivery (IMAP IDLE wakes up on it) */
+};
+
+/* ---- mailboxes (store.c) ---------------------------------------------------------------------- */
+
+typedef enum { MSS_PER = 1, MSS_ORG, MSS_APP, MSS_CAB, MSS_CIT } mss_kind;
+
+typedef struct mss_mailbox {
+    char address[MSS_ADDRESS_MAX]; /* lower case */
+    mss_kind kind;
+    char owner[64];                /* IDNPS (PER), FINESS / IDNST of the structure (ORG APP CAB), INS (CIT) */
+    char display[128];
+    char password_hash[128];       /* "" when none */
+    int active;
+} mss_mailbox;
+
+extern const store_migration mss_migrations[];
+extern const size_t mss_migrations_count;
+
+const char *mss_kind_name(mss_kind k);
+mss_kind mss_kind_parse(const char *s);
+/* mss_mailbox_get - the mailbox of `address` (any case). SOCLE_ENOTFOUND when none. */
+int mss_mailbox_get(store_conn *c, const char *address, mss_mailbox *out, socle_err *err);
+/* mss_folder_id - the id of folder `name` of mailbox `address`; created (with a UIDVALIDITY)
+ * when create is set. SOCLE_ENOTFOUND otherwise. */
+int mss_folder_id(store_conn *c, const char *address, const char *name, int create, int64_t *id, socle_err *err);
+/* mss_message_append - store msg in folder (inside the caller's transaction): next UID, flags
+ * (space-separated, may be ""). *uid (may be NULL) gets it. */
+int mss_message_append(store_conn *c, int64_t folder, const char *msg, size_t len, const char *flags,
+                       int64_t internal_ms, int64_t *uid, socle_err *err);
+/* mss_lower - lower-case s in place (ASCII); returns s. */
+char *mss_lower(char *s);
+/* mss_split_address - local part and domain of "local@domain" (lower case); -1 when malformed. */
+int mss_split_address(const char *address, char *local, size_t nl, char *domain, size_t nd);
+/* mss_may_use - may subject `who` use mailbox m (read it, send as it)? Asks the policy engine
+ * (rule "mss-mailbox") and audits a refusal. */
+int mss_may_use(mss_service *svc, const auth_subject *who, const mss_mailbox *m, const char *address_of_caller,
+                const char *action);
+/* mss_audit - one audit event about a mailbox (never the content). */
+void mss_audit(mss_service *svc, const auth_subject *who, const char *action, const char *outcome,
+               const char *mailbox, const char *remote, const char *detail);
+/* mss_add_policy_rule - add "mss-mailbox" to the policy engine. */
+int mss_add_policy_rule(mss_service *svc, socle_err *err);
+
+/* ---- the trust space (trust.c) ---------------------------------------------------------------- */
+
+int mss_trust_open(const char *path, mss_trust **out, socle_err *err);
+void mss_trust_free(mss_trust *t);
+/* mss_trust_has - 1 when `domain` (any case) is on the allow-list. Rereads the file when it
+ * changed (checked at most once a second). Thread-safe. */
+int mss_trust_has(mss_trust *t, const char *domain);
+
+/* ---- delivery (deliver.c) --------------------------------------------------------------------- */
+
+/* Who is sending: the authenticated user (submission) or a peer operator (relay). */
+typedef struct mss_sender {
+    int submission;                 /* 1: our own user; 0: another operator */
+    auth_subject who;               /* submission: the user */
+    mss_mailbox mailbox;            /* submission: the mailbox sending (MAIL FROM) */
+    char peer[MSS_ADDRESS_MAX];     /* relay: the operator's domain (its certificate) */
+    char from[MSS_ADDRESS_MAX];     /* the reverse path of the current transaction ("" for <>) */
+    char helo[256];
+    char remote[64];
+} mss_sender;
+
+/* One envelope, as SMTP gathered it. */
+typedef struct mss_envelope {
+    char from[MSS_ADDRESS_MAX];     /* "" for the null reverse path (DSN, MDN) */
+    char envid[101];                /* DSN ENVID, "" when none */
+    char ret[8];                    /* DSN RET=FULL|HDRS, "" when none */
+    char rcpt[MSS_MAX_RECIPIENTS][MSS_ADDRESS_MAX];
+    char notify[MSS_MAX_RECIPIENTS][32]; /* DSN NOTIFY= of each recipient, "" when none */
+    int nrcpt;
+} mss_envelope;
+
+/* mss_check_recipient - may this sender write to rcpt? 0, or an SMTP reply ("550 5.1.1 ...")
+ * in reply (size n) and a negative code. Checks the domain (ours, citizen, or the trust space),
+ * the mailbox, and the citizen rule. */
+int mss_check_recipient(mss_service *svc, store_conn *c, const mss_sender *s, const char *rcpt, char *reply,
+                        size_t n);
+/* mss_deliver - check the message (MIME, XDM, the citizen rules that need the content) and store
+ * it durably for every recipient: local mailboxes' INBOX, the relay queue for other operators,
+ * the sender's Sent folder for a submission. 0 when committed; otherwise an SMTP reply in reply
+ * and nothing stored. */
+int mss_deliver(mss_service *svc, const mss_sender *s, const mss_envelope *env, const char *msg, size_t len,
+                char *reply, size_t n);
+/* mss_deliver_local - store a message the operator itself produced (DSN, MDN) into a local
+ * mailbox's INBOX (or queue it when the address is elsewhere). */
+int mss_deliver_generated(mss_service *svc, const char *to, const char *msg, size_t len, socle_err *err);
+/* mss_notify - wake the relay worker and IMAP IDLE sessions. */
+void mss_notify(mss_service *svc);
+
+/* ---- relay (relay.c) -------------------------------------------------------------------------- */
+
+int mss_relay_start(mss_service *svc, socle_err *err);
+void mss_relay_stop(mss_service *svc);
+/* ---- reports (report.c) ----------------------------------------------------------------------- */
+
+/* mss_dsn - a failure DSN (RFC 3464) to `sender` about msg, which could not reach `recipient`:
+ * status "5.x.y", the remote server's reply as diagnostic (may be NULL); the original's header
+ * is attached (text/rfc822-headers). */
+void mss_dsn(mss_service *svc, const char *sender, const char *recipient, const char *status, const char *diagnostic,
+             const char *msg, size_t len, const char *envid, socle_buf *out);
+/* mss_mdn - an MDN (RFC 8098) from `recipient` to `sender`: automatic-action/MDN-sent-automatically;
+ * processed, about the message whose Message-ID is given (may be ""). */
+void mss_mdn(mss_service *svc, const char *recipient, const char *sender, const char *message_id, socle_buf *out);
+
+/* ---- sessions (smtp.c, imap.c) ---------------------------------------------------------------- */
+
+void mss_smtp_session(lines_conn *c, void *ctx);         /* ctx: mss_service (relay role) */
+void mss_submission_session(lines_conn *c, void *ctx);   /* ctx: mss_service (submission role) */
+void mss_imap_session(lines_conn *c, void *ctx);         /* ctx: mss_service */
+
+/* mss_authenticate_token - a bearer token (OAUTHBEARER/XOAUTH2) for mailbox `user`: 0 and *who
+ * filled when valid and the subject may use the mailbox (m filled). */
+int mss_authenticate_token(mss_service *svc, const char *user, const char *token, const char *remote,
+                           auth_subject *who, mss_mailbox *m, socle_err *err);
+/* mss_authenticate_password - PLAIN/LOGIN (only when mss_allow_password and over TLS). */
+int mss_authenticate_password(mss_service *svc, const char *user, const char *password, const char *remote,
+                              auth_subject *who, mss_mailbox *m, socle_err *err);
+/* mss_authenticate_certificate - a client certificate of the test PKI for mailbox `user` (or,
+ * user NULL, the mailbox the certificate names when there is exactly one). */
+int mss_authenticate_certificate(mss_service *svc, lines_conn *conn, const char *user, auth_subject *who,
+                                 mss_mailbox *m, socle_err *err);
+/* mss_sasl_oauth - parse a decoded OAUTHBEARER (RFC 7628) or XOAUTH2 client response into user
+ * and token (pointers into buf, which is modified). -1 when malformed. */
+int mss_sasl_oauth(char *buf, size_t len, int xoauth2, const char **user, const char **token);
+
+#endif

@@ -1,0 +1,222 @@
+/* store.c - the MSSanté tables (mailboxes, folders, messages, relay queue, citizen threads,
+ * counters), the mailbox lookups, the policy rule "mss-mailbox" and the audit events. */
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "audit/audit.h"
+#include "base/timeutil.h"
+#include "svc/mss/mss_internal.h"
+
+/* Messages are stored whole (BLOB / bytea), once per recipient mailbox folder. */
+const store_migration mss_migrations[] = {
+    {1, "mss tables", NULL,
+     "CREATE TABLE mss_mailbox (address TEXT PRIMARY KEY, kind TEXT NOT NULL, owner TEXT NOT NULL,"
+     " display TEXT NOT NULL DEFAULT '', password_hash TEXT NOT NULL DEFAULT '', active INTEGER NOT NULL DEFAULT 1,"
+     " created_ms INTEGER NOT NULL);"
+     "CREATE INDEX mss_mailbox_owner ON mss_mailbox(owner);"
+     "CREATE TABLE mss_folder (id INTEGER PRIMARY KEY AUTOINCREMENT, address TEXT NOT NULL, name TEXT NOT NULL,"
+     " uidvalidity INTEGER NOT NULL, uidnext INTEGER NOT NULL, UNIQUE(address, name));"
+     "CREATE TABLE mss_message (folder_id INTEGER NOT NULL, uid INTEGER NOT NULL, flags TEXT NOT NULL DEFAULT '',"
+     " internal_ms INTEGER NOT NULL, size INTEGER NOT NULL, body BLOB NOT NULL, PRIMARY KEY (folder_id, uid));"
+     "CREATE TABLE mss_queue (id INTEGER PRIMARY KEY AUTOINCREMENT, sender TEXT NOT NULL, recipient TEXT NOT NULL,"
+     " domain TEXT NOT NULL, envid TEXT NOT NULL DEFAULT '', notify TEXT NOT NULL DEFAULT '', message BLOB NOT NULL,"
+     " attempts INTEGER NOT NULL DEFAULT 0, next_ms INTEGER NOT NULL, created_ms INTEGER NOT NULL,"
+     " last_error TEXT NOT NULL DEFAULT '');"
+     "CREATE INDEX mss_queue_next ON mss_queue(next_ms);"
+     "CREATE TABLE mss_thread (patient TEXT NOT NULL, professional TEXT NOT NULL, is_open INTEGER NOT NULL,"
+     " updated_ms INTEGER NOT NULL, PRIMARY KEY (patient, professional));"
+     "CREATE TABLE mss_count (day TEXT NOT NULL, structure TEXT NOT NULL, couloir TEXT NOT NULL,"
+     " direction TEXT NOT NULL, messages INTEGER NOT NULL, attachments INTEGER NOT NULL,"
+     " PRIMARY KEY (day, structure, couloir, direction));",
+     "CREATE TABLE mss_mailbox (address TEXT COLLATE \"C\" PRIMARY KEY, kind TEXT NOT NULL, owner TEXT COLLATE \"C\" NOT NULL,"
+     " display TEXT NOT NULL DEFAULT '', password_hash TEXT NOT NULL DEFAULT '', active INTEGER NOT NULL DEFAULT 1,"
+     " created_ms BIGINT NOT NULL);"
+     "CREATE INDEX mss_mailbox_owner ON mss_mailbox(owner);"
+     "CREATE TABLE mss_folder (id BIGSERIAL PRIMARY KEY, address TEXT COLLATE \"C\" NOT NULL, name TEXT COLLATE \"C\" NOT NULL,"
+     " uidvalidity BIGINT NOT NULL, uidnext BIGINT NOT NULL, UNIQUE(address, name));"
+     "CREATE TABLE mss_message (folder_id BIGINT NOT NULL, uid BIGINT NOT NULL, flags TEXT NOT NULL DEFAULT '',"
+     " internal_ms BIGINT NOT NULL, size BIGINT NOT NULL, body BYTEA NOT NULL, PRIMARY KEY (folder_id, uid));"
+     "CREATE TABLE mss_queue (id BIGSERIAL PRIMARY KEY, sender TEXT NOT NULL, recipient TEXT NOT NULL,"
+     " domain TEXT NOT NULL, envid TEXT NOT NULL DEFAULT '', notify TEXT NOT NULL DEFAULT '', message BYTEA NOT NULL,"
+     " attempts INTEGER NOT NULL DEFAULT 0, next_ms BIGINT NOT NULL, created_ms BIGINT NOT NULL,"
+     " last_error TEXT NOT NULL DEFAULT '');"
+     "CREATE INDEX mss_queue_next ON mss_queue(next_ms);"
+     "CREATE TABLE mss_thread (patient TEXT COLLATE \"C\" NOT NULL, professional TEXT COLLATE \"C\" NOT NULL,"
+     " is_open INTEGER NOT NULL, updated_ms BIGINT NOT NULL, PRIMARY KEY (patient, professional));"
+     "CREATE TABLE mss_count (day TEXT NOT NULL, structure TEXT NOT NULL, couloir TEXT NOT NULL,"
+     " direction TEXT NOT NULL, messages BIGINT NOT NULL, attachments BIGINT NOT NULL,"
+     " PRIMARY KEY (day, structure, couloir, direction));"},
+};
+const size_t mss_migrations_count = sizeof mss_migrations / sizeof mss_migrations[0];
+
+static const char *const mss_kind_names[] = {[MSS_PER] = "PER", [MSS_ORG] = "ORG", [MSS_APP] = "APP",
+                                             [MSS_CAB] = "CAB", [MSS_CIT] = "CIT"};
+
+const char *mss_kind_name(mss_kind k)
+{
+    return k >= MSS_PER && k <= MSS_CIT ? mss_kind_names[k] : "?";
+}
+
+mss_kind mss_kind_parse(const char *s)
+{
+    for (int k = MSS_PER; s && k <= MSS_CIT; k++)
+        if (!strcasecmp(s, mss_kind_names[k])) return (mss_kind)k;
+    return 0;
+}
+
+char *mss_lower(char *s)
+{
+    for (char *p = s; *p; p++) *p = (char)tolower((unsigned char)*p);
+    return s;
+}
+
+int mss_split_address(const char *address, char *local, size_t nl, char *domain, size_t nd)
+{
+    const char *at = address ? strrchr(address, '@') : NULL;
+    if (!at || at == address || !at[1]) return -1;
+    size_t ll = (size_t)(at - address), dl = strlen(at + 1);
+    if (ll >= nl || dl >= nd || ll > 64 || dl > 253) return -1;
+    for (const char *p = address; *p; p++)
+        if ((unsigned char)*p <= ' ' || *p == '<' || *p == '>' || *p == '"' || *p == '\\' || *p == ',') return -1;
+    if (strchr(at + 1, '@') || memchr(address, '@', ll)) return -1;
+    memcpy(local, address, ll);
+    local[ll] = 0;
+    memcpy(domain, at + 1, dl + 1);
+    mss_lower(local);
+    mss_lower(domain);
+    return 0;
+}
+
+int mss_mailbox_get(store_conn *c, const char *address, mss_mailbox *out, socle_err *err)
+{
+    char lower[MSS_ADDRESS_MAX];
+    if (strlen(address) >= sizeof lower) return socle_err_set(err, SOCLE_ENOTFOUND, "no such mailbox");
+    snprintf(lower, sizeof lower, "%s", address);
+    mss_lower(lower);
+    store_value p[] = {STORE_V_TEXT(lower)};
+    store_rows *r;
+    int rc = store_query(c, "SELECT address, kind, owner, display, password_hash, active FROM mss_mailbox WHERE address = $1",
+                         p, 1, &r, err);
+    if (rc) return rc;
+    rc = store_rows_next(r, err);
+    if (rc == 1) {
+        memset(out, 0, sizeof *out);
+        snprintf(out->address, sizeof out->address, "%s", store_rows_text(r, 0, NULL));
+        out->kind = mss_kind_parse(store_rows_text(r, 1, NULL));
+        snprintf(out->owner, sizeof out->owner, "%s", store_rows_text(r, 2, NULL));
+        snprintf(out->display, sizeof out->display, "%s", store_rows_text(r, 3, NULL));
+        snprintf(out->password_hash, sizeof out->password_hash, "%s", store_rows_text(r, 4, NULL));
+        out->active = (int)store_rows_int(r, 5);
+        rc = 0;
+    } else if (rc == 0) {
+        rc = socle_err_set(err, SOCLE_ENOTFOUND, "no such mailbox");
+    }
+    store_rows_free(r);
+    return rc;
+}
+
+int mss_folder_id(store_conn *c, const char *address, const char *name, int create, int64_t *id, socle_err *err)
+{
+    store_value p[] = {STORE_V_TEXT(address), STORE_V_TEXT(name), STORE_V_INT(time_now_ms() / 1000)};
+    int rc = store_query_int(c, "SELECT id FROM mss_folder WHERE address = $1 AND name = $2", p, 2, id, err);
+    if (rc != SOCLE_ENOTFOUND || !create) {
+        if (rc == SOCLE_ENOTFOUND) socle_err_set(err, SOCLE_ENOTFOUND, "no such folder");
+        return rc;
+    }
+    rc = store_exec(c,
+                    "INSERT INTO mss_folder (address, name, uidvalidity, uidnext) VALUES ($1, $2, $3, 1)"
+                    " ON CONFLICT (address, name) DO NOTHING",
+                    p, 3, NULL, err);
+    if (!rc) rc = store_query_int(c, "SELECT id FROM mss_folder WHERE address = $1 AND name = $2", p, 2, id, err);
+    return rc;
+}
+
+int mss_message_append(store_conn *c, int64_t folder, const char *msg, size_t len, const char *flags,
+                       int64_t internal_ms, int64_t *uid, socle_err *err)
+{
+    store_value f[] = {STORE_V_INT(folder)};
+    int64_t next;
+    /* The UPDATE takes the folder's row lock first, so concurrent appends get distinct UIDs. */
+    int rc = store_exec(c, "UPDATE mss_folder SET uidnext = uidnext + 1 WHERE id = $1", f, 1, NULL, err);
+    if (!rc) rc = store_query_int(c, "SELECT uidnext - 1 FROM mss_folder WHERE id = $1", f, 1, &next, err);
+    if (rc) return rc;
+    store_value p[] = {STORE_V_INT(folder), STORE_V_INT(next), STORE_V_TEXT(flags ? flags : ""),
+                       STORE_V_INT(internal_ms), STORE_V_INT((int64_t)len), STORE_V_BLOB(msg, len)};
+    rc = store_exec(c,
+                    "INSERT INTO mss_message (folder_id, uid, flags, internal_ms, size, body) VALUES ($1, $2, $3, $4, $5, $6)",
+                    p, 6, NULL, err);
+    if (!rc && uid) *uid = next;
+    return rc;
+}
+
+/* ---- the policy rule ------------------------------------------------------------------------ */
+
+/* mss_rule - "mss-mailbox": a mailbox is its owner's (see mss.h); nobody else, admin included,
+ * reads someone's mail. Other types: abstain. */
+static int mss_rule(void *ctx, const auth_subject *s, auth_action a, const auth_target *t, char *reason, size_t n)
+{
+    (void)ctx;
+    (void)a;
+    if (!t->resource_type || strcmp(t->resource_type, "MSSMailbox")) return AUTH_ABSTAIN;
+    const mss_mailbox *m = t->context;
+    if (!m) {
+        snprintf(reason, n, "no mailbox");
+        return AUTH_DENY;
+    }
+    if (!m->active) {
+        snprintf(reason, n, "mailbox closed");
+        return AUTH_DENY;
+    }
+    int cert = !strcmp(s->issuer, AUTH_ISSUER_CLIENT_CERT);
+    switch (m->kind) {
+    case MSS_PER:
+        if (s->kind == AUTH_KIND_PROFESSIONAL && !strcmp(s->sub, m->owner)) return AUTH_ALLOW;
+        break;
+    case MSS_ORG:
+    case MSS_APP:
+    case MSS_CAB:
+        if (s->kind == AUTH_KIND_PROFESSIONAL && s->structure[0] && !strcmp(s->structure, m->owner)) return AUTH_ALLOW;
+        if (s->kind == AUTH_KIND_SYSTEM && cert && (!strcmp(s->sub, m->owner) || !strcmp(s->structure, m->owner)))
+            return AUTH_ALLOW;
+        if (s->kind == AUTH_KIND_SYSTEM && cert && m->kind == MSS_APP && !strcmp(s->sub, m->address)) return AUTH_ALLOW;
+        break;
+    case MSS_CIT:
+        if (s->kind == AUTH_KIND_PATIENT && !strcmp(s->sub, m->owner)) return AUTH_ALLOW;
+        break;
+    }
+    snprintf(reason, n, "this %s mailbox is not the caller's", mss_kind_name(m->kind));
+    return AUTH_DENY;
+}
+
+int mss_add_policy_rule(mss_service *svc, socle_err *err)
+{
+    if (auth_policy_add_rule(svc->app->policy, "mss-mailbox", mss_rule, svc))
+        return socle_err_set(err, SOCLE_EINTERNAL, "cannot add the policy rule mss-mailbox");
+    return 0;
+}
+
+void mss_audit(mss_service *svc, const auth_subject *who, const char *action, const char *outcome,
+               const char *mailbox, const char *remote, const char *detail)
+{
+    audit_event e = {.action = action,
+                     .outcome = outcome,
+                     .agent_kind = who && who->kind ? auth_kind_name(who->kind) : "anonymous",
+                     .agent_id = who && who->sub[0] ? who->sub : NULL,
+                     .agent_profession = who && who->profession[0] ? who->profession : NULL,
+                     .structure = who && who->structure[0] ? who->structure : NULL,
+                     .resource_type = "MSSMailbox",
+                     .resource_id = mailbox,
+                     .address = remote,
+                     .detail = detail};
+    audit_append(svc->app->audit, &e);
+}
+
+int mss_may_use(mss_service *svc, const auth_subject *who, const mss_mailbox *m, const char *remote, const char *action)
+{
+    auth_target t = {.resource_type = "MSSMailbox", .resource_id = m->address, .context = m};
+    auth_decision d;
+    auth_policy_decide(svc->app->policy, who, AUTH_ACTION_READ, &t, &d);
+    if (!d.allowed) mss_audit(svc, who, action, "denied", m->address, remote, d.reason);
+    return d.allowed;
+}

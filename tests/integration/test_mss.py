@@ -1,0 +1,567 @@
+"""test_mss.py - the MSSanté operator with real mail clients: smtplib and imaplib over STARTTLS,
+curl's smtp:// and imap://, OAUTHBEARER/XOAUTH2 with socle tokens; every refusal of the issue
+(commands before STARTTLS, over-long lines, bare LF, unknown recipients, domains outside the trust
+space, malformed MIME, XDM bombs and traversal, sending as someone else, the citizen rule,
+INVISIBLE_PATIENT documents); a second socle as another operator (relay over mutual TLS both ways,
+a DSN when a peer stays unreachable); MDN; IMAP IDLE; kill -9 after 250."""
+
+import base64
+import email
+import hashlib
+import imaplib
+import io
+import os
+import shutil
+import smtplib
+import socket
+import ssl
+import subprocess
+import time
+import zipfile
+from email.message import EmailMessage
+
+import harness
+from harness import wait_for
+from test_dmp import Dmp
+
+DOMAIN = "mss.socle.test"
+PEER = "peer.socle.test"
+PRO_A, PRO_B = "810000000011", "810000000022"
+FINESS = "010000099"
+
+
+def _ports():
+    return {k: harness.free_port() for k in ("smtp", "submission", "imap")}
+
+
+def _flags(ports, domain, extra=()):
+    return ["--smtp-listen", "127.0.0.1:%d" % ports["smtp"], "--submission-listen", "127.0.0.1:%d" % ports["submission"],
+            "--imap-listen", "127.0.0.1:%d" % ports["imap"], "--mss-domain", domain] + list(extra)
+
+
+class Mss(Dmp):
+    """A socle with an INS base, professionals, a structure, qualified patients and mail listeners."""
+
+    def __init__(self, ctx, name="mss", domain=DOMAIN, extra=(), trust=(DOMAIN, PEER)):
+        self.ports = _ports()
+        self.domain = domain
+        self.trust_path = None
+        self._trust = trust
+        super().__init__(ctx, _flags(self.ports, domain, extra), name=name)
+        self.write_trust(trust)
+        self.admin.put("/fhir/Organization/" + FINESS, {
+            "resourceType": "Organization", "id": FINESS,
+            "identifier": [{"system": "urn:oid:1.2.250.1.71.4.2.2", "value": FINESS}], "name": "CH TEST"},
+            expect=(200, 201))
+        self.mailboxes = {}
+
+    def write_trust(self, domains):
+        self.trust_path = os.path.join(self.data, "mss-trust.txt")
+        with open(self.trust_path + ".tmp", "w") as f:
+            f.write("# MSSanté trust space (test)\n" + "".join(d + "\n" for d in domains))
+        os.replace(self.trust_path + ".tmp", self.trust_path)
+
+    def cli(self, *args, check=True):
+        return self.env.cli(*args, "--data", self.data, "--db", self.db, "--mss-domain", self.domain, check=check)
+
+    def mailbox(self, kind, owner, address=None, password=None):
+        args = ["mss", "mailbox", "add", "--kind", kind, "--owner", owner]
+        if address:
+            args += ["--address", address]
+        if password:
+            args += ["--password", password]
+        addr = self.cli(*args).stdout.strip()
+        self.mailboxes[addr] = owner
+        return addr
+
+    def ssl(self):
+        return self.srv.ssl_context()
+
+    def smtp(self, token=None, user=None, role="submission"):
+        s = smtplib.SMTP("127.0.0.1", self.ports[role], timeout=30)
+        s.ehlo("client.test")
+        s.starttls(context=self.ssl())
+        s.ehlo("client.test")
+        if token:
+            s.auth("XOAUTH2", lambda challenge=None: "user=%s\x01auth=Bearer %s\x01\x01" % (user, token),
+                   initial_response_ok=True)
+        return s
+
+    def imap(self, token, user):
+        m = imaplib.IMAP4("127.0.0.1", self.ports["imap"], timeout=30)
+        m.starttls(ssl_context=self.ssl())
+        typ, _ = m.authenticate("XOAUTH2", lambda _: ("user=%s\x01auth=Bearer %s\x01\x01" % (user, token)).encode())
+        assert typ == "OK"
+        return m
+
+    def pro_token(self, idnps, structure=None):
+        return self.env.token(self.data, idnps, "professional", profession="10", structure=structure or "s-" + idnps[-2:])
+
+    def patient_token(self, ins):
+        return self.env.token(self.data, ins, "patient")
+
+
+def _mss(ctx):
+    m = getattr(ctx.env, "mss_main", None)
+    if m is None:
+        m = ctx.env.mss_main = Mss(ctx)
+        m.a = m.mailbox("PER", PRO_A, "dr.a@" + DOMAIN)
+        m.b = m.mailbox("PER", PRO_B, "dr.b@" + DOMAIN)
+        m.org = m.mailbox("ORG", FINESS, "urgences@" + DOMAIN)
+        pid, m.ins = m.patient()
+        m.citizen = m.mailbox("CIT", m.ins)
+        m.tok_a, m.tok_b = m.pro_token(PRO_A), m.pro_token(PRO_B)
+        m.tok_patient = m.patient_token(m.ins)
+    return m
+
+
+def _cda(ins="123456789012345", confidentiality="N"):
+    return ("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<ClinicalDocument xmlns=\"urn:hl7-org:v3\">"
+            "<id root=\"1.2.250.1.999.1\" extension=\"%s\"/><code code=\"11490-0\" codeSystem=\"2.16.840.1.113883.6.1\"/>"
+            "<title>Lettre de liaison</title><confidentialityCode code=\"%s\"/>"
+            "<recordTarget><patientRole><id root=\"1.2.250.1.213.1.4.10\" extension=\"%s\"/></patientRole></recordTarget>"
+            "<component><nonXMLBody><text mediaType=\"text/plain\">Bonjour</text></nonXMLBody></component>"
+            "</ClinicalDocument>\n" % (harness.uid(8), confidentiality, ins)).encode()
+
+
+def _xdm(doc, ins="123456789012345", confidentiality="N", size=None, sha1=None, name="DOC0001.XML", extra=()):
+    """An IHE XDM package written here, independently of socle's own builder."""
+    rim = "urn:oasis:names:tc:ebxml-regrep:xsd:rim:3.0"
+    size = len(doc) if size is None else size
+    sha1 = hashlib.sha1(doc).hexdigest() if sha1 is None else sha1
+    pat = "%s^^^&amp;1.2.250.1.213.1.4.10&amp;ISO" % ins
+
+    def cls(scheme, code, coding, obj="Doc1"):
+        return ("<rim:Classification classificationScheme=\"%s\" classifiedObject=\"%s\" nodeRepresentation=\"%s\" id=\"urn:uuid:%s\">"
+                "<rim:Slot name=\"codingScheme\"><rim:ValueList><rim:Value>%s</rim:Value></rim:ValueList></rim:Slot>"
+                "<rim:Name><rim:LocalizedString value=\"%s\"/></rim:Name></rim:Classification>"
+                % (scheme, obj, code, harness.uid(8), coding, code))
+
+    def slot(n, v):
+        return "<rim:Slot name=\"%s\"><rim:ValueList><rim:Value>%s</rim:Value></rim:ValueList></rim:Slot>" % (n, v)
+
+    meta = ("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+            "<lcm:SubmitObjectsRequest xmlns:lcm=\"urn:oasis:names:tc:ebxml-regrep:xsd:lcm:3.0\" xmlns:rim=\"%s\">"
+            "<rim:RegistryObjectList>"
+            "<rim:ExtrinsicObject id=\"Doc1\" mimeType=\"text/xml\" objectType=\"urn:uuid:7edca82f-054d-47f2-a032-9b2a5b5186c1\">"
+            "%s%s%s%s<rim:Name><rim:LocalizedString value=\"Lettre de liaison\"/></rim:Name>"
+            "%s%s%s"
+            "<rim:ExternalIdentifier identificationScheme=\"urn:uuid:58a6f841-87b3-4a3e-92fd-a8ffeff98427\" value=\"%s\" id=\"urn:uuid:%s\" registryObject=\"Doc1\"/>"
+            "<rim:ExternalIdentifier identificationScheme=\"urn:uuid:2e82c1f6-a085-4c72-9da3-8640a32e42ab\" value=\"1.2.250.1.999.1.%d\" id=\"urn:uuid:%s\" registryObject=\"Doc1\"/>"
+            "</rim:ExtrinsicObject>"
+            "<rim:RegistryPackage id=\"SubSet\">%s"
+            "<rim:ExternalIdentifier identificationScheme=\"urn:uuid:96fdda7c-d067-4183-912e-bf5ee74998a8\" value=\"1.2.250.1.999.2.%d\" id=\"urn:uuid:%s\" registryObject=\"SubSet\"/>"
+            "<rim:ExternalIdentifier identificationScheme=\"urn:uuid:554ac39e-e3fe-47fe-b233-965d2a147832\" value=\"1.2.250.1.999\" id=\"urn:uuid:%s\" registryObject=\"SubSet\"/>"
+            "<rim:ExternalIdentifier identificationScheme=\"urn:uuid:6b5aea1a-625c-4a0d-a8ee-d4c3b75d4e0c\" value=\"%s\" id=\"urn:uuid:%s\" registryObject=\"SubSet\"/>"
+            "</rim:RegistryPackage></rim:RegistryObjectList></lcm:SubmitObjectsRequest>\n"
+            % (rim, slot("creationTime", "20261120100000"), slot("URI", name), slot("size", size), slot("hash", sha1),
+               cls("urn:uuid:f0306f51-975f-434e-a61c-c59651d33983", "11490-0", "2.16.840.1.113883.6.1"),
+               cls("urn:uuid:41a5887f-8865-4c09-adf7-e362475b143a", "10", "1.2.250.1.213.1.1.4.1"),
+               cls("urn:uuid:f4f85eac-e6cb-4883-b524-f2705394840f", confidentiality, "1.2.250.1.213.1.1.4.13"),
+               pat, harness.uid(8), int(time.time() * 1000), harness.uid(8),
+               slot("submissionTime", "20261120100000"), int(time.time() * 1000), harness.uid(8), harness.uid(8),
+               pat, harness.uid(8)))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("INDEX.HTM", "<html><body>XDM</body></html>")
+        z.writestr("README.TXT", "test package")
+        z.writestr("IHE_XDM/SUBSET01/METADATA.XML", meta)
+        z.writestr("IHE_XDM/SUBSET01/" + name, doc)
+        for n, data in extra:
+            z.writestr(n, data)
+    return out.getvalue()
+
+
+def _message(frm, to, subject="Compte rendu", body="Bonjour,\nci-joint le compte rendu.\n", xdm=None, headers=()):
+    msg = EmailMessage()
+    msg["From"] = frm
+    msg["To"] = to
+    msg["Subject"] = subject
+    msg["Message-ID"] = "<%s@client.test>" % harness.uid(12)
+    for k, v in headers:
+        msg[k] = v
+    msg.set_content(body)
+    if xdm is not None:
+        msg.add_attachment(xdm, maintype="application", subtype="zip", filename="IHE_XDM.ZIP")
+    return msg
+
+
+def _inbox(m, token, user, folder="INBOX"):
+    """(uid, raw message, flags) of every message of a folder."""
+    c = m.imap(token, user)
+    try:
+        typ, _ = c.select(folder)
+        assert typ == "OK"
+        typ, data = c.uid("SEARCH", None, "ALL")
+        out = []
+        for u in data[0].split():
+            typ, d = c.uid("FETCH", u, "(FLAGS BODY.PEEK[])")
+            out.append((int(u), d[0][1], d[0][0].decode()))
+        return out
+    finally:
+        c.logout()
+
+
+def _raw(port, lines, tls_ctx=None, cert=None):
+    """Talk raw SMTP: a list of (line to send or None, expected reply prefix); STARTTLS handled."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=30)
+    f = s.makefile("rb")
+
+    def reply():
+        last = b""
+        while True:
+            line = f.readline()
+            assert line, "connection closed"
+            last = line
+            if line[3:4] != b"-":
+                return last.decode().rstrip()
+
+    got = [reply()]
+    for send, expect in lines:
+        if send == "STARTTLS":
+            s.sendall(b"STARTTLS\r\n")
+            got.append(reply())
+            ctx = tls_ctx
+            s = ctx.wrap_socket(s, server_hostname="127.0.0.1")
+            f = s.makefile("rb")
+            continue
+        if send is not None:
+            s.sendall(send if isinstance(send, bytes) else (send + "\r\n").encode())
+        if expect is not None:
+            r = reply()
+            got.append(r)
+            assert r.startswith(expect), "sent %r: expected %s, got %r (all: %r)" % (
+                harness.short(send, 80), expect, r, got)
+    s.close()
+    return got
+
+
+# ---- tests --------------------------------------------------------------------------------------
+
+
+def test_mss_submission_imap_roundtrip(ctx):
+    """A professional sends with an XDM attachment over submission; the recipient reads it with
+    imaplib: SELECT, SEARCH, FETCH (ENVELOPE, BODYSTRUCTURE, sections), STORE, COPY, EXPUNGE, Sent."""
+    m = _mss(ctx)
+    cda = _cda()
+    msg = _message(m.a, m.b, "XDM/1.0/DDM+lettre TEST Jean 19800101", xdm=_xdm(cda),
+                   headers=[("X-MSS-CODECDA", "11490-0"), ("X-MSS-INS", "O")])
+    with m.smtp(m.tok_a, m.a) as s:
+        refused = s.send_message(msg)
+        assert refused == {}
+    c = m.imap(m.tok_b, m.b)
+    typ, data = c.select("INBOX")
+    assert typ == "OK" and int(data[0]) >= 1
+    typ, data = c.search(None, "SUBJECT", "DDM+lettre")
+    seq = data[0].split()[-1]
+    typ, data = c.fetch(seq, "(UID FLAGS RFC822.SIZE ENVELOPE BODYSTRUCTURE BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+    assert typ == "OK"
+    meta = data[0][0].decode()
+    assert "\\Seen" not in meta, meta
+    assert '"application" "zip"' in meta.lower() or '"APPLICATION" "ZIP"' in meta, meta
+    assert "dr.a" in meta and "DDM+lettre" in meta, meta
+    assert b"Subject: XDM/1.0/DDM+lettre" in data[0][1]
+    typ, data = c.fetch(seq, "(BODY[2])")
+    part = base64.b64decode(data[0][1])
+    with zipfile.ZipFile(io.BytesIO(part)) as z:
+        assert z.read("IHE_XDM/SUBSET01/DOC0001.XML") == cda
+    typ, data = c.fetch(seq, "(FLAGS)")
+    assert "\\Seen" in data[0].decode(), data
+    typ, data = c.store(seq, "+FLAGS", "(\\Flagged)")
+    assert "\\Flagged" in data[0].decode()
+    typ, _ = c.copy(seq, "Trash")
+    assert typ == "OK"
+    typ, data = c.status("Trash", "(MESSAGES UIDNEXT UNSEEN)")
+    assert typ == "OK" and b"MESSAGES 1" in data[0] or b"MESSAGES" in data[0]
+    c.store(seq, "+FLAGS", "(\\Deleted)")
+    typ, data = c.expunge()
+    assert typ == "OK" and data[0] == seq, data
+    typ, data = c.list()
+    names = b" ".join(data)
+    assert b"INBOX" in names and b"Sent" in names and b"Trash" in names
+    c.logout()
+    sent = _inbox(m, m.tok_a, m.a, "Sent")
+    assert any(b"DDM+lettre" in raw for _, raw, _ in sent)
+
+
+def test_mss_starttls_first(ctx):
+    """No mail transaction, no AUTH, no IMAP LOGIN in clear; STARTTLS drops pipelined input."""
+    m = _mss(ctx)
+    got = _raw(m.ports["submission"], [("EHLO x", "250"), ("MAIL FROM:<%s>" % m.a, "530 5.7.0"),
+                                       ("AUTH PLAIN AGF", "530 5.7.0"), ("QUIT", "221")])
+    assert got[0].startswith("220")
+    s = smtplib.SMTP("127.0.0.1", m.ports["submission"], timeout=30)
+    code, text = s.ehlo("x")
+    assert b"STARTTLS" in text and b"AUTH" not in text
+    s.starttls(context=m.ssl())
+    code, text = s.ehlo("x")
+    assert b"AUTH OAUTHBEARER XOAUTH2" in text and b"STARTTLS" not in text
+    s.quit()
+    c = imaplib.IMAP4("127.0.0.1", m.ports["imap"], timeout=30)
+    assert "LOGINDISABLED" in c.capabilities
+    try:
+        c.login(m.b, "whatever")
+        raise AssertionError("LOGIN in clear accepted")
+    except imaplib.IMAP4.error as e:
+        assert "STARTTLS" in str(e) or "PRIVACY" in str(e)
+    c.shutdown()
+
+
+def test_mss_auth_refusals(ctx):
+    """A bad token, another professional's mailbox, a password when passwords are off."""
+    m = _mss(ctx)
+    s = m.smtp()
+    try:
+        s.auth("XOAUTH2", lambda challenge=None: "user=%s\x01auth=Bearer %s\x01\x01" % (m.a, "x.y.z"),
+               initial_response_ok=True)
+        raise AssertionError("bad token accepted")
+    except smtplib.SMTPAuthenticationError as e:
+        assert e.smtp_code == 535
+    s.close()
+    s = m.smtp()
+    try:
+        s.auth("XOAUTH2", lambda challenge=None: "user=%s\x01auth=Bearer %s\x01\x01" % (m.a, m.tok_b),
+               initial_response_ok=True)
+        raise AssertionError("B logged into A's mailbox")
+    except smtplib.SMTPAuthenticationError as e:
+        assert e.smtp_code == 535
+    s.close()
+    c = imaplib.IMAP4("127.0.0.1", m.ports["imap"], timeout=30)
+    c.starttls(ssl_context=m.ssl())
+    try:
+        c.login(m.b, "password")
+        raise AssertionError("LOGIN accepted without mss_allow_password")
+    except imaplib.IMAP4.error:
+        pass
+    c.shutdown()
+    def refusals():
+        audit = str(m.admin.get("/fhir/AuditEvent?_count=200").json)
+        return ("invalid token" in audit and "MSSMailbox/" + m.a in audit and "not the caller" in audit) or audit[-3000:]
+    wait_for(lambda: refusals() is True, "the refused logins in the audit trail: %s" % refusals())
+
+
+def test_mss_smtp_refusals(ctx):
+    """Unknown recipient, outside the trust space, sending as someone else, over SIZE, over-long
+    line, bare LF, malformed MIME, XDM traversal and bomb: the right code, nothing stored."""
+    m = _mss(ctx)
+    before = len(_inbox(m, m.tok_b, m.b))
+    with m.smtp(m.tok_a, m.a) as s:
+        code, text = s.mail("<%s>" % m.a)
+        assert code == 250
+        code, text = s.rcpt("<nobody@%s>" % DOMAIN)
+        assert code == 550 and text.startswith(b"5.1.1"), (code, text)
+        code, text = s.rcpt("<someone@gmail.com>")
+        assert code == 550 and text.startswith(b"5.7.1") and b"trust space" in text, (code, text)
+        s.rset()
+        code, text = s.mail("<%s>" % m.b)
+        assert code == 553, (code, text)
+        code, text = s.mail("<%s>" % m.a, ["SIZE=999999999999"])
+        assert code == 552, (code, text)
+        code, text = s.docmd("NOOP " + "x" * 20000)
+        assert code == 500 and b"5.5.2" in text, (code, text)
+        s.rset()
+
+        def data(raw, expect):
+            s.mail("<%s>" % m.a)
+            assert s.rcpt("<%s>" % m.b)[0] == 250
+            code, text = s.docmd("DATA")
+            assert code == 354
+            s.send(raw + b"\r\n.\r\n")
+            code, text = s.getreply()
+            assert code == expect[0] and text.startswith(expect[1].encode()), (raw[:60], code, text)
+
+        data(b"From: <%s>\r\nTo: <%s>\r\nSubject: bare\r\n\r\nline one\nline two" % (m.a.encode(), m.b.encode()),
+             (550, "5.6.0"))
+        data(b"From: <%s>\r\nSubject: mime\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed\r\n\r\nno boundary"
+             % m.a.encode(), (554, "5.6.0"))
+        data(b"To: <%s>\r\nSubject: no from\r\n\r\nhello" % m.b.encode(), (554, "5.6.0"))
+        traversal = _xdm(_cda(), extra=[("../../etc/passwd", b"x")])
+        data(_message(m.a, m.b, "traversal", xdm=traversal).as_bytes().replace(b"\n", b"\r\n").replace(b"\r\r\n", b"\r\n"),
+             (554, "5.6.0"))
+        bomb = io.BytesIO()
+        with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as z:
+            z.writestr("IHE_XDM/SUBSET01/METADATA.XML", b"<x/>")
+            z.writestr("IHE_XDM/SUBSET01/BOMB.XML", b"\0" * (60 << 20))
+        data(_message(m.a, m.b, "bomb", xdm=bomb.getvalue()).as_bytes().replace(b"\n", b"\r\n").replace(b"\r\r\n", b"\r\n"),
+             (554, "5.6.0"))
+        hash_bad = _xdm(_cda(), sha1="0" * 40)
+        data(_message(m.a, m.b, "hash", xdm=hash_bad).as_bytes().replace(b"\n", b"\r\n").replace(b"\r\r\n", b"\r\n"),
+             (554, "5.6.0"))
+    after = _inbox(m, m.tok_b, m.b)
+    assert len(after) == before, "a refused message was stored"
+
+
+def test_mss_citizen_rule(ctx):
+    """A patient answers only a professional who wrote first, until X-MSS-MES: FIN; an
+    INVISIBLE_PATIENT document never reaches the patient's mailbox."""
+    m = _mss(ctx)
+    with m.smtp(m.tok_patient, m.citizen) as s:
+        s.mail("<%s>" % m.citizen)
+        code, text = s.rcpt("<%s>" % m.b)
+        assert code == 550 and b"5.7.1" in text, (code, text)
+    with m.smtp(m.tok_b, m.b) as s:
+        assert s.send_message(_message(m.b, m.citizen, "Vos resultats")) == {}
+        s.mail("<%s>" % m.b)
+        assert s.rcpt("<%s>" % m.citizen)[0] == 250
+        code, _ = s.data(_message(m.b, m.citizen, "Secret", xdm=_xdm(_cda(m.ins), m.ins, "INVISIBLE_PATIENT")).as_bytes())
+        assert code == 550
+    assert any(b"Vos r" in raw for _, raw, _ in _inbox(m, m.tok_patient, m.citizen))
+    assert not any(b"Secret" in raw for _, raw, _ in _inbox(m, m.tok_patient, m.citizen))
+    with m.smtp(m.tok_patient, m.citizen) as s:
+        assert s.send_message(_message(m.citizen, m.b, "Merci docteur")) == {}
+        s.mail("<%s>" % m.citizen)
+        code, _ = s.rcpt("<%s>" % m.a)
+        assert code == 550, "wrote to a professional who never wrote first"
+        s.rset()
+        s.mail("<%s>" % m.citizen)
+        code, _ = s.rcpt("<dr.x@patient.%s>" % DOMAIN)
+        assert code == 550
+    with m.smtp(m.tok_b, m.b) as s:
+        assert s.send_message(_message(m.b, m.citizen, "Fin", headers=[("X-MSS-MES", "FIN")])) == {}
+    with m.smtp(m.tok_patient, m.citizen) as s:
+        s.mail("<%s>" % m.citizen)
+        code, _ = s.rcpt("<%s>" % m.b)
+        assert code == 550, "answered after X-MSS-MES: FIN"
+
+
+def test_mss_mdn(ctx):
+    """Disposition-Notification-To: the sender receives an RFC 8098 MDN, processed."""
+    m = _mss(ctx)
+    with m.smtp(m.tok_a, m.a) as s:
+        s.send_message(_message(m.a, m.org, "avec accusé", headers=[("Disposition-Notification-To", m.a)]))
+
+    def mdn():
+        for _, raw, _ in _inbox(m, m.tok_a, m.a):
+            if b"disposition-notification" in raw and b"MDN-sent-automatically; processed" in raw:
+                return raw
+    wait_for(mdn, "the MDN")
+
+
+def test_mss_idle_and_curl(ctx):
+    """IMAP IDLE sees a message curl sends (smtp:// with --oauth2-bearer); curl reads it (imap://)."""
+    m = _mss(ctx)
+    c = m.imap(m.tok_b, m.b)
+    c.select("INBOX")
+    c.send(b"I1 IDLE\r\n")
+    assert c.readline().startswith(b"+")
+    path = os.path.join(m.data, "curl-msg.eml")
+    with open(path, "wb") as f:
+        f.write(_message(m.a, m.b, "par curl").as_bytes())
+    ca = os.path.join(m.data, "pki", "ca.pem")
+    p = subprocess.run(["curl", "-v", "-sS", "--ssl-reqd", "--cacert", ca, "--url", "smtp://127.0.0.1:%d" % m.ports["submission"],
+                        "--mail-from", m.a, "--mail-rcpt", m.b, "--login-options", "AUTH=XOAUTH2", "--user", m.a,
+                        "--oauth2-bearer", m.tok_a, "--crlf", "--upload-file", path], capture_output=True, timeout=60)
+    assert p.returncode == 0, p.stderr.decode(errors="replace")[-3000:]
+    line = c.readline()
+    assert b"EXISTS" in line, line
+    c.send(b"DONE\r\n")
+    assert c.readline().startswith(b"I1 OK")
+    c.logout()
+    p = subprocess.run(["curl", "-sS", "--ssl-reqd", "--cacert", ca, "--login-options", "AUTH=XOAUTH2", "--user", m.b,
+                        "--oauth2-bearer", m.tok_b, "imap://127.0.0.1:%d/INBOX" % m.ports["imap"], "-X",
+                        "SEARCH SUBJECT \"par curl\""], capture_output=True, timeout=60)
+    assert p.returncode == 0 and b"SEARCH" in p.stdout, (p.stdout, p.stderr)
+
+
+def test_mss_kill9_keeps_accepted(ctx):
+    """What was answered 250 is there after kill -9."""
+    m = _mss(ctx)
+    with m.smtp(m.tok_a, m.a) as s:
+        s.send_message(_message(m.a, m.b, "avant le crash"))
+    m.srv.kill9()
+    m.srv.start()
+    assert any(b"avant le crash" in raw for _, raw, _ in _inbox(m, m.tok_b, m.b))
+
+
+def test_mss_mailbox_owner_checks(ctx):
+    """A mailbox needs its owner: in the directory, or a patient with a qualified INS."""
+    m = _mss(ctx)
+    p = m.cli("mss", "mailbox", "add", "--kind", "PER", "--owner", "819999999999", "--address", "ghost@" + DOMAIN,
+              check=False)
+    assert p.returncode != 0 and "directory" in p.stderr
+    pid, ins = m.patient(qualified=False)
+    p = m.cli("mss", "mailbox", "add", "--kind", "CIT", "--owner", ins, check=False)
+    assert p.returncode != 0 and "qualified" in p.stderr
+    p = m.cli("mss", "mailbox", "add", "--kind", "PER", "--owner", PRO_A, "--address", "x@elsewhere.test", check=False)
+    assert p.returncode != 0
+    p = m.cli("mss", "mailbox", "add", "--kind", "PER", "--owner", PRO_A, "--address", "dr.a@" + DOMAIN, check=False)
+    assert p.returncode != 0 and "exists" in p.stderr
+    listing = m.cli("mss", "mailbox", "list").stdout
+    assert "dr.a@" + DOMAIN in listing and "CIT" in listing
+
+
+def test_mss_relay_between_operators(ctx):
+    """A second socle is another operator: mail goes both ways over mutual TLS; the relay
+    listener refuses a peer without a trust-space certificate, and a relaying attempt."""
+    m = _mss(ctx)
+    env = ctx.env
+    peer_data = env.new_data("mss-peer", pki=False)
+    shutil.copytree(os.path.join(m.data, "pki"), os.path.join(peer_data, "pki"), dirs_exist_ok=True)
+    for f in os.listdir(os.path.join(peer_data, "pki", "clients")):
+        if f.startswith("operator-"):
+            os.remove(os.path.join(peer_data, "pki", "clients", f))
+    peer_db = env.new_db(peer_data)
+    peer_ports = _ports()
+    routes = "%s=127.0.0.1:%d" % (DOMAIN, m.ports["smtp"])
+    peer = env.server(peer_data, peer_db, _flags(peer_ports, PEER, ["--mss-routes", routes]), name="mss-peer")
+    with open(os.path.join(peer_data, "mss-trust.txt"), "w") as f:
+        f.write(DOMAIN + "\n" + PEER + "\n")
+    admin = peer.client(env.token(peer_data, "peer-admin", "system", roles=["admin"]))
+    admin.put("/fhir/Practitioner/810000000033", {"resourceType": "Practitioner", "id": "810000000033", "identifier": [
+        {"system": "urn:oid:1.2.250.1.71.4.2.1", "value": "810000000033"}]}, expect=(200, 201))
+    env.cli("mss", "mailbox", "add", "--kind", "PER", "--owner", "810000000033", "--address", "dr.c@" + PEER,
+            "--data", peer_data, "--db", peer_db, "--mss-domain", PEER)
+    # Our side routes PEER to the peer's relay listener: restart with the route.
+    m.srv.stop_ok()
+    m.srv.flags += ["--mss-routes", "%s=127.0.0.1:%d;unreachable.test=127.0.0.1:1" % (PEER, peer_ports["smtp"]),
+                    "--mss-retry-s", "1"]
+    m.srv.start()
+    m.write_trust((DOMAIN, PEER, "unreachable.test"))
+    time.sleep(1.1)
+    with m.smtp(m.tok_a, m.a) as s:
+        assert s.send_message(_message(m.a, "dr.c@" + PEER, "vers le pair")) == {}
+    tok_c = env.token(peer_data, "810000000033", "professional", profession="10")
+    peer_mss = type("P", (), {})()
+    peer_mss.imap = lambda token, user: Mss.imap(_PeerView(peer_ports, peer), token, user)
+    wait_for(lambda: any(b"vers le pair" in raw for _, raw, _ in _inbox(peer_mss, tok_c, "dr.c@" + PEER)),
+             "the message at the peer", timeout=30)
+    # And back: the peer's professional writes to ours.
+    pv = _PeerView(peer_ports, peer)
+    with Mss.smtp(pv, tok_c, "dr.c@" + PEER) as s:
+        assert s.send_message(_message("dr.c@" + PEER, m.b, "retour du pair")) == {}
+    wait_for(lambda: any(b"retour du pair" in raw for _, raw, _ in _inbox(m, m.tok_b, m.b)), "the answer", timeout=30)
+    # A peer operator that never answers: a DSN after the last retry.
+    with m.smtp(m.tok_a, m.a) as s:
+        assert s.send_message(_message(m.a, "x@unreachable.test", "perdu")) == {}
+
+    def dsn():
+        return any(b"delivery-status" in raw and b"x@unreachable.test" in raw for _, raw, _ in _inbox(m, m.tok_a, m.a))
+    wait_for(dsn, "the DSN", timeout=60)
+    # The relay listener: no client certificate, then a relaying attempt with a good one.
+    ctx_plain = ssl.create_default_context(cafile=os.path.join(m.data, "pki", "ca.pem"))
+    _raw(m.ports["smtp"], [("EHLO peer", "250"), ("STARTTLS", None), ("EHLO peer", "250"),
+                           ("MAIL FROM:<dr.c@%s>" % PEER, "530 5.7.0"), ("QUIT", "221")], tls_ctx=ctx_plain)
+    ctx_cert = ssl.create_default_context(cafile=os.path.join(m.data, "pki", "ca.pem"))
+    ctx_cert.load_cert_chain(os.path.join(peer_data, "pki", "clients", "operator-%s.pem" % PEER),
+                             os.path.join(peer_data, "pki", "clients", "operator-%s.key" % PEER))
+    _raw(m.ports["smtp"], [("EHLO peer", "250"), ("STARTTLS", None), ("EHLO peer", "250"),
+                           ("MAIL FROM:<dr.c@%s>" % PEER, "250"), ("RCPT TO:<someone@gmail.com>", "550 5.7.1"),
+                           ("RCPT TO:<nobody@%s>" % DOMAIN, "550 5.1.1"), ("QUIT", "221")], tls_ctx=ctx_cert)
+    # Leave the trust space: the peer is refused.
+    m.write_trust((DOMAIN,))
+    time.sleep(1.2)
+    _raw(m.ports["smtp"], [("EHLO peer", "250"), ("STARTTLS", None), ("EHLO peer", "250"),
+                           ("MAIL FROM:<dr.c@%s>" % PEER, "550 5.7.1"), ("QUIT", "221")], tls_ctx=ctx_cert)
+    m.write_trust((DOMAIN, PEER))
+    peer.stop_ok()
+
+
+class _PeerView:
+    """Enough of an Mss for its smtp()/imap() helpers on the peer."""
+
+    def __init__(self, ports, srv):
+        self.ports = ports
+        self.srv = srv
+
+    def ssl(self):
+        return self.srv.ssl_context()

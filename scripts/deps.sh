@@ -9,7 +9,7 @@ packages=(
   postgresql-15 curl python3 openssl
   nodejs
   wrk
-  postfix
+  postfix swaks libnet-ssleay-perl
 )
 # Extra packages a target needs only for itself (make fuzz: clang) come as arguments.
 packages+=("$@")

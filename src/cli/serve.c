@@ -95,13 +95,14 @@ int cli_serve(int argc, char **argv, int demo)
                               .tls_client_ca = config_get(cfg, "tls_client_ca"),
                               .max_body = (size_t)config_get_int(cfg, "max_body_bytes", 20 << 20),
                               .connection_timeout_s = (int)config_get_int(cfg, "connection_timeout_s", 60)};
-    if (!status && http_server_start(&ho, router, &server, &err)) {
+    /* The services' own listeners first: once /healthz answers, every listener is up. */
+    if (!status && svc_start(&app, &err)) {
         fprintf(stderr, "socle: %s\n", err.msg);
         status = 1;
     }
-    if (!status && svc_start(&app, &err)) {
+    if (!status && http_server_start(&ho, router, &server, &err)) {
         fprintf(stderr, "socle: %s\n", err.msg);
-        http_server_stop(server);
+        svc_stop(&app);
         status = 1;
     }
     if (!status) {

@@ -39,6 +39,7 @@ int svc_register(socle_app *app, http_router *router)
     if (!rc) rc = annuaire_register(set->annuaire, router);
     if (!rc) rc = psc_register(set->psc, router);
     if (!rc) rc = dmp_register(set->dmp, router);
+    if (!rc) rc = mss_register(set->mss, router);
     return rc;
 }
 

@@ -425,10 +425,18 @@ def test_mss_citizen_rule(ctx):
 
 
 def test_mss_mdn(ctx):
-    """Disposition-Notification-To: the sender receives an RFC 8098 MDN, processed."""
+    """Disposition-Notification-To: the sender receives an RFC 8098 MDN, processed; NOTIFY=SUCCESS:
+    an RFC 3464 DSN, delivered."""
     m = _mss(ctx)
     with m.smtp(m.tok_a, m.a) as s:
         s.send_message(_message(m.a, m.org, "avec accusé", headers=[("Disposition-Notification-To", m.a)]))
+        s.send_message(_message(m.a, m.b, "avec DSN"), mail_options=["RET=HDRS", "ENVID=env-42"],
+                       rcpt_options=["NOTIFY=SUCCESS,FAILURE"])
+
+    def dsn():
+        return any(b"Action: delivered" in raw and b"Original-Envelope-Id: env-42" in raw and m.b.encode() in raw
+                   for _, raw, _ in _inbox(m, m.tok_a, m.a))
+    wait_for(dsn, "the success DSN")
 
     def mdn():
         for _, raw, _ in _inbox(m, m.tok_a, m.a):
@@ -565,3 +573,175 @@ class _PeerView:
 
     def ssl(self):
         return self.srv.ssl_context()
+
+
+def test_mss_http_api(ctx):
+    """Software sends a CDA over HTTP: the operator builds the XDM package; the recipient's software
+    lists the message's documents with their metadata and reads one; the published directory."""
+    m = _mss(ctx)
+    cda_path = os.path.join(harness.ROOT, "..", "shared", "conformance", "cda", "LDL-SES_2022.01.xml")
+    with open(cda_path, "rb") as f:
+        cda = f.read()
+    client_a = m.srv.client(m.tok_a)
+    subject = "XDM/1.0/DDM+lettre de liaison " + harness.uid(6)
+    r = client_a.post("/mss/v1/messages", {"from": m.a, "to": [m.b], "subject": subject, "text": "Bonjour\n",
+                                           "cda": base64.b64encode(cda).decode()}, expect=202, validate=False)
+    c = m.imap(m.tok_b, m.b)
+    c.select("INBOX")
+    typ, data = c.uid("SEARCH", None, "SUBJECT", '"%s"' % subject.split(" ")[-1])
+    uid = data[0].split()[-1].decode()
+    typ, data = c.uid("FETCH", uid, "(BODY.PEEK[HEADER.FIELDS (X-MSS-CODECDA X-MSS-INS)])")
+    assert b"X-MSS-CODECDA: 11490-0" in data[0][1] or b"X-MSS-CODECDA:" in data[0][1], data
+    c.logout()
+    client_b = m.srv.client(m.tok_b)
+    base = "/mss/v1/mailboxes/%s/folders/INBOX/messages/%s/documents" % (m.b, uid)
+    docs = client_b.get(base, validate=False).json["documents"]
+    assert len(docs) == 1 and docs[0]["mimeType"] == "text/xml" and docs[0]["type"]["code"], docs
+    assert client_b.get(base + "/1", validate=False).body == cda
+    client_b.get(base + "/2", expect=404)
+    client_a.get(base, expect=403)
+    client_a.post("/mss/v1/messages", {"from": m.a, "to": ["x@gmail.com"], "subject": "s", "text": "t"}, expect=422)
+    client_a.post("/mss/v1/messages", {"from": m.b, "to": [m.a], "subject": "s", "text": "t"}, expect=403)
+    client_a.post("/mss/v1/messages", {"from": m.a, "to": [m.b], "subject": "s", "text": "t", "cda": "bm90IHhtbA=="},
+                  expect=422)
+    client_a.request("POST", "/mss/v1/messages", body=b"{not json", headers={"Content-Type": "application/json"},
+                     expect=400)
+    listing = client_a.get("/mss/v1/annuaire", validate=False).body.decode()
+    lines = listing.splitlines()
+    assert lines[0].startswith("Type de BAL|Adresse BAL|")
+    assert any(l.startswith("PER|" + m.a + "|") for l in lines) and any(l.startswith("ORG|" + m.org) for l in lines)
+    assert m.ins not in listing, "a citizen mailbox was published"
+    assert all(l.count("|") == lines[0].count("|") for l in lines[1:]), "column counts differ"
+    m.srv.client(None).get("/mss/v1/annuaire", expect=401)
+
+
+# ---- a real Postfix as another operator -----------------------------------------------------
+
+POSTFIX_DOMAIN = "postfix.socle.test"
+
+
+def _routes_with(flags, route):
+    """flags without their --mss-routes options, and one --mss-routes holding their routes and
+    route (a later --mss-routes would replace an earlier one)."""
+    out, routes, i = [], [], 0
+    while i < len(flags):
+        if flags[i] == "--mss-routes" and i + 1 < len(flags):
+            routes += [r for r in flags[i + 1].split(";") if r]
+            i += 2
+            continue
+        out.append(flags[i])
+        i += 1
+    return out + ["--mss-routes", ";".join(routes + [route])]
+
+
+def _relay_queue(m):
+    """socle's relay queue (recipient, attempts, last_error): why a message did not leave."""
+    sql = "SELECT recipient, attempts, last_error FROM mss_queue"
+    try:
+        if m.db.startswith("sqlite:"):
+            import sqlite3
+            c = sqlite3.connect("file:%s?mode=ro" % m.db[len("sqlite:"):], uri=True, timeout=5)
+            try:
+                return c.execute(sql).fetchall()
+            finally:
+                c.close()
+        return m.env.psql(sql, url=m.db, check=False).strip()
+    except Exception as e:  # noqa: BLE001 - a diagnostic only
+        return "(queue unreadable: %s)" % e
+
+
+def test_mss_postfix_peer(ctx):
+    """Debian's Postfix is another operator of the trust space, on loopback with its own
+    configuration: socle relays to it over STARTTLS (its certificate checked, ours presented) and
+    receives from it (its operator certificate accepted by the relay listener)."""
+    from postfix import Postfix
+    m = _mss(ctx)
+    env = ctx.env
+    m.cli("pki", "client", "--kind", "operator", "--id", POSTFIX_DOMAIN, "--name", "operator-" + POSTFIX_DOMAIN)
+    clients = os.path.join(m.data, "pki", "clients")
+    pf = Postfix(os.path.join(env.root, "postfix-%d" % env.next_seq()), POSTFIX_DOMAIN,
+                 os.path.join(clients, "operator-%s.pem" % POSTFIX_DOMAIN),
+                 os.path.join(clients, "operator-%s.key" % POSTFIX_DOMAIN),
+                 os.path.join(m.data, "pki", "ca.pem"),
+                 transport={DOMAIN: ("127.0.0.1", m.ports["smtp"])}, mailboxes=("someone",))
+    flags = list(m.srv.flags)
+    try:
+        pf.start()
+        m.srv.stop_ok()
+        m.srv.flags = _routes_with(flags, "%s=127.0.0.1:%d" % (POSTFIX_DOMAIN, pf.port))
+        m.srv.start()
+        m.write_trust((DOMAIN, PEER, POSTFIX_DOMAIN))
+        time.sleep(1.2)
+
+        # socle -> Postfix: submission, relay queue, STARTTLS to Postfix, Maildir.
+        subject = "vers postfix " + harness.uid(6)
+        with m.smtp(m.tok_a, m.a) as s:
+            assert s.send_message(_message(m.a, "someone@" + POSTFIX_DOMAIN, subject)) == {}
+
+        def at_postfix():
+            for raw in pf.maildir_messages("someone"):
+                if subject.encode() in raw:
+                    return raw
+        try:
+            raw = wait_for(at_postfix, "the message in Postfix's Maildir", timeout=30)
+        except AssertionError as e:
+            raise AssertionError("%s\nsocle relay queue: %r\nPostfix queue: %s\n%s\nsocle log:\n%s" % (
+                e, _relay_queue(m), pf.queue_listing(), pf.log_tail(), m.srv.log_tail())) from None
+        msg = email.message_from_bytes(raw)
+        received = [" ".join(h.split()) for h in msg.get_all("Received", [])]
+        ours = [h for h in received if "(Postfix)" in h]
+        assert ours, "no Received header of Postfix: %r" % received
+        assert "(using TLSv1.3" in ours[0] and "with ESMTPS" in ours[0], "Postfix did not receive over TLS 1.3: %r" % ours[0]
+        assert 'Client CN "%s"' % DOMAIN in ours[0] and "(verified OK)" in ours[0], (
+            "socle presented no verified operator certificate to Postfix: %r" % ours[0])
+        assert msg["X-Original-To"] == "someone@" + POSTFIX_DOMAIN and msg["Return-Path"] == "<%s>" % m.a, (
+            msg["X-Original-To"], msg["Return-Path"])
+        assert any("by %s (socle) with ESMTPSA" % DOMAIN in h for h in received), received
+
+        # Postfix -> socle: a client of Postfix's, relayed over STARTTLS with its operator certificate.
+        subject = "depuis postfix " + harness.uid(6)
+        with smtplib.SMTP("127.0.0.1", pf.port, timeout=30) as s:
+            s.ehlo("client.test")
+            assert s.send_message(_message("x@" + POSTFIX_DOMAIN, m.b, subject)) == {}
+
+        def at_socle():
+            for _, raw, _ in _inbox(m, m.tok_b, m.b):
+                if subject.encode() in raw:
+                    return raw
+        try:
+            raw = wait_for(at_socle, "the message from Postfix in %s's INBOX" % m.b, timeout=30)
+        except AssertionError as e:
+            raise AssertionError("%s\nPostfix queue: %s\n%s\nsocle log:\n%s" % (
+                e, pf.queue_listing(), pf.log_tail(), m.srv.log_tail())) from None
+        msg = email.message_from_bytes(raw)
+        received = [" ".join(h.split()) for h in msg.get_all("Received", [])]
+        assert received and received[0].startswith("from %s " % POSTFIX_DOMAIN) and "by %s (socle) with ESMTPS " % DOMAIN in received[0], received
+        log = pf.log()
+        assert "Verified TLS connection established to 127.0.0.1[127.0.0.1]:%d" % m.ports["smtp"] in log, pf.log_tail()
+        sent = [l for l in log.splitlines() if "relay=127.0.0.1[127.0.0.1]:%d" % m.ports["smtp"] in l]
+        assert sent and all("status=sent" in l for l in sent), "Postfix's attempts at socle: %s" % "\n".join(sent)
+    finally:
+        pf.stop()
+        m.srv.flags = flags
+        m.write_trust((DOMAIN, PEER))
+
+
+def test_mss_swaks(ctx):
+    """swaks as another operator on the relay port (mutual TLS with an operator certificate), and
+    as a careless client: no certificate, no STARTTLS."""
+    m = _mss(ctx)
+    m.cli("pki", "client", "--kind", "operator", "--id", PEER, "--name", "operator-swaks-" + PEER)
+    pem = os.path.join(m.data, "pki", "clients", "operator-swaks-%s" % PEER)
+    ca = os.path.join(m.data, "pki", "ca.pem")
+    server = "127.0.0.1:%d" % m.ports["smtp"]
+    subject = "par swaks " + harness.uid(6)
+    common = ["swaks", "--server", server, "--ehlo", PEER, "--from", "dr.c@" + PEER, "--to", m.b,
+              "--header", "Subject: " + subject, "--body", "Bonjour depuis swaks"]
+    p = subprocess.run(common + ["--tls", "--tls-verify", "--tls-ca-path", ca, "--tls-cert", pem + ".pem",
+                                 "--tls-key", pem + ".key"], capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-1000:]
+    assert any(subject.encode() in raw for _, raw, _ in _inbox(m, m.tok_b, m.b))
+    p = subprocess.run(common + ["--tls"], capture_output=True, text=True, timeout=60)
+    assert p.returncode != 0 and "530 5.7.0" in p.stdout, p.stdout[-2000:]
+    p = subprocess.run(common, capture_output=True, text=True, timeout=60)
+    assert p.returncode != 0 and "530 5.7.0 Must issue a STARTTLS command first" in p.stdout, p.stdout[-2000:]

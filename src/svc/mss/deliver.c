@@ -78,8 +78,7 @@ int mss_check_recipient(mss_service *svc, store_conn *c, const mss_sender *s, co
     return 0;
 }
 
-/* mss_is_zip - does this leaf part carry a ZIP (an XDM package)? */
-static int mss_is_zip(const mime_part *p)
+int mss_is_zip(const mime_part *p)
 {
     if (!strcmp(p->type, "application") &&
         (!strcmp(p->subtype, "zip") || !strcmp(p->subtype, "x-zip-compressed") || !strcmp(p->subtype, "x-zip")))
@@ -272,6 +271,16 @@ int mss_deliver(mss_service *svc, const mss_sender *s, const mss_envelope *env, 
         if (buf_ok(&mdn) && mss_deliver_generated(svc, env->from, mdn.data, mdn.len, &err))
             log_msg(LOG_WARN, "mss: MDN not delivered: %s", err.msg);
         buf_free(&mdn);
+    }
+    /* RFC 3461: a success DSN for the local recipients whose NOTIFY asked for one. */
+    for (int i = 0; env->from[0] && i < env->nrcpt; i++) {
+        if (!strcasestr(env->notify[i], "SUCCESS") || !mss_domain_kind(svc, strrchr(env->rcpt[i], '@') + 1)) continue;
+        socle_buf dsn;
+        buf_init(&dsn);
+        mss_dsn(svc, env->from, env->rcpt[i], "delivered", "2.0.0", NULL, msg, len, env->envid, &dsn);
+        if (buf_ok(&dsn) && mss_deliver_generated(svc, env->from, dsn.data, dsn.len, &err))
+            log_msg(LOG_WARN, "mss: DSN not delivered: %s", err.msg);
+        buf_free(&dsn);
     }
     (void)local_count;
     return 0;

@@ -5,7 +5,7 @@
  * NAME
  *      mss - secure health messaging as an operator of the MSSanté trust space.
  * SYNOPSIS
- *      mss_open() mss_start() mss_stop() mss_close() mss_mailbox_add() mss_mailbox_list()
+ *      mss_open() mss_register() mss_start() mss_stop() mss_close() mss_mailbox_add() mss_mailbox_list()
  * DESCRIPTION
  *      Mailboxes and messages live in the store (tables mss_*): a message is answered 250 only
  *      once it is committed for every recipient (local INBOX, the relay queue, the sender's Sent
@@ -42,6 +42,8 @@ int mss_open(socle_app *app, mss_service **out, socle_err *err);
 /* mss_start - start the configured listeners and the relay worker (socle serve). Nothing to do
  * when no listener is configured. */
 int mss_start(mss_service *svc, socle_err *err);
+/* mss_register - the HTTP routes (/mss/v1/...: the published directory, XDM documents, sending). */
+int mss_register(mss_service *svc, http_router *router);
 /* mss_stop - stop the listeners (sessions end) and the relay worker. Safe when not started. */
 void mss_stop(mss_service *svc);
 /* mss_close - stop and free. svc may be NULL. */

@@ -122,6 +122,9 @@ int mss_deliver(mss_service *svc, const mss_sender *s, const mss_envelope *env, 
 /* mss_deliver_local - store a message the operator itself produced (DSN, MDN) into a local
  * mailbox's INBOX (or queue it when the address is elsewhere). */
 int mss_deliver_generated(mss_service *svc, const char *to, const char *msg, size_t len, socle_err *err);
+/* mss_is_zip - does this leaf MIME part carry a ZIP (an XDM package): its type, or a .zip name? */
+struct mime_part;
+int mss_is_zip(const struct mime_part *p);
 /* mss_notify - wake the relay worker and IMAP IDLE sessions. */
 void mss_notify(mss_service *svc);
 
@@ -131,11 +134,11 @@ int mss_relay_start(mss_service *svc, socle_err *err);
 void mss_relay_stop(mss_service *svc);
 /* ---- reports (report.c) ----------------------------------------------------------------------- */
 
-/* mss_dsn - a failure DSN (RFC 3464) to `sender` about msg, which could not reach `recipient`:
- * status "5.x.y", the remote server's reply as diagnostic (may be NULL); the original's header
- * is attached (text/rfc822-headers). */
-void mss_dsn(mss_service *svc, const char *sender, const char *recipient, const char *status, const char *diagnostic,
-             const char *msg, size_t len, const char *envid, socle_buf *out);
+/* mss_dsn - a DSN (RFC 3464) to `sender` about msg for `recipient`: action "failed" (status
+ * "5.x.y" or "4.x.y", the remote server's reply as diagnostic, may be NULL) or "delivered" (status
+ * "2.0.0", asked with NOTIFY=SUCCESS); the original's header is attached (text/rfc822-headers). */
+void mss_dsn(mss_service *svc, const char *sender, const char *recipient, const char *action, const char *status,
+             const char *diagnostic, const char *msg, size_t len, const char *envid, socle_buf *out);
 /* mss_mdn - an MDN (RFC 8098) from `recipient` to `sender`: automatic-action/MDN-sent-automatically;
  * processed, about the message whose Message-ID is given (may be ""). */
 void mss_mdn(mss_service *svc, const char *recipient, const char *sender, const char *message_id, socle_buf *out);

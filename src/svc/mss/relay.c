@@ -156,7 +156,7 @@ static void relay_finish(mss_service *svc, const relay_entry *e, const char *msg
     if (!failed || !e->sender[0] || strstr(e->notify, "NEVER")) return;
     socle_buf dsn;
     buf_init(&dsn);
-    mss_dsn(svc, e->sender, e->recipient, failed == 2 ? "5.0.0" : "4.4.7", why, msg, len, e->envid, &dsn);
+    mss_dsn(svc, e->sender, e->recipient, "failed", failed == 2 ? "5.0.0" : "4.4.7", why, msg, len, e->envid, &dsn);
     if (buf_ok(&dsn) && mss_deliver_generated(svc, e->sender, dsn.data, dsn.len, &err))
         log_msg(LOG_WARN, "mss: DSN not delivered: %s", err.msg);
     buf_free(&dsn);

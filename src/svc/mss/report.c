@@ -25,22 +25,25 @@ static void report_head(mss_service *svc, const char *from, const char *to, cons
                from, to, subject, date, id, svc->domain, report_type, boundary);
 }
 
-void mss_dsn(mss_service *svc, const char *sender, const char *recipient, const char *status, const char *diagnostic,
-             const char *msg, size_t len, const char *envid, socle_buf *out)
+void mss_dsn(mss_service *svc, const char *sender, const char *recipient, const char *action, const char *status,
+             const char *diagnostic, const char *msg, size_t len, const char *envid, socle_buf *out)
 {
     char from[300], boundary[64], id[40];
     snprintf(from, sizeof from, "Mail Delivery System <MAILER-DAEMON@%s>", svc->domain);
     id_uuid(id);
     snprintf(boundary, sizeof boundary, "dsn-%s", id);
-    report_head(svc, from, sender, "Undelivered Mail Returned to Sender", "delivery-status", boundary, out);
+    int failed = strcmp(action, "delivered") != 0;
+    report_head(svc, from, sender, failed ? "Undelivered Mail Returned to Sender" : "Successful Mail Delivery Report",
+                "delivery-status", boundary, out);
     buf_printf(out,
                "--%s\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
-               "Your message could not be delivered to <%s>.\r\n%s%s\r\n\r\n",
-               boundary, recipient, diagnostic ? "The other operator answered: " : "", diagnostic ? diagnostic : "");
+               "Your message %s <%s>.\r\n%s%s\r\n\r\n",
+               boundary, failed ? "could not be delivered to" : "was delivered to the mailbox", recipient,
+               diagnostic ? "The other operator answered: " : "", diagnostic ? diagnostic : "");
     buf_printf(out, "--%s\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; %s\r\n", boundary,
                svc->domain);
     if (envid && *envid) buf_printf(out, "Original-Envelope-Id: %s\r\n", envid);
-    buf_printf(out, "\r\nFinal-Recipient: rfc822; %s\r\nAction: failed\r\nStatus: %s\r\n", recipient, status);
+    buf_printf(out, "\r\nFinal-Recipient: rfc822; %s\r\nAction: %s\r\nStatus: %s\r\n", recipient, action, status);
     if (diagnostic && *diagnostic) {
         buf_puts(out, "Diagnostic-Code: smtp; ");
         for (const char *p = diagnostic; *p; p++)

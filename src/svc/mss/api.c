@@ -1,0 +1,421 @@
+/* api.c - the MSSanté service's HTTP routes, for software rather than mail clients:
+ *   GET  /mss/v1/annuaire        the operator's published mailboxes, in the format of the
+ *                                Annuaire Santé's MSSanté extraction (Extraction_Correspondance_MSSante)
+ *   GET  /mss/v1/mailboxes/{address}/folders/{folder}/messages/{uid}/documents
+ *                                the CDA documents of the message's IHE XDM packages, with their metadata
+ *   GET  .../documents/{n}       one document's bytes
+ *   POST /mss/v1/messages        send a message; with a CDA document, the operator builds its XDM package
+ * Every call carries a bearer token (or, over HTTPS, a client certificate); a mailbox is reached only
+ * through the policy engine's "mss-mailbox" rule, and each access is audited. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "base/ids.h"
+#include "base/timeutil.h"
+#include "crypto/crypto.h"
+#include "svc/annuaire/generate.h"
+#include "svc/dmp/cda.h"
+#include "svc/mss/mime.h"
+#include "svc/mss/mss_internal.h"
+#include "svc/mss/xdm.h"
+
+#define MSS_EXTRACT_COLUMNS 31
+
+/* api_subject - the caller, or a 401 already in res. */
+static int api_subject(mss_service *svc, http_request *req, http_response *res, auth_subject *who)
+{
+    return rest_authenticate(svc->app, req, res, who);
+}
+
+/* ---- the published directory ------------------------------------------------------------------ */
+
+static void api_annuaire(void *ctx, http_request *req, http_response *res)
+{
+    mss_service *svc = ctx;
+    auth_subject who;
+    if (api_subject(svc, req, res, &who)) return;
+    socle_err err;
+    store_conn *c;
+    if (store_acquire(svc->app->store, &c, &err)) {
+        http_respond_error(req, res, &err);
+        return;
+    }
+    store_rows *r;
+    int rc = store_query(c,
+                         "SELECT address, kind, owner, display FROM mss_mailbox WHERE active = 1 AND kind <> 'CIT'"
+                         " ORDER BY address",
+                         NULL, 0, &r, &err);
+    buf_puts(&res->body, ANNUAIRE_MSS_HEADER "\n");
+    while (!rc && (rc = store_rows_next(r, &err)) == 1) {
+        const char *address = store_rows_text(r, 0, NULL), *kind = store_rows_text(r, 1, NULL);
+        const char *owner = store_rows_text(r, 2, NULL), *display = store_rows_text(r, 3, NULL);
+        int person = !strcmp(kind, "PER");
+        /* Type de BAL, Adresse BAL, Type Identifiant PP, Identifiant PP, Identification nationale PP,
+         * Type identifiant structure, Identification Structure, Service de rattachement. */
+        if (person) buf_printf(&res->body, "%s|%s|%c|%s|%s|||", kind, address, owner[0], owner + 1, owner);
+        else
+            buf_printf(&res->body, "%s|%s||||%c|%s%s|%s", kind, address, strlen(owner) == 9 ? '1' : owner[0],
+                       strlen(owner) == 9 ? "1" : "", owner, display);
+        /* The remaining columns (Dématérialisation is the 18th), each ended by '|' as in the header. */
+        for (int col = 9; col <= MSS_EXTRACT_COLUMNS; col++) buf_puts(&res->body, col == 18 ? "|true" : "|");
+        buf_puts(&res->body, "|\n");
+        rc = 0;
+    }
+    if (rc >= 0 && r) store_rows_free(r);
+    store_release(svc->app->store, c);
+    if (rc < 0) {
+        buf_reset(&res->body);
+        http_respond_error(req, res, &err);
+        return;
+    }
+    res->content_type = "text/plain; charset=utf-8";
+    http_set_header(req, res, "Content-Disposition", "attachment; filename=\"Extraction_Correspondance_MSSante.txt\"");
+}
+
+/* ---- the documents of a message --------------------------------------------------------------- */
+
+typedef struct api_docs {
+    xdm_document *docs[64];
+    int n;
+} api_docs;
+
+/* api_collect - the documents of every XDM package under part. */
+static void api_collect(const char *msg, const mime_part *p, arena *a, api_docs *out)
+{
+    for (int i = 0; i < p->nchildren; i++) api_collect(msg, &p->children[i], a, out);
+    if (p->message) api_collect(msg, p->message, a, out);
+    if (p->nchildren || p->message || !mss_is_zip(p)) return;
+    socle_buf zip;
+    buf_init(&zip);
+    socle_err err;
+    xdm_package *pkg;
+    if (!mime_decode(msg, p, &zip, &err) && buf_ok(&zip) && !xdm_read(zip.data, zip.len, NULL, a, &pkg, &err))
+        for (int i = 0; i < pkg->ndocuments && out->n < 64; i++) out->docs[out->n++] = &pkg->documents[i];
+    buf_free(&zip);
+}
+
+/* api_message - the mailbox (policy checked), then the message's documents. 0 or a response sent. */
+static int api_message(mss_service *svc, http_request *req, http_response *res, api_docs *docs)
+{
+    auth_subject who;
+    if (api_subject(svc, req, res, &who)) return -1;
+    const char *address = http_path_param(req, "address"), *folder = http_path_param(req, "folder");
+    char *end;
+    long long uid = strtoll(http_path_param(req, "uid"), &end, 10);
+    socle_err err;
+    store_conn *c;
+    mss_mailbox m;
+    if (*end || uid <= 0) {
+        http_respond_status(req, res, 400, "invalid", "uid must be a positive integer");
+        return -1;
+    }
+    if (store_acquire(svc->app->store, &c, &err)) {
+        http_respond_error(req, res, &err);
+        return -1;
+    }
+    int rc = mss_mailbox_get(c, address, &m, &err);
+    int64_t fid = 0;
+    if (!rc && !mss_may_use(svc, &who, &m, req->remote_addr, "read")) {
+        store_release(svc->app->store, c);
+        http_respond_status(req, res, 403, "forbidden", "this mailbox is not the caller's");
+        return -1;
+    }
+    if (!rc) rc = mss_folder_id(c, m.address, folder, 0, &fid, &err);
+    store_value p[] = {STORE_V_INT(fid), STORE_V_INT(uid)};
+    store_rows *r = NULL;
+    const char *msg = NULL;
+    size_t len = 0;
+    if (!rc) rc = store_query(c, "SELECT body FROM mss_message WHERE folder_id = $1 AND uid = $2", p, 2, &r, &err);
+    if (!rc && store_rows_next(r, &err) == 1) {
+        const char *b = store_rows_blob(r, 0, &len);
+        char *copy = arena_alloc(req->arena, len + 1);
+        memcpy(copy, b, len);
+        msg = copy;
+    } else if (!rc) {
+        rc = socle_err_set(&err, SOCLE_ENOTFOUND, "no such message");
+    }
+    if (r) store_rows_free(r);
+    store_release(svc->app->store, c);
+    if (rc) {
+        if (rc == SOCLE_ENOTFOUND) socle_err_set(&err, SOCLE_ENOTFOUND, "no such mailbox, folder or message");
+        http_respond_error(req, res, &err);
+        return -1;
+    }
+    mss_audit(svc, &who, "read", "success", m.address, req->remote_addr, "XDM documents");
+    mime_part *root;
+    if (!mime_parse(msg, len, NULL, req->arena, &root, &err)) api_collect(msg, root, req->arena, docs);
+    return 0;
+}
+
+/* api_code - {"code","system","display"} of a metadata code, or nothing when absent. */
+static void api_code(json_t *o, const char *key, const xdm_code *c)
+{
+    if (!c->code || !*c->code) return;
+    json_t *j = json_pack("{s:s}", "code", c->code);
+    if (c->scheme && *c->scheme) json_object_set_new(j, "system", json_string(c->scheme));
+    if (c->display && *c->display) json_object_set_new(j, "display", json_string(c->display));
+    json_object_set_new(o, key, j);
+}
+
+static void api_documents(void *ctx, http_request *req, http_response *res)
+{
+    api_docs docs = {0};
+    if (api_message(ctx, req, res, &docs)) return;
+    json_t *list = json_array();
+    for (int i = 0; i < docs.n; i++) {
+        const xdm_document *d = docs.docs[i];
+        json_t *o = json_pack("{s:i,s:s,s:s,s:s,s:s,s:I,s:s}", "n", i + 1, "uniqueId", d->unique_id ? d->unique_id : "",
+                              "patientId", d->patient_id ? d->patient_id : "", "mimeType", d->mime_type ? d->mime_type : "",
+                              "title", d->title ? d->title : "", "size", (json_int_t)d->data_len, "creationTime",
+                              d->creation_time ? d->creation_time : "");
+        api_code(o, "type", &d->type);
+        api_code(o, "class", &d->class_code);
+        api_code(o, "format", &d->format);
+        api_code(o, "confidentiality", &d->confidentiality);
+        api_code(o, "facility", &d->facility);
+        api_code(o, "practice", &d->practice);
+        json_array_append_new(list, o);
+    }
+    json_t *out = json_pack("{s:o}", "documents", list);
+    char *text = json_dumps(out, JSON_COMPACT);
+    json_decref(out);
+    buf_puts(&res->body, text ? text : "{}");
+    free(text);
+    res->content_type = "application/json";
+}
+
+static void api_document(void *ctx, http_request *req, http_response *res)
+{
+    api_docs docs = {0};
+    if (api_message(ctx, req, res, &docs)) return;
+    int n = atoi(http_path_param(req, "n"));
+    if (n < 1 || n > docs.n) {
+        http_respond_status(req, res, 404, "not-found", "no such document in this message");
+        return;
+    }
+    const xdm_document *d = docs.docs[n - 1];
+    buf_append(&res->body, d->data, d->data_len);
+    res->content_type = d->mime_type && *d->mime_type ? arena_strdup(req->arena, d->mime_type) : "application/octet-stream";
+}
+
+/* ---- sending ------------------------------------------------------------------------------------ */
+
+/* api_hl7_now - an HL7 TS for now ("20261123101500+0000"). */
+static void api_hl7_now(char *out, size_t n)
+{
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(out, n, "%Y%m%d%H%M%S+0000", &tm);
+}
+
+/* api_xdm - the XDM package of a CDA document (metadata from its header), appended to zip. */
+static int api_xdm(mss_service *svc, const char *cda, size_t len, socle_buf *zip, char *type, size_t tn, int *ins,
+                   socle_err *err)
+{
+    dmp_cda_header h;
+    int rc = dmp_cda_parse(cda, len, svc->max_message, &h, err);
+    if (rc) return rc;
+    char unique[200], patient[200], now[32], submission[80], author[200] = "";
+    snprintf(unique, sizeof unique, "%s%s%s", h.document_id.root, h.document_id.extension[0] ? "^" : "",
+             h.document_id.extension);
+    /* The patient: the first recordTarget id under an INS OID (NIR 1.2.250.1.213.1.4.8, NIA .9, test .10). */
+    const dmp_cda_id *pid = &h.patient_ids[0];
+    for (int i = 0; i < h.npatient_ids; i++)
+        if (!strncmp(h.patient_ids[i].root, "1.2.250.1.213.1.4.", 18)) {
+            pid = &h.patient_ids[i];
+            *ins = 1;
+        }
+    snprintf(patient, sizeof patient, "%s^^^&%s&ISO", pid->extension, pid->root);
+    if (h.nauthor_ids) snprintf(author, sizeof author, "%s^^^^^^^^&%s&ISO", h.author_ids[0].extension, h.author_ids[0].root);
+    api_hl7_now(now, sizeof now);
+    uint64_t r;
+    id_random_bytes(&r, sizeof r);
+    snprintf(submission, sizeof submission, "1.2.250.1.213.1.1.9.%llu", (unsigned long long)(r >> 1));
+    snprintf(type, tn, "%s", h.type_code);
+    xdm_build_input in = {.document = cda,
+                          .document_len = len,
+                          .mime_type = "text/xml",
+                          .unique_id = unique,
+                          .patient_id = patient,
+                          .title = h.title,
+                          .creation_time = h.effective_time[0] ? h.effective_time : now,
+                          .type = {h.type_code, h.type_system, h.title},
+                          .confidentiality = {h.confidentiality, "2.16.840.1.113883.5.25", ""},
+                          .format = {!strcmp(dmp_cda_level(&h), "N3") ? "urn:asip:ci-sis:2010" : "urn:ihe:iti:xds-sd:text:2008",
+                                     "1.2.250.1.213.1.1.4.2.282", ""},
+                          .author_id = author[0] ? author : NULL,
+                          .source_id = "1.2.250.1.213.1.1.9",
+                          .submission_unique_id = submission,
+                          .submission_time = now};
+    (void)svc;
+    return xdm_build(&in, zip, err);
+}
+
+/* api_header_value - a JSON string usable in a header: no CR, LF or NUL, at most 900 bytes. */
+static const char *api_header_value(json_t *o, const char *key)
+{
+    const char *v = json_string_value(json_object_get(o, key));
+    if (!v || strlen(v) > 900 || strpbrk(v, "\r\n")) return NULL;
+    return v;
+}
+
+/* api_compose - the RFC 5322 message of a send request. */
+static int api_compose(mss_service *svc, json_t *body, const mss_mailbox *from, mss_envelope *env, socle_buf *msg,
+                       socle_err *err)
+{
+    const char *subject = api_header_value(body, "subject");
+    const char *text = json_string_value(json_object_get(body, "text"));
+    json_t *to = json_object_get(body, "to");
+    if (!subject) return socle_err_set(err, SOCLE_EINVAL, "subject: a one-line string is required");
+    if (!json_is_array(to) || !json_array_size(to) || json_array_size(to) > MSS_MAX_RECIPIENTS)
+        return socle_err_set(err, SOCLE_EINVAL, "to: a list of 1 to %d addresses is required", MSS_MAX_RECIPIENTS);
+    memset(env, 0, sizeof *env);
+    snprintf(env->from, sizeof env->from, "%s", from->address);
+    char local[80], domain[260];
+    size_t i;
+    json_t *v;
+    json_array_foreach(to, i, v)
+    {
+        const char *a = json_string_value(v);
+        if (!a || mss_split_address(a, local, sizeof local, domain, sizeof domain))
+            return socle_err_set(err, SOCLE_EINVAL, "to[%zu]: not a mailbox address", i);
+        snprintf(env->rcpt[env->nrcpt++], sizeof env->rcpt[0], "%s@%s", local, domain);
+    }
+    /* The CDA, when given, travels in an XDM package the operator builds. */
+    socle_buf zip;
+    buf_init(&zip);
+    char type[64] = "";
+    int ins = 0;
+    const char *cda64 = json_string_value(json_object_get(body, "cda"));
+    if (cda64) {
+        size_t bl = strlen(cda64), cl = 0;
+        uint8_t *cda = malloc(bl / 4 * 3 + 4);
+        int rc = !cda || crypto_b64_decode(cda64, bl, cda, &cl) ? socle_err_set(err, SOCLE_EINVAL, "cda: not base64")
+                                                                 : api_xdm(svc, (const char *)cda, cl, &zip, type,
+                                                                           sizeof type, &ins, err);
+        free(cda);
+        if (rc) {
+            buf_free(&zip);
+            if (rc != SOCLE_EINVAL) socle_err_set(err, SOCLE_EUNPROCESSABLE, "cda: %s", err->msg);
+            return rc == SOCLE_EINVAL ? rc : SOCLE_EUNPROCESSABLE;
+        }
+    }
+    char date[64], id[40], boundary[64];
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S +0000", &tm);
+    id_uuid(id);
+    snprintf(boundary, sizeof boundary, "socle-%s", id);
+    buf_printf(msg, "From: <%s>\r\nTo: ", from->address);
+    for (int r = 0; r < env->nrcpt; r++) buf_printf(msg, "%s<%s>", r ? ", " : "", env->rcpt[r]);
+    buf_printf(msg, "\r\nSubject: %s\r\nDate: %s\r\nMessage-ID: <%s@%s>\r\nMIME-Version: 1.0\r\n", subject, date, id,
+               svc->domain);
+    if (json_is_true(json_object_get(body, "mdn"))) buf_printf(msg, "Disposition-Notification-To: <%s>\r\n", from->address);
+    if (json_is_true(json_object_get(body, "end"))) buf_puts(msg, "X-MSS-MES: FIN\r\n");
+    if (zip.len) buf_printf(msg, "X-MSS-CODECDA: %s\r\nX-MSS-INS: %s\r\n", type, ins ? "O" : "N");
+    buf_printf(msg, "Content-Type: multipart/mixed; boundary=\"%s\"\r\n\r\n--%s\r\n"
+                    "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n",
+               boundary, boundary);
+    for (const char *p = text ? text : ""; *p; p++) {
+        if (*p == '\n' && (p == text || p[-1] != '\r')) buf_putc(msg, '\r');
+        buf_putc(msg, *p);
+    }
+    buf_puts(msg, "\r\n");
+    if (zip.len) {
+        buf_printf(msg, "--%s\r\nContent-Type: application/zip; name=\"IHE_XDM.ZIP\"\r\n"
+                        "Content-Transfer-Encoding: base64\r\nContent-Disposition: attachment; filename=\"IHE_XDM.ZIP\"\r\n\r\n",
+                   boundary);
+        char line[80];
+        for (size_t off = 0; off < zip.len; off += 57) {
+            size_t n = zip.len - off < 57 ? zip.len - off : 57;
+            size_t w = crypto_b64_encode((const uint8_t *)zip.data + off, n, line);
+            buf_append(msg, line, w);
+            buf_puts(msg, "\r\n");
+        }
+    }
+    buf_printf(msg, "--%s--\r\n", boundary);
+    buf_free(&zip);
+    return buf_ok(msg) ? 0 : socle_err_set(err, SOCLE_ENOMEM, "out of memory");
+}
+
+static void api_send(void *ctx, http_request *req, http_response *res)
+{
+    mss_service *svc = ctx;
+    mss_sender s;
+    memset(&s, 0, sizeof s);
+    if (api_subject(svc, req, res, &s.who)) return;
+    json_error_t jerr;
+    json_t *body = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
+    const char *from = body ? json_string_value(json_object_get(body, "from")) : NULL;
+    socle_err err;
+    if (!body || !json_is_object(body) || !from) {
+        json_decref(body);
+        http_respond_status(req, res, 400, "invalid", "expected a JSON object with from, to, subject, text and optionally cda");
+        return;
+    }
+    store_conn *c;
+    int rc = store_acquire(svc->app->store, &c, &err);
+    if (!rc) {
+        rc = mss_mailbox_get(c, from, &s.mailbox, &err);
+        store_release(svc->app->store, c);
+    }
+    if (rc == SOCLE_ENOTFOUND || (!rc && !mss_may_use(svc, &s.who, &s.mailbox, req->remote_addr, "send"))) {
+        json_decref(body);
+        http_respond_status(req, res, 403, "forbidden", "from: this mailbox is not the caller's");
+        return;
+    }
+    mss_envelope *env = calloc(1, sizeof *env);
+    socle_buf msg;
+    buf_init(&msg);
+    if (!rc) rc = env ? api_compose(svc, body, &s.mailbox, env, &msg, &err) : socle_err_set(&err, SOCLE_ENOMEM, "out of memory");
+    json_decref(body);
+    if (rc) {
+        buf_free(&msg);
+        free(env);
+        http_respond_error(req, res, &err);
+        return;
+    }
+    s.submission = 1;
+    snprintf(s.from, sizeof s.from, "%s", s.mailbox.address);
+    snprintf(s.remote, sizeof s.remote, "%s", req->remote_addr);
+    snprintf(s.helo, sizeof s.helo, "https-api");
+    char reply[400] = "";
+    /* The same checks as SMTP, recipient by recipient, then the one delivery transaction. */
+    rc = store_acquire(svc->app->store, &c, &err);
+    if (rc) snprintf(reply, sizeof reply, "451 4.3.0 temporary failure, try again");
+    else {
+        for (int i = 0; !rc && i < env->nrcpt; i++) rc = mss_check_recipient(svc, c, &s, env->rcpt[i], reply, sizeof reply);
+        store_release(svc->app->store, c);
+    }
+    if (!rc) rc = mss_deliver(svc, &s, env, msg.data, msg.len, reply, sizeof reply);
+    buf_free(&msg);
+    free(env);
+    if (rc) {
+        /* The SMTP reply says why: 5xx is the caller's (422), 4xx ours (503). */
+        int temporary = reply[0] == '4';
+        http_respond_status(req, res, temporary ? 503 : 422, temporary ? "transient" : "business-rule", reply);
+        return;
+    }
+    res->status = 202;
+    buf_puts(&res->body, "{\"status\":\"accepted\"}");
+    res->content_type = "application/json";
+}
+
+int mss_register(mss_service *svc, http_router *router)
+{
+    int rc = http_route(router, "GET", "/mss/v1/annuaire", "mss.annuaire", api_annuaire, svc);
+    if (!rc)
+        rc = http_route(router, "GET", "/mss/v1/mailboxes/{address}/folders/{folder}/messages/{uid}/documents",
+                        "mss.documents", api_documents, svc);
+    if (!rc)
+        rc = http_route(router, "GET", "/mss/v1/mailboxes/{address}/folders/{folder}/messages/{uid}/documents/{n}",
+                        "mss.document", api_document, svc);
+    if (!rc) rc = http_route(router, "POST", "/mss/v1/messages", "mss.send", api_send, svc);
+    return rc;
+}

@@ -261,7 +261,10 @@ int mss_deliver(mss_service *svc, const mss_sender *s, const mss_envelope *env, 
         log_msg(LOG_ERROR, "mss: delivery failed: %s", err.msg);
         return REPLY("451 4.3.0 temporary failure, try again");
     }
-    mss_notify(svc);
+    if (local_count < env->nrcpt) mss_notify(svc);
+    for (int i = 0; i < env->nrcpt; i++)
+        if (mss_domain_kind(svc, strrchr(env->rcpt[i], '@') + 1)) mss_changed(svc, env->rcpt[i]);
+    if (s->submission) mss_changed(svc, s->mailbox.address);
     /* RFC 8098: the recipients' side says it processed the message, when the sender asked. */
     for (int i = 0; wants_mdn && env->from[0] && i < env->nrcpt; i++) {
         if (!mss_domain_kind(svc, strrchr(env->rcpt[i], '@') + 1)) continue;
@@ -282,7 +285,6 @@ int mss_deliver(mss_service *svc, const mss_sender *s, const mss_envelope *env, 
             log_msg(LOG_WARN, "mss: DSN not delivered: %s", err.msg);
         buf_free(&dsn);
     }
-    (void)local_count;
     return 0;
 }
 
@@ -303,6 +305,7 @@ int mss_deliver_generated(mss_service *svc, const char *to, const char *msg, siz
     if (!rc) rc = store_tx_commit(c, err);
     store_tx_rollback(c);
     store_release(svc->app->store, c);
-    if (!rc) mss_notify(svc);
+    if (!rc && ours) mss_changed(svc, to);
+    else if (!rc) mss_notify(svc);
     return rc;
 }

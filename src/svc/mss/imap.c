@@ -260,9 +260,7 @@ static int imap_load(imap_session *s, imap_message **out, size_t *count, int64_t
 int imap_refresh(imap_session *s, int report)
 {
     if (!s->folder) return 0;
-    pthread_mutex_lock(&s->svc->mu);
-    s->generation = s->svc->generation;
-    pthread_mutex_unlock(&s->svc->mu);
+    s->generation = mss_change_count(s->svc, s->mailbox.address);
     imap_message *fresh;
     size_t n;
     int64_t uidnext;
@@ -721,7 +719,7 @@ static void imap_append(imap_session *s, imap_cursor *k)
     int rc = imap_with_store(s, imap_append_run, &ap);
     if (rc == SOCLE_ENOTFOUND) imap_tagged(s, "NO [TRYCREATE] no such folder");
     if (rc) return;
-    mss_notify(s->svc);
+    mss_changed(s->svc, s->mailbox.address);
     imap_tagged(s, "OK APPEND completed");
 }
 
@@ -764,9 +762,7 @@ static void imap_idle(imap_session *s, char *line)
             else imap_tagged(s, "BAD expected DONE");
             return;
         }
-        pthread_mutex_lock(&s->svc->mu);
-        int changed = s->svc->generation != s->generation;
-        pthread_mutex_unlock(&s->svc->mu);
+        int changed = mss_change_count(s->svc, s->mailbox.address) != s->generation;
         /* Other nodes' deliveries are seen by polling every half minute. */
         if (s->folder && (changed || time_now_ms() - last > 30000)) {
             last = time_now_ms();

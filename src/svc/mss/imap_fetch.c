@@ -776,7 +776,7 @@ void imap_cmd_store(imap_session *s, imap_cursor *k, int uid)
         if (uid) lines_printf(s->c, "* %zu FETCH (UID %lld FLAGS (%s))\r\n", i + 1, (long long)s->msgs[i].uid, flags);
         else lines_printf(s->c, "* %zu FETCH (FLAGS (%s))\r\n", i + 1, flags);
     }
-    mss_notify(s->svc);
+    mss_changed(s->svc, s->mailbox.address);
     imap_tagged(s, "OK %sSTORE completed", uid ? "UID " : "");
 }
 
@@ -829,6 +829,6 @@ void imap_cmd_copy(imap_session *s, imap_cursor *k, int uid)
         imap_tagged(s, "NO [UNAVAILABLE] temporary failure");
         return;
     }
-    mss_notify(s->svc);
+    mss_changed(s->svc, s->mailbox.address);
     imap_tagged(s, "OK %sCOPY completed", uid ? "UID " : "");
 }

@@ -29,7 +29,7 @@ typedef struct imap_session {
     int64_t uidvalidity, uidnext;
     imap_message *msgs;
     size_t n, cap;
-    uint64_t generation; /* svc->generation when the view was last refreshed */
+    uint64_t generation; /* mss_change_count of the mailbox when the view was last refreshed */
     /* The current command. */
     char *cmd;           /* the whole command, literals inlined after their {n} */
     size_t cmd_len, cmd_cap;

@@ -138,6 +138,29 @@ void mss_close(mss_service *svc)
     free(svc);
 }
 
+/* mss_change_slot - the slot of a mailbox address. */
+static size_t mss_change_slot(const char *address)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (const char *p = address; *p; p++) h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+    return (size_t)(h % MSS_CHANGE_SLOTS);
+}
+
+void mss_changed(mss_service *svc, const char *address)
+{
+    pthread_mutex_lock(&svc->mu);
+    svc->changes[mss_change_slot(address)]++;
+    pthread_mutex_unlock(&svc->mu);
+}
+
+uint64_t mss_change_count(mss_service *svc, const char *address)
+{
+    pthread_mutex_lock(&svc->mu);
+    uint64_t n = svc->changes[mss_change_slot(address)];
+    pthread_mutex_unlock(&svc->mu);
+    return n;
+}
+
 void mss_notify(mss_service *svc)
 {
     pthread_mutex_lock(&svc->mu);

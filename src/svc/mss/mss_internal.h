@@ -11,6 +11,7 @@
 
 #define MSS_ADDRESS_MAX 256
 #define MSS_MAX_RECIPIENTS 100
+#define MSS_CHANGE_SLOTS 1024
 
 typedef struct mss_trust mss_trust;
 
@@ -33,7 +34,8 @@ struct mss_service {
     pthread_mutex_t mu;
     pthread_cond_t wake;       /* new work for the relay, or a new message for IDLE sessions */
     int stopping;
-    uint64_t generation;       /* bumped at every local delivery (IMAP IDLE wakes up on it) */
+    uint64_t generation;       /* bumped when the relay queue may have work */
+    uint64_t changes[MSS_CHANGE_SLOTS]; /* bumped when a mailbox hashed to the slot changes (IMAP IDLE) */
 };
 
 /* ---- mailboxes (store.c) ---------------------------------------------------------------------- */
@@ -125,8 +127,12 @@ int mss_deliver_generated(mss_service *svc, const char *to, const char *msg, siz
 /* mss_is_zip - does this leaf MIME part carry a ZIP (an XDM package): its type, or a .zip name? */
 struct mime_part;
 int mss_is_zip(const struct mime_part *p);
-/* mss_notify - wake the relay worker and IMAP IDLE sessions. */
+/* mss_notify - wake the relay worker (new entries in the queue). */
 void mss_notify(mss_service *svc);
+/* mss_changed / mss_change_count - a mailbox changed (new message, flags): IMAP sessions idling
+ * on it (or on a mailbox sharing its slot) refresh their view. The count is compared, not read. */
+void mss_changed(mss_service *svc, const char *address);
+uint64_t mss_change_count(mss_service *svc, const char *address);
 
 /* ---- relay (relay.c) -------------------------------------------------------------------------- */
 

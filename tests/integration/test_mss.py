@@ -175,7 +175,7 @@ def _xdm(doc, ins="123456789012345", confidentiality="N", size=None, sha1=None, 
 def _message(frm, to, subject="Compte rendu", body="Bonjour,\nci-joint le compte rendu.\n", xdm=None, headers=()):
     msg = EmailMessage()
     msg["From"] = frm
-    msg["To"] = to
+    msg["To"] = ", ".join(to) if isinstance(to, (list, tuple)) else to
     msg["Subject"] = subject
     msg["Message-ID"] = "<%s@client.test>" % harness.uid(12)
     for k, v in headers:
@@ -276,6 +276,11 @@ def test_mss_submission_imap_roundtrip(ctx):
     c.store(seq, "+FLAGS", "(\\Deleted)")
     typ, data = c.expunge()
     assert typ == "OK" and data[0] == seq, data
+    # The copy in Trash shares the stored body: expunging the original must not take it away.
+    c.select("Trash")
+    typ, data = c.search(None, "SUBJECT", "DDM+lettre")
+    typ, data = c.fetch(data[0].split()[-1], "(BODY.PEEK[])")
+    assert b"XDM/1.0/DDM+lettre" in data[0][1]
     typ, data = c.list()
     names = b" ".join(data)
     assert b"INBOX" in names and b"Sent" in names and b"Trash" in names
@@ -745,3 +750,31 @@ def test_mss_swaks(ctx):
     assert p.returncode != 0 and "530 5.7.0" in p.stdout, p.stdout[-2000:]
     p = subprocess.run(common, capture_output=True, text=True, timeout=60)
     assert p.returncode != 0 and "530 5.7.0 Must issue a STARTTLS command first" in p.stdout, p.stdout[-2000:]
+
+
+def test_mss_concurrent_senders(ctx):
+    """Sessions delivering at the same moment share commits (group commit): every message answered
+    250 is in the mailbox, once."""
+    import threading
+    m = _mss(ctx)
+    tag = harness.uid(6)
+    errors = []
+
+    def sender(n):
+        try:
+            with m.smtp(m.tok_a, m.a) as s:
+                for i in range(5):
+                    assert s.send_message(_message(m.a, [m.b, m.org], "lot %s %d-%d" % (tag, n, i))) == {}
+        except Exception as e:  # noqa: BLE001 - reported below
+            errors.append(repr(e))
+    threads = [threading.Thread(target=sender, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    c = m.imap(m.tok_b, m.b)
+    c.select("INBOX")
+    typ, data = c.search(None, "SUBJECT", '"lot %s"' % tag)
+    assert len(data[0].split()) == 40, data
+    c.logout()

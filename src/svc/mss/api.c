@@ -125,20 +125,9 @@ static int api_message(mss_service *svc, http_request *req, http_response *res, 
         return -1;
     }
     if (!rc) rc = mss_folder_id(c, m.address, folder, 0, &fid, &err);
-    store_value p[] = {STORE_V_INT(fid), STORE_V_INT(uid)};
-    store_rows *r = NULL;
     const char *msg = NULL;
     size_t len = 0;
-    if (!rc) rc = store_query(c, "SELECT body FROM mss_message WHERE folder_id = $1 AND uid = $2", p, 2, &r, &err);
-    if (!rc && store_rows_next(r, &err) == 1) {
-        const char *b = store_rows_blob(r, 0, &len);
-        char *copy = arena_alloc(req->arena, len + 1);
-        memcpy(copy, b, len);
-        msg = copy;
-    } else if (!rc) {
-        rc = socle_err_set(&err, SOCLE_ENOTFOUND, "no such message");
-    }
-    if (r) store_rows_free(r);
+    if (!rc) rc = mss_message_body(c, fid, uid, req->arena, &msg, &len, NULL, &err);
     store_release(svc->app->store, c);
     if (rc) {
         if (rc == SOCLE_ENOTFOUND) socle_err_set(&err, SOCLE_ENOTFOUND, "no such mailbox, folder or message");

@@ -154,14 +154,14 @@ static int mss_count(store_conn *c, const char *structure, const char *couloir, 
 }
 
 /* mss_store_local - append to the INBOX of a local mailbox and trace it. */
-static int mss_store_local(mss_service *svc, store_conn *c, const char *address, const char *msg, size_t len,
+static int mss_store_local(mss_service *svc, store_conn *c, const char *address, int64_t body, size_t len,
                            const mss_sender *s, int attachments, const char *couloir, socle_err *err)
 {
     mss_mailbox m;
     int64_t folder;
     int rc = mss_mailbox_get(c, address, &m, err);
     if (!rc) rc = mss_folder_id(c, m.address, "INBOX", 1, &folder, err);
-    if (!rc) rc = mss_message_append(c, folder, msg, len, "", time_now_ms(), NULL, err);
+    if (!rc) rc = mss_message_append(c, folder, body, len, "", time_now_ms(), NULL, err);
     if (!rc) rc = mss_count(c, m.kind == MSS_PER || m.kind == MSS_CIT ? "" : m.owner, couloir, "received", attachments, err);
     if (!rc) {
         audit_event e = {.action = "deliver",
@@ -188,6 +188,98 @@ static int mss_queue(store_conn *c, const char *sender, const char *rcpt, const 
                       "INSERT INTO mss_queue (sender, recipient, domain, envid, notify, message, next_ms, created_ms)"
                       " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
                       p, 8, NULL, err);
+}
+
+/* mss_job_write - every write of one accepted message, inside the caller's transaction. */
+static int mss_job_write(mss_service *svc, store_conn *c, const mss_job *j, socle_err *err)
+{
+    const mss_sender *s = j->s;
+    const mss_envelope *env = j->env;
+    int64_t body = 0;
+    int rc = 0;
+    if (j->local_count || s->submission) rc = mss_body_store(c, j->msg, j->len, &body, err);
+    for (int i = 0; !rc && i < env->nrcpt; i++) {
+        const char *rcpt = env->rcpt[i];
+        if (mss_domain_kind(svc, strrchr(rcpt, '@') + 1))
+            rc = mss_store_local(svc, c, rcpt, body, j->len, s, j->attachments, j->couloir, err);
+        else rc = mss_queue(c, env->from, rcpt, env->envid, env->notify[i], j->msg, j->len, err);
+        if (!rc && !j->citizen_sender && env->from[0] && mss_citizen_address(svc, rcpt)) {
+            store_value p[] = {STORE_V_TEXT(rcpt), STORE_V_TEXT(env->from), STORE_V_INT(!j->fin),
+                               STORE_V_INT(time_now_ms())};
+            rc = store_exec(c,
+                            "INSERT INTO mss_thread (patient, professional, is_open, updated_ms) VALUES ($1, $2, $3, $4)"
+                            " ON CONFLICT (patient, professional) DO UPDATE SET is_open = excluded.is_open,"
+                            " updated_ms = excluded.updated_ms",
+                            p, 4, NULL, err);
+        }
+    }
+    if (!rc && s->submission) {
+        int64_t sent;
+        const char *structure = s->who.structure[0]                                        ? s->who.structure
+                                : s->mailbox.kind != MSS_PER && s->mailbox.kind != MSS_CIT ? s->mailbox.owner
+                                                                                           : "";
+        rc = mss_folder_id(c, s->mailbox.address, "Sent", 1, &sent, err);
+        if (!rc) rc = mss_message_append(c, sent, body, j->len, "\\Seen", time_now_ms(), NULL, err);
+        if (!rc) rc = mss_count(c, structure, j->couloir, "sent", j->attachments, err);
+    }
+    return rc;
+}
+
+/* mss_batch_run - commit a batch of messages in one transaction (one fsync for all). When a write
+ * fails, nothing of the batch is kept and each message is written again in its own transaction,
+ * so one bad message never costs the others. Sets every job's rc. */
+static void mss_batch_run(mss_service *svc, mss_job *batch)
+{
+    store_conn *c;
+    socle_err err;
+    int rc = store_acquire(svc->app->store, &c, &err);
+    if (rc) {
+        for (mss_job *j = batch; j; j = j->next) j->rc = rc, j->err = err;
+        return;
+    }
+    rc = store_tx_begin(c, &err);
+    for (mss_job *j = batch; !rc && j; j = j->next) rc = mss_job_write(svc, c, j, &err);
+    if (!rc) rc = store_tx_commit(c, &err);
+    store_tx_rollback(c);
+    if (!rc || !batch->next) {
+        for (mss_job *j = batch; j; j = j->next) j->rc = rc, j->err = err;
+    } else {
+        for (mss_job *j = batch; j; j = j->next) {
+            j->rc = store_tx_begin(c, &j->err);
+            if (!j->rc) j->rc = mss_job_write(svc, c, j, &j->err);
+            if (!j->rc) j->rc = store_tx_commit(c, &j->err);
+            store_tx_rollback(c);
+        }
+    }
+    store_release(svc->app->store, c);
+}
+
+void mss_group_commit(mss_service *svc, mss_job *job)
+{
+    pthread_mutex_lock(&svc->batch_mu);
+    job->next = NULL;
+    *svc->batch_tail = job;
+    svc->batch_tail = &job->next;
+    while (!job->done) {
+        if (svc->batch_leader) {
+            pthread_cond_wait(&svc->batch_cv, &svc->batch_mu);
+            continue;
+        }
+        /* Lead: take what waits (at most MSS_BATCH_MAX), write it, wake the others. */
+        svc->batch_leader = 1;
+        mss_job *batch = svc->batch_head, **cut = &svc->batch_head;
+        for (int n = 0; *cut && n < MSS_BATCH_MAX; n++) cut = &(*cut)->next;
+        svc->batch_head = *cut;
+        *cut = NULL;
+        if (!svc->batch_head) svc->batch_tail = &svc->batch_head;
+        pthread_mutex_unlock(&svc->batch_mu);
+        mss_batch_run(svc, batch);
+        pthread_mutex_lock(&svc->batch_mu);
+        for (mss_job *j = batch; j; j = j->next) j->done = 1;
+        svc->batch_leader = 0;
+        pthread_cond_broadcast(&svc->batch_cv);
+    }
+    pthread_mutex_unlock(&svc->batch_mu);
 }
 
 int mss_deliver(mss_service *svc, const mss_sender *s, const mss_envelope *env, const char *msg, size_t len, char *reply,
@@ -224,41 +316,13 @@ int mss_deliver(mss_service *svc, const mss_sender *s, const mss_envelope *env, 
         return REPLY("550 5.7.1 a document marked INVISIBLE_PATIENT may not be sent to the patient's mailbox");
     }
     const char *couloir = citizen_sender || to_citizen ? "patient" : "professional";
-    store_conn *c;
-    if (store_acquire(svc->app->store, &c, &err)) return REPLY("451 4.3.0 temporary failure, try again");
     int local_count = 0;
-    rc = store_tx_begin(c, &err);
-    for (int i = 0; !rc && i < env->nrcpt; i++) {
-        const char *rcpt = env->rcpt[i];
-        if (mss_domain_kind(svc, strrchr(rcpt, '@') + 1)) {
-            rc = mss_store_local(svc, c, rcpt, msg, len, s, content.attachments, couloir, &err);
-            local_count++;
-        } else {
-            rc = mss_queue(c, env->from, rcpt, env->envid, env->notify[i], msg, len, &err);
-        }
-        if (!rc && !citizen_sender && env->from[0] && mss_citizen_address(svc, rcpt)) {
-            store_value p[] = {STORE_V_TEXT(rcpt), STORE_V_TEXT(env->from), STORE_V_INT(!fin), STORE_V_INT(time_now_ms())};
-            rc = store_exec(c,
-                            "INSERT INTO mss_thread (patient, professional, is_open, updated_ms) VALUES ($1, $2, $3, $4)"
-                            " ON CONFLICT (patient, professional) DO UPDATE SET is_open = excluded.is_open,"
-                            " updated_ms = excluded.updated_ms",
-                            p, 4, NULL, &err);
-        }
-    }
-    if (!rc && s->submission) {
-        int64_t sent;
-        const char *structure = s->who.structure[0]                                        ? s->who.structure
-                                : s->mailbox.kind != MSS_PER && s->mailbox.kind != MSS_CIT ? s->mailbox.owner
-                                                                                           : "";
-        rc = mss_folder_id(c, s->mailbox.address, "Sent", 1, &sent, &err);
-        if (!rc) rc = mss_message_append(c, sent, msg, len, "\\Seen", time_now_ms(), NULL, &err);
-        if (!rc) rc = mss_count(c, structure, couloir, "sent", content.attachments, &err);
-    }
-    if (!rc) rc = store_tx_commit(c, &err);
-    store_tx_rollback(c);
-    store_release(svc->app->store, c);
-    if (rc) {
-        log_msg(LOG_ERROR, "mss: delivery failed: %s", err.msg);
+    for (int i = 0; i < env->nrcpt; i++) local_count += mss_domain_kind(svc, strrchr(env->rcpt[i], '@') + 1) != 0;
+    mss_job job = {.s = s, .env = env, .msg = msg, .len = len, .attachments = content.attachments, .fin = fin,
+                   .citizen_sender = citizen_sender, .local_count = local_count, .couloir = couloir};
+    mss_group_commit(svc, &job);
+    if (job.rc) {
+        log_msg(LOG_ERROR, "mss: delivery failed: %s", job.err.msg);
         return REPLY("451 4.3.0 temporary failure, try again");
     }
     if (local_count < env->nrcpt) mss_notify(svc);
@@ -300,7 +364,9 @@ int mss_deliver_generated(mss_service *svc, const char *to, const char *msg, siz
     int rc = store_acquire(svc->app->store, &c, err);
     if (rc) return rc;
     rc = store_tx_begin(c, err);
-    if (!rc) rc = ours ? mss_store_local(svc, c, to, msg, len, NULL, 0, "professional", err)
+    int64_t body;
+    if (!rc && ours) rc = mss_body_store(c, msg, len, &body, err);
+    if (!rc) rc = ours ? mss_store_local(svc, c, to, body, len, NULL, 0, "professional", err)
                        : mss_queue(c, "", to, "", "NEVER", msg, len, err);
     if (!rc) rc = store_tx_commit(c, err);
     store_tx_rollback(c);

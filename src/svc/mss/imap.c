@@ -622,7 +622,7 @@ static int imap_delete_run(imap_session *s, store_conn *c, void *ctx, socle_err 
     int rc = mss_folder_id(c, s->mailbox.address, ctx, 0, &id, err);
     store_value p[] = {STORE_V_INT(id)};
     if (!rc) rc = store_tx_begin(c, err);
-    if (!rc) rc = store_exec(c, "DELETE FROM mss_message WHERE folder_id = $1", p, 1, NULL, err);
+    if (!rc) rc = mss_messages_delete(c, id, 0, err);
     if (!rc) rc = store_exec(c, "DELETE FROM mss_folder WHERE id = $1", p, 1, NULL, err);
     if (!rc) rc = store_tx_commit(c, err);
     return rc;
@@ -664,9 +664,11 @@ static int imap_append_run(imap_session *s, store_conn *c, void *ctx, socle_err 
     int64_t id;
     char flags[128];
     imap_flags_text(ap->flags, flags, sizeof flags);
+    int64_t body;
     int rc = mss_folder_id(c, s->mailbox.address, ap->folder, 0, &id, err);
     if (!rc) rc = store_tx_begin(c, err);
-    if (!rc) rc = mss_message_append(c, id, ap->msg, ap->len, flags, time_now_ms(), &ap->uid, err);
+    if (!rc) rc = mss_body_store(c, ap->msg, ap->len, &body, err);
+    if (!rc) rc = mss_message_append(c, id, body, ap->len, flags, time_now_ms(), &ap->uid, err);
     store_value p[] = {STORE_V_INT(id)};
     if (!rc) rc = store_query_int(c, "SELECT uidvalidity FROM mss_folder WHERE id = $1", p, 1, &ap->uidvalidity, err);
     if (!rc) rc = store_tx_commit(c, err);
@@ -726,9 +728,8 @@ static void imap_append(imap_session *s, imap_cursor *k)
 /* imap_expunge_run - remove the \Deleted messages of the selected folder. */
 static int imap_expunge_run(imap_session *s, store_conn *c, void *ctx, socle_err *err)
 {
-    store_value p[] = {STORE_V_INT(s->folder)};
     int rc = store_tx_begin(c, err);
-    if (!rc) rc = store_exec(c, "DELETE FROM mss_message WHERE folder_id = $1 AND flags LIKE '%\\Deleted%'", p, 1, NULL, err);
+    if (!rc) rc = mss_messages_delete(c, s->folder, 1, err);
     if (!rc) rc = store_tx_commit(c, err);
     return rc;
 }

@@ -114,25 +114,12 @@ void imap_internal_date(int64_t ms, char *out, size_t n)
 
 /* ---- message bodies ------------------------------------------------------------------------- */
 
-/* imap_body - the stored bytes of message uid (arena copy, NUL-terminated). */
+/* imap_body - the stored bytes of message uid (arena copy, NUL-terminated); NULL when gone. */
 static const char *imap_body(imap_session *s, store_conn *c, int64_t uid, size_t *len)
 {
-    store_value p[] = {STORE_V_INT(s->folder), STORE_V_INT(uid)};
-    store_rows *r;
+    const char *msg;
     socle_err err;
-    const char *out = NULL;
-    if (store_query(c, "SELECT body FROM mss_message WHERE folder_id = $1 AND uid = $2", p, 2, &r, &err)) return NULL;
-    if (store_rows_next(r, &err) == 1) {
-        const char *b = store_rows_blob(r, 0, len);
-        char *copy = arena_alloc(s->a, *len + 1);
-        if (copy) {
-            memcpy(copy, b, *len);
-            copy[*len] = 0;
-            out = copy;
-        }
-    }
-    store_rows_free(r);
-    return out;
+    return mss_message_body(c, s->folder, uid, s->a, &msg, len, NULL, &err) ? NULL : msg;
 }
 
 /* imap_set_flags - store new flags of message i (inside the caller's transaction). */
@@ -815,10 +802,14 @@ void imap_cmd_copy(imap_session *s, imap_cursor *k, int uid)
         arena *ma = arena_new(4096);
         s->a = ma;
         size_t len;
-        const char *msg = ma ? imap_body(s, c, s->msgs[i].uid, &len) : NULL;
+        const char *msg = NULL;
+        int64_t body = 0;
         char flags[128];
         imap_flags_text(s->msgs[i].flags, flags, sizeof flags);
-        rc = msg ? mss_message_append(c, target, msg, len, flags, s->msgs[i].internal_ms, NULL, &err) : SOCLE_ESTORE;
+        /* COPY shares the stored body; a message from before shared bodies gets one now. */
+        rc = ma ? mss_message_body(c, s->folder, s->msgs[i].uid, ma, &msg, &len, &body, &err) : SOCLE_ENOMEM;
+        if (!rc && !body) rc = mss_body_store(c, msg, len, &body, &err);
+        if (!rc) rc = mss_message_append(c, target, body, len, flags, s->msgs[i].internal_ms, NULL, &err);
         s->a = command_arena;
         arena_free(ma);
     }

@@ -32,6 +32,9 @@ int mss_open(socle_app *app, mss_service **out, socle_err *err)
     svc->app = app;
     pthread_mutex_init(&svc->mu, NULL);
     pthread_cond_init(&svc->wake, NULL);
+    pthread_mutex_init(&svc->batch_mu, NULL);
+    pthread_cond_init(&svc->batch_cv, NULL);
+    svc->batch_tail = &svc->batch_head;
     const socle_config *cfg = app->config;
     const char *domain = config_get(cfg, "mss_domain");
     if (domain) snprintf(svc->domain, sizeof svc->domain, "%s", domain);
@@ -135,6 +138,8 @@ void mss_close(mss_service *svc)
     mss_trust_free(svc->trust);
     pthread_mutex_destroy(&svc->mu);
     pthread_cond_destroy(&svc->wake);
+    pthread_mutex_destroy(&svc->batch_mu);
+    pthread_cond_destroy(&svc->batch_cv);
     free(svc);
 }
 

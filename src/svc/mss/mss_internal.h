@@ -12,6 +12,9 @@
 #define MSS_ADDRESS_MAX 256
 #define MSS_MAX_RECIPIENTS 100
 #define MSS_CHANGE_SLOTS 1024
+#define MSS_BATCH_MAX 32 /* messages committed together at most */
+
+struct mss_job;
 
 typedef struct mss_trust mss_trust;
 
@@ -36,6 +39,11 @@ struct mss_service {
     int stopping;
     uint64_t generation;       /* bumped when the relay queue may have work */
     uint64_t changes[MSS_CHANGE_SLOTS]; /* bumped when a mailbox hashed to the slot changes (IMAP IDLE) */
+    /* Group commit of accepted messages (deliver.c). */
+    pthread_mutex_t batch_mu;
+    pthread_cond_t batch_cv;
+    struct mss_job *batch_head, **batch_tail;
+    int batch_leader;
 };
 
 /* ---- mailboxes (store.c) ---------------------------------------------------------------------- */
@@ -61,10 +69,19 @@ int mss_mailbox_get(store_conn *c, const char *address, mss_mailbox *out, socle_
 /* mss_folder_id - the id of folder `name` of mailbox `address`; created (with a UIDVALIDITY)
  * when create is set. SOCLE_ENOTFOUND otherwise. */
 int mss_folder_id(store_conn *c, const char *address, const char *name, int create, int64_t *id, socle_err *err);
-/* mss_message_append - store msg in folder (inside the caller's transaction): next UID, flags
- * (space-separated, may be ""). *uid (may be NULL) gets it. */
-int mss_message_append(store_conn *c, int64_t folder, const char *msg, size_t len, const char *flags,
-                       int64_t internal_ms, int64_t *uid, socle_err *err);
+/* mss_body_store - store a message's bytes once; *body gets its id, for mss_message_append. */
+int mss_body_store(store_conn *c, const char *msg, size_t len, int64_t *body, socle_err *err);
+/* mss_message_append - put the stored body (len bytes) in folder (inside the caller's
+ * transaction): next UID, flags (space-separated, may be ""). *uid (may be NULL) gets it. */
+int mss_message_append(store_conn *c, int64_t folder, int64_t body, size_t len, const char *flags, int64_t internal_ms,
+                       int64_t *uid, socle_err *err);
+/* mss_message_body - the bytes of message uid of folder (copied into a, NUL-terminated) and its
+ * body id (0 for a message stored before bodies were shared; may be NULL). SOCLE_ENOTFOUND. */
+int mss_message_body(store_conn *c, int64_t folder, int64_t uid, arena *a, const char **msg, size_t *len,
+                     int64_t *body, socle_err *err);
+/* mss_messages_delete - delete the messages of folder (only those flagged \Deleted when
+ * only_deleted) and the bodies no folder holds any more. Inside the caller's transaction. */
+int mss_messages_delete(store_conn *c, int64_t folder, int only_deleted, socle_err *err);
 /* mss_lower - lower-case s in place (ASCII); returns s. */
 char *mss_lower(char *s);
 /* mss_split_address - local part and domain of "local@domain" (lower case); -1 when malformed. */
@@ -121,6 +138,22 @@ int mss_check_recipient(mss_service *svc, store_conn *c, const mss_sender *s, co
  * and nothing stored. */
 int mss_deliver(mss_service *svc, const mss_sender *s, const mss_envelope *env, const char *msg, size_t len,
                 char *reply, size_t n);
+/* One accepted message waiting for its commit. */
+typedef struct mss_job {
+    const struct mss_sender *s;
+    const struct mss_envelope *env;
+    const char *msg;
+    size_t len;
+    int attachments, fin, citizen_sender, local_count;
+    const char *couloir;
+    int rc, done;
+    socle_err err;
+    struct mss_job *next;
+} mss_job;
+/* mss_group_commit - write the message of job durably, together with the messages other sessions
+ * are delivering at the same moment (one transaction, one fsync for all; the first to arrive
+ * leads, the others wait). Returns when job->rc says how it went. */
+void mss_group_commit(mss_service *svc, mss_job *job);
 /* mss_deliver_local - store a message the operator itself produced (DSN, MDN) into a local
  * mailbox's INBOX (or queue it when the address is elsewhere). */
 int mss_deliver_generated(mss_service *svc, const char *to, const char *msg, size_t len, socle_err *err);

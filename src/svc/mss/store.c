@@ -2,6 +2,7 @@
  * counters), the mailbox lookups, the policy rule "mss-mailbox" and the audit events. */
 #include <ctype.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "audit/audit.h"
@@ -47,6 +48,15 @@ const store_migration mss_migrations[] = {
      "CREATE TABLE mss_count (day TEXT NOT NULL, structure TEXT NOT NULL, couloir TEXT NOT NULL,"
      " direction TEXT NOT NULL, messages BIGINT NOT NULL, attachments BIGINT NOT NULL,"
      " PRIMARY KEY (day, structure, couloir, direction));"},
+    /* A message's bytes are stored once, whatever the number of folders holding it (the recipients'
+     * INBOXes, the sender's Sent, IMAP COPY): mss_message.body stays empty for new rows. */
+    {2, "mss shared bodies", NULL,
+     "CREATE TABLE mss_body (id INTEGER PRIMARY KEY AUTOINCREMENT, body BLOB NOT NULL);"
+     "ALTER TABLE mss_message ADD COLUMN body_id INTEGER;"
+     "CREATE INDEX mss_message_body ON mss_message(body_id);",
+     "CREATE TABLE mss_body (id BIGSERIAL PRIMARY KEY, body BYTEA NOT NULL);"
+     "ALTER TABLE mss_message ADD COLUMN body_id BIGINT;"
+     "CREATE INDEX mss_message_body ON mss_message(body_id);"},
 };
 const size_t mss_migrations_count = sizeof mss_migrations / sizeof mss_migrations[0];
 
@@ -132,8 +142,81 @@ int mss_folder_id(store_conn *c, const char *address, const char *name, int crea
     return rc;
 }
 
-int mss_message_append(store_conn *c, int64_t folder, const char *msg, size_t len, const char *flags,
-                       int64_t internal_ms, int64_t *uid, socle_err *err)
+int mss_body_store(store_conn *c, const char *msg, size_t len, int64_t *body, socle_err *err)
+{
+    store_value p[] = {STORE_V_BLOB(msg, len)};
+    return store_query_int(c, "INSERT INTO mss_body (body) VALUES ($1) RETURNING id", p, 1, body, err);
+}
+
+int mss_message_body(store_conn *c, int64_t folder, int64_t uid, arena *a, const char **msg, size_t *len,
+                     int64_t *body, socle_err *err)
+{
+    store_value p[] = {STORE_V_INT(folder), STORE_V_INT(uid)};
+    store_rows *r;
+    int rc = store_query(c,
+                         "SELECT COALESCE(b.body, m.body), m.body_id FROM mss_message m LEFT JOIN mss_body b ON b.id = m.body_id"
+                         " WHERE m.folder_id = $1 AND m.uid = $2",
+                         p, 2, &r, err);
+    if (rc) return rc;
+    rc = store_rows_next(r, err);
+    if (rc == 1) {
+        const char *b = store_rows_blob(r, 0, len);
+        char *copy = arena_alloc(a, *len + 1);
+        if (copy) {
+            memcpy(copy, b, *len);
+            copy[*len] = 0;
+        }
+        *msg = copy;
+        if (body) *body = store_rows_isnull(r, 1) ? 0 : store_rows_int(r, 1);
+        rc = copy ? 0 : socle_err_set(err, SOCLE_ENOMEM, "out of memory");
+    } else if (rc == 0) {
+        rc = socle_err_set(err, SOCLE_ENOTFOUND, "no such message");
+    }
+    store_rows_free(r);
+    return rc;
+}
+
+int mss_messages_delete(store_conn *c, int64_t folder, int only_deleted, socle_err *err)
+{
+    store_value p[] = {STORE_V_INT(folder)};
+    const char *cond = only_deleted ? " AND flags LIKE '%\\Deleted%'" : "";
+    char sql[300];
+    snprintf(sql, sizeof sql, "SELECT DISTINCT body_id FROM mss_message WHERE folder_id = $1 AND body_id IS NOT NULL%s",
+             cond);
+    store_rows *r;
+    int64_t *ids = NULL;
+    size_t n = 0, cap = 0;
+    int rc = store_query(c, sql, p, 1, &r, err);
+    while (!rc && (rc = store_rows_next(r, err)) == 1) {
+        if (n == cap) {
+            cap = cap ? cap * 2 : 64;
+            int64_t *nb = realloc(ids, cap * sizeof *ids);
+            if (!nb) {
+                rc = socle_err_set(err, SOCLE_ENOMEM, "out of memory");
+                break;
+            }
+            ids = nb;
+        }
+        ids[n++] = store_rows_int(r, 0);
+        rc = 0;
+    }
+    if (rc >= 0 && r) store_rows_free(r);
+    if (rc > 0) rc = 0;
+    snprintf(sql, sizeof sql, "DELETE FROM mss_message WHERE folder_id = $1%s", cond);
+    if (!rc) rc = store_exec(c, sql, p, 1, NULL, err);
+    /* The bodies no other folder holds. */
+    for (size_t i = 0; !rc && i < n; i++) {
+        store_value b[] = {STORE_V_INT(ids[i])};
+        rc = store_exec(c,
+                        "DELETE FROM mss_body WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM mss_message WHERE body_id = $1)",
+                        b, 1, NULL, err);
+    }
+    free(ids);
+    return rc;
+}
+
+int mss_message_append(store_conn *c, int64_t folder, int64_t body, size_t len, const char *flags, int64_t internal_ms,
+                       int64_t *uid, socle_err *err)
 {
     store_value f[] = {STORE_V_INT(folder)};
     int64_t next;
@@ -142,10 +225,11 @@ int mss_message_append(store_conn *c, int64_t folder, const char *msg, size_t le
     if (!rc) rc = store_query_int(c, "SELECT uidnext - 1 FROM mss_folder WHERE id = $1", f, 1, &next, err);
     if (rc) return rc;
     store_value p[] = {STORE_V_INT(folder), STORE_V_INT(next), STORE_V_TEXT(flags ? flags : ""),
-                       STORE_V_INT(internal_ms), STORE_V_INT((int64_t)len), STORE_V_BLOB(msg, len)};
+                       STORE_V_INT(internal_ms), STORE_V_INT((int64_t)len), STORE_V_INT(body), STORE_V_BLOB("", 0)};
     rc = store_exec(c,
-                    "INSERT INTO mss_message (folder_id, uid, flags, internal_ms, size, body) VALUES ($1, $2, $3, $4, $5, $6)",
-                    p, 6, NULL, err);
+                    "INSERT INTO mss_message (folder_id, uid, flags, internal_ms, size, body_id, body)"
+                    " VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                    p, 7, NULL, err);
     if (!rc && uid) *uid = next;
     return rc;
 }

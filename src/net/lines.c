@@ -71,6 +71,12 @@ struct lines_server {
     lines_conn *conns;
 };
 
+/* lines_server_stopping - read by every session thread while the stopping one writes it. */
+static int lines_server_stopping(const lines_server *s)
+{
+    return __atomic_load_n(&s->stopping, __ATOMIC_ACQUIRE);
+}
+
 /* ---- TLS contexts --------------------------------------------------------------------------- */
 
 /* lines_verify_later - accept the handshake whatever the peer's certificate; the verdict is read
@@ -165,7 +171,7 @@ static void lines_conn_free(lines_conn *c)
 /* lines_fill - read more input into the (empty) buffer. */
 static int lines_fill(lines_conn *c)
 {
-    if (c->broken || (c->server && c->server->stopping)) return LINES_EOF;
+    if (c->broken || (c->server && lines_server_stopping(c->server))) return LINES_EOF;
     c->rpos = c->rlen = 0;
     for (;;) {
         ssize_t n;
@@ -254,11 +260,11 @@ int lines_pending(lines_conn *c)
 
 int lines_wait(lines_conn *c, int timeout_ms)
 {
-    if (c->broken || (c->server && c->server->stopping)) return LINES_EOF;
+    if (c->broken || (c->server && lines_server_stopping(c->server))) return LINES_EOF;
     if (lines_pending(c)) return 1;
     struct pollfd p = {.fd = c->fd, .events = POLLIN};
     int r = poll(&p, 1, timeout_ms);
-    if (c->server && c->server->stopping) return LINES_EOF;
+    if (c->server && lines_server_stopping(c->server)) return LINES_EOF;
     if (r < 0) return errno == EINTR ? 0 : LINES_EOF;
     if (r > 0 && (p.revents & (POLLERR | POLLNVAL))) return LINES_EOF;
     return r > 0;
@@ -403,7 +409,7 @@ const char *lines_remote_addr(const lines_conn *c)
 
 int lines_stopping(const lines_conn *c)
 {
-    return c->server && c->server->stopping;
+    return c->server && lines_server_stopping(c->server);
 }
 
 /* ---- the server ----------------------------------------------------------------------------- */
@@ -481,7 +487,7 @@ static void *lines_accept_loop(void *arg)
     for (;;) {
         struct pollfd p[2] = {{.fd = s->fd, .events = POLLIN}, {.fd = s->wake[0], .events = POLLIN}};
         if (poll(p, 2, -1) < 0 && errno != EINTR) break;
-        if (s->stopping) break;
+        if (lines_server_stopping(s)) break;
         if (!(p[0].revents & POLLIN)) continue;
         struct sockaddr_storage ss;
         socklen_t sl = sizeof ss;
@@ -501,6 +507,7 @@ static void *lines_accept_loop(void *arg)
             if (s->busy) {
                 char line[300];
                 int n = snprintf(line, sizeof line, "%s\r\n", s->busy);
+                if (n >= (int)sizeof line) n = (int)sizeof line - 1;
                 if (n > 0) (void)!send(fd, line, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
             }
             close(fd);
@@ -592,14 +599,13 @@ int lines_server_port(const lines_server *s)
 void lines_server_stop(lines_server *s)
 {
     if (!s) return;
-    pthread_mutex_lock(&s->mu);
-    s->stopping = 1;
-    pthread_mutex_unlock(&s->mu);
+    __atomic_store_n(&s->stopping, 1, __ATOMIC_RELEASE);
     (void)!write(s->wake[1], "x", 1);
     pthread_join(s->acceptor, NULL);
     close(s->fd);
     pthread_mutex_lock(&s->mu);
-    for (lines_conn *c = s->conns; c; c = c->next) shutdown(c->fd, SHUT_RD);
+    /* Both ways: a session blocked writing to a client that stopped reading wakes up too. */
+    for (lines_conn *c = s->conns; c; c = c->next) shutdown(c->fd, SHUT_RDWR);
     while (s->nconns) pthread_cond_wait(&s->idle, &s->mu);
     pthread_mutex_unlock(&s->mu);
     close(s->wake[0]);

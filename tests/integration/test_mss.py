@@ -778,3 +778,100 @@ def test_mss_concurrent_senders(ctx):
     typ, data = c.search(None, "SUBJECT", '"lot %s"' % tag)
     assert len(data[0].split()) == 40, data
     c.logout()
+
+
+def test_mss_protocol_edges(ctx):
+    """Regressions: LIST wildcards stay linear, bare CR refused (data and commands), ENVID and
+    NOTIFY checked, a peer cannot send as this operator, FETCH of a bad section neither answers
+    half nor sets \\Seen, STORE applies to the flags as stored, UIDVALIDITY never reused, folder
+    names LIST could not quote refused, failed logins end the session."""
+    m = _mss(ctx)
+    c = m.imap(m.tok_b, m.b)
+    c.create("a" * 60)
+    typ, data = c.list('""', "*" * 12 + "b")
+    assert typ == "OK" and data == [None], data
+    try:
+        c._simple_command("CREATE", '"we\\"ird"')
+        raise AssertionError("a folder name LIST could not quote was created")
+    except imaplib.IMAP4.error:
+        pass
+    c.create("tmpf")
+    typ, data = c.status("tmpf", "(UIDVALIDITY)")
+    first = data[0]
+    c.delete("tmpf")
+    c.create("tmpf")
+    typ, data = c.status("tmpf", "(UIDVALIDITY)")
+    assert data[0] != first, (first, data[0])
+    # A message for the FETCH and STORE checks.
+    with m.smtp(m.tok_a, m.a) as s:
+        s.send_message(_message(m.a, m.b, "edges " + harness.uid(5)))
+    typ, data = c.select("INBOX")
+    last = data[0].decode()
+    try:
+        c.fetch(last, "(FLAGS BODY[FOO.BAR])")
+        raise AssertionError("a bad section was accepted")
+    except imaplib.IMAP4.error:
+        pass
+    typ, data = c.fetch(last, "(FLAGS)")
+    assert "\\Seen" not in data[0].decode(), data
+    c2 = m.imap(m.tok_b, m.b)
+    c2.select("INBOX")
+    c2.store(last, "+FLAGS", "(\\Flagged)")
+    c2.logout()
+    typ, data = c.store(last, "+FLAGS", "(\\Answered)")
+    assert "\\Flagged" in data[0].decode() and "\\Answered" in data[0].decode(), data
+    c.logout()
+    # SMTP: bare CR in a command and in the data; ENVID and NOTIFY syntax.
+    with m.smtp(m.tok_a, m.a) as s:
+        s.send(b"NOOP x\ry\r\n")
+        code, _ = s.getreply()
+        assert code == 500
+        code, _ = s.mail("<%s>" % m.a, ["ENVID=a=b"])
+        assert code == 501
+        code, _ = s.mail("<%s>" % m.a, ["RET=ALL"])
+        assert code == 501
+        assert s.mail("<%s>" % m.a)[0] == 250
+        code, _ = s.rcpt("<%s>" % m.b, ["NOTIFY=SOMETIMES"])
+        assert code == 501
+        assert s.rcpt("<%s>" % m.b)[0] == 250
+        assert s.docmd("DATA")[0] == 354
+        s.send(b"From: <%s>\r\nSubject: cr\r\n\r\nline1\r.\rMAIL FROM:<x@y>\r\n.\r\n" % m.a.encode())
+        code, text = s.getreply()
+        assert code == 550 and b"bare CR" in text, (code, text)
+    # A peer operator cannot send as this operator (relay port, operator certificate of PEER).
+    m.cli("pki", "client", "--kind", "operator", "--id", PEER, "--name", "operator-edges-" + PEER)
+    ctx_cert = ssl.create_default_context(cafile=os.path.join(m.data, "pki", "ca.pem"))
+    pem = os.path.join(m.data, "pki", "clients", "operator-edges-%s" % PEER)
+    ctx_cert.load_cert_chain(pem + ".pem", pem + ".key")
+    _raw(m.ports["smtp"], [("EHLO peer", "250"), ("STARTTLS", None), ("EHLO peer", "250"),
+                           ("MAIL FROM:<dr.a@%s>" % DOMAIN, "550 5.7.1"),
+                           ("MAIL FROM:<%s>" % m.citizen, "550 5.7.1"), ("QUIT", "221")], tls_ctx=ctx_cert)
+    # Three failed logins: the session ends.
+    c = imaplib.IMAP4("127.0.0.1", m.ports["imap"], timeout=30)
+    c.starttls(ssl_context=m.ssl())
+    for _ in range(3):
+        try:
+            c.authenticate("XOAUTH2", lambda _: ("user=%s\x01auth=Bearer x.y.z\x01\x01" % m.b).encode())
+        except imaplib.IMAP4.error:
+            pass
+    try:
+        c.noop()
+        raise AssertionError("the session survived three failed logins")
+    except (imaplib.IMAP4.abort, imaplib.IMAP4.error, OSError):
+        pass
+
+
+def test_mss_stop_with_stalled_reader(ctx):
+    """SIGTERM ends even a session writing to a client that stopped reading."""
+    m = _mss(ctx)
+    c = m.imap(m.tok_b, m.b)
+    c.create("Big")
+    big = _message(m.b, m.b, "gros", body=("x" * 998 + "\n") * 4000).as_bytes()
+    for _ in range(3):
+        typ, _ = c.append("Big", None, None, big)
+        assert typ == "OK"
+    c.select("Big")
+    c.send(b"F1 FETCH 1:* BODY.PEEK[]\r\nF2 FETCH 1:* BODY.PEEK[]\r\nF3 FETCH 1:* BODY.PEEK[]\r\n")
+    time.sleep(1)
+    m.srv.stop_ok()
+    m.srv.start()

@@ -44,7 +44,7 @@ static void api_annuaire(void *ctx, http_request *req, http_response *res)
         http_respond_error(req, res, &err);
         return;
     }
-    store_rows *r;
+    store_rows *r = NULL;
     int rc = store_query(c,
                          "SELECT address, kind, owner, display FROM mss_mailbox WHERE active = 1 AND kind <> 'CIT'"
                          " ORDER BY address",
@@ -65,7 +65,7 @@ static void api_annuaire(void *ctx, http_request *req, http_response *res)
         buf_puts(&res->body, "|\n");
         rc = 0;
     }
-    if (rc >= 0 && r) store_rows_free(r);
+    if (r) store_rows_free(r);
     store_release(svc->app->store, c);
     if (rc < 0) {
         buf_reset(&res->body);

@@ -352,22 +352,29 @@ int mss_deliver(mss_service *svc, const mss_sender *s, const mss_envelope *env, 
     return 0;
 }
 
-int mss_deliver_generated(mss_service *svc, const char *to, const char *msg, size_t len, socle_err *err)
+int mss_generated_write(mss_service *svc, store_conn *c, const char *to, const char *msg, size_t len, int *ours,
+                        socle_err *err)
 {
     char local[80], domain[260];
     if (mss_split_address(to, local, sizeof local, domain, sizeof domain))
         return socle_err_set(err, SOCLE_EINVAL, "bad address");
-    int ours = mss_domain_kind(svc, domain);
-    if (!ours && !mss_trust_has(svc->trust, domain))
+    *ours = mss_domain_kind(svc, domain) != 0;
+    if (!*ours && !mss_trust_has(svc->trust, domain))
         return socle_err_set(err, SOCLE_EFORBIDDEN, "%s is not in the trust space", domain);
+    int64_t body;
+    int rc = *ours ? mss_body_store(c, msg, len, &body, err) : 0;
+    if (!rc) rc = *ours ? mss_store_local(svc, c, to, body, len, NULL, 0, "professional", err)
+                        : mss_queue(c, "", to, "", "NEVER", msg, len, err);
+    return rc;
+}
+
+int mss_deliver_generated(mss_service *svc, const char *to, const char *msg, size_t len, socle_err *err)
+{
     store_conn *c;
-    int rc = store_acquire(svc->app->store, &c, err);
+    int rc = store_acquire(svc->app->store, &c, err), ours = 0;
     if (rc) return rc;
     rc = store_tx_begin(c, err);
-    int64_t body;
-    if (!rc && ours) rc = mss_body_store(c, msg, len, &body, err);
-    if (!rc) rc = ours ? mss_store_local(svc, c, to, body, len, NULL, 0, "professional", err)
-                       : mss_queue(c, "", to, "", "NEVER", msg, len, err);
+    if (!rc) rc = mss_generated_write(svc, c, to, msg, len, &ours, err);
     if (!rc) rc = store_tx_commit(c, err);
     store_tx_rollback(c);
     store_release(svc->app->store, c);

@@ -20,6 +20,7 @@
 #define IMAP_COMMAND_MAX (1 << 20)      /* a command other than APPEND, literals included */
 #define IMAP_PREAUTH_LITERAL_MAX 16384  /* before login */
 #define IMAP_MAX_BAD 20
+#define IMAP_MAX_AUTH_FAILURES 3
 
 static const char *const imap_standard_folders[] = {"INBOX", "Sent", "Trash"};
 
@@ -61,7 +62,7 @@ void imap_flags_text(unsigned flags, char *out, size_t n)
 }
 
 /* imap_flags_parse - the bits of a stored "\\Seen \\Flagged" text. */
-static unsigned imap_flags_parse(const char *text)
+unsigned imap_flags_parse(const char *text)
 {
     unsigned bits = 0;
     char word[32];
@@ -181,7 +182,9 @@ static int imap_read_command(imap_session *s, char *line)
         unsigned long long limit = !s->authenticated ? IMAP_PREAUTH_LITERAL_MAX
                                    : is_append        ? s->svc->max_message
                                                       : IMAP_COMMAND_MAX;
-        if (n > limit || s->cmd_len + n > limit + IMAP_COMMAND_MAX) {
+        /* Before login a whole command (literals included) stays small. */
+        unsigned long long total = !s->authenticated ? IMAP_PREAUTH_LITERAL_MAX : limit + IMAP_COMMAND_MAX;
+        if (n > limit || s->cmd_len + n > total) {
             snprintf(s->tag, sizeof s->tag, "%.*s", (int)strcspn(s->cmd, " "), s->cmd);
             if (plus) {
                 /* The client sends it anyway (LITERAL+): drop it to stay in step, within reason. */
@@ -225,7 +228,7 @@ static int imap_load(imap_session *s, imap_message **out, size_t *count, int64_t
     int rc = store_acquire(s->svc->app->store, &c, &err);
     if (rc) return rc;
     store_value p[] = {STORE_V_INT(s->folder)};
-    store_rows *r;
+    store_rows *r = NULL;
     imap_message *list = NULL;
     size_t n = 0, cap = 0;
     rc = store_query_int(c, "SELECT uidnext FROM mss_folder WHERE id = $1", p, 1, uidnext, &err);
@@ -246,7 +249,7 @@ static int imap_load(imap_session *s, imap_message **out, size_t *count, int64_t
                                    imap_flags_parse(store_rows_text(r, 3, NULL))};
         rc = 0;
     }
-    if (rc >= 0 && r) store_rows_free(r);
+    if (r) store_rows_free(r);
     store_release(s->svc->app->store, c);
     if (rc < 0) {
         free(list);
@@ -333,6 +336,18 @@ static long imap_sasl_response(imap_session *s, const char *initial, char *line,
     return (long)len;
 }
 
+/* imap_auth_failed - the answer to a failed login: bad credentials count (the session ends after
+ * IMAP_MAX_AUTH_FAILURES), a store failure is temporary. */
+static void imap_auth_failed(imap_session *s, int rc)
+{
+    if (rc != SOCLE_EUNAUTHORIZED && rc != SOCLE_EINVAL) {
+        imap_tagged(s, "NO [UNAVAILABLE] temporary failure, try again");
+        return;
+    }
+    s->auth_failures++;
+    imap_tagged(s, "NO [AUTHENTICATIONFAILED] authentication failed");
+}
+
 static void imap_authenticate(imap_session *s, imap_cursor *k, char *line)
 {
     const char *mech = imap_atom_until(s, k, "");
@@ -391,7 +406,7 @@ static void imap_authenticate(imap_session *s, imap_cursor *k, char *line)
     memset(line, 0, 256);
     if (answered) return;
     if (rc) {
-        imap_tagged(s, "NO [AUTHENTICATIONFAILED] authentication failed");
+        imap_auth_failed(s, rc);
         return;
     }
     s->authenticated = 1;
@@ -415,8 +430,9 @@ static void imap_login(imap_session *s, imap_cursor *k)
         return;
     }
     socle_err err;
-    if (mss_authenticate_password(s->svc, user, pass, lines_remote_addr(s->c), &s->who, &s->mailbox, &err)) {
-        imap_tagged(s, "NO [AUTHENTICATIONFAILED] authentication failed");
+    int rc = mss_authenticate_password(s->svc, user, pass, lines_remote_addr(s->c), &s->who, &s->mailbox, &err);
+    if (rc) {
+        imap_auth_failed(s, rc);
         return;
     }
     s->authenticated = 1;
@@ -430,7 +446,8 @@ static const char *imap_folder_name(imap_session *s, const char *name)
     if (!name || !*name || strlen(name) > 100) return NULL;
     if (!strcasecmp(name, "INBOX")) return "INBOX";
     for (const char *p = name; *p; p++)
-        if ((unsigned char)*p < 32 || *p == 127 || *p == '*' || *p == '%') return NULL;
+        if ((unsigned char)*p < 32 || (unsigned char)*p >= 127 || *p == '*' || *p == '%' || *p == '"' || *p == '\\')
+            return NULL; /* what LIST could not send back as a plain quoted string */
     if (name[0] == '/' || name[strlen(name) - 1] == '/' || strstr(name, "//")) return NULL;
     return name;
 }
@@ -459,7 +476,7 @@ static int imap_folder_info_get(imap_session *s, store_conn *c, void *ctx, socle
 {
     imap_folder_info *f = ctx;
     store_value p[] = {STORE_V_TEXT(s->mailbox.address), STORE_V_TEXT(f->name)};
-    store_rows *r;
+    store_rows *r = NULL;
     int rc = store_query(c, "SELECT id, uidvalidity, uidnext FROM mss_folder WHERE address = $1 AND name = $2", p, 2, &r,
                          err);
     if (rc) return rc;
@@ -557,14 +574,28 @@ static void imap_status(imap_session *s, imap_cursor *k)
 /* imap_match - does name match a LIST pattern ('*' anything, '%' anything but '/')? */
 static int imap_match(const char *pattern, const char *name)
 {
-    if (!*pattern) return !*name;
-    if (*pattern == '*' || *pattern == '%') {
-        for (const char *n = name;; n++) {
-            if (imap_match(pattern + 1, n)) return 1;
-            if (!*n || (*pattern == '%' && *n == '/')) return 0;
+    /* Dynamic programming over the name, one pattern character at a time: at[j] says whether the
+     * pattern so far matches name[0..j). Linear in pattern × name whatever the wildcards (a
+     * backtracking matcher is exponential on "*****b"). Names are at most 100 bytes. */
+    size_t n = strlen(name);
+    if (n > 100) return 0;
+    unsigned char at[102] = {1};
+    for (const char *p = pattern; *p; p++) {
+        unsigned char next[102] = {0};
+        for (size_t j = 0; j <= n; j++) {
+            if (!at[j]) continue;
+            if (*p == '*' || *p == '%') {
+                for (size_t k = j; k <= n; k++) {
+                    next[k] = 1;
+                    if (k < n && *p == '%' && name[k] == '/') break;
+                }
+            } else if (j < n && name[j] == *p) {
+                next[j + 1] = 1;
+            }
         }
+        memcpy(at, next, sizeof at);
     }
-    return *name && *pattern == *name && imap_match(pattern + 1, name + 1);
+    return at[n];
 }
 
 typedef struct imap_list_ctx {
@@ -576,7 +607,7 @@ static int imap_list_run(imap_session *s, store_conn *c, void *ctx, socle_err *e
 {
     imap_list_ctx *l = ctx;
     store_value p[] = {STORE_V_TEXT(s->mailbox.address)};
-    store_rows *r;
+    store_rows *r = NULL;
     int rc = store_query(c, "SELECT name FROM mss_folder WHERE address = $1 ORDER BY name", p, 1, &r, err);
     while (!rc && (rc = store_rows_next(r, err)) == 1) {
         const char *name = store_rows_text(r, 0, NULL);
@@ -586,7 +617,7 @@ static int imap_list_run(imap_session *s, store_conn *c, void *ctx, socle_err *e
                          !strcmp(name, "Sent") ? " \\Sent" : !strcmp(name, "Trash") ? " \\Trash" : "", name);
         rc = 0;
     }
-    if (rc >= 0 && r) store_rows_free(r);
+    if (r) store_rows_free(r);
     return rc < 0 ? rc : 0;
 }
 
@@ -886,6 +917,10 @@ void mss_imap_session(lines_conn *c, void *ctx)
     lines_flush(c);
     int bad = 0;
     while (bad < IMAP_MAX_BAD) {
+        if (s->auth_failures >= IMAP_MAX_AUTH_FAILURES) {
+            lines_printf(c, "* BYE too many failed logins\r\n");
+            break;
+        }
         int r = imap_read_command(s, line);
         if (r < 0) break;
         if (r > 0) {

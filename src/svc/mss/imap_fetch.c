@@ -13,6 +13,7 @@
 
 #define IMAP_STAR INT64_MIN
 #define IMAP_SEARCH_DEPTH 32
+#define IMAP_SEARCH_NEEDLE_MAX 256 /* bytes of a SEARCH string (the substring search is O(n*m)) */
 
 /* ---- sequence sets -------------------------------------------------------------------------- */
 
@@ -113,14 +114,6 @@ void imap_internal_date(int64_t ms, char *out, size_t n)
 }
 
 /* ---- message bodies ------------------------------------------------------------------------- */
-
-/* imap_body - the stored bytes of message uid (arena copy, NUL-terminated); NULL when gone. */
-static const char *imap_body(imap_session *s, store_conn *c, int64_t uid, size_t *len)
-{
-    const char *msg;
-    socle_err err;
-    return mss_message_body(c, s->folder, uid, s->a, &msg, len, NULL, &err) ? NULL : msg;
-}
 
 /* imap_set_flags - store new flags of message i (inside the caller's transaction). */
 static int imap_set_flags(imap_session *s, store_conn *c, size_t i, unsigned flags, socle_err *err)
@@ -252,11 +245,119 @@ static int imap_fetch_items(imap_session *s, imap_cursor *k, imap_item *items, i
     return k->p == k->end ? 0 : -1;
 }
 
-/* imap_literal_out - a string as an IMAP literal. */
-static void imap_literal_out(imap_session *s, const char *data, size_t len)
+/* imap_load_body - message i's bytes into a, holding a store connection only for the read (never
+ * while writing to the client, which may be slow or stop reading). 0, SOCLE_ENOTFOUND when another
+ * session expunged it, or a store error. */
+static int imap_load_body(imap_session *s, size_t i, arena *a, const char **msg, size_t *len)
 {
-    lines_printf(s->c, "{%zu}\r\n", len);
-    lines_write(s->c, data, len);
+    socle_err err;
+    store_conn *c;
+    int rc = store_acquire(s->svc->app->store, &c, &err);
+    if (rc) return rc;
+    rc = mss_message_body(c, s->folder, s->msgs[i].uid, a, msg, len, NULL, &err);
+    store_release(s->svc->app->store, c);
+    return rc;
+}
+
+/* imap_mark_seen - set \Seen on message i (a FETCH of its content without PEEK). */
+static int imap_mark_seen(imap_session *s, size_t i)
+{
+    socle_err err;
+    store_conn *c;
+    int rc = store_acquire(s->svc->app->store, &c, &err);
+    if (rc) return rc;
+    rc = imap_set_flags(s, c, i, s->msgs[i].flags | IMAP_SEEN, &err);
+    store_release(s->svc->app->store, c);
+    return rc;
+}
+
+/* imap_fetch_render - the attributes of message i into out (without "* n FETCH (" and ")").
+ * -1: a section the message cannot answer (BAD). */
+static int imap_fetch_render(imap_session *s, size_t i, int uid, const imap_item *items, int nitems, int has_uid,
+                             const char *msg, size_t len, const mime_part *root, arena *ma, socle_buf *out)
+{
+    int first = 1;
+    socle_buf tmp;
+    buf_init(&tmp);
+    socle_err err;
+#define SEP() (first ? (first = 0, (void)0) : buf_putc(out, ' '))
+    if (uid && !has_uid) {
+        SEP();
+        buf_printf(out, "UID %lld", (long long)s->msgs[i].uid);
+    }
+    for (int j = 0; j < nitems; j++) {
+        const imap_item *it = &items[j];
+        SEP();
+        buf_reset(&tmp);
+        switch (it->kind) {
+        case F_FLAGS: {
+            char flags[128];
+            imap_flags_text(s->msgs[i].flags, flags, sizeof flags);
+            buf_printf(out, "FLAGS (%s)", flags);
+            break;
+        }
+        case F_UID:
+            buf_printf(out, "UID %lld", (long long)s->msgs[i].uid);
+            break;
+        case F_INTERNALDATE: {
+            char date[40];
+            imap_internal_date(s->msgs[i].internal_ms, date, sizeof date);
+            buf_printf(out, "INTERNALDATE \"%s\"", date);
+            break;
+        }
+        case F_SIZE:
+            buf_printf(out, "RFC822.SIZE %lld", (long long)s->msgs[i].size);
+            break;
+        case F_ENVELOPE:
+            buf_puts(out, "ENVELOPE ");
+            if (root) mime_envelope(msg, root, ma, out);
+            else buf_puts(out, "(NIL NIL NIL NIL NIL NIL NIL NIL NIL NIL)");
+            break;
+        case F_BODYSTRUCTURE:
+        case F_BODY:
+            buf_puts(out, it->kind == F_BODY ? "BODY " : "BODYSTRUCTURE ");
+            if (root) mime_bodystructure(msg, root, it->kind == F_BODYSTRUCTURE, ma, out);
+            else buf_printf(out, "(\"text\" \"plain\" NIL NIL NIL \"7bit\" %zu 0)", len);
+            break;
+        case F_RFC822:
+        case F_RFC822_HEADER:
+        case F_RFC822_TEXT:
+        case F_SECTION: {
+            const char *spec = it->kind == F_SECTION         ? it->section
+                               : it->kind == F_RFC822_HEADER ? "HEADER"
+                               : it->kind == F_RFC822_TEXT   ? "TEXT"
+                                                             : "";
+            if (root && mime_section(msg, len, root, spec, ma, &tmp, &err)) {
+                buf_free(&tmp);
+                return -1;
+            }
+            if (!root && !*spec) buf_append(&tmp, msg, len);
+            const char *data = tmp.data ? tmp.data : "";
+            size_t dl = tmp.len;
+            if (it->offset >= 0) {
+                size_t off = (size_t)it->offset < dl ? (size_t)it->offset : dl;
+                data += off;
+                dl -= off;
+                if ((size_t)it->count < dl) dl = (size_t)it->count;
+            }
+            if (it->kind == F_SECTION) {
+                buf_printf(out, "BODY[%s]", it->section);
+                if (it->offset >= 0) buf_printf(out, "<%lld>", (long long)it->offset);
+                buf_putc(out, ' ');
+            } else {
+                buf_printf(out, "%s ", it->kind == F_RFC822          ? "RFC822"
+                                       : it->kind == F_RFC822_HEADER ? "RFC822.HEADER"
+                                                                     : "RFC822.TEXT");
+            }
+            buf_printf(out, "{%zu}\r\n", dl);
+            buf_append(out, data, dl);
+            break;
+        }
+        }
+    }
+#undef SEP
+    buf_free(&tmp);
+    return 0;
 }
 
 void imap_cmd_fetch(imap_session *s, imap_cursor *k, int uid)
@@ -282,16 +383,9 @@ void imap_cmd_fetch(imap_session *s, imap_cursor *k, int uid)
         has_uid |= kd == F_UID;
     }
     if (s->readonly) sets_seen = 0;
-    socle_err err;
-    store_conn *c;
-    if (store_acquire(s->svc->app->store, &c, &err)) {
-        imap_tagged(s, "NO [UNAVAILABLE] temporary failure");
-        return;
-    }
-    arena *command_arena = s->a;
     int failed = 0;
-    socle_buf tmp;
-    buf_init(&tmp);
+    socle_buf out;
+    buf_init(&out);
     for (size_t i = 0; i < s->n && !failed; i++) {
         if (!imap_selects(s, &set, i, uid)) continue;
         arena *ma = arena_new(16384);
@@ -299,111 +393,38 @@ void imap_cmd_fetch(imap_session *s, imap_cursor *k, int uid)
             failed = 1;
             break;
         }
-        s->a = ma;
         const char *msg = NULL;
         size_t len = 0;
         mime_part *root = NULL;
+        socle_err err;
         if (need_body) {
-            msg = imap_body(s, c, s->msgs[i].uid, &len);
-            if (!msg || mime_parse(msg, len, NULL, ma, &root, &err)) {
-                /* Stored messages were parsed at delivery; an APPENDed one too. */
-                if (!msg) failed = 1;
-                root = NULL;
+            int rc = imap_load_body(s, i, ma, &msg, &len);
+            if (rc == SOCLE_ENOTFOUND) { /* expunged by another session: nothing to say about it */
+                arena_free(ma);
+                continue;
             }
+            if (rc) failed = 1;
+            else if (mime_parse(msg, len, NULL, ma, &root, &err)) root = NULL; /* shown as one text part */
         }
-        int seen_now = sets_seen && !(s->msgs[i].flags & IMAP_SEEN);
-        if (seen_now && imap_set_flags(s, c, i, s->msgs[i].flags | IMAP_SEEN, &err)) failed = 1;
-        lines_printf(s->c, "* %zu FETCH (", i + 1);
-        int first = 1;
-#define SEP() (first ? (first = 0, (void)0) : (void)lines_write(s->c, " ", 1))
-        if (uid && !has_uid) {
-            SEP();
-            lines_printf(s->c, "UID %lld", (long long)s->msgs[i].uid);
-        }
-        for (int j = 0; j < nitems && !failed; j++) {
-            imap_item *it = &items[j];
-            SEP();
-            buf_reset(&tmp);
-            switch (it->kind) {
-            case F_FLAGS: {
+        buf_reset(&out);
+        if (!failed && imap_fetch_render(s, i, uid, items, nitems, has_uid, msg, len, root, ma, &out)) failed = 2;
+        /* \Seen only once the content could be given; its FLAGS go with it. */
+        if (!failed && sets_seen && !(s->msgs[i].flags & IMAP_SEEN)) {
+            if (imap_mark_seen(s, i)) failed = 1;
+            else if (!has_flags) {
                 char flags[128];
                 imap_flags_text(s->msgs[i].flags, flags, sizeof flags);
-                lines_printf(s->c, "FLAGS (%s)", flags);
-                break;
-            }
-            case F_UID:
-                lines_printf(s->c, "UID %lld", (long long)s->msgs[i].uid);
-                break;
-            case F_INTERNALDATE: {
-                char date[40];
-                imap_internal_date(s->msgs[i].internal_ms, date, sizeof date);
-                lines_printf(s->c, "INTERNALDATE \"%s\"", date);
-                break;
-            }
-            case F_SIZE:
-                lines_printf(s->c, "RFC822.SIZE %lld", (long long)s->msgs[i].size);
-                break;
-            case F_ENVELOPE:
-                if (root) mime_envelope(msg, root, ma, &tmp);
-                lines_printf(s->c, "ENVELOPE ");
-                if (tmp.len) lines_write(s->c, tmp.data, tmp.len);
-                else lines_printf(s->c, "(NIL NIL NIL NIL NIL NIL NIL NIL NIL NIL)");
-                break;
-            case F_BODYSTRUCTURE:
-            case F_BODY:
-                if (root) mime_bodystructure(msg, root, it->kind == F_BODYSTRUCTURE, ma, &tmp);
-                lines_printf(s->c, "%s ", it->kind == F_BODY ? "BODY" : "BODYSTRUCTURE");
-                if (tmp.len) lines_write(s->c, tmp.data, tmp.len);
-                else lines_printf(s->c, "(\"text\" \"plain\" NIL NIL NIL \"7bit\" %zu 0)", len);
-                break;
-            case F_RFC822:
-            case F_RFC822_HEADER:
-            case F_RFC822_TEXT:
-            case F_SECTION: {
-                const char *spec = it->kind == F_SECTION       ? it->section
-                                   : it->kind == F_RFC822_HEADER ? "HEADER"
-                                   : it->kind == F_RFC822_TEXT   ? "TEXT"
-                                                                 : "";
-                if (root && mime_section(msg, len, root, spec, ma, &tmp, &err)) {
-                    failed = 2;
-                    break;
-                }
-                if (!root && !*spec) buf_append(&tmp, msg, len);
-                const char *data = tmp.data ? tmp.data : "";
-                size_t dl = tmp.len;
-                if (it->offset >= 0) {
-                    size_t off = (size_t)it->offset < dl ? (size_t)it->offset : dl;
-                    data += off;
-                    dl -= off;
-                    if ((size_t)it->count < dl) dl = (size_t)it->count;
-                }
-                if (it->kind == F_SECTION) {
-                    lines_printf(s->c, "BODY[%s]", it->section);
-                    if (it->offset >= 0) lines_printf(s->c, "<%lld>", (long long)it->offset);
-                    lines_write(s->c, " ", 1);
-                } else {
-                    lines_printf(s->c, "%s ", it->kind == F_RFC822        ? "RFC822"
-                                              : it->kind == F_RFC822_HEADER ? "RFC822.HEADER"
-                                                                            : "RFC822.TEXT");
-                }
-                imap_literal_out(s, data, dl);
-                break;
-            }
+                buf_printf(&out, " FLAGS (%s)", flags);
             }
         }
-        if (seen_now && !has_flags) {
-            SEP();
-            char flags[128];
-            imap_flags_text(s->msgs[i].flags, flags, sizeof flags);
-            lines_printf(s->c, "FLAGS (%s)", flags);
+        if (!failed) {
+            lines_printf(s->c, "* %zu FETCH (", i + 1);
+            lines_write(s->c, out.data ? out.data : "", out.len);
+            lines_write(s->c, ")\r\n", 3);
         }
-#undef SEP
-        lines_printf(s->c, ")\r\n");
-        s->a = command_arena;
         arena_free(ma);
     }
-    buf_free(&tmp);
-    store_release(s->svc->app->store, c);
+    buf_free(&out);
     if (failed == 2) imap_tagged(s, "BAD bad section");
     else if (failed) imap_tagged(s, "NO [UNAVAILABLE] temporary failure");
     else imap_tagged(s, "OK %sFETCH completed", uid ? "UID " : "");
@@ -514,18 +535,18 @@ static imap_key *imap_search_key(imap_session *s, imap_cursor *k, int depth)
             key->op = K_HEADER;
             key->field = headers[i];
             key->value = imap_astring(s, k);
-            return key->value ? key : NULL;
+            return key->value && strlen(key->value) <= IMAP_SEARCH_NEEDLE_MAX ? key : NULL;
         }
     if (!strcasecmp(word, "HEADER")) {
         key->op = K_HEADER;
         key->field = imap_astring(s, k);
         key->value = key->field ? imap_astring(s, k) : NULL;
-        return key->value ? key : NULL;
+        return key->value && strlen(key->value) <= IMAP_SEARCH_NEEDLE_MAX ? key : NULL;
     }
     if (!strcasecmp(word, "BODY") || !strcasecmp(word, "TEXT")) {
         key->op = !strcasecmp(word, "BODY") ? K_BODY : K_TEXT;
         key->value = imap_astring(s, k);
-        return key->value ? key : NULL;
+        return key->value && strlen(key->value) <= IMAP_SEARCH_NEEDLE_MAX ? key : NULL;
     }
     static const struct {
         const char *name;
@@ -577,7 +598,6 @@ static imap_key *imap_search_key(imap_session *s, imap_cursor *k, int depth)
 
 typedef struct imap_eval {
     imap_session *s;
-    store_conn *c;
     size_t i;
     const char *msg; /* loaded on demand */
     size_t len;
@@ -600,7 +620,7 @@ static int imap_eval_load(imap_eval *e)
     if (!e->loaded) {
         e->loaded = 1;
         socle_err err;
-        e->msg = imap_body(e->s, e->c, e->s->msgs[e->i].uid, &e->len);
+        if (imap_load_body(e->s, e->i, e->s->a, &e->msg, &e->len)) e->msg = NULL;
         if (e->msg && mime_parse(e->msg, e->len, NULL, e->s->a, &e->root, &err)) e->root = NULL;
     }
     return e->msg && e->root;
@@ -672,26 +692,24 @@ void imap_cmd_search(imap_session *s, imap_cursor *k, int uid)
         imap_tagged(s, "BAD malformed search");
         return;
     }
-    socle_err err;
-    store_conn *c;
-    if (store_acquire(s->svc->app->store, &c, &err)) {
-        imap_tagged(s, "NO [UNAVAILABLE] temporary failure");
-        return;
-    }
-    lines_printf(s->c, "* SEARCH");
+    /* Bodies are read one by one (a store connection only for each read); the answer is sent once
+     * complete. */
+    socle_buf out;
+    buf_init(&out);
+    buf_puts(&out, "* SEARCH");
     arena *command_arena = s->a;
     for (size_t i = 0; i < s->n; i++) {
         arena *ma = arena_new(8192);
         if (!ma) break;
         s->a = ma;
-        imap_eval e = {.s = s, .c = c, .i = i};
-        if (imap_eval_key(&e, key))
-            lines_printf(s->c, " %lld", uid ? (long long)s->msgs[i].uid : (long long)(i + 1));
+        imap_eval e = {.s = s, .i = i};
+        if (imap_eval_key(&e, key)) buf_printf(&out, " %lld", uid ? (long long)s->msgs[i].uid : (long long)(i + 1));
         s->a = command_arena;
         arena_free(ma);
     }
-    lines_printf(s->c, "\r\n");
-    store_release(s->svc->app->store, c);
+    buf_puts(&out, "\r\n");
+    if (buf_ok(&out)) lines_write(s->c, out.data, out.len);
+    buf_free(&out);
     imap_tagged(s, "OK %sSEARCH completed", uid ? "UID " : "");
 }
 
@@ -731,14 +749,28 @@ void imap_cmd_store(imap_session *s, imap_cursor *k, int uid)
         imap_tagged(s, "NO [READ-ONLY] folder opened with EXAMINE");
         return;
     }
+    /* The change applies to the flags as stored now (another session may have changed them since
+     * this one's view), read under the row's lock. */
     socle_err err;
     store_conn *c = NULL;
     unsigned *before = calloc(s->n ? s->n : 1, sizeof *before);
     int rc = before ? store_acquire(s->svc->app->store, &c, &err) : SOCLE_ENOMEM;
+    const char *read_sql = c && store_conn_engine(c) == STORE_POSTGRES
+                               ? "SELECT flags FROM mss_message WHERE folder_id = $1 AND uid = $2 FOR UPDATE"
+                               : "SELECT flags FROM mss_message WHERE folder_id = $1 AND uid = $2";
+    size_t reached = 0;
     if (!rc) rc = store_tx_begin(c, &err);
-    for (size_t i = 0; !rc && i < s->n; i++) {
+    for (size_t i = 0; !rc && i < s->n; i++, reached = i) {
         before[i] = s->msgs[i].flags;
         if (!imap_selects(s, &set, i, uid)) continue;
+        store_value p[] = {STORE_V_INT(s->folder), STORE_V_INT(s->msgs[i].uid)};
+        store_rows *r = NULL;
+        rc = store_query(c, read_sql, p, 2, &r, &err);
+        if (rc) break;
+        int found = store_rows_next(r, &err) == 1;
+        if (found) s->msgs[i].flags = imap_flags_parse(store_rows_text(r, 0, NULL));
+        store_rows_free(r);
+        if (!found) continue; /* expunged meanwhile */
         unsigned f = mode > 0 ? s->msgs[i].flags | bits : mode < 0 ? s->msgs[i].flags & ~bits : bits;
         if (f != s->msgs[i].flags) rc = imap_set_flags(s, c, i, f, &err);
     }
@@ -748,9 +780,8 @@ void imap_cmd_store(imap_session *s, imap_cursor *k, int uid)
         store_release(s->svc->app->store, c);
     }
     if (rc) {
-        /* Nothing was committed: the view goes back to what the store holds. */
-        for (size_t i = 0; before && i < s->n; i++)
-            if (before[i] || !imap_selects(s, &set, i, uid)) s->msgs[i].flags = before[i];
+        /* Nothing was committed: the view goes back to what it was. */
+        for (size_t i = 0; before && i <= reached && i < s->n; i++) s->msgs[i].flags = before[i];
         free(before);
         imap_tagged(s, "NO [UNAVAILABLE] temporary failure");
         return;
@@ -808,6 +839,17 @@ void imap_cmd_copy(imap_session *s, imap_cursor *k, int uid)
         imap_flags_text(s->msgs[i].flags, flags, sizeof flags);
         /* COPY shares the stored body; a message from before shared bodies gets one now. */
         rc = ma ? mss_message_body(c, s->folder, s->msgs[i].uid, ma, &msg, &len, &body, &err) : SOCLE_ENOMEM;
+        if (rc == SOCLE_ENOTFOUND) { /* expunged by another session meanwhile */
+            rc = 0;
+            s->a = command_arena;
+            arena_free(ma);
+            continue;
+        }
+        if (!rc && body) {
+            int held = mss_body_hold(c, body, &err); /* an EXPUNGE elsewhere may be freeing it */
+            if (held < 0) rc = held;
+            else if (!held) body = 0;
+        }
         if (!rc && !body) rc = mss_body_store(c, msg, len, &body, &err);
         if (!rc) rc = mss_message_append(c, target, body, len, flags, s->msgs[i].internal_ms, NULL, &err);
         s->a = command_arena;

@@ -20,6 +20,7 @@ typedef struct imap_session {
     mss_service *svc;
     lines_conn *c;
     int authenticated;
+    int auth_failures;
     auth_subject who;
     mss_mailbox mailbox;
     /* The selected folder (folder == 0: none). */
@@ -49,6 +50,8 @@ const char *imap_astring(imap_session *s, imap_cursor *k);
 const char *imap_atom_until(imap_session *s, imap_cursor *k, const char *stop);
 /* imap_flags_text - "\\Seen \\Flagged" for the bits (static buffer of the caller). */
 void imap_flags_text(unsigned flags, char *out, size_t n);
+/* imap_flags_parse - the bits of a stored flags text ("\\Seen \\Flagged"). */
+unsigned imap_flags_parse(const char *text);
 /* imap_flag_bit - the bit of a flag name, 0 when unknown (keywords, \Recent). */
 unsigned imap_flag_bit(const char *name);
 /* imap_refresh - reload the selected folder and tell the client what changed (EXPUNGE,

@@ -123,14 +123,14 @@ int mss_mailbox_list(mss_service *svc, void *file, socle_err *err)
     store_conn *c;
     int rc = store_acquire(svc->app->store, &c, err);
     if (rc) return rc;
-    store_rows *r;
+    store_rows *r = NULL;
     rc = store_query(c, "SELECT address, kind, owner, active FROM mss_mailbox ORDER BY address", NULL, 0, &r, err);
     while (!rc && (rc = store_rows_next(r, err)) == 1) {
         fprintf(file, "%s\t%s\t%s%s\n", store_rows_text(r, 0, NULL), store_rows_text(r, 1, NULL),
                 store_rows_text(r, 2, NULL), store_rows_int(r, 3) ? "" : "\tclosed");
         rc = 0;
     }
-    if (rc >= 0 && r) store_rows_free(r);
+    if (r) store_rows_free(r);
     store_release(svc->app->store, c);
     return rc < 0 ? rc : 0;
 }
@@ -191,7 +191,7 @@ int mss_authenticate_password(mss_service *svc, const char *user, const char *pa
     who->kind = m->kind == MSS_CIT ? AUTH_KIND_PATIENT : m->kind == MSS_PER ? AUTH_KIND_PROFESSIONAL : AUTH_KIND_SYSTEM;
     snprintf(who->sub, sizeof who->sub, "%s", m->owner);
     if (m->kind != MSS_PER && m->kind != MSS_CIT) snprintf(who->structure, sizeof who->structure, "%s", m->owner);
-    snprintf(who->issuer, sizeof who->issuer, "%s", m->kind == MSS_PER || m->kind == MSS_CIT ? "mss-password" : AUTH_ISSUER_CLIENT_CERT);
+    snprintf(who->issuer, sizeof who->issuer, "%s", MSS_PASSWORD_ISSUER);
     who->expires_ms = INT64_MAX;
     return mss_load_and_check(svc, user, remote, who, m, err);
 }
@@ -219,7 +219,7 @@ int mss_authenticate_certificate(mss_service *svc, lines_conn *conn, const char 
         rc = store_acquire(svc->app->store, &c, err);
         if (rc) return rc;
         store_value p[] = {STORE_V_TEXT(id)};
-        store_rows *r;
+        store_rows *r = NULL;
         char found[MSS_ADDRESS_MAX] = "";
         int count = 0;
         rc = store_query(c, "SELECT address FROM mss_mailbox WHERE owner = $1 ORDER BY address LIMIT 2", p, 1, &r, err);

@@ -12,6 +12,8 @@
 #define MSS_ADDRESS_MAX 256
 #define MSS_MAX_RECIPIENTS 100
 #define MSS_CHANGE_SLOTS 1024
+/* The issuer recorded for a subject that logged in with a mailbox password (audit trail, policy). */
+#define MSS_PASSWORD_ISSUER "mss-password"
 #define MSS_BATCH_MAX 32 /* messages committed together at most */
 
 struct mss_job;
@@ -79,6 +81,9 @@ int mss_message_append(store_conn *c, int64_t folder, int64_t body, size_t len, 
  * body id (0 for a message stored before bodies were shared; may be NULL). SOCLE_ENOTFOUND. */
 int mss_message_body(store_conn *c, int64_t folder, int64_t uid, arena *a, const char **msg, size_t *len,
                      int64_t *body, socle_err *err);
+/* mss_body_hold - lock a stored body until the transaction ends (PostgreSQL: FOR UPDATE; SQLite's
+ * writers are serialized anyway). 1 when it exists, 0 when it is gone, or an error. */
+int mss_body_hold(store_conn *c, int64_t body, socle_err *err);
 /* mss_messages_delete - delete the messages of folder (only those flagged \Deleted when
  * only_deleted) and the bodies no folder holds any more. Inside the caller's transaction. */
 int mss_messages_delete(store_conn *c, int64_t folder, int only_deleted, socle_err *err);
@@ -160,6 +165,10 @@ int mss_deliver_generated(mss_service *svc, const char *to, const char *msg, siz
 /* mss_is_zip - does this leaf MIME part carry a ZIP (an XDM package): its type, or a .zip name? */
 struct mime_part;
 int mss_is_zip(const struct mime_part *p);
+/* mss_generated_write - mss_deliver_generated's writes inside the caller's transaction; *ours
+ * says whether it went to a local mailbox (mss_changed) or to the relay queue (mss_notify). */
+int mss_generated_write(mss_service *svc, store_conn *c, const char *to, const char *msg, size_t len, int *ours,
+                        socle_err *err);
 /* mss_notify - wake the relay worker (new entries in the queue). */
 void mss_notify(mss_service *svc);
 /* mss_changed / mss_change_count - a mailbox changed (new message, flags): IMAP sessions idling

@@ -54,8 +54,8 @@ static int relay_reply(lines_conn *c, char *text, size_t n)
 {
     for (int lines = 0; lines < 100; lines++) {
         long l = lines_read_line(c, text, n, NULL);
-        if (l < 4) return l == LINES_TOO_LONG ? 500 : 0;
-        if (text[3] != '-') return atoi(text);
+        if (l < 3) return l == LINES_TOO_LONG ? 500 : 0;
+        if (l == 3 || text[3] != '-') return atoi(text); /* "250" alone is a complete reply */
     }
     return 0;
 }
@@ -142,24 +142,47 @@ done:
 static void relay_finish(mss_service *svc, const relay_entry *e, const char *msg, size_t len, int failed,
                          const char *why)
 {
+    /* RFC 3461: a failure DSN unless the sender asked for none, or for other notices only. */
+    int notify = failed && e->sender[0] && (!e->notify[0] || strcasestr(e->notify, "FAILURE"));
+    socle_buf dsn;
+    buf_init(&dsn);
+    if (notify)
+        mss_dsn(svc, e->sender, e->recipient, "failed", failed == 2 ? "5.0.0" : "4.4.7", why, msg, len, e->envid, &dsn);
+    /* The entry leaves the queue in the same transaction as its DSN arrives: neither is lost. */
     socle_err err;
     store_conn *c;
-    if (store_acquire(svc->app->store, &c, &err)) return;
+    int ours = 0, rc = store_acquire(svc->app->store, &c, &err);
+    if (rc) {
+        buf_free(&dsn);
+        return; /* still claimed: tried again when the claim expires */
+    }
     store_value p[] = {STORE_V_INT(e->id)};
-    store_exec(c, "DELETE FROM mss_queue WHERE id = $1", p, 1, NULL, &err);
+    rc = store_tx_begin(c, &err);
+    if (!rc) rc = store_exec(c, "DELETE FROM mss_queue WHERE id = $1", p, 1, NULL, &err);
+    if (!rc && notify && buf_ok(&dsn)) {
+        socle_err why_not;
+        if (mss_generated_write(svc, c, e->sender, dsn.data, dsn.len, &ours, &why_not)) {
+            /* An undeliverable DSN (sender gone, domain out of the trust space) is dropped, logged. */
+            log_msg(LOG_WARN, "mss: DSN not delivered: %s", why_not.msg);
+            notify = 0;
+            store_tx_rollback(c);
+            rc = store_tx_begin(c, &err);
+            if (!rc) rc = store_exec(c, "DELETE FROM mss_queue WHERE id = $1", p, 1, NULL, &err);
+        }
+    }
+    if (!rc) rc = store_tx_commit(c, &err);
+    store_tx_rollback(c);
     store_release(svc->app->store, c);
+    buf_free(&dsn);
+    if (!rc && notify) {
+        if (ours) mss_changed(svc, e->sender);
+        else mss_notify(svc);
+    }
     log_line l;
     log_begin(&l, failed ? LOG_WARN : LOG_INFO, failed ? "mss relay failed" : "mss relayed");
     log_str(&l, "domain", e->domain);
     log_int(&l, "attempts", e->attempts + 1);
     log_end(&l);
-    if (!failed || !e->sender[0] || strstr(e->notify, "NEVER")) return;
-    socle_buf dsn;
-    buf_init(&dsn);
-    mss_dsn(svc, e->sender, e->recipient, "failed", failed == 2 ? "5.0.0" : "4.4.7", why, msg, len, e->envid, &dsn);
-    if (buf_ok(&dsn) && mss_deliver_generated(svc, e->sender, dsn.data, dsn.len, &err))
-        log_msg(LOG_WARN, "mss: DSN not delivered: %s", err.msg);
-    buf_free(&dsn);
 }
 
 /* relay_one - claim, send, and settle one entry. */
@@ -175,7 +198,7 @@ static void relay_one(mss_service *svc, relay_entry *e)
     size_t len = 0;
     if (!rc && changes == 1) {
         store_value p[] = {STORE_V_INT(e->id)};
-        store_rows *r;
+        store_rows *r = NULL;
         if (!store_query(c, "SELECT message FROM mss_queue WHERE id = $1", p, 1, &r, &err)) {
             if (store_rows_next(r, &err) == 1) {
                 const void *b = store_rows_blob(r, 0, &len);
@@ -216,7 +239,7 @@ static int relay_due(mss_service *svc, relay_entry *out, int64_t *next_ms)
     if (store_acquire(svc->app->store, &c, &err)) return 0;
     int64_t now = time_now_ms();
     store_value p[] = {STORE_V_INT(now)};
-    store_rows *r;
+    store_rows *r = NULL;
     int n = 0;
     if (!store_query(c,
                      "SELECT id, next_ms, attempts, sender, recipient, domain, envid, notify FROM mss_queue"
@@ -254,7 +277,7 @@ static void *relay_main(void *arg)
         if (stop) break;
         int64_t next;
         int n = relay_due(svc, batch, &next);
-        for (int i = 0; i < n && !svc->stopping; i++) relay_one(svc, &batch[i]);
+        for (int i = 0; i < n && !__atomic_load_n(&svc->stopping, __ATOMIC_ACQUIRE); i++) relay_one(svc, &batch[i]);
         if (n) continue;
         /* Sleep until the next entry is due, a delivery queues one, or we stop (at most a minute,
          * so entries queued by other nodes are seen). */

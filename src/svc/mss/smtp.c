@@ -108,6 +108,28 @@ static const char *smtp_param(const char *rest, const char *name, char *out, siz
     return NULL;
 }
 
+/* smtp_xtext - is v xtext (RFC 3461 §4): printable ASCII but '=' and '+' other than "+XX"? */
+static int smtp_xtext(const char *v)
+{
+    for (const char *p = v; *p; p++) {
+        if (*p < 33 || *p > 126 || *p == '=') return 0;
+        if (*p == '+' && !(isxdigit((unsigned char)p[1]) && isxdigit((unsigned char)p[2]))) return 0;
+    }
+    return 1;
+}
+
+/* smtp_notify_valid - NEVER, or a comma-separated list of SUCCESS, FAILURE, DELAY (RFC 3461 §4.1). */
+static int smtp_notify_valid(const char *v)
+{
+    if (!strcasecmp(v, "NEVER")) return 1;
+    char copy[64], *save;
+    snprintf(copy, sizeof copy, "%s", v);
+    int n = 0;
+    for (char *w = strtok_r(copy, ",", &save); w; w = strtok_r(NULL, ",", &save), n++)
+        if (strcasecmp(w, "SUCCESS") && strcasecmp(w, "FAILURE") && strcasecmp(w, "DELAY")) return 0;
+    return n > 0 && v[strlen(v) - 1] != ',';
+}
+
 static void smtp_ehlo(smtp_session *s, const char *args, int extended)
 {
     snprintf(s->sender.helo, sizeof s->sender.helo, "%s", args && *args ? args : "unknown");
@@ -192,7 +214,9 @@ static void smtp_auth(smtp_session *s, const char *args)
                 smtp_reply(s, "501 5.5.2 malformed %s response", mech);
             } else {
                 rc = mss_authenticate_token(s->svc, user, token, remote, &s->sender.who, &s->sender.mailbox, &err);
-                if (rc) {
+                if (rc && rc != SOCLE_EUNAUTHORIZED) {
+                    smtp_reply(s, "454 4.7.0 temporary authentication failure");
+                } else if (rc) {
                     /* RFC 7628 §3.2.2: an error challenge, then the client's dummy response. */
                     static const char status[] = "{\"status\":\"invalid_token\",\"schemes\":\"bearer\",\"scope\":\"\"}";
                     char enc[128];
@@ -207,7 +231,8 @@ static void smtp_auth(smtp_session *s, const char *args)
         long l = smtp_read_response(s, initial, resp, SMTP_LINE_MAX);
         if (l >= 0) {
             rc = mss_authenticate_certificate(s->svc, s->c, l ? resp : NULL, &s->sender.who, &s->sender.mailbox, &err);
-            if (rc) smtp_reply(s, "535 5.7.8 no client certificate of a mailbox of this operator");
+            if (rc && rc != SOCLE_EUNAUTHORIZED) smtp_reply(s, "454 4.7.0 temporary authentication failure");
+            else if (rc) smtp_reply(s, "535 5.7.8 no client certificate of a mailbox of this operator");
         }
     } else if (!strcasecmp(mech, "PLAIN") && s->svc->allow_password) {
         long l = smtp_read_response(s, initial, resp, SMTP_LINE_MAX);
@@ -220,7 +245,8 @@ static void smtp_auth(smtp_session *s, const char *args)
                 smtp_reply(s, "501 5.5.2 malformed PLAIN response");
             } else {
                 rc = mss_authenticate_password(s->svc, user, pass, remote, &s->sender.who, &s->sender.mailbox, &err);
-                if (rc) smtp_reply(s, "535 5.7.8 Authentication credentials invalid");
+                if (rc && rc != SOCLE_EUNAUTHORIZED) smtp_reply(s, "454 4.7.0 temporary authentication failure");
+                else if (rc) smtp_reply(s, "535 5.7.8 Authentication credentials invalid");
             }
         }
     } else {
@@ -299,6 +325,13 @@ static void smtp_mail(smtp_session *s, const char *args)
             smtp_reply(s, "553 5.7.1 you may only send as %s", s->sender.mailbox.address);
             return;
         }
+    } else if (from[0] && (!strcmp(domain, s->svc->citizen_domain) || !strcmp(domain, s->svc->domain) ||
+                           (strlen(domain) > strlen(s->svc->domain) &&
+                            !strcmp(domain + strlen(domain) - strlen(s->svc->domain), s->svc->domain) &&
+                            domain[strlen(domain) - strlen(s->svc->domain) - 1] == '.'))) {
+        mss_audit(s->svc, NULL, "relay", "denied", NULL, lines_remote_addr(s->c), "peer sending as this operator");
+        smtp_reply(s, "550 5.7.1 %s is a domain of this operator: another operator cannot send for it", domain);
+        return;
     } else if (from[0] && !mss_trust_has(s->svc->trust, domain)) {
         mss_audit(s->svc, NULL, "relay", "denied", NULL, lines_remote_addr(s->c), "sender domain outside the trust space");
         smtp_reply(s, "550 5.7.1 sender domain %s is not in the MSSanté trust space", domain);
@@ -307,7 +340,17 @@ static void smtp_mail(smtp_session *s, const char *args)
     smtp_reset(s);
     snprintf(s->sender.from, sizeof s->sender.from, "%s", from);
     snprintf(s->env.from, sizeof s->env.from, "%s", from);
-    if (smtp_param(rest, "ENVID", val, sizeof val)) snprintf(s->env.envid, sizeof s->env.envid, "%s", val);
+    if (smtp_param(rest, "ENVID", val, sizeof val)) {
+        if (!smtp_xtext(val) || strlen(val) > 100) {
+            smtp_reply(s, "501 5.5.4 ENVID must be xtext (RFC 3461)");
+            return;
+        }
+        snprintf(s->env.envid, sizeof s->env.envid, "%s", val);
+    }
+    if (smtp_param(rest, "RET", val, sizeof val) && strcasecmp(val, "FULL") && strcasecmp(val, "HDRS")) {
+        smtp_reply(s, "501 5.5.4 RET must be FULL or HDRS");
+        return;
+    }
     if (smtp_param(rest, "RET", val, sizeof val)) snprintf(s->env.ret, sizeof s->env.ret, "%s", val);
     s->in_mail = 1;
     smtp_reply(s, "250 2.1.0 sender ok");
@@ -348,8 +391,13 @@ static void smtp_rcpt(smtp_session *s, const char *args)
             return;
         }
     snprintf(s->env.rcpt[s->env.nrcpt], sizeof s->env.rcpt[0], "%s", to);
-    if (smtp_param(rest, "NOTIFY", val, sizeof val))
+    if (smtp_param(rest, "NOTIFY", val, sizeof val)) {
+        if (!smtp_notify_valid(val)) {
+            smtp_reply(s, "501 5.5.4 NOTIFY must be NEVER or a list of SUCCESS, FAILURE, DELAY");
+            return;
+        }
         snprintf(s->env.notify[s->env.nrcpt], sizeof s->env.notify[0], "%s", val);
+    }
     s->env.nrcpt++;
     smtp_reply(s, "250 2.1.5 recipient ok");
 }
@@ -409,6 +457,11 @@ static void smtp_data(smtp_session *s)
             continue;
         }
         if (l == 1 && line[0] == '.') break;
+        if (memchr(line, '\r', (size_t)l)) {
+            /* A CR not followed by LF: another server could read it as a line end (smuggling). */
+            if (!refusal) refusal = "550 5.6.0 bare CR in the message refused (RFC 5321 section 2.3.8)";
+            continue;
+        }
         const char *p = line[0] == '.' ? line + 1 : line;
         size_t pl = line[0] == '.' ? (size_t)l - 1 : (size_t)l;
         if (refusal) continue;
@@ -455,9 +508,9 @@ static void smtp_run(lines_conn *c, mss_service *svc, int submission)
             smtp_reply(s, "500 5.5.2 line too long");
             continue;
         }
-        if ((size_t)l != strlen(s->line)) {
+        if ((size_t)l != strlen(s->line) || memchr(s->line, '\r', (size_t)l)) {
             s->errors++;
-            smtp_reply(s, "500 5.5.2 NUL in command");
+            smtp_reply(s, "500 5.5.2 NUL or bare CR in command");
             continue;
         }
         char *line = s->line;

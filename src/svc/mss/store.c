@@ -57,6 +57,13 @@ const store_migration mss_migrations[] = {
      "CREATE TABLE mss_body (id BIGSERIAL PRIMARY KEY, body BYTEA NOT NULL);"
      "ALTER TABLE mss_message ADD COLUMN body_id BIGINT;"
      "CREATE INDEX mss_message_body ON mss_message(body_id);"},
+    /* The last UIDVALIDITY given: a folder deleted and created again gets a new one, even within
+     * the same second (RFC 3501 §2.3.1.1). */
+    {3, "mss uidvalidity sequence", NULL,
+     "CREATE TABLE mss_sequence (name TEXT PRIMARY KEY, value INTEGER NOT NULL);"
+     "INSERT INTO mss_sequence (name, value) SELECT 'uidvalidity', COALESCE(MAX(uidvalidity), 0) FROM mss_folder;",
+     "CREATE TABLE mss_sequence (name TEXT PRIMARY KEY, value BIGINT NOT NULL);"
+     "INSERT INTO mss_sequence (name, value) SELECT 'uidvalidity', COALESCE(MAX(uidvalidity), 0) FROM mss_folder;"},
 };
 const size_t mss_migrations_count = sizeof mss_migrations / sizeof mss_migrations[0];
 
@@ -105,7 +112,7 @@ int mss_mailbox_get(store_conn *c, const char *address, mss_mailbox *out, socle_
     snprintf(lower, sizeof lower, "%s", address);
     mss_lower(lower);
     store_value p[] = {STORE_V_TEXT(lower)};
-    store_rows *r;
+    store_rows *r = NULL;
     int rc = store_query(c, "SELECT address, kind, owner, display, password_hash, active FROM mss_mailbox WHERE address = $1",
                          p, 1, &r, err);
     if (rc) return rc;
@@ -128,16 +135,26 @@ int mss_mailbox_get(store_conn *c, const char *address, mss_mailbox *out, socle_
 
 int mss_folder_id(store_conn *c, const char *address, const char *name, int create, int64_t *id, socle_err *err)
 {
-    store_value p[] = {STORE_V_TEXT(address), STORE_V_TEXT(name), STORE_V_INT(time_now_ms() / 1000)};
+    store_value p[] = {STORE_V_TEXT(address), STORE_V_TEXT(name)};
     int rc = store_query_int(c, "SELECT id FROM mss_folder WHERE address = $1 AND name = $2", p, 2, id, err);
     if (rc != SOCLE_ENOTFOUND || !create) {
         if (rc == SOCLE_ENOTFOUND) socle_err_set(err, SOCLE_ENOTFOUND, "no such folder");
         return rc;
     }
-    rc = store_exec(c,
-                    "INSERT INTO mss_folder (address, name, uidvalidity, uidnext) VALUES ($1, $2, $3, 1)"
-                    " ON CONFLICT (address, name) DO NOTHING",
-                    p, 3, NULL, err);
+    /* UIDVALIDITY: the seconds now, or one more than the last one given when that is later. */
+    int64_t validity = 0;
+    store_value now[] = {STORE_V_INT(time_now_ms() / 1000)};
+    rc = store_query_int(c,
+                         store_conn_engine(c) == STORE_POSTGRES
+                             ? "UPDATE mss_sequence SET value = GREATEST(value + 1, $1) WHERE name = 'uidvalidity' RETURNING value"
+                             : "UPDATE mss_sequence SET value = MAX(value + 1, $1) WHERE name = 'uidvalidity' RETURNING value",
+                         now, 1, &validity, err);
+    store_value q[] = {STORE_V_TEXT(address), STORE_V_TEXT(name), STORE_V_INT(validity)};
+    if (!rc)
+        rc = store_exec(c,
+                        "INSERT INTO mss_folder (address, name, uidvalidity, uidnext) VALUES ($1, $2, $3, 1)"
+                        " ON CONFLICT (address, name) DO NOTHING",
+                        q, 3, NULL, err);
     if (!rc) rc = store_query_int(c, "SELECT id FROM mss_folder WHERE address = $1 AND name = $2", p, 2, id, err);
     return rc;
 }
@@ -152,7 +169,7 @@ int mss_message_body(store_conn *c, int64_t folder, int64_t uid, arena *a, const
                      int64_t *body, socle_err *err)
 {
     store_value p[] = {STORE_V_INT(folder), STORE_V_INT(uid)};
-    store_rows *r;
+    store_rows *r = NULL;
     int rc = store_query(c,
                          "SELECT COALESCE(b.body, m.body), m.body_id FROM mss_message m LEFT JOIN mss_body b ON b.id = m.body_id"
                          " WHERE m.folder_id = $1 AND m.uid = $2",
@@ -176,6 +193,17 @@ int mss_message_body(store_conn *c, int64_t folder, int64_t uid, arena *a, const
     return rc;
 }
 
+int mss_body_hold(store_conn *c, int64_t body, socle_err *err)
+{
+    store_value p[] = {STORE_V_INT(body)};
+    int64_t id;
+    int rc = store_query_int(c,
+                             store_conn_engine(c) == STORE_POSTGRES ? "SELECT id FROM mss_body WHERE id = $1 FOR UPDATE"
+                                                                    : "SELECT id FROM mss_body WHERE id = $1",
+                             p, 1, &id, err);
+    return rc == SOCLE_ENOTFOUND ? 0 : rc ? rc : 1;
+}
+
 int mss_messages_delete(store_conn *c, int64_t folder, int only_deleted, socle_err *err)
 {
     store_value p[] = {STORE_V_INT(folder)};
@@ -183,10 +211,11 @@ int mss_messages_delete(store_conn *c, int64_t folder, int only_deleted, socle_e
     char sql[300];
     snprintf(sql, sizeof sql, "SELECT DISTINCT body_id FROM mss_message WHERE folder_id = $1 AND body_id IS NOT NULL%s",
              cond);
-    store_rows *r;
+    store_rows *r = NULL;
     int64_t *ids = NULL;
     size_t n = 0, cap = 0;
     int rc = store_query(c, sql, p, 1, &r, err);
+    int have_rows = rc == 0;
     while (!rc && (rc = store_rows_next(r, err)) == 1) {
         if (n == cap) {
             cap = cap ? cap * 2 : 64;
@@ -200,13 +229,17 @@ int mss_messages_delete(store_conn *c, int64_t folder, int only_deleted, socle_e
         ids[n++] = store_rows_int(r, 0);
         rc = 0;
     }
-    if (rc >= 0 && r) store_rows_free(r);
+    if (have_rows) store_rows_free(r);
     if (rc > 0) rc = 0;
     snprintf(sql, sizeof sql, "DELETE FROM mss_message WHERE folder_id = $1%s", cond);
     if (!rc) rc = store_exec(c, sql, p, 1, NULL, err);
-    /* The bodies no other folder holds. */
+    /* The bodies no other folder holds. The body is locked first (mss_body_hold), so that a COPY
+     * adding a holder in another transaction is either seen by the check or finds the body gone. */
     for (size_t i = 0; !rc && i < n; i++) {
         store_value b[] = {STORE_V_INT(ids[i])};
+        int held = mss_body_hold(c, ids[i], err);
+        if (held < 0) rc = held;
+        if (held <= 0) continue;
         rc = store_exec(c,
                         "DELETE FROM mss_body WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM mss_message WHERE body_id = $1)",
                         b, 1, NULL, err);
@@ -252,7 +285,8 @@ static int mss_rule(void *ctx, const auth_subject *s, auth_action a, const auth_
         snprintf(reason, n, "mailbox closed");
         return AUTH_DENY;
     }
-    int cert = !strcmp(s->issuer, AUTH_ISSUER_CLIENT_CERT);
+    /* A structure's mailbox: its certificate, or its password (which only the operator sets). */
+    int cert = !strcmp(s->issuer, AUTH_ISSUER_CLIENT_CERT) || !strcmp(s->issuer, MSS_PASSWORD_ISSUER);
     switch (m->kind) {
     case MSS_PER:
         if (s->kind == AUTH_KIND_PROFESSIONAL && !strcmp(s->sub, m->owner)) return AUTH_ALLOW;

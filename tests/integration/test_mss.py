@@ -875,3 +875,64 @@ def test_mss_stop_with_stalled_reader(ctx):
     time.sleep(1)
     m.srv.stop_ok()
     m.srv.start()
+
+
+def test_mss_certificate_and_password_logins(ctx):
+    """AUTH EXTERNAL / AUTHENTICATE EXTERNAL with a professional's client certificate of the test
+    PKI; passwords (PLAIN, LOGIN) only once the operator allows them, and only over TLS; EXAMINE
+    is read-only."""
+    m = _mss(ctx)
+    m.cli("pki", "client", "--kind", "professional", "--id", PRO_A, "--name", "cps-" + PRO_A)
+    pem = os.path.join(m.data, "pki", "clients", "cps-" + PRO_A)
+    tls = ssl.create_default_context(cafile=os.path.join(m.data, "pki", "ca.pem"))
+    tls.load_cert_chain(pem + ".pem", pem + ".key")
+    s = smtplib.SMTP("127.0.0.1", m.ports["submission"], timeout=30)
+    s.ehlo("x")
+    s.starttls(context=tls)
+    s.ehlo("x")
+    code, _ = s.docmd("AUTH", "EXTERNAL " + base64.b64encode(m.a.encode()).decode())
+    assert code == 235, code
+    assert s.send_message(_message(m.a, m.b, "par carte CPS")) == {}
+    s.quit()
+    c = imaplib.IMAP4("127.0.0.1", m.ports["imap"], timeout=30)
+    c.starttls(ssl_context=tls)
+    typ, _ = c.authenticate("EXTERNAL", lambda _: m.a.encode())
+    assert typ == "OK"
+    typ, _ = c.select("Sent", readonly=True)
+    assert any(b"par carte CPS" in raw for _, raw, _ in _inbox(m, m.tok_a, m.a, "Sent"))
+    typ, data = c.store("1", "+FLAGS", "(\\Deleted)")
+    assert typ == "NO" and b"READ-ONLY" in data[0], (typ, data)
+    c.logout()
+    # Passwords: a mailbox with one, the operator allowing them.
+    pw = harness.uid(16)
+    ctx.env.secrets.add(pw)
+    box = m.mailbox("ORG", FINESS, "secretariat-%s@%s" % (harness.uid(4), DOMAIN), password=pw)
+    m.srv.stop_ok()
+    m.srv.flags += ["--mss-allow-password", "true"]
+    try:
+        m.srv.start()
+        s = m.smtp()
+        s.login(box, pw)  # AUTH PLAIN over TLS
+        assert s.send_message(_message(box, m.b, "par mot de passe")) == {}
+        s.quit()
+        c = imaplib.IMAP4("127.0.0.1", m.ports["imap"], timeout=30)
+        c.starttls(ssl_context=m.ssl())
+        typ, _ = c.login(box, pw)
+        assert typ == "OK"
+        c.logout()
+        c = imaplib.IMAP4("127.0.0.1", m.ports["imap"], timeout=30)
+        c.starttls(ssl_context=m.ssl())
+        try:
+            c.login(box, "wrong")
+            raise AssertionError("a wrong password was accepted")
+        except imaplib.IMAP4.error:
+            pass
+        c.shutdown()
+        s = smtplib.SMTP("127.0.0.1", m.ports["submission"], timeout=30)
+        code, text = s.ehlo("x")
+        assert b"AUTH" not in text  # never before TLS
+        s.quit()
+    finally:
+        m.srv.stop_ok()
+        m.srv.flags = [f for f in m.srv.flags if f not in ("--mss-allow-password", "true")]
+        m.srv.start()

@@ -865,3 +865,32 @@ void imap_cmd_copy(imap_session *s, imap_cursor *k, int uid)
     mss_changed(s->svc, s->mailbox.address);
     imap_tagged(s, "OK %sCOPY completed", uid ? "UID " : "");
 }
+
+/* ---- parsing without a session (fuzzing) ----------------------------------------------------- */
+
+int imap_parse_arguments(const char *text, size_t len)
+{
+    imap_session s;
+    memset(&s, 0, sizeof s);
+    s.a = arena_new(4096);
+    if (!s.a) return -1;
+    int ok = 0;
+    /* As FETCH: a sequence set, then attributes. */
+    imap_cursor k = {text, text + len};
+    imap_set set;
+    imap_item items[IMAP_MAX_ITEMS];
+    int nitems;
+    const char *settext = imap_atom_until(&s, &k, "");
+    if (settext && !imap_set_parse(&s, settext, &set) && !imap_fetch_items(&s, &k, items, &nitems)) {
+        ok |= 1;
+        (void)imap_set_has(&set, 1, 10);
+    }
+    /* As SEARCH. */
+    k = (imap_cursor){text, text + len};
+    if (imap_search_list(&s, &k, 0, 0)) ok |= 2;
+    /* As a list of strings (LOGIN, SELECT, LIST, STATUS, APPEND arguments). */
+    k = (imap_cursor){text, text + len};
+    for (int i = 0; i < 64 && imap_astring(&s, &k); i++) ok |= 4;
+    arena_free(s.a);
+    return ok;
+}

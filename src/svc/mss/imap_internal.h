@@ -65,6 +65,10 @@ void imap_cmd_fetch(imap_session *s, imap_cursor *k, int uid);
 void imap_cmd_search(imap_session *s, imap_cursor *k, int uid);
 void imap_cmd_store(imap_session *s, imap_cursor *k, int uid);
 void imap_cmd_copy(imap_session *s, imap_cursor *k, int uid);
+/* imap_parse_arguments - run the argument parsers (sequence sets and FETCH attributes, SEARCH
+ * keys, strings and literals) over text without a session or a store: for the fuzz target. Returns
+ * a bit set of what parsed. */
+int imap_parse_arguments(const char *text, size_t len);
 /* imap_internal_date - "17-Jul-1996 02:44:25 +0000". */
 void imap_internal_date(int64_t ms, char *out, size_t n);
 

@@ -59,9 +59,17 @@ typedef struct demo_oidc_info {
     char idnps[32];            /* a professional of the demo directory */
     char activation_code[20];  /* their e-CPS activation code (fresh at each start) */
     char client_secret[44];    /* of the client demo-rp (fresh at each start) */
+    char mailbox[256];         /* MSSanté: the professional's mailbox ("" when MSSanté is off) */
+    char citizen_mailbox[256]; /* MSSanté: demo-patient-1's citizen mailbox */
 } demo_oidc_info;
 /* demo_oidc - import the synthetic demo directory, (re)register the client demo-rp and enrol the
  * directory's first professional in e-CPS. */
 int demo_oidc(socle_app *app, demo_oidc_info *info, socle_err *err);
+/* demo_mss_defaults - the MSSanté settings `socle demo` uses unless configured otherwise: domain
+ * mss.demo.socle.test, relay 127.0.0.1:2525, submission 127.0.0.1:2587, IMAP 127.0.0.1:2143. */
+int demo_mss_defaults(socle_config *cfg, socle_err *err);
+/* demo_mss - the demo mailboxes (the demo professional's, demo-patient-1's citizen mailbox) and a
+ * trust space holding the demo domain, unless there; fills info's mailbox fields. */
+int demo_mss(socle_app *app, demo_oidc_info *info, socle_err *err);
 
 #endif

@@ -9,8 +9,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/app.h"
+#include "svc/mss/mss.h"
+#include "svc/svc.h"
 #include "svc/annuaire/generate.h"
 #include "svc/annuaire/import.h"
 #include "svc/annuaire/keys.h"
@@ -183,5 +186,41 @@ int demo_oidc(socle_app *app, demo_oidc_info *info, socle_err *err)
                             .nredirect_uris = 1, .logout_uris = {logout}, .nlogout_uris = 1};
     if (!rc) rc = psc_client_add(app->store, &spec, info->client_secret, err);
     if (!rc && info->idnps[0]) rc = psc_enrol(app->store, info->idnps, info->activation_code, err);
+    return rc;
+}
+
+int demo_mss_defaults(socle_config *cfg, socle_err *err)
+{
+    static const char *const defaults[][2] = {{"mss_domain", "mss.demo.socle.test"},
+                                              {"smtp_listen", "127.0.0.1:2525"},
+                                              {"submission_listen", "127.0.0.1:2587"},
+                                              {"imap_listen", "127.0.0.1:2143"}};
+    for (size_t i = 0; i < sizeof defaults / sizeof defaults[0]; i++)
+        if (!config_get(cfg, defaults[i][0]) && config_set(cfg, defaults[i][0], defaults[i][1], err)) return err->code;
+    return 0;
+}
+
+int demo_mss(socle_app *app, demo_oidc_info *info, socle_err *err)
+{
+    const char *domain = config_get(app->config, "mss_domain");
+    if (!domain || !info->idnps[0]) return 0;
+    /* The trust space: the demo operator itself, written once (the operator may edit it). */
+    const char *trust = config_get(app->config, "mss_trust_file");
+    FILE *f = trust && access(trust, F_OK) ? fopen(trust, "w") : NULL;
+    if (f) {
+        fprintf(f, "# MSSanté trust space of the demo: one operator domain per line\n%s\n", domain);
+        fclose(f);
+    }
+    char address[256];
+    snprintf(address, sizeof address, "demo.pro@%s", domain);
+    mss_mailbox_spec pro = {.address = address, .kind = "PER", .owner = info->idnps, .display = "DEMO professional"};
+    int rc = mss_mailbox_add(svc_mss(app), &pro, info->mailbox, sizeof info->mailbox, err);
+    if (rc == SOCLE_ECONFLICT) snprintf(info->mailbox, sizeof info->mailbox, "%s", address), rc = 0;
+    mss_mailbox_spec patient = {.kind = "CIT", .owner = "185057512345673", .display = "DEMO-MARTIN Jean"};
+    const char *citizen = config_get(app->config, "mss_citizen_domain");
+    if (citizen) snprintf(address, sizeof address, "%s@%s", patient.owner, citizen);
+    else snprintf(address, sizeof address, "%s@patient.%s", patient.owner, domain);
+    if (!rc) rc = mss_mailbox_add(svc_mss(app), &patient, info->citizen_mailbox, sizeof info->citizen_mailbox, err);
+    if (rc == SOCLE_ECONFLICT) snprintf(info->citizen_mailbox, sizeof info->citizen_mailbox, "%s", address), rc = 0;
     return rc;
 }

@@ -42,6 +42,16 @@ static void serve_print_demo(socle_app *app, const demo_oidc_info *oidc)
            "                   with the code %s (24 h)\n\n",
            app->fhir_base, app->fhir_base, app->public_url, app->public_url, token, app->fhir_base, app->public_url,
            oidc->client_secret, oidc->idnps, app->public_url, oidc->activation_code);
+    if (oidc->mailbox[0])
+        printf("  MSSanté (STARTTLS required; CA: %s/pki/ca.pem)\n"
+               "    submission     %s   AUTH XOAUTH2 with a token of professional %s\n"
+               "    IMAP           %s\n"
+               "    relay          %s   (other operators, mutual TLS)\n"
+               "    mailboxes      %s (professional), %s (patient)\n"
+               "    token          build/socle token issue --data %s --sub %s --kind professional --profession 10\n\n",
+               config_get(app->config, "data"), config_get(app->config, "submission_listen"), oidc->idnps,
+               config_get(app->config, "imap_listen"), config_get(app->config, "smtp_listen"), oidc->mailbox,
+               oidc->citizen_mailbox, config_get(app->config, "data"), oidc->idnps);
     fflush(stdout);
     free(token);
 }
@@ -51,7 +61,7 @@ int cli_serve(int argc, char **argv, int demo)
     socle_config *cfg = app_load_config(argc, argv, NULL);
     if (!cfg) return 2;
     socle_err err;
-    if (demo && config_set(cfg, "mode", "demo", &err)) {
+    if (demo && (config_set(cfg, "mode", "demo", &err) || demo_mss_defaults(cfg, &err))) {
         fprintf(stderr, "socle: %s\n", err.msg);
         config_free(cfg);
         return 2;
@@ -78,7 +88,8 @@ int cli_serve(int argc, char **argv, int demo)
     }
     int status = 0;
     demo_oidc_info oidc;
-    if (demo && (pki_init(data, NULL, &err) || demo_load(&app, &err) || demo_oidc(&app, &oidc, &err))) {
+    if (demo && (pki_init(data, NULL, &err) || demo_load(&app, &err) || demo_oidc(&app, &oidc, &err) ||
+                 demo_mss(&app, &oidc, &err))) {
         fprintf(stderr, "socle: demo setup failed: %s\n", err.msg);
         status = 1;
     }

@@ -333,8 +333,11 @@ def test_demo(ctx):
     env = ctx.env
     data = os.path.join(env.root, "demo-%d" % env.next_seq())  # socle demo creates it
     db = env.new_db(data) if env.db_kind == "postgres" else "sqlite:" + os.path.join(data, "socle.db")
+    # The demo's MSSanté listeners on free ports (its defaults, 2525/2587/2143, may be taken).
+    mail = ["--smtp-listen", "127.0.0.1:%d" % harness.free_port(), "--submission-listen",
+            "127.0.0.1:%d" % harness.free_port(), "--imap-listen", "127.0.0.1:%d" % harness.free_port()]
     for run in (1, 2):
-        srv = env.server(data, db, name="demo", command="demo")
+        srv = env.server(data, db, mail, name="demo", command="demo")
         out = ""
         deadline = time.time() + 30
         while time.time() < deadline:
@@ -374,6 +377,10 @@ def test_demo(ctx):
         m = re.search(r"client\s+demo-rp / (\S+)", out)
         a = re.search(r"professional (\S+): activate.*?with the code (\S+)", out, re.S)
         assert m and a, "socle demo prints the OpenID Connect client and e-CPS code: %s" % harness.short(out, 800)
+        # MSSanté: the demo professional's and demo-patient-1's mailboxes, the listeners.
+        assert "demo.pro@mss.demo.socle.test" in out and "185057512345673@patient.mss.demo.socle.test" in out, \
+            "socle demo prints its MSSanté mailboxes: %s" % harness.short(out, 1500)
+        assert mail[3] in out and mail[5] in out, "socle demo prints its MSSanté listeners"
         env.secrets.add(m.group(1))
         assert c.get("/fhir/Practitioner/" + a.group(1)).json["id"] == a.group(1)
         r = c.post("/oidc/ecps/activate", body="idnps=%s&activation_code=%s" % (a.group(1), a.group(2)),

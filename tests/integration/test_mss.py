@@ -936,3 +936,18 @@ def test_mss_certificate_and_password_logins(ctx):
         m.srv.stop_ok()
         m.srv.flags = [f for f in m.srv.flags if f not in ("--mss-allow-password", "true")]
         m.srv.start()
+
+
+def test_mss_indicators(ctx):
+    """Messages and attachments count for the steering indicators: per day, structure, couloir
+    (professional / patient), sent / received; only the admin and auditor roles read them."""
+    m = _mss(ctx)
+    with m.smtp(m.tok_a, m.a) as s:
+        s.send_message(_message(m.a, m.b, "compté", xdm=_xdm(_cda())))
+    counts = m.admin.get("/mss/v1/indicators?since=2026-01-01", validate=False).json["counts"]
+    sent = [c for c in counts if c["direction"] == "sent" and c["couloir"] == "professional"]
+    received = [c for c in counts if c["direction"] == "received"]
+    assert sent and sum(c["messages"] for c in sent) >= 1 and sum(c["attachments"] for c in sent) >= 1, counts
+    assert received and any(c["couloir"] == "patient" for c in counts), counts
+    m.srv.client(m.tok_a).get("/mss/v1/indicators", expect=403)
+    m.admin.get("/mss/v1/indicators?since=hier", expect=400)

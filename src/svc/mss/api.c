@@ -5,6 +5,7 @@
  *                                the CDA documents of the message's IHE XDM packages, with their metadata
  *   GET  .../documents/{n}       one document's bytes
  *   POST /mss/v1/messages        send a message; with a CDA document, the operator builds its XDM package
+ *   GET  /mss/v1/indicators      messages and attachments per day, structure, couloir, sent/received
  * Every call carries a bearer token (or, over HTTPS, a client certificate); a mailbox is reached only
  * through the policy engine's "mss-mailbox" rule, and each access is audited. */
 #include <stdio.h>
@@ -396,6 +397,60 @@ static void api_send(void *ctx, http_request *req, http_response *res)
     res->content_type = "application/json";
 }
 
+/* ---- the steering indicators ---------------------------------------------------------------- */
+
+/* api_indicators - the message counters per day, structure, couloir and direction, for the
+ * steering indicators (roles admin or auditor); ?since=YYYY-MM-DD narrows them. */
+static void api_indicators(void *ctx, http_request *req, http_response *res)
+{
+    mss_service *svc = ctx;
+    auth_subject who;
+    if (api_subject(svc, req, res, &who)) return;
+    if (!auth_has_role(&who, "admin") && !auth_has_role(&who, "auditor")) {
+        http_respond_status(req, res, 403, "forbidden", "the indicators are for the admin and auditor roles");
+        return;
+    }
+    const char *since = http_query(req, "since");
+    if (since && (strlen(since) != 10 || !time_valid_fhir_date(since))) {
+        http_respond_status(req, res, 400, "invalid", "since: a date YYYY-MM-DD");
+        return;
+    }
+    socle_err err;
+    store_conn *c;
+    if (store_acquire(svc->app->store, &c, &err)) {
+        http_respond_error(req, res, &err);
+        return;
+    }
+    store_value p[] = {STORE_V_TEXT(since ? since : "0000-00-00")};
+    store_rows *r = NULL;
+    int rc = store_query(c,
+                         "SELECT day, structure, couloir, direction, messages, attachments FROM mss_count"
+                         " WHERE day >= $1 ORDER BY day, structure, couloir, direction",
+                         p, 1, &r, &err);
+    json_t *list = json_array();
+    while (!rc && (rc = store_rows_next(r, &err)) == 1) {
+        json_array_append_new(list, json_pack("{s:s,s:s,s:s,s:s,s:I,s:I}", "day", store_rows_text(r, 0, NULL),
+                                              "structure", store_rows_text(r, 1, NULL), "couloir",
+                                              store_rows_text(r, 2, NULL), "direction", store_rows_text(r, 3, NULL),
+                                              "messages", (json_int_t)store_rows_int(r, 4), "attachments",
+                                              (json_int_t)store_rows_int(r, 5)));
+        rc = 0;
+    }
+    if (r) store_rows_free(r);
+    store_release(svc->app->store, c);
+    if (rc < 0) {
+        json_decref(list);
+        http_respond_error(req, res, &err);
+        return;
+    }
+    json_t *out = json_pack("{s:o}", "counts", list);
+    char *text = json_dumps(out, JSON_COMPACT);
+    json_decref(out);
+    buf_puts(&res->body, text ? text : "{}");
+    free(text);
+    res->content_type = "application/json";
+}
+
 int mss_register(mss_service *svc, http_router *router)
 {
     int rc = http_route(router, "GET", "/mss/v1/annuaire", "mss.annuaire", api_annuaire, svc);
@@ -406,5 +461,6 @@ int mss_register(mss_service *svc, http_router *router)
         rc = http_route(router, "GET", "/mss/v1/mailboxes/{address}/folders/{folder}/messages/{uid}/documents/{n}",
                         "mss.document", api_document, svc);
     if (!rc) rc = http_route(router, "POST", "/mss/v1/messages", "mss.send", api_send, svc);
+    if (!rc) rc = http_route(router, "GET", "/mss/v1/indicators", "mss.indicators", api_indicators, svc);
     return rc;
 }

@@ -1,6 +1,7 @@
 """test_ins.py - the INS service: the synthetic reference base (generate, import with its report),
-the INSi teleservice (00/01/02 by traits and by carte Vitale, verification, bad input, who may
-call, audit and usage counters), and the RNIV rules on FHIR Patient writes."""
+the INSi teleservice (00/01/02 by traits and by carte Vitale, verification, past INS in
+insHistorique, bad input, who may call, audit and usage counters), and the RNIV rules on FHIR
+Patient writes."""
 
 import csv
 import io
@@ -75,9 +76,15 @@ def test_generate_is_deterministic_and_valid(ctx):
     rows = list(csv.DictReader(open(a, encoding="utf-8")))
     assert len(rows) == 5000
     assert list(rows[0].keys()) == ["matricule", "oid", "nom_naissance", "prenoms", "sexe", "date_naissance",
-                                    "lieu_naissance", "matricule_ouvrant_droit", "rang_naissance"]
+                                    "lieu_naissance", "matricule_ouvrant_droit", "rang_naissance", "ins_historique"]
     places = set()
+    with_past = 0
     for r in rows:
+        if r["ins_historique"]:  # an earlier NIA of a person with a NIR
+            past, oid = r["ins_historique"].split(":")
+            assert key(past[:13]) == past[13:] and past[0] in "78" and r["matricule"][0] in "12", r
+            assert oid == OID_TEST
+            with_past += 1
         m = r["matricule"]
         assert len(m) == 15 and key(m[:13]) == m[13:], "bad key: %s" % m
         assert r["oid"] == OID_TEST, "synthetic data must use the test OID"
@@ -91,6 +98,7 @@ def test_generate_is_deterministic_and_valid(ctx):
             assert key(o[:13]) == o[13:]
     assert {"2A", "2B", "97", "99"} <= places, "Corsica, overseas and abroad births expected: %s" % sorted(places)
     assert any(r["rang_naissance"] == "2" for r in rows), "twins expected"
+    assert 10 <= with_past <= 150, "about 1 %% of the persons have a past INS: %d" % with_past
     assert any(any(ch in r["nom_naissance"] + r["prenoms"] for ch in "ÉÈÀÇËÏÔÎÛÜ") for r in rows), "accents expected"
     bad = ctx.env.cli("ins", "generate", "--count", "0", "--out", a, check=False)
     assert bad.returncode == 2 and "--count" in bad.stderr
@@ -180,6 +188,74 @@ def test_insi_verification(ctx):
     assert ans["ecarts"] == ["prenoms"], ans
     ans = verifier(pro, {"ins": {"matricule": r["matricule"], "oid": "1.2.250.1.213.1.4.11"}, "traits": traits_of(r)}).json
     assert ans["ecarts"] == ["ins"], "another OID is another identifier: %s" % ans
+
+
+OID_NIA = "1.2.250.1.213.1.4.9"
+
+
+def test_insi_past_ins(ctx):
+    """insHistorique: the past INS of the file's ins_historique column, found under the active INS;
+    a past matricule is never the active identity, and verifier does not find it conforming."""
+    pro = _pro(ctx)
+    d = ctx.env.new_data("ins-past", pki=False)
+    path = os.path.join(d, "past.csv")
+    active = "1850799135321"
+    active += key(active)
+    nia = "7850799135654"
+    nia += key(nia)
+    nia2 = "7850799135655"
+    nia2 += key(nia2)
+    person = ",%s,Passe-Histo,Marc Antoine,M,1985-07-04,99135,," % OID_TEST
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("matricule,oid,nom_naissance,prenoms,sexe,date_naissance,lieu_naissance,matricule_ouvrant_droit,"
+                "rang_naissance,ins_historique\n")
+        f.write("%s%s,%s:%s %s:%s\n" % (active, person, nia, OID_NIA, nia2, OID_TEST))  # 2: two past INS
+        f.write("%s%s,\n" % (nia, person))  # 3: the old NIA kept a row of its own
+        f.write("%s%s,%s\n" % (nia2, person.replace("Marc", "Luc"), nia))  # 4: no OID
+        f.write("%s%s,%s%02d:%s\n" % (nia2, person.replace("Marc", "Luc"), nia[:13], int(nia[13:]) % 97 + 1,
+                                       OID_NIA))  # 5: bad key
+        f.write("%s%s,%s:1.2.x\n" % (nia2, person.replace("Marc", "Luc"), nia))  # 6: bad OID
+    p = ctx.env.cli("ins", "import", path, "--data", ctx.data, "--db", ctx.db, "--log-level", "warn")
+    assert "2 identities loaded, 3 rejected" in p.stdout, p.stdout
+    lines = open(path + ".rejets.txt", encoding="utf-8").read().strip().split("\n")
+    assert [l.split(":")[0] for l in lines] == ["line 4", "line 5", "line 6"], lines
+    assert all("ins_historique" in l for l in lines), lines
+    assert "MATRICULE:OID" in lines[0] and "wrong key" in lines[1] and "oid" in lines[2], lines
+    assert not any(nia in l for l in lines), "no matricule in the report's reasons"
+
+    t = {"nomNaissance": "PASSE-HISTO", "prenoms": ["MARC"], "sexe": "M", "dateNaissance": "1985-07-04"}
+    ans = rechercher(pro, {"traits": t}).json
+    assert ans["cr"] == "00", "the past INS is not a second identity: %s" % ans
+    assert ans["ins"] == {"matricule": active, "oid": OID_TEST}, ans
+    assert ans["insHistorique"] == [{"matricule": nia, "oid": OID_NIA}, {"matricule": nia2, "oid": OID_TEST}], ans
+
+    ans = verifier(pro, {"ins": {"matricule": active, "oid": OID_TEST}, "traits": t}).json
+    assert ans == {"conforme": True, "ecarts": []}, ans
+    ans = verifier(pro, {"ins": {"matricule": nia, "oid": OID_NIA}, "traits": t}).json
+    assert ans["conforme"] is False and "matricule" in ans["ecarts"], ans
+    ans = verifier(pro, {"ins": {"matricule": nia2, "oid": OID_TEST}, "traits": t}).json
+    assert ans["conforme"] is False and ans["ecarts"] == ["matricule"], ans
+
+    # A new import of the person replaces the history: the old NIA becomes an identity again.
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("matricule,oid,nom_naissance,prenoms,sexe,date_naissance,lieu_naissance,matricule_ouvrant_droit,"
+                "rang_naissance,ins_historique\n")
+        f.write("%s%s,%s:%s\n" % (active, person, nia2, OID_TEST))
+    p = ctx.env.cli("ins", "import", path, "--data", ctx.data, "--db", ctx.db, "--log-level", "warn")
+    assert "1 identities loaded, 0 rejected" in p.stdout or "1 identity loaded, 0 rejected" in p.stdout, p.stdout
+    ans = verifier(pro, {"ins": {"matricule": nia, "oid": OID_TEST}, "traits": t}).json
+    assert ans == {"conforme": True, "ecarts": []}, ans
+    assert rechercher(pro, {"traits": t}).json["cr"] == "02", "two active identities with the same traits now"
+
+    # The generated base: a person with a past NIA is found with it.
+    b = _base(ctx)
+    r = next(r for r in b["unique"] if r["ins_historique"])
+    ans = rechercher(pro, {"traits": traits_of(r)}).json
+    past, oid = r["ins_historique"].split(":")
+    assert ans["cr"] == "00" and ans["ins"]["matricule"] == r["matricule"], ans
+    assert ans["insHistorique"] == [{"matricule": past, "oid": oid}], ans
+    ans = verifier(pro, {"ins": {"matricule": past, "oid": oid}, "traits": traits_of(r)}).json
+    assert ans == {"conforme": False, "ecarts": ["matricule"]}, ans
 
 
 def test_insi_bad_input(ctx):

@@ -1,6 +1,7 @@
 /* test_ins_generate.c - unit tests of src/svc/ins/generate.c: the synthetic INS reference base
  * (determinism, CSV shape, valid matricules consistent with sex, date and birth place, and the
- * deliberate features: Corsica, overseas, abroad, NIA-like, twins, homonyms, accents). */
+ * deliberate features: Corsica, overseas, abroad, NIA-like, twins, homonyms, accents, the past NIA
+ * of the ins_historique column). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,7 +18,7 @@
 
 #define LINES 20000
 
-enum { F_MAT, F_OID, F_NOM, F_PRENOMS, F_SEXE, F_DATE, F_LIEU, F_OD, F_RANG, NFIELDS };
+enum { F_MAT, F_OID, F_NOM, F_PRENOMS, F_SEXE, F_DATE, F_LIEU, F_OD, F_RANG, F_HIST, NFIELDS };
 
 typedef struct row {
     char *f[NFIELDS];
@@ -122,9 +123,10 @@ static void test_generate_lines_valid(void **state)
     char *text = generate(LINES, 7, &len);
     row *rows = parse(text, &n);
     assert_int_equal(n, LINES);
-    char **mats = calloc(n, sizeof *mats);
+    char **mats = calloc(2 * n, sizeof *mats);
     assert_non_null(mats);
-    int centenarians = 0, adults = 0, children = 0, children_with_od = 0;
+    size_t nmats = n;
+    int centenarians = 0, adults = 0, children = 0, children_with_od = 0, with_past = 0;
     for (size_t i = 0; i < n; i++) {
         char **f = rows[i].f;
         socle_err err;
@@ -170,6 +172,19 @@ static void test_generate_lines_valid(void **state)
         } else {
             assert_string_equal(f[F_RANG], "");
         }
+        /* ins_historique: empty, or one earlier NIA of a person with a NIR (same month and place). */
+        if (*f[F_HIST]) {
+            char *h = f[F_HIST], *colon = strchr(h, ':');
+            assert_non_null(colon);
+            *colon = 0;
+            if (ins_matricule_check(h, &err)) fail_msg("line %zu: past matricule: %s", i + 2, err.msg);
+            assert_string_equal(colon + 1, INS_OID_NIR_TEST);
+            assert_true(m[0] == '1' || m[0] == '2');
+            assert_int_equal(h[0], m[0] == '1' ? '7' : '8');
+            assert_memory_equal(h + 1, m + 1, 9);
+            mats[nmats++] = h;
+            with_past++;
+        }
         int age = INS_GENERATE_LAST_YEAR - year;
         centenarians += age >= 100;
         adults += age >= 18;
@@ -179,14 +194,16 @@ static void test_generate_lines_valid(void **state)
         }
     }
     /* Matricules are unique. */
-    qsort(mats, n, sizeof *mats, cmp_str);
-    for (size_t i = 1; i < n; i++)
+    qsort(mats, nmats, sizeof *mats, cmp_str);
+    for (size_t i = 1; i < nmats; i++)
         if (!strcmp(mats[i - 1], mats[i])) fail_msg("duplicate matricule %s", mats[i]);
     /* A French-like pyramid: mostly adults, very few centenarians; children carry a parent. */
     assert_true(centenarians < LINES / 200);
     assert_true(adults > LINES * 7 / 10 && adults < LINES * 9 / 10);
     assert_true(children > LINES / 10);
     assert_true(children_with_od > children * 9 / 10);
+    /* About 1 % of the persons with a NIR had an earlier NIA. */
+    assert_true(with_past > LINES / 250 && with_past < LINES / 40);
     free(mats);
     free(rows);
     free(text);

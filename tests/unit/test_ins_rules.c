@@ -1,6 +1,7 @@
 /* test_ins_rules.c - unit tests of the INS service's rules on a temporary SQLite store: the CSV
- * import (quoting, every rejection reason, idempotence), the INSi searches (00/01/02, partial dates,
- * carte Vitale), every RNIV transition of ins_identity_check, and duplicate scoring. */
+ * import (quoting, every rejection reason, idempotence, the ins_historique column), the INSi
+ * searches (00/01/02, partial dates, carte Vitale, past INS never active), every RNIV transition of
+ * ins_identity_check, and duplicate scoring. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -152,6 +153,114 @@ static void test_import_later_line_wins(void **state)
     assert_int_equal(ins_reference_get(c, m, &id, &err), 1);
     store_release(db, c);
     assert_string_equal(id.birth_name, "TROISIEME");
+}
+
+/* The past INS: the ins_historique column (parsing, rejections, replacement on a new import), and
+ * a past matricule is never an active identity even when it has a row of its own. */
+static void test_import_history(void **state)
+{
+    char active[16], nia[16], nia2[16], other[16], badkey[16], text[4096], report[2048];
+    snprintf(active, sizeof active, "%s", with_key("1660399135123"));
+    snprintf(nia, sizeof nia, "%s", with_key("7660399135456"));
+    snprintf(nia2, sizeof nia2, "%s", with_key("7660399135457"));
+    snprintf(other, sizeof other, "%s", with_key("2660399135001"));
+    snprintf(badkey, sizeof badkey, "%.13s%02d", nia, (atoi(nia + 13) % 97) + 1);
+#define HEADER_H "matricule,oid,nom_naissance,prenoms,sexe,date_naissance,lieu_naissance,matricule_ouvrant_droit," \
+                 "rang_naissance,ins_historique\n"
+#define PERSON "," T ",Historix,Paul,M,1966-03-15,99135,,"
+#define OTHER "," T ",Autrix,Anne,F,1966-03-15,99135,,"
+    snprintf(text, sizeof text,
+             HEADER_H "%s" PERSON ",%s:1.2.250.1.213.1.4.9 %s:" T "\n" /* 2: two past INS */
+             "%s" OTHER ",%s\n"                                       /* 3: no colon */
+             "%s" OTHER ",%s:" T "\n"                                  /* 4: bad key */
+             "%s" OTHER ",%s:1..2\n"                                   /* 5: OID syntax */
+             "%s" OTHER ",%s:" T "\n"                                  /* 6: the active one */
+             "%s" OTHER ",%s:" T "  %s:" T "\n"                         /* 7: double space */
+             "%s" OTHER ",%s:" T " %s:" T "\n"                          /* 8: repeated */
+             "%s" OTHER ",\n"                                          /* 9: an empty column */
+             "%s" OTHER "\n",                                          /* 10: the column left out */
+             active, nia, nia2, other, nia, other, badkey, other, nia, other, other, other, nia, nia2, other, nia,
+             nia, other, other);
+    ins_import_stats st;
+    assert_int_equal(import_text(text, &st, report, sizeof report), 0);
+    assert_int_equal(st.loaded, 3);
+    assert_int_equal(st.rejected, 6);
+    const char *expect[] = {"line 3: ins_historique: entry 1 must be MATRICULE:OID",
+                            "line 4: ins_historique: entry 1: matricule: wrong key",
+                            "line 5: ins_historique: entry 1: oid",
+                            "line 6: ins_historique: entry 1: the active matricule itself",
+                            "line 7: ins_historique: entries must be separated by single spaces",
+                            "line 8: ins_historique: entry 2: repeated"};
+    for (size_t i = 0; i < sizeof expect / sizeof expect[0]; i++)
+        if (!strstr(report, expect[i])) fail_msg("report lacks '%s':\n%s", expect[i], report);
+    assert_null(strstr(report, nia)); /* no matricule in a report reason */
+
+    store_conn *c;
+    socle_err err;
+    ins_past past[INS_HISTORY_MAX];
+    char who[16];
+    assert_int_equal(store_acquire(db, &c, &err), 0);
+    assert_int_equal(ins_reference_history_get(c, active, past, INS_HISTORY_MAX, &err), 2);
+    assert_string_equal(past[0].matricule, nia);
+    assert_string_equal(past[0].oid, "1.2.250.1.213.1.4.9");
+    assert_string_equal(past[1].matricule, nia2);
+    assert_string_equal(past[1].oid, T);
+    assert_int_equal(ins_reference_active_of(c, nia2, who, &err), 1);
+    assert_string_equal(who, active);
+    assert_int_equal(ins_reference_active_of(c, active, who, &err), 0);
+    assert_int_equal(ins_reference_history_get(c, other, past, INS_HISTORY_MAX, &err), 0);
+    store_release(db, c);
+
+    /* The old NIA also has a row of its own (same traits): it is never the active identity. */
+    snprintf(text, sizeof text, HEADER "%s" PERSON "\n", nia);
+    assert_int_equal(import_text(text, &st, report, sizeof report), 0);
+    assert_int_equal(st.loaded, 1);
+    ins_identity id;
+    assert_int_equal(store_acquire(db, &c, &err), 0);
+    ins_traits_query q = {.birth_name = "HISTORIX", .first_names = "PAUL", .sex = "M", .birth_date = "1966-03-15"};
+    assert_int_equal(ins_reference_search_traits(c, &q, &id, &err), 1);
+    assert_string_equal(id.matricule, active);
+    assert_int_equal(ins_reference_get(c, nia, &id, &err), 0);
+    assert_int_equal(ins_reference_get(c, active, &id, &err), 1);
+    store_release(db, c);
+
+    /* Importing the person again replaces the history: here with one entry, then with none. */
+    snprintf(text, sizeof text, HEADER_H "%s" PERSON ",%s:" T "\n", active, nia2);
+    assert_int_equal(import_text(text, &st, report, sizeof report), 0);
+    assert_int_equal(import_text(text, &st, report, sizeof report), 0); /* idempotent */
+    assert_int_equal(store_acquire(db, &c, &err), 0);
+    assert_int_equal(ins_reference_history_get(c, active, past, INS_HISTORY_MAX, &err), 1);
+    assert_string_equal(past[0].matricule, nia2);
+    assert_int_equal(ins_reference_get(c, nia, &id, &err), 1); /* no longer anyone's past INS */
+    store_release(db, c);
+    snprintf(text, sizeof text, HEADER "%s" PERSON "\n", active);
+    assert_int_equal(import_text(text, &st, report, sizeof report), 0);
+    assert_int_equal(store_acquire(db, &c, &err), 0);
+    assert_int_equal(ins_reference_history_get(c, active, past, INS_HISTORY_MAX, &err), 0);
+    /* Clean up: the other tests do not know these identities. */
+    store_value p[3] = {STORE_V_TEXT(active), STORE_V_TEXT(nia), STORE_V_TEXT(other)};
+    assert_int_equal(store_exec(c, "DELETE FROM ins_reference WHERE matricule IN ($1, $2, $3)", p, 3, NULL, &err), 0);
+    store_release(db, c);
+#undef PERSON
+#undef OTHER
+#undef HEADER_H
+}
+
+static void test_oid_syntax(void **state)
+{
+    assert_true(ins_oid_syntax("1.2.250.1.213.1.4.9"));
+    assert_true(ins_oid_syntax("0.0"));
+    assert_true(ins_oid_syntax("2.999.10"));
+    assert_false(ins_oid_syntax(NULL));
+    assert_false(ins_oid_syntax(""));
+    assert_false(ins_oid_syntax("1"));
+    assert_false(ins_oid_syntax("3.1"));
+    assert_false(ins_oid_syntax("1..2"));
+    assert_false(ins_oid_syntax("1.2."));
+    assert_false(ins_oid_syntax(".1.2"));
+    assert_false(ins_oid_syntax("1.02"));
+    assert_false(ins_oid_syntax("1.2a"));
+    assert_false(ins_oid_syntax("1.2.3333333333.4444444444.5555555555.6666666666.7777777777.88888888"));
 }
 
 static int search(const char *name, const char *first, const char *sex, const char *date, const char *place,
@@ -436,6 +545,8 @@ int main(void)
         cmocka_unit_test(test_duplicates),
         cmocka_unit_test(test_homonyms),
         cmocka_unit_test(test_outward_identifier),
+        cmocka_unit_test(test_import_history),
+        cmocka_unit_test(test_oid_syntax),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

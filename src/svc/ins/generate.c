@@ -213,6 +213,7 @@ typedef struct gen_person {
     int8_t rang;       /* 0 = empty */
     int16_t y;
     int8_t m, d;
+    char past[16];     /* an earlier NIA (ins_historique) or "" */
 } gen_person;
 
 #define RING 1024     /* recent adults who may be a child's ouvrant droit */
@@ -571,6 +572,28 @@ static int homonym_draw(gen *g, gen_person *a, gen_person *b, socle_err *err)
     return 1;
 }
 
+/* past_draw - for about 1 % of the persons with a NIR (chosen by a hash of the matricule, so the
+ * PRNG stream is untouched), an earlier NIA of the same birth month and place: sex digit 7/8, an
+ * order number from the hash, unique in the file; none when no order number tried is free. */
+static void past_draw(gen *g, gen_person *p)
+{
+    p->past[0] = 0;
+    if (p->nia) return;
+    uint64_t h = mat_hash(p->mat);
+    if (h % 100 != 0) return;
+    char s[16];
+    memcpy(s, p->mat, 16);
+    s[0] = p->sex == 'M' ? '7' : '8';
+    for (int attempt = 0; attempt < 8; attempt++) {
+        put3(s + 10, 1 + (int)((h >> (8 + attempt * 6)) % 999));
+        if (!mat_claim(g, s)) continue;
+        put2(s + 13, ins_matricule_key(s));
+        s[15] = 0;
+        memcpy(p->past, s, 16);
+        return;
+    }
+}
+
 /* ---- output -------------------------------------------------------------------------------- */
 
 static char *put_str(char *p, const char *s)
@@ -632,6 +655,12 @@ static int person_write(FILE *out, const gen_person *p)
     q = put_str(q, p->od);
     *q++ = ',';
     if (p->rang) *q++ = (char)('0' + p->rang);
+    *q++ = ',';
+    if (p->past[0]) {
+        q = put_str(q, p->past);
+        *q++ = ':';
+        q = put_str(q, INS_OID_NIR_TEST);
+    }
     *q++ = '\n';
     return fwrite_unlocked(line, 1, (size_t)(q - line), out) == (size_t)(q - line) ? 0 : -1;
 }
@@ -693,6 +722,7 @@ int ins_generate(FILE *out, uint64_t count, uint64_t seed, void (*progress)(uint
                 g->npend++;
             }
         }
+        past_draw(g, &a);
         io_failed = person_write(out, &a) != 0;
         done++;
         if (progress && !(done & 0xffff)) progress(done, ctx);

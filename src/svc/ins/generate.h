@@ -20,7 +20,10 @@
  *   ouvrant droit (rank 1); the rest leave both columns empty.
  * - Deliberate twins (~0.5 % of lines: same birth date, place, family name and ouvrant droit,
  *   ranks 1 and 2) and exact homonym pairs (~0.2 %: same five traits, different matricules);
- *   the second of a pair comes a few lines after the first. */
+ *   the second of a pair comes a few lines after the first.
+ * - ins_historique (the last column): about 1 % of the persons with a NIR (chosen by a hash of
+ *   the matricule) had an earlier NIA, written "NIA:OID" (same birth month and place, sex digit
+ *   7/8, the TEST OID as well); the column is empty for the others. */
 #ifndef SOCLE_SVC_INS_GENERATE_H
 #define SOCLE_SVC_INS_GENERATE_H
 
@@ -31,7 +34,8 @@
 
 /* The CSV header line written first (without its newline). */
 #define INS_GENERATE_HEADER \
-    "matricule,oid,nom_naissance,prenoms,sexe,date_naissance,lieu_naissance,matricule_ouvrant_droit,rang_naissance"
+    "matricule,oid,nom_naissance,prenoms,sexe,date_naissance,lieu_naissance,matricule_ouvrant_droit,rang_naissance," \
+    "ins_historique"
 /* The birth years covered; the last day generated is INS_GENERATE_LAST_YEAR-12-31. */
 #define INS_GENERATE_FIRST_YEAR 1900
 #define INS_GENERATE_LAST_YEAR 2025

@@ -183,7 +183,8 @@ static void insi_route_rechercher(void *ctx, http_request *req, http_response *r
     const json_t *traits = json_object_get(body, "traits");
     const json_t *vitale = json_object_get(body, "carteVitale");
     ins_identity found;
-    int n = 0;
+    ins_past past[INS_HISTORY_MAX];
+    int n = 0, npast = 0;
     store_conn *c = NULL;
     if ((traits && vitale) || (!traits && !vitale)) {
         n = socle_err_set(&err, SOCLE_EINVAL, "give either traits or carteVitale");
@@ -206,6 +207,10 @@ static void insi_route_rechercher(void *ctx, http_request *req, http_response *r
             n = socle_err_at(&err, SOCLE_EINVAL, "carteVitale.rangNaissance", "carteVitale.rangNaissance must be an integer from 1 to 9");
         else if (!(n = store_acquire(ins->app->store, &c, &err)))
             n = ins_reference_search_vitale(c, insured, date, rank ? (int)json_integer_value(rank) : 0, &found, &err);
+    }
+    if (n == 1) { /* the person's past INS (insHistorique) */
+        npast = ins_reference_history_get(c, found.matricule, past, INS_HISTORY_MAX, &err);
+        if (npast < 0) n = npast;
     }
     if (c) store_release(ins->app->store, c);
     json_decref(body);
@@ -231,7 +236,15 @@ static void insi_route_rechercher(void *ctx, http_request *req, http_response *r
         buf_json_string(&res->body, found.matricule);
         buf_puts(&res->body, ",\"oid\":");
         buf_json_string(&res->body, found.oid);
-        buf_puts(&res->body, "},\"insHistorique\":[],\"traits\":");
+        buf_puts(&res->body, "},\"insHistorique\":[");
+        for (int i = 0; i < npast; i++) {
+            buf_puts(&res->body, i ? ",{\"matricule\":" : "{\"matricule\":");
+            buf_json_string(&res->body, past[i].matricule);
+            buf_puts(&res->body, ",\"oid\":");
+            buf_json_string(&res->body, past[i].oid);
+            buf_putc(&res->body, '}');
+        }
+        buf_puts(&res->body, "],\"traits\":");
         insi_traits_json(&res->body, &found);
     }
     buf_putc(&res->body, '}');
@@ -249,7 +262,8 @@ static void insi_route_verifier(void *ctx, http_request *req, http_response *res
     const char *matricule = NULL, *oid = NULL;
     ins_traits_query q;
     ins_identity ref;
-    int rc = 0, found = 0;
+    char active[16] = "";
+    int rc = 0, found = 0, is_past = 0;
     if (!json_is_object(insj)) rc = socle_err_at(&err, SOCLE_EINVAL, "ins", "ins (matricule and oid) is required");
     if (!rc && !(matricule = insi_string(insj, "matricule", "ins.matricule", 1, &err))) rc = err.code;
     if (!rc && !(oid = insi_string(insj, "oid", "ins.oid", 1, &err))) rc = err.code;
@@ -259,8 +273,12 @@ static void insi_route_verifier(void *ctx, http_request *req, http_response *res
     if (!rc) rc = ins_traits_from_json(req->arena, json_object_get(body, "traits"), 1, &q, &err);
     store_conn *c = NULL;
     if (!rc && !(rc = store_acquire(ins->app->store, &c, &err))) {
-        found = ins_reference_get(c, matricule, &ref, &err);
-        if (found < 0) rc = found;
+        /* A past INS of someone is not an active identity: its traits are compared with the
+         * active one's, and "matricule" differs. */
+        is_past = ins_reference_active_of(c, matricule, active, &err);
+        if (is_past < 0) rc = is_past;
+        else found = ins_reference_get(c, is_past ? active : matricule, &ref, &err);
+        if (!rc && found < 0) rc = found;
         store_release(ins->app->store, c);
     }
     char structure[64];
@@ -272,12 +290,14 @@ static void insi_route_verifier(void *ctx, http_request *req, http_response *res
         json_decref(body);
         return;
     }
-    /* The traits that differ from the reference; an unknown matricule or OID differs on "ins". */
-    const char *gaps[6];
+    /* The traits that differ from the reference; an unknown matricule or OID differs on "ins"; a
+     * past matricule of the person differs on "matricule" (then the traits are the active INS's). */
+    const char *gaps[7];
     int ngaps = 0;
-    if (!found || strcmp(ref.oid, oid)) {
+    if (is_past) gaps[ngaps++] = "matricule";
+    if (!is_past && (!found || strcmp(ref.oid, oid))) {
         gaps[ngaps++] = "ins";
-    } else {
+    } else if (found) {
         if (strcmp(q.birth_name, ref.birth_name)) gaps[ngaps++] = "nomNaissance";
         if (!ins_first_names_all_in_list(q.first_names, ref.first_names)) gaps[ngaps++] = "prenoms";
         if (strcmp(q.sex, ref.sex)) gaps[ngaps++] = "sexe";

@@ -44,3 +44,18 @@ int ins_oid_known(const char *oid)
     return oid && (!strcmp(oid, INS_OID_NIR) || !strcmp(oid, INS_OID_NIA) || !strcmp(oid, INS_OID_NIR_TEST) ||
                    !strcmp(oid, INS_OID_NIR_DEMO));
 }
+
+int ins_oid_syntax(const char *oid)
+{
+    if (!oid || strlen(oid) > 63 || oid[0] < '0' || oid[0] > '2') return 0;
+    int arcs = 0;
+    const char *p = oid;
+    for (;;) {
+        size_t n = strspn(p, "0123456789");
+        if (n == 0 || (n > 1 && p[0] == '0')) return 0;
+        arcs++;
+        p += n;
+        if (!*p) return arcs >= 2;
+        if (*p++ != '.') return 0;
+    }
+}

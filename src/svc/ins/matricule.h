@@ -24,4 +24,8 @@ int ins_matricule_check(const char *s, socle_err *err);
 /* ins_oid_known - 1 when oid is one of the four INS identifier systems above. */
 int ins_oid_known(const char *oid);
 
+/* ins_oid_syntax - 1 when oid is written as an OID: at least two arcs of digits separated by single
+ * dots, the first 0, 1 or 2, no leading zero in an arc, at most 63 characters. */
+int ins_oid_syntax(const char *oid);
+
 #endif

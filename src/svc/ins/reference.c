@@ -22,7 +22,20 @@ static const store_migration ins_reference_steps[] = {
      " birth_date TEXT COLLATE \"C\" NOT NULL, birth_place TEXT NOT NULL, insured_matricule TEXT COLLATE \"C\" NOT NULL,"
      " birth_rank INTEGER NOT NULL);"
      REFERENCE_INDEXES},
+    {2, "INS reference base: past INS (insHistorique)", NULL,
+     "CREATE TABLE ins_reference_history (matricule_active TEXT NOT NULL, matricule_past TEXT NOT NULL,"
+     " oid_past TEXT NOT NULL, PRIMARY KEY (matricule_active, matricule_past)) WITHOUT ROWID;"
+     "CREATE INDEX ins_reference_history_past ON ins_reference_history (matricule_past)",
+     "CREATE TABLE ins_reference_history (matricule_active TEXT COLLATE \"C\" NOT NULL,"
+     " matricule_past TEXT COLLATE \"C\" NOT NULL, oid_past TEXT NOT NULL,"
+     " PRIMARY KEY (matricule_active, matricule_past));"
+     "CREATE INDEX ins_reference_history_past ON ins_reference_history (matricule_past)"},
 };
+
+/* A matricule that is the past INS of someone is not an active identity. */
+#define REFERENCE_ACTIVE \
+    " AND NOT EXISTS (SELECT 1 FROM ins_reference_history h WHERE h.matricule_past = ins_reference.matricule)"
+
 
 int ins_reference_migrate(store *s, socle_err *err)
 {
@@ -55,6 +68,7 @@ int ins_reference_put(store_conn *c, const ins_identity *id, socle_err *err)
 #define REFERENCE_COLUMNS \
     "matricule, oid, birth_name, first_names, sex, birth_date, birth_place, insured_matricule, birth_rank"
 
+/* reference_copy - a text column into a fixed buffer ("" when absent or too long). */
 static void reference_copy(char *dst, size_t n, store_rows *r, int col)
 {
     size_t len = 0;
@@ -64,6 +78,7 @@ static void reference_copy(char *dst, size_t n, store_rows *r, int col)
     dst[len] = 0;
 }
 
+/* reference_row - the current row of a REFERENCE_COLUMNS query into an identity. */
 static void reference_row(store_rows *r, ins_identity *out)
 {
     reference_copy(out->matricule, sizeof out->matricule, r, 0);
@@ -81,7 +96,7 @@ int ins_reference_get(store_conn *c, const char *matricule, ins_identity *out, s
 {
     store_value p = STORE_V_TEXT(matricule);
     store_rows *r;
-    int rc = store_query(c, "SELECT " REFERENCE_COLUMNS " FROM ins_reference WHERE matricule = $1", &p, 1, &r, err);
+    int rc = store_query(c, "SELECT " REFERENCE_COLUMNS " FROM ins_reference WHERE matricule = $1" REFERENCE_ACTIVE, &p, 1, &r, err);
     if (rc) return rc;
     rc = store_rows_next(r, err);
     if (rc == 1) reference_row(r, out);
@@ -136,14 +151,14 @@ int ins_reference_search_traits(store_conn *c, const ins_traits_query *q, ins_id
                             STORE_V_TEXT(year)};
         return reference_collect(c,
                                  "SELECT " REFERENCE_COLUMNS " FROM ins_reference WHERE birth_name = $1 AND sex = $2"
-                                 " AND birth_date IN ($3, $4, $5)",
+                                 " AND birth_date IN ($3, $4, $5)" REFERENCE_ACTIVE,
                                  p, 5, q, out, err);
     }
     store_value p[5] = {STORE_V_TEXT(q->birth_name), STORE_V_TEXT(q->sex), STORE_V_TEXT(lo), STORE_V_TEXT(hi),
                         STORE_V_TEXT(year)};
     return reference_collect(c,
                              "SELECT " REFERENCE_COLUMNS " FROM ins_reference WHERE birth_name = $1 AND sex = $2"
-                             " AND (birth_date BETWEEN $3 AND $4 OR birth_date = $5)",
+                             " AND (birth_date BETWEEN $3 AND $4 OR birth_date = $5)" REFERENCE_ACTIVE,
                              p, 5, q, out, err);
 }
 
@@ -156,6 +171,54 @@ int ins_reference_search_vitale(store_conn *c, const char *insured_matricule, co
     ins_traits_query q = {.birth_date = birth_date};
     return reference_collect(c,
                              "SELECT " REFERENCE_COLUMNS " FROM ins_reference WHERE insured_matricule = $1"
-                             " AND ($2 = 0 OR birth_rank = $2)",
+                             " AND ($2 = 0 OR birth_rank = $2)" REFERENCE_ACTIVE,
                              p, 2, &q, out, err);
+}
+
+int ins_reference_history_put(store_conn *c, const char *active, const ins_past *past, int n, socle_err *err)
+{
+    store_value a = STORE_V_TEXT(active);
+    int rc = store_exec(c, "DELETE FROM ins_reference_history WHERE matricule_active = $1", &a, 1, NULL, err);
+    for (int i = 0; !rc && i < n; i++) {
+        store_value p[3] = {STORE_V_TEXT(active), STORE_V_TEXT(past[i].matricule), STORE_V_TEXT(past[i].oid)};
+        rc = store_exec(c,
+                        "INSERT INTO ins_reference_history (matricule_active, matricule_past, oid_past) VALUES ($1, $2, $3)"
+                        " ON CONFLICT (matricule_active, matricule_past) DO UPDATE SET oid_past = excluded.oid_past",
+                        p, 3, NULL, err);
+    }
+    return rc;
+}
+
+int ins_reference_history_get(store_conn *c, const char *active, ins_past *past, int max, socle_err *err)
+{
+    store_value a = STORE_V_TEXT(active);
+    store_rows *r;
+    int rc = store_query(c,
+                         "SELECT matricule_past, oid_past FROM ins_reference_history WHERE matricule_active = $1"
+                         " ORDER BY matricule_past",
+                         &a, 1, &r, err);
+    if (rc) return rc;
+    int n = 0;
+    while (n < max && (rc = store_rows_next(r, err)) == 1) {
+        reference_copy(past[n].matricule, sizeof past[n].matricule, r, 0);
+        reference_copy(past[n].oid, sizeof past[n].oid, r, 1);
+        n++;
+    }
+    store_rows_free(r);
+    return rc < 0 ? rc : n;
+}
+
+int ins_reference_active_of(store_conn *c, const char *past, char active[16], socle_err *err)
+{
+    store_value p = STORE_V_TEXT(past);
+    store_rows *r;
+    int rc = store_query(c,
+                         "SELECT matricule_active FROM ins_reference_history WHERE matricule_past = $1"
+                         " ORDER BY matricule_active LIMIT 1",
+                         &p, 1, &r, err);
+    if (rc) return rc;
+    rc = store_rows_next(r, err);
+    if (rc == 1) reference_copy(active, 16, r, 0);
+    store_rows_free(r);
+    return rc;
 }

@@ -8,7 +8,7 @@
 #   make bench      the benchmarks of bench/ (long; not part of check)
 
 CC      ?= cc
-PKGS    := libmicrohttpd jansson sqlite3 libpq openssl libargon2 gnutls libxml-2.0 libzip
+PKGS    := libmicrohttpd jansson sqlite3 libpq openssl libargon2 gnutls libxml-2.0 libzip libdeflate
 CFLAGS_BASE := -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow -Wvla -Wno-format-truncation -Isrc -D_GNU_SOURCE \
                $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LIBS    := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm

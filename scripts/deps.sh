@@ -4,7 +4,7 @@
 set -euo pipefail
 packages=(
   build-essential pkg-config
-  libmicrohttpd-dev libgnutls28-dev libjansson-dev libsqlite3-dev libpq-dev libssl-dev libargon2-dev libxml2-dev libzip-dev
+  libmicrohttpd-dev libgnutls28-dev libjansson-dev libsqlite3-dev libpq-dev libssl-dev libargon2-dev libxml2-dev libzip-dev libdeflate-dev
   libcmocka-dev
   postgresql-15 curl python3 openssl
   nodejs

@@ -24,6 +24,7 @@
 #include <libxml/parser.h>
 #include <libxml/tree.h>
 #include <libxml/xmlerror.h>
+#include <libdeflate.h>
 #include <zip.h>
 
 #include "base/ids.h"
@@ -74,6 +75,8 @@ typedef struct xdm_entry {
     const char *name; /* libzip's, valid while the archive is open */
     uint64_t size, comp;
     int dir; /* the name ends with '/' */
+    int deflated;     /* compression method deflate: inflated with libdeflate */
+    uint32_t crc;     /* the directory's CRC-32 of the inflated bytes */
 } xdm_entry;
 
 typedef struct xdm_reader {
@@ -161,7 +164,12 @@ static int xdm_check_raw_names(const unsigned char *z, size_t len, zip_t *za, in
     if (len < 22) return socle_err_set(err, SOCLE_EINVAL, "the package is not a ZIP archive");
     size_t lo = len - 22 > 65535 ? len - 22 - 65535 : 0;
     int found = 0;
-    for (size_t p = len - 22 + 1; p-- > lo;) {
+    /* Candidates are found with memrchr on the signature's first byte ('P'), not byte by byte. */
+    for (size_t end = len - 22 + 1; end > lo;) {
+        const unsigned char *hit = memrchr(z + lo, 0x50, end - lo);
+        if (!hit) break;
+        size_t p = (size_t)(hit - z);
+        end = p;
         if (xdm_le32(z + p) != 0x06054b50) continue;
         int nuls = xdm_cd_walk(z, len, p, za, n);
         if (nuls > 0)
@@ -215,8 +223,8 @@ static int xdm_check_entries(xdm_reader *r, socle_err *err)
         zip_stat_init(&st);
         if (zip_stat_index(r->za, (zip_uint64_t)i, ZIP_FL_ENC_RAW, &st) != 0)
             return xdm_zip_failed(zip_get_error(r->za), "reading the ZIP directory", err);
-        const zip_uint64_t need =
-            ZIP_STAT_NAME | ZIP_STAT_SIZE | ZIP_STAT_COMP_SIZE | ZIP_STAT_ENCRYPTION_METHOD;
+        const zip_uint64_t need = ZIP_STAT_NAME | ZIP_STAT_SIZE | ZIP_STAT_COMP_SIZE | ZIP_STAT_ENCRYPTION_METHOD |
+                                  ZIP_STAT_COMP_METHOD | ZIP_STAT_CRC;
         if ((st.valid & need) != need || st.name == NULL)
             return socle_err_set(err, SOCLE_EINVAL, "ZIP entry %d has an incomplete directory record", i + 1);
         if (st.encryption_method != ZIP_EM_NONE)
@@ -241,16 +249,63 @@ static int xdm_check_entries(xdm_reader *r, socle_err *err)
             return socle_err_set(err, SOCLE_ETOOLARGE, "ZIP entry %d is compressed more than %d to 1", i + 1,
                                  r->lim.max_ratio);
         size_t nl = strlen(st.name);
-        r->entries[i] = (xdm_entry){st.name, st.size, st.comp_size, st.name[nl - 1] == '/'};
+        r->entries[i] = (xdm_entry){st.name, st.size, st.comp_size, st.name[nl - 1] == '/',
+                                    st.comp_method == ZIP_CM_DEFLATE, st.crc};
     }
     return 0;
 }
 
 /* xdm_read_entry - inflate entry idx into dst (room for its declared size plus a NUL), counting the
  * real bytes against the limits and the declared size; *got is the length read. */
+/* xdm_inflate_entry - a deflated entry: its compressed bytes from libzip, inflated by libdeflate
+ * into dst, which holds exactly the declared size (an entry inflating to more fails there, so a
+ * bomb never gets more room than its directory record claimed and the limits allowed); then the
+ * inflated size and CRC-32 must be the directory's. Two to three times faster than zlib. */
+static int xdm_inflate_entry(xdm_reader *r, int idx, char *dst, size_t *got, socle_err *err)
+{
+    const xdm_entry *e = &r->entries[idx];
+    size_t cap = (size_t)e->size;
+    char *in = arena_alloc(r->a, (size_t)e->comp + 1);
+    if (!in) return socle_err_set(err, SOCLE_ENOMEM, "out of memory reading the package");
+    zip_file_t *f = zip_fopen_index(r->za, (zip_uint64_t)idx, ZIP_FL_COMPRESSED);
+    if (f == NULL) return xdm_zip_failed(zip_get_error(r->za), "opening a ZIP entry", err);
+    size_t pos = 0;
+    int rc = 0;
+    while (pos < e->comp) {
+        zip_int64_t k = zip_fread(f, in + pos, (size_t)e->comp - pos);
+        if (k < 0) rc = xdm_zip_failed(zip_file_get_error(f), "reading a ZIP entry", err);
+        if (k <= 0) break;
+        pos += (size_t)k;
+    }
+    zip_fclose(f);
+    if (!rc && pos != e->comp)
+        rc = socle_err_set(err, SOCLE_EINVAL, "ZIP entry %d is shorter than its directory record says", idx + 1);
+    if (rc) return rc;
+    struct libdeflate_decompressor *d = libdeflate_alloc_decompressor();
+    if (!d) return socle_err_set(err, SOCLE_ENOMEM, "out of memory reading the package");
+    size_t out = 0;
+    enum libdeflate_result res = libdeflate_deflate_decompress(d, in, pos, dst, cap, &out);
+    libdeflate_free_decompressor(d);
+    if (res == LIBDEFLATE_INSUFFICIENT_SPACE)
+        return socle_err_set(err, SOCLE_EINVAL, "ZIP entry %d is larger than its directory record says", idx + 1);
+    if (res != LIBDEFLATE_SUCCESS)
+        return socle_err_set(err, SOCLE_EINVAL, "ZIP entry %d: invalid deflate data", idx + 1);
+    if (out != cap)
+        return socle_err_set(err, SOCLE_EINVAL, "ZIP entry %d is shorter than its directory record says", idx + 1);
+    if (libdeflate_crc32(0, dst, out) != e->crc)
+        return socle_err_set(err, SOCLE_EINVAL, "ZIP entry %d: CRC-32 mismatch", idx + 1);
+    if (out > r->lim.max_total_bytes - r->total)
+        return socle_err_set(err, SOCLE_ETOOLARGE, "the package inflates to more than %zu bytes", r->lim.max_total_bytes);
+    dst[out] = '\0';
+    r->total += out;
+    *got = out;
+    return 0;
+}
+
 static int xdm_read_entry(xdm_reader *r, int idx, char *dst, size_t *got, socle_err *err)
 {
     const xdm_entry *e = &r->entries[idx];
+    if (e->deflated) return xdm_inflate_entry(r, idx, dst, got, err);
     size_t cap = (size_t)e->size, pos = 0;
     zip_file_t *f = zip_fopen_index(r->za, (zip_uint64_t)idx, 0);
     if (f == NULL) return xdm_zip_failed(zip_get_error(r->za), "opening a ZIP entry", err);

@@ -256,16 +256,19 @@ static void mss_batch_run(mss_service *svc, mss_job *batch)
 
 void mss_group_commit(mss_service *svc, mss_job *job)
 {
+    /* Each waiter sleeps on its own condition variable: the leader wakes exactly the sessions whose
+     * messages it committed, and the first of those still queued to lead next (no herd). */
+    pthread_cond_init(&job->cv, NULL);
     pthread_mutex_lock(&svc->batch_mu);
     job->next = NULL;
     *svc->batch_tail = job;
     svc->batch_tail = &job->next;
     while (!job->done) {
-        if (svc->batch_leader) {
-            pthread_cond_wait(&svc->batch_cv, &svc->batch_mu);
+        if (svc->batch_leader || svc->batch_head != job) {
+            pthread_cond_wait(&job->cv, &svc->batch_mu);
             continue;
         }
-        /* Lead: take what waits (at most MSS_BATCH_MAX), write it, wake the others. */
+        /* Lead: take what waits (at most MSS_BATCH_MAX), write it, wake those sessions. */
         svc->batch_leader = 1;
         mss_job *batch = svc->batch_head, **cut = &svc->batch_head;
         for (int n = 0; *cut && n < MSS_BATCH_MAX; n++) cut = &(*cut)->next;
@@ -275,11 +278,16 @@ void mss_group_commit(mss_service *svc, mss_job *job)
         pthread_mutex_unlock(&svc->batch_mu);
         mss_batch_run(svc, batch);
         pthread_mutex_lock(&svc->batch_mu);
-        for (mss_job *j = batch; j; j = j->next) j->done = 1;
+        for (mss_job *j = batch, *next; j; j = next) {
+            next = j->next; /* j may return (and its stack go) once done is set and it runs */
+            j->done = 1;
+            if (j != job) pthread_cond_signal(&j->cv);
+        }
         svc->batch_leader = 0;
-        pthread_cond_broadcast(&svc->batch_cv);
+        if (svc->batch_head) pthread_cond_signal(&svc->batch_head->cv);
     }
     pthread_mutex_unlock(&svc->batch_mu);
+    pthread_cond_destroy(&job->cv);
 }
 
 int mss_deliver(mss_service *svc, const mss_sender *s, const mss_envelope *env, const char *msg, size_t len, char *reply,

@@ -153,6 +153,7 @@ typedef struct mss_job {
     const char *couloir;
     int rc, done;
     socle_err err;
+    pthread_cond_t cv; /* this job's waiter (mss_group_commit) */
     struct mss_job *next;
 } mss_job;
 /* mss_group_commit - write the message of job durably, together with the messages other sessions

@@ -2,88 +2,20 @@
  * for the DMP: the document id, type code, title, date, confidentiality, patient, author and custodian
  * identifiers, and whether the body is structured (N3) or not (N1).
  *
- * Hostile input is expected. Each call has its own parser context: no network (XML_PARSE_NONET),
- * entities never substituted and no DTD loaded (neither XML_PARSE_NOENT nor XML_PARSE_DTDLOAD), the
- * default size limits (no XML_PARSE_HUGE). A DOCTYPE stops the parser at once, from its SAX
- * callback, before an internal subset (and the entities it might declare) is read; an entity reference
- * is then necessarily undeclared and not well-formed. Element nesting is counted as it is parsed and
- * the parser stopped past 256 levels; the tree is checked again afterwards. libxml2's messages go to a
- * no-op handler of the context, never to stderr, and the global error handlers are left alone. */
+ * Hostile input is expected: the document is parsed by xml.h (no network, no DTD, no entity, nesting
+ * bounded while parsing, nothing printed); this file only reads the tree. */
 #include <limits.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
-#include <libxml/SAX2.h>
 #include <libxml/parser.h>
 #include <libxml/tree.h>
-#include <libxml/xmlerror.h>
 
 #include "svc/dmp/cda.h"
+#include "xml/xml.h"
 
 #define DMP_CDA_NS "urn:hl7-org:v3"
 #define DMP_CDA_MAX_DEPTH 256
-#define DMP_CDA_OPTIONS (XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING)
-
-static const char dmp_cda_msg_dtd[] = "the document declares a DTD or entities, which are refused";
-
-/* What the SAX hooks observed while one document was parsed (ctxt->_private). */
-typedef struct dmp_cda_state {
-    int depth;    /* current element depth */
-    int too_deep; /* nesting went past DMP_CDA_MAX_DEPTH: parser stopped */
-    int dtd;      /* a DOCTYPE was met: parser stopped */
-    int err_code; /* first libxml2 error (not warning), 0 if none */
-    int err_line; /* its line */
-} dmp_cda_state;
-
-static pthread_once_t dmp_cda_once = PTHREAD_ONCE_INIT;
-
-static void dmp_cda_init(void)
-{
-    xmlInitParser();
-}
-
-/* ---- SAX hooks: userData is the parser context, its _private our state ---- */
-
-static dmp_cda_state *dmp_cda_state_of(void *ctx)
-{
-    return ((xmlParserCtxtPtr)ctx)->_private;
-}
-
-static void dmp_cda_on_error(void *ctx, xmlErrorPtr e)
-{
-    dmp_cda_state *st = dmp_cda_state_of(ctx);
-    if (e == NULL || e->level < XML_ERR_ERROR || st->err_code != 0) return;
-    st->err_code = e->code;
-    st->err_line = e->line;
-}
-
-static void dmp_cda_on_doctype(void *ctx, const xmlChar *name, const xmlChar *public_id,
-                               const xmlChar *system_id)
-{
-    dmp_cda_state_of(ctx)->dtd = 1;
-    xmlStopParser((xmlParserCtxtPtr)ctx);
-}
-
-static void dmp_cda_on_start(void *ctx, const xmlChar *localname, const xmlChar *prefix, const xmlChar *uri,
-                             int nb_namespaces, const xmlChar **namespaces, int nb_attributes,
-                             int nb_defaulted, const xmlChar **attributes)
-{
-    dmp_cda_state *st = dmp_cda_state_of(ctx);
-    if (++st->depth > DMP_CDA_MAX_DEPTH) {
-        st->too_deep = 1;
-        xmlStopParser((xmlParserCtxtPtr)ctx);
-        return;
-    }
-    xmlSAX2StartElementNs(ctx, localname, prefix, uri, nb_namespaces, namespaces, nb_attributes, nb_defaulted,
-                          attributes);
-}
-
-static void dmp_cda_on_end(void *ctx, const xmlChar *localname, const xmlChar *prefix, const xmlChar *uri)
-{
-    dmp_cda_state_of(ctx)->depth--;
-    xmlSAX2EndElementNs(ctx, localname, prefix, uri);
-}
 
 /* ---- tree helpers ---- */
 
@@ -176,69 +108,6 @@ static void dmp_cda_add_ids(const xmlNode *parent, dmp_cda_id *ids, int *count)
     }
 }
 
-/* dmp_cda_check_tree - refuse what the parser let through but must not be there: a DTD or entity
- * node anywhere, nesting past DMP_CDA_MAX_DEPTH. Iterative walk. */
-static int dmp_cda_check_tree(const xmlDoc *doc, socle_err *err)
-{
-    if (doc->intSubset != NULL || doc->extSubset != NULL)
-        return socle_err_set(err, SOCLE_EUNPROCESSABLE, "%s", dmp_cda_msg_dtd);
-    const xmlNode *n = doc->children;
-    int depth = 0;
-    while (n != NULL) {
-        switch (n->type) {
-        case XML_DTD_NODE:
-        case XML_ENTITY_REF_NODE:
-        case XML_ENTITY_NODE:
-        case XML_ENTITY_DECL:
-            return socle_err_set(err, SOCLE_EUNPROCESSABLE, "%s", dmp_cda_msg_dtd);
-        default:
-            break;
-        }
-        if (n->type == XML_ELEMENT_NODE) { /* depth counts its element ancestors */
-            if (depth + 1 > DMP_CDA_MAX_DEPTH)
-                return socle_err_set(err, SOCLE_EUNPROCESSABLE,
-                                     "the CDA document nests elements deeper than %d levels",
-                                     DMP_CDA_MAX_DEPTH);
-            if (n->children != NULL) {
-                depth++;
-                n = n->children;
-                continue;
-            }
-        }
-        while (n != NULL && n->next == NULL) {
-            n = n->parent;
-            if (n == NULL || n->type != XML_ELEMENT_NODE) return 0; /* back at the document node */
-            depth--;
-        }
-        if (n != NULL) n = n->next;
-    }
-    return 0;
-}
-
-/* dmp_cda_parse_failed - the error for a document libxml2 did not return. */
-static int dmp_cda_parse_failed(const dmp_cda_state *st, size_t len, socle_err *err)
-{
-    switch (st->err_code) {
-    case XML_ERR_NO_MEMORY:
-        return socle_err_set(err, SOCLE_ENOMEM, "out of memory while parsing the CDA document");
-    case XML_ERR_UNDECLARED_ENTITY:
-    case XML_WAR_UNDECLARED_ENTITY:
-    case XML_ERR_ENTITY_LOOP:
-    case XML_ERR_ENTITY_PE_INTERNAL:
-    case XML_ERR_UNPARSED_ENTITY:
-    case XML_ERR_EXT_ENTITY_STANDALONE:
-        return socle_err_set(err, SOCLE_EUNPROCESSABLE, "%s", dmp_cda_msg_dtd);
-    case XML_ERR_DOCUMENT_EMPTY:
-        return socle_err_set(err, SOCLE_EUNPROCESSABLE, "the CDA document is empty (not well-formed XML)");
-    default:
-        if (len == 0)
-            return socle_err_set(err, SOCLE_EUNPROCESSABLE,
-                                 "the CDA document is empty (not well-formed XML)");
-        return socle_err_set(err, SOCLE_EUNPROCESSABLE, "the CDA document is not well-formed XML (line %d)",
-                             st->err_line);
-    }
-}
-
 /* dmp_cda_read_header - fill *out from the ClinicalDocument element; checks the mandatory parts. */
 static int dmp_cda_read_header(xmlNode *root, dmp_cda_header *out, socle_err *err)
 {
@@ -290,8 +159,6 @@ static int dmp_cda_read_header(xmlNode *root, dmp_cda_header *out, socle_err *er
 /* dmp_cda_read_doc - check a parsed document and read its header. */
 static int dmp_cda_read_doc(const xmlDoc *doc, dmp_cda_header *out, socle_err *err)
 {
-    int rc = dmp_cda_check_tree(doc, err);
-    if (rc != 0) return rc;
     xmlNode *root = xmlDocGetRootElement(doc);
     if (!dmp_cda_is(root, "ClinicalDocument"))
         return socle_err_at(err, SOCLE_EUNPROCESSABLE, "ClinicalDocument",
@@ -320,40 +187,9 @@ int dmp_cda_parse(const char *xml, size_t len, size_t max_bytes, dmp_cda_header 
     if (len > max_bytes || len > INT_MAX)
         return socle_err_set(err, SOCLE_ETOOLARGE, "the CDA document is larger than %zu bytes",
                              max_bytes < (size_t)INT_MAX ? max_bytes : (size_t)INT_MAX);
-    if (len == 0)
-        return socle_err_set(err, SOCLE_EUNPROCESSABLE, "the CDA document is empty (not well-formed XML)");
-
-    pthread_once(&dmp_cda_once, dmp_cda_init);
-    xmlParserCtxtPtr ctxt = xmlNewParserCtxt();
-    if (ctxt == NULL || ctxt->sax == NULL) {
-        if (ctxt != NULL) xmlFreeParserCtxt(ctxt);
-        return socle_err_set(err, SOCLE_ENOMEM, "out of memory while parsing the CDA document");
-    }
-    dmp_cda_state st = {0};
-    ctxt->_private = &st;
-    ctxt->sax->serror = dmp_cda_on_error;
-    ctxt->sax->internalSubset = dmp_cda_on_doctype;
-    ctxt->sax->startElementNs = dmp_cda_on_start;
-    ctxt->sax->endElementNs = dmp_cda_on_end;
-
-    xmlDocPtr doc = xmlCtxtReadMemory(ctxt, xml, (int)len, NULL, NULL, DMP_CDA_OPTIONS);
-    int ns_wellformed = ctxt->nsWellFormed;
-    xmlFreeParserCtxt(ctxt);
-
-    int rc;
-    if (st.dtd)
-        rc = socle_err_set(err, SOCLE_EUNPROCESSABLE, "%s", dmp_cda_msg_dtd);
-    else if (st.too_deep)
-        rc = socle_err_set(err, SOCLE_EUNPROCESSABLE, "the CDA document nests elements deeper than %d levels",
-                           DMP_CDA_MAX_DEPTH);
-    else if (doc == NULL)
-        rc = dmp_cda_parse_failed(&st, len, err);
-    else if (!ns_wellformed)
-        rc = socle_err_set(err, SOCLE_EUNPROCESSABLE,
-                           "the CDA document is not namespace-well-formed XML (line %d)", st.err_line);
-    else
-        rc = dmp_cda_read_doc(doc, out, err);
-
+    xmlDocPtr doc;
+    int rc = xml_parse(xml, len, "the CDA document", DMP_CDA_MAX_DEPTH, SOCLE_EUNPROCESSABLE, &doc, err);
+    if (!rc) rc = dmp_cda_read_doc(doc, out, err);
     if (doc != NULL) xmlFreeDoc(doc);
     if (rc != 0) memset(out, 0, sizeof *out);
     return rc;

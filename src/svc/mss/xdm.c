@@ -8,33 +8,31 @@
  * letter, control character; NUL bytes, which libzip shows as spaces, are looked for in the raw central
  * directory), no duplicate (ASCII case ignored, as names are looked up), and the sizes the directory
  * declares within the limits. The subset folder's files are looked up ignoring ASCII case. Only METADATA.XML
- * and the files the document entries name are then inflated, in chunks, counting the real bytes against the
- * entry, total and ratio limits and against the declared size, so a lying directory stops the read.
- * METADATA.XML is parsed by libxml2 as src/svc/dmp/cda.c parses CDA documents: its own parser context,
+ * and the files the document entries name are then inflated (deflated entries by libdeflate into exactly
+ * their declared size, then their CRC-32 checked; others in chunks counting the real bytes against the
+ * limits), so a lying directory stops the read.
+ * METADATA.XML is parsed by xml.h, as the DMP's CDA headers are: its own parser context,
  * no network, no entity substitution, no DTD loading, a DOCTYPE stops the parser from its SAX callback,
  * element depth counted while parsing and checked again on the tree, libxml2's messages kept off stderr. */
 #include <limits.h>
-#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
-#include <libxml/SAX2.h>
 #include <libxml/parser.h>
 #include <libxml/tree.h>
-#include <libxml/xmlerror.h>
 #include <libdeflate.h>
 #include <zip.h>
 
 #include "base/ids.h"
 #include "crypto/crypto.h"
 #include "svc/mss/xdm.h"
+#include "xml/xml.h"
 
 #define XDM_NS_RIM "urn:oasis:names:tc:ebxml-regrep:xsd:rim:3.0"
 #define XDM_NS_LCM "urn:oasis:names:tc:ebxml-regrep:xsd:lcm:3.0"
 #define XDM_MAX_DEPTH 256
-#define XDM_XML_OPTIONS (XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING)
 #define XDM_CHUNK 65536
 #define XDM_MAX_NAME 255
 
@@ -64,7 +62,6 @@
 #define XDM_SS_PATIENT_ID "urn:uuid:6b5aea1a-625c-4a0d-a8ee-d4c3b75d4e0c"
 #define XDM_HAS_MEMBER "urn:oasis:names:tc:ebxml-regrep:AssociationType:HasMember"
 
-static const char xdm_msg_dtd[] = "METADATA.XML declares a DTD or entities, which are refused";
 
 /* ======================================================================================== */
 /* Reading the ZIP                                                                           */
@@ -381,167 +378,12 @@ static int xdm_find_metadata(const xdm_reader *r, const char **subset)
 /* Parsing METADATA.XML                                                                      */
 /* ======================================================================================== */
 
-/* What the SAX hooks observed while one document was parsed (ctxt->_private). */
-typedef struct xdm_xml_state {
-    int depth;    /* current element depth */
-    int too_deep; /* nesting went past XDM_MAX_DEPTH: parser stopped */
-    int dtd;      /* a DOCTYPE was met: parser stopped */
-    int err_code; /* first libxml2 error (not warning), 0 if none */
-    int err_line; /* its line */
-} xdm_xml_state;
-
-static pthread_once_t xdm_xml_once = PTHREAD_ONCE_INIT;
-
-/* xdm_xml_init - libxml2's global initialisation, once. */
-static void xdm_xml_init(void)
-{
-    xmlInitParser();
-}
-
-/* xdm_state_of - our state, kept in the parser context's _private. */
-static xdm_xml_state *xdm_state_of(void *ctx)
-{
-    return ((xmlParserCtxtPtr)ctx)->_private;
-}
-
-/* xdm_on_error - record the first error; nothing is printed. */
-static void xdm_on_error(void *ctx, xmlErrorPtr e)
-{
-    xdm_xml_state *st = xdm_state_of(ctx);
-    if (e == NULL || e->level < XML_ERR_ERROR || st->err_code != 0) return;
-    st->err_code = e->code;
-    st->err_line = e->line;
-}
-
-/* xdm_on_doctype - a DOCTYPE: stop before its internal subset is read. */
-static void xdm_on_doctype(void *ctx, const xmlChar *name, const xmlChar *public_id, const xmlChar *system_id)
-{
-    xdm_state_of(ctx)->dtd = 1;
-    xmlStopParser((xmlParserCtxtPtr)ctx);
-}
-
-/* xdm_on_start - count the depth, stop past XDM_MAX_DEPTH, otherwise build the tree. */
-static void xdm_on_start(void *ctx, const xmlChar *localname, const xmlChar *prefix, const xmlChar *uri,
-                         int nb_namespaces, const xmlChar **namespaces, int nb_attributes, int nb_defaulted,
-                         const xmlChar **attributes)
-{
-    xdm_xml_state *st = xdm_state_of(ctx);
-    if (++st->depth > XDM_MAX_DEPTH) {
-        st->too_deep = 1;
-        xmlStopParser((xmlParserCtxtPtr)ctx);
-        return;
-    }
-    xmlSAX2StartElementNs(ctx, localname, prefix, uri, nb_namespaces, namespaces, nb_attributes, nb_defaulted,
-                          attributes);
-}
-
-/* xdm_on_end - the element ends. */
-static void xdm_on_end(void *ctx, const xmlChar *localname, const xmlChar *prefix, const xmlChar *uri)
-{
-    xdm_state_of(ctx)->depth--;
-    xmlSAX2EndElementNs(ctx, localname, prefix, uri);
-}
-
-/* xdm_check_tree - refuse a DTD or entity node anywhere, nesting past XDM_MAX_DEPTH. Iterative walk. */
-static int xdm_check_tree(const xmlDoc *doc, socle_err *err)
-{
-    if (doc->intSubset != NULL || doc->extSubset != NULL)
-        return socle_err_set(err, SOCLE_EINVAL, "%s", xdm_msg_dtd);
-    const xmlNode *n = doc->children;
-    int depth = 0;
-    while (n != NULL) {
-        switch (n->type) {
-        case XML_DTD_NODE:
-        case XML_ENTITY_REF_NODE:
-        case XML_ENTITY_NODE:
-        case XML_ENTITY_DECL:
-            return socle_err_set(err, SOCLE_EINVAL, "%s", xdm_msg_dtd);
-        default:
-            break;
-        }
-        if (n->type == XML_ELEMENT_NODE) {
-            if (depth + 1 > XDM_MAX_DEPTH)
-                return socle_err_set(err, SOCLE_EINVAL, "METADATA.XML nests elements deeper than %d levels",
-                                     XDM_MAX_DEPTH);
-            if (n->children != NULL) {
-                depth++;
-                n = n->children;
-                continue;
-            }
-        }
-        while (n != NULL && n->next == NULL) {
-            n = n->parent;
-            if (n == NULL || n->type != XML_ELEMENT_NODE) return 0;
-            depth--;
-        }
-        if (n != NULL) n = n->next;
-    }
-    return 0;
-}
-
-/* xdm_parse_failed - the error for a document libxml2 did not return. */
-static int xdm_parse_failed(const xdm_xml_state *st, socle_err *err)
-{
-    switch (st->err_code) {
-    case XML_ERR_NO_MEMORY:
-        return socle_err_set(err, SOCLE_ENOMEM, "out of memory while parsing METADATA.XML");
-    case XML_ERR_UNDECLARED_ENTITY:
-    case XML_WAR_UNDECLARED_ENTITY:
-    case XML_ERR_ENTITY_LOOP:
-    case XML_ERR_ENTITY_PE_INTERNAL:
-    case XML_ERR_UNPARSED_ENTITY:
-    case XML_ERR_EXT_ENTITY_STANDALONE:
-        return socle_err_set(err, SOCLE_EINVAL, "%s", xdm_msg_dtd);
-    case XML_ERR_DOCUMENT_EMPTY:
-        return socle_err_set(err, SOCLE_EINVAL, "METADATA.XML is empty (not well-formed XML)");
-    default:
-        return socle_err_set(err, SOCLE_EINVAL, "METADATA.XML is not well-formed XML (line %d)",
-                             st->err_line);
-    }
-}
-
-/* xdm_parse_xml - parse xml[0..len) hardened; *doc on success (caller frees). */
+/* xdm_parse_xml - parse METADATA.XML hardened (xml.h); *doc on success (caller frees). */
 static int xdm_parse_xml(const char *xml, size_t len, xmlDocPtr *doc, socle_err *err)
 {
-    *doc = NULL;
-    if (len == 0) return socle_err_set(err, SOCLE_EINVAL, "METADATA.XML is empty (not well-formed XML)");
-    if (len > INT_MAX) return socle_err_set(err, SOCLE_ETOOLARGE, "METADATA.XML is too large");
-    pthread_once(&xdm_xml_once, xdm_xml_init);
-    xmlParserCtxtPtr ctxt = xmlNewParserCtxt();
-    if (ctxt == NULL || ctxt->sax == NULL) {
-        if (ctxt != NULL) xmlFreeParserCtxt(ctxt);
-        return socle_err_set(err, SOCLE_ENOMEM, "out of memory while parsing METADATA.XML");
-    }
-    xdm_xml_state st = {0};
-    ctxt->_private = &st;
-    ctxt->sax->serror = xdm_on_error;
-    ctxt->sax->internalSubset = xdm_on_doctype;
-    ctxt->sax->startElementNs = xdm_on_start;
-    ctxt->sax->endElementNs = xdm_on_end;
-    xmlDocPtr d = xmlCtxtReadMemory(ctxt, xml, (int)len, NULL, NULL, XDM_XML_OPTIONS);
-    int ns_wellformed = ctxt->nsWellFormed;
-    xmlFreeParserCtxt(ctxt);
-
-    int rc;
-    if (st.dtd)
-        rc = socle_err_set(err, SOCLE_EINVAL, "%s", xdm_msg_dtd);
-    else if (st.too_deep)
-        rc = socle_err_set(err, SOCLE_EINVAL, "METADATA.XML nests elements deeper than %d levels",
-                           XDM_MAX_DEPTH);
-    else if (d == NULL)
-        rc = xdm_parse_failed(&st, err);
-    else if (!ns_wellformed)
-        rc = socle_err_set(err, SOCLE_EINVAL, "METADATA.XML is not namespace-well-formed XML (line %d)",
-                           st.err_line);
-    else
-        rc = xdm_check_tree(d, err);
-    if (rc != 0) {
-        if (d != NULL) xmlFreeDoc(d);
-        return rc;
-    }
-    *doc = d;
-    return 0;
+    return xml_parse(xml, len, "METADATA.XML", XDM_MAX_DEPTH, SOCLE_EINVAL, doc, err);
 }
+
 
 /* ---- ebRIM tree helpers ---- */
 

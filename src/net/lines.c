@@ -52,6 +52,7 @@ struct lines_conn {
     unsigned char *cert_der;
     size_t cert_len;
     int cert_done;
+    char server_name[256]; /* client connections: SNI, "" for none */
     struct lines_conn *prev, *next;
 };
 
@@ -340,6 +341,7 @@ int lines_starttls(lines_conn *c, socle_err *err)
         ERR_clear_error();
         return socle_err_set(err, SOCLE_ENOMEM, "TLS: cannot start a session");
     }
+    if (c->client && c->server_name[0]) SSL_set_tlsext_host_name(c->ssl, c->server_name);
     ERR_clear_error();
     int r = c->client ? SSL_connect(c->ssl) : SSL_accept(c->ssl);
     if (r != 1) {
@@ -647,6 +649,11 @@ int lines_connect(const char *host, int port, lines_tls *tls, int timeout_s, lin
     snprintf(c->remote, sizeof c->remote, "%s", host);
     *out = c;
     return 0;
+}
+
+void lines_set_server_name(lines_conn *c, const char *name)
+{
+    snprintf(c->server_name, sizeof c->server_name, "%s", name ? name : "");
 }
 
 void lines_close(lines_conn *c)

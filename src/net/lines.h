@@ -106,6 +106,9 @@ int lines_stopping(const lines_conn *c);
 /* lines_connect - a client connection to host:port within timeout_s (for relaying to another
  * operator); tls is used by a later lines_starttls. */
 int lines_connect(const char *host, int port, lines_tls *tls, int timeout_s, lines_conn **out, socle_err *err);
+/* lines_set_server_name - the name a client connection asks for in TLS (SNI) at lines_starttls:
+ * the domain being relayed to, whatever address the route gave. */
+void lines_set_server_name(lines_conn *c, const char *name);
 /* lines_close - close a client connection made by lines_connect. */
 void lines_close(lines_conn *c);
 

@@ -951,3 +951,51 @@ def test_mss_indicators(ctx):
     assert received and any(c["couloir"] == "patient" for c in counts), counts
     m.srv.client(m.tok_a).get("/mss/v1/indicators", expect=403)
     m.admin.get("/mss/v1/indicators?since=hier", expect=400)
+
+
+def test_mss_relay_sends_sni(ctx):
+    """The relay asks for the recipient's domain in TLS (SNI), whatever address its route gives."""
+    import threading
+    m = _mss(ctx)
+    seen = []
+    port = harness.free_port()
+    tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    tls.load_cert_chain(os.path.join(m.data, "pki", "server.pem"), os.path.join(m.data, "pki", "server.key"))
+    tls.sni_callback = lambda sock, name, context: seen.append(name)
+    listener = socket.create_server(("127.0.0.1", port))
+    listener.settimeout(60)
+
+    def peer():
+        try:
+            conn, _ = listener.accept()
+            f = conn.makefile("rwb")
+            f.write(b"220 sni.test ESMTP\r\n"), f.flush()
+            f.readline()
+            f.write(b"250-sni.test\r\n250 STARTTLS\r\n"), f.flush()
+            f.readline()
+            f.write(b"220 go ahead\r\n"), f.flush()
+            try:
+                tls.wrap_socket(conn, server_side=True).close()  # the handshake is all we need
+            except (ssl.SSLError, OSError):
+                pass
+        except OSError:
+            pass
+    t = threading.Thread(target=peer, daemon=True)
+    t.start()
+    flags = list(m.srv.flags)
+    m.srv.stop_ok()
+    m.srv.flags = [f for f in flags] + ["--mss-routes", "sni.test=127.0.0.1:%d" % port]
+    try:
+        m.srv.start()
+        m.write_trust((DOMAIN, PEER, "sni.test"))
+        time.sleep(1.2)
+        with m.smtp(m.tok_a, m.a) as s:
+            assert s.send_message(_message(m.a, "x@sni.test", "sni")) == {}
+        t.join(60)
+        assert seen == ["sni.test"], seen
+    finally:
+        listener.close()
+        m.srv.stop_ok()
+        m.srv.flags = flags
+        m.srv.start()
+        m.write_trust((DOMAIN, PEER))

@@ -29,8 +29,7 @@
  *      mss_allow_password, mss_retry_s, mss_session_timeout_s.
  * BUGS
  *      RCPT TO:<postmaster> is refused unless a mailbox postmaster@<mss_domain> exists (RFC 5321
- *      wants it always accepted). DSN: ORCPT is not passed on to the next operator, and the relay
- *      client sends no SNI. IMAP: no RENAME, no keywords (only the system flags are kept), no
+ *      wants it always accepted). DSN: ORCPT is not passed on to the next operator. IMAP: no RENAME, no keywords (only the system flags are kept), no
  *      UIDPLUS, CONDSTORE or MOVE; \Recent is never set. One thread per connection: memory grows
  *      with idle IMAP sessions (about 120 KB each measured, 1,000 held).
  * SEE ALSO

@@ -85,6 +85,7 @@ static int relay_send(mss_service *svc, const relay_entry *e, const char *msg, s
         snprintf(text, n, "%s", err.msg);
         return 1;
     }
+    lines_set_server_name(c, e->domain);
     int code = relay_reply(c, text, n), rc = 1;
     if (code != 220) goto done;
     code = relay_command(c, text, n, "EHLO %s", svc->domain);

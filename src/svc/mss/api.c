@@ -296,10 +296,7 @@ static int api_compose(mss_service *svc, json_t *body, const mss_mailbox *from, 
         }
     }
     char date[64], id[40], boundary[64];
-    time_t now = time(NULL);
-    struct tm tm;
-    gmtime_r(&now, &tm);
-    strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S +0000", &tm);
+    mss_date(date, sizeof date);
     id_uuid(id);
     snprintf(boundary, sizeof boundary, "socle-%s", id);
     buf_printf(msg, "From: <%s>\r\nTo: ", from->address);

@@ -11,8 +11,7 @@
 #include "svc/mss/mss_internal.h"
 #include "svc/mss/xdm.h"
 
-/* mss_domain_kind - 1 for our domain (or a subdomain), 2 for our citizen domain, 0 elsewhere. */
-static int mss_domain_kind(const mss_service *svc, const char *d)
+int mss_domain_kind(const mss_service *svc, const char *d)
 {
     if (!strcmp(d, svc->citizen_domain)) return 2;
     size_t dl = strlen(d), ml = strlen(svc->domain);

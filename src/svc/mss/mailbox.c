@@ -49,14 +49,6 @@ static int mss_citizen_qualified(store_conn *c, const char *ins, socle_err *err)
     return rc;
 }
 
-/* mss_in_domain - is domain d ours (mss_domain or one of its subdomains, citizen domain aside)? */
-static int mss_in_domain(const mss_service *svc, const char *d)
-{
-    size_t dl = strlen(d), ml = strlen(svc->domain);
-    if (!ml || !strcmp(d, svc->citizen_domain)) return 0;
-    return !strcmp(d, svc->domain) || (dl > ml + 1 && d[dl - ml - 1] == '.' && !strcmp(d + dl - ml, svc->domain));
-}
-
 int mss_mailbox_add(mss_service *svc, const mss_mailbox_spec *spec, char *address, size_t n, socle_err *err)
 {
     mss_kind kind = mss_kind_parse(spec->kind);
@@ -74,7 +66,7 @@ int mss_mailbox_add(mss_service *svc, const mss_mailbox_spec *spec, char *addres
     } else {
         if (!spec->address || mss_split_address(spec->address, local, sizeof local, domain, sizeof domain))
             return socle_err_set(err, SOCLE_EINVAL, "a valid address local@domain is required");
-        if (!mss_in_domain(svc, domain))
+        if (mss_domain_kind(svc, domain) != 1)
             return socle_err_set(err, SOCLE_EINVAL, "%s is not a domain of this operator (%s)", domain, svc->domain);
         snprintf(addr, sizeof addr, "%s@%s", local, domain);
     }

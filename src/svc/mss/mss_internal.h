@@ -89,6 +89,11 @@ int mss_body_hold(store_conn *c, int64_t body, socle_err *err);
 int mss_messages_delete(store_conn *c, int64_t folder, int only_deleted, socle_err *err);
 /* mss_lower - lower-case s in place (ASCII); returns s. */
 char *mss_lower(char *s);
+/* mss_domain_kind - 1 for the operator's domain (or a subdomain), 2 for its citizen domain, 0 for
+ * another operator's (domain in lower case). */
+int mss_domain_kind(const mss_service *svc, const char *domain);
+/* mss_date - now as an RFC 5322 date ("Mon, 23 Nov 2026 10:15:00 +0000") into out. */
+void mss_date(char *out, size_t n);
 /* mss_split_address - local part and domain of "local@domain" (lower case); -1 when malformed. */
 int mss_split_address(const char *address, char *local, size_t nl, char *domain, size_t nd);
 /* mss_may_use - may subject `who` use mailbox m (read it, send as it)? Asks the policy engine

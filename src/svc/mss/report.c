@@ -9,15 +9,20 @@
 #include "base/ids.h"
 #include "svc/mss/mss_internal.h"
 
+void mss_date(char *out, size_t n)
+{
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(out, n, "%a, %d %b %Y %H:%M:%S +0000", &tm);
+}
+
 /* report_head - the header shared by both reports. */
 static void report_head(mss_service *svc, const char *from, const char *to, const char *subject, const char *report_type,
                         const char *boundary, socle_buf *out)
 {
     char date[64], id[40];
-    time_t now = time(NULL);
-    struct tm tm;
-    gmtime_r(&now, &tm);
-    strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S +0000", &tm);
+    mss_date(date, sizeof date);
     id_uuid(id);
     buf_printf(out,
                "From: %s\r\nTo: <%s>\r\nSubject: %s\r\nDate: %s\r\nMessage-ID: <%s@%s>\r\nAuto-Submitted: auto-replied\r\n"

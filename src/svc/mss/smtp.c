@@ -325,10 +325,7 @@ static void smtp_mail(smtp_session *s, const char *args)
             smtp_reply(s, "553 5.7.1 you may only send as %s", s->sender.mailbox.address);
             return;
         }
-    } else if (from[0] && (!strcmp(domain, s->svc->citizen_domain) || !strcmp(domain, s->svc->domain) ||
-                           (strlen(domain) > strlen(s->svc->domain) &&
-                            !strcmp(domain + strlen(domain) - strlen(s->svc->domain), s->svc->domain) &&
-                            domain[strlen(domain) - strlen(s->svc->domain) - 1] == '.'))) {
+    } else if (from[0] && mss_domain_kind(s->svc, domain)) {
         mss_audit(s->svc, NULL, "relay", "denied", NULL, lines_remote_addr(s->c), "peer sending as this operator");
         smtp_reply(s, "550 5.7.1 %s is a domain of this operator: another operator cannot send for it", domain);
         return;
@@ -406,10 +403,7 @@ static void smtp_rcpt(smtp_session *s, const char *args)
 static void smtp_received(smtp_session *s, const char *id, socle_buf *out)
 {
     char date[64];
-    time_t now = time(NULL);
-    struct tm tm;
-    gmtime_r(&now, &tm);
-    strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S +0000", &tm);
+    mss_date(date, sizeof date);
     char helo[101];
     size_t i = 0;
     for (const char *p = s->sender.helo; *p && i < sizeof helo - 1; p++)

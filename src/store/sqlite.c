@@ -490,6 +490,8 @@ static int sq_connect(store *s, store_conn **out, socle_err *err)
         return rc;
     }
     snprintf(c->sync, sizeof c->sync, "%s", s->sqlite_sync);
+    /* Checkpoints: wake the store's checkpointer instead of running one inside COMMIT. */
+    if (!s->memory) sqlite3_wal_hook(c->db, store_sqlite_wal_hook, s);
     *out = &c->base;
     return 0;
 }

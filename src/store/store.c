@@ -159,6 +159,7 @@ int store_open(const store_options *opt, store **out, socle_err *err)
         s->conns[s->nconns++] = c;
         s->idle[s->nidle++] = c;
     }
+    if (!rc && s->engine == STORE_SQLITE && !s->memory) rc = store_sqlite_checkpointer_start(s, err);
     if (rc) {
         store_close(s);
         return rc;
@@ -174,6 +175,7 @@ void store_close(store *s)
     if (s->nidle != s->nconns)
         log_msg(LOG_ERROR, "store: closing with %d connection(s) still acquired", s->nconns - s->nidle);
     pthread_mutex_unlock(&s->mu);
+    if (s->engine == STORE_SQLITE) store_sqlite_checkpointer_stop(s);
     for (int i = 0; i < s->nconns; i++)
         s->ops->disconnect(s->conns[i]);
     free(s->conns);

@@ -88,6 +88,14 @@ struct store_ops {
 };
 
 extern const store_ops store_sqlite_ops;
+
+/* sqlite_checkpoint.c: WAL checkpoints on a thread of the store's own. The WAL hook every SQLite
+ * connection registers (arg: the store); the thread, started once the pool is open and stopped
+ * before it closes (until then, and after, a connection checkpoints itself as SQLite would). */
+typedef struct sqlite3 sqlite3;
+int store_sqlite_wal_hook(void *arg, sqlite3 *db, const char *name, int frames);
+int store_sqlite_checkpointer_start(store *s, socle_err *err);
+void store_sqlite_checkpointer_stop(store *s);
 extern const store_ops store_pg_ops;
 
 /* store_pg_describe - "postgres://user@host:port/db" from a URI or key=value conninfo, without
@@ -104,6 +112,7 @@ struct store {
     long long sqlite_mmap_bytes;
     int sqlite_page_size;    /* for a database created by this process */
     int memory;              /* SQLite ":memory:": one connection, since each would be its own DB */
+    struct sq_checkpointer *checkpointer; /* SQLite file: the WAL checkpoint thread (sqlite_checkpoint.c) */
 
     pthread_mutex_t mu;
     pthread_cond_t cv;

@@ -1,0 +1,115 @@
+/* sqlite_checkpoint.c - WAL checkpoints of the SQLite engine, on a thread of their own.
+ *
+ * SQLite's default copies the WAL back into the database file (a checkpoint: the pages written,
+ * then the file fsynced) inside the COMMIT that takes the WAL past 1000 pages. That writer, and
+ * whoever waits for its answer, then waits for a few megabytes to be written and synced although
+ * the transaction is already durable in the WAL. Here every connection's WAL hook only wakes the
+ * store's checkpointer thread, which runs the same PASSIVE checkpoint on its own connection while
+ * writers go on appending to the WAL. PASSIVE never waits for readers or writers: it copies what
+ * no reader still needs, and the next writer restarts the WAL once all of it was copied.
+ *
+ * Should the checkpointer fall behind (a WAL of SQ_CHECKPOINT_INLINE_FRAMES pages), the committing
+ * connection checkpoints itself again, as SQLite does by default, so the WAL stays bounded.
+ * Durability is unchanged: a commit is on disk once its WAL frames are synced; checkpoints only
+ * move committed pages. */
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "base/log.h"
+#include "store/store_internal.h"
+
+#define SQ_CHECKPOINT_FRAMES 1000         /* SQLite's own wal_autocheckpoint default */
+#define SQ_CHECKPOINT_INLINE_FRAMES 16000 /* 64 MB of 4 KB pages: the committer helps */
+
+struct sq_checkpointer {
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int wanted; /* a WAL hook asked for a checkpoint since the last one started */
+    int stop;
+    sqlite3 *db; /* the thread's own connection */
+};
+
+static void *sq_checkpointer_run(void *arg)
+{
+    struct sq_checkpointer *k = arg;
+    pthread_mutex_lock(&k->mu);
+    for (;;) {
+        while (!k->wanted && !k->stop)
+            pthread_cond_wait(&k->cv, &k->mu);
+        if (k->stop) break;
+        k->wanted = 0;
+        pthread_mutex_unlock(&k->mu);
+        int rc = sqlite3_wal_checkpoint_v2(k->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+        if (rc != SQLITE_OK && (rc & 0xff) != SQLITE_BUSY)
+            log_msg(LOG_WARN, "store: sqlite: checkpoint: %s", sqlite3_errmsg(k->db));
+        pthread_mutex_lock(&k->mu);
+    }
+    pthread_mutex_unlock(&k->mu);
+    return NULL;
+}
+
+int store_sqlite_wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
+{
+    store *s = arg;
+    struct sq_checkpointer *k = s->checkpointer;
+    if (frames < SQ_CHECKPOINT_FRAMES) return SQLITE_OK;
+    if (k == NULL || frames >= SQ_CHECKPOINT_INLINE_FRAMES) {
+        (void)sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+        return SQLITE_OK;
+    }
+    pthread_mutex_lock(&k->mu);
+    k->wanted = 1;
+    pthread_cond_signal(&k->cv);
+    pthread_mutex_unlock(&k->mu);
+    return SQLITE_OK;
+}
+
+int store_sqlite_checkpointer_start(store *s, socle_err *err)
+{
+    struct sq_checkpointer *k = calloc(1, sizeof *k);
+    if (!k) return socle_err_set(err, SOCLE_ENOMEM, "store: out of memory");
+    int rc = sqlite3_open_v2(s->target, &k->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc == SQLITE_OK) {
+        /* The checkpoint syncs as the configured level says (OFF: never). */
+        char pragma[48];
+        snprintf(pragma, sizeof pragma, "PRAGMA synchronous=%s", s->sqlite_sync);
+        rc = sqlite3_exec(k->db, pragma, NULL, NULL, NULL);
+    }
+    if (rc != SQLITE_OK) {
+        socle_err_set(err, SOCLE_ESTORE, "store: sqlite: checkpointer: cannot open %s: %s", s->target,
+                      k->db ? sqlite3_errmsg(k->db) : sqlite3_errstr(rc));
+        sqlite3_close_v2(k->db);
+        free(k);
+        return SOCLE_ESTORE;
+    }
+    pthread_mutex_init(&k->mu, NULL);
+    pthread_cond_init(&k->cv, NULL);
+    if (pthread_create(&k->thread, NULL, sq_checkpointer_run, k)) {
+        pthread_cond_destroy(&k->cv);
+        pthread_mutex_destroy(&k->mu);
+        sqlite3_close_v2(k->db);
+        free(k);
+        return socle_err_set(err, SOCLE_EINTERNAL, "store: sqlite: cannot start the checkpointer thread");
+    }
+    s->checkpointer = k;
+    return 0;
+}
+
+void store_sqlite_checkpointer_stop(store *s)
+{
+    struct sq_checkpointer *k = s->checkpointer;
+    if (!k) return;
+    pthread_mutex_lock(&k->mu);
+    k->stop = 1;
+    pthread_cond_signal(&k->cv);
+    pthread_mutex_unlock(&k->mu);
+    pthread_join(k->thread, NULL);
+    s->checkpointer = NULL; /* from here the connections checkpoint themselves */
+    sqlite3_close_v2(k->db);
+    pthread_cond_destroy(&k->cv);
+    pthread_mutex_destroy(&k->mu);
+    free(k);
+}

@@ -25,6 +25,7 @@
 #include "base/timeutil.h"
 
 #define LINES_READ_BUFFER 16384
+#define LINES_TLS_READ_AHEAD 65536
 #define LINES_DISCARD_MAX (1 << 20) /* an over-long line longer than this ends the connection */
 #if defined(__SANITIZE_ADDRESS__)
 #define LINES_STACK (4u << 20)
@@ -96,6 +97,11 @@ int lines_tls_new(const char *cert, const char *key, const char *ca, int server,
     if (!ctx) return socle_err_set(err, SOCLE_ENOMEM, "TLS: cannot create a context");
     SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
     SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION);
+    /* Read ahead: one recv() takes whatever records have arrived, up to LINES_TLS_READ_AHEAD bytes,
+     * instead of two per record (header, then body). lines_pending asks SSL_has_pending, which
+     * counts those bytes too. */
+    SSL_CTX_set_read_ahead(ctx, 1);
+    SSL_CTX_set_default_read_buffer_len(ctx, LINES_TLS_READ_AHEAD);
     int ok = 1;
     const char *what = "";
     if (cert && key) {
@@ -256,7 +262,7 @@ int lines_read_bytes(lines_conn *c, void *buf, size_t n)
 
 int lines_pending(lines_conn *c)
 {
-    return c->rpos < c->rlen || (c->ssl && SSL_pending(c->ssl) > 0);
+    return c->rpos < c->rlen || (c->ssl && SSL_has_pending(c->ssl));
 }
 
 int lines_wait(lines_conn *c, int timeout_ms)

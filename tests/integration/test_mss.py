@@ -476,6 +476,23 @@ def test_mss_idle_and_curl(ctx):
     assert p.returncode == 0 and b"SEARCH" in p.stdout, (p.stdout, p.stderr)
 
 
+def test_mss_idle_done_read_ahead(ctx):
+    """DONE right behind IDLE, as two TLS records in one TCP segment, ends the IDLE at once: the server
+    reads records ahead, and must see those OpenSSL holds but has not decrypted yet."""
+    m = _mss(ctx)
+    c = m.imap(m.tok_b, m.b)
+    c.select("INBOX")
+    c.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 1)
+    c.send(b"I2 IDLE\r\n")
+    c.send(b"DONE\r\n")
+    c.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 0)
+    c.sock.settimeout(10)
+    assert c.readline().startswith(b"+")
+    line = c.readline()
+    assert line.startswith(b"I2 OK"), line
+    c.logout()
+
+
 def test_mss_kill9_keeps_accepted(ctx):
     """What was answered 250 is there after kill -9."""
     m = _mss(ctx)

@@ -21,7 +21,7 @@ import zipfile
 from email.message import EmailMessage
 
 import harness
-from harness import wait_for
+from harness import Skip, wait_for
 from test_dmp import Dmp
 
 DOMAIN = "mss.socle.test"
@@ -196,6 +196,7 @@ def _inbox(m, token, user, folder="INBOX"):
         out = []
         for u in data[0].split():
             typ, d = c.uid("FETCH", u, "(FLAGS BODY.PEEK[])")
+            assert isinstance(d[0], tuple), (u, d)
             out.append((int(u), d[0][1], d[0][0].decode()))
         return out
     finally:
@@ -491,6 +492,54 @@ def test_mss_idle_done_read_ahead(ctx):
     line = c.readline()
     assert line.startswith(b"I2 OK"), line
     c.logout()
+
+
+def _segments(m):
+    """The bytes of every segment file of the message store (SQLite: mss-bodies/ beside the database)."""
+    d = os.path.join(m.data, "mss-bodies")
+    out = b""
+    for name in sorted(os.listdir(d)):
+        with open(os.path.join(d, name), "rb") as f:
+            out += f.read()
+    return out
+
+
+def _expunge_all(m, token, user, folder):
+    c = m.imap(token, user)
+    try:
+        assert c.select(folder)[0] == "OK"
+        typ, data = c.uid("SEARCH", None, "ALL")
+        for u in data[0].split():
+            assert c.uid("STORE", u, "+FLAGS", "(\\Deleted)")[0] == "OK"
+        assert c.expunge()[0] == "OK"
+    finally:
+        c.logout()
+
+
+def test_mss_bodies_in_segments(ctx):
+    """On SQLite a delivered message's bytes go to a segment file (written once, not WAL then
+    database), and once no folder holds the message any more its bytes are gone from the disk."""
+    m = _mss(ctx)
+    if not m.db.startswith("sqlite:"):
+        raise Skip("segment files are SQLite's (PostgreSQL keeps bodies in its table)")
+    a = m.mailbox("PER", PRO_A, "dr.segments.a@" + DOMAIN)
+    b = m.mailbox("PER", PRO_B, "dr.segments.b@" + DOMAIN)
+    marker = "segment-marker-%s" % os.urandom(6).hex()
+    with m.smtp(m.tok_a, a) as s:
+        s.send_message(_message(a, b, marker))
+    assert marker.encode() in _segments(m)
+    assert any(marker.encode() in raw for _, raw, _ in _inbox(m, m.tok_b, b))
+    # The recipient deletes it: the sender's Sent still holds the same stored body.
+    _expunge_all(m, m.tok_b, b, "INBOX")
+    assert marker.encode() in _segments(m)
+    assert any(marker.encode() in raw for _, raw, _ in _inbox(m, m.tok_a, a, "Sent"))
+    # The sender too: no folder holds it, its range of the segment file is freed (zeros).
+    _expunge_all(m, m.tok_a, a, "Sent")
+    assert marker.encode() not in _segments(m)
+    # The store still reads and writes after that.
+    with m.smtp(m.tok_a, a) as s:
+        s.send_message(_message(a, b, marker + "-after"))
+    assert any((marker + "-after").encode() in raw for _, raw, _ in _inbox(m, m.tok_b, b))
 
 
 def test_mss_kill9_keeps_accepted(ctx):

@@ -1,7 +1,7 @@
 /* test_mss.c - unit tests of the MSSanté service's small pieces of logic: the SASL OAUTHBEARER
  * and XOAUTH2 client responses (RFC 7628), addresses, mailbox kinds, the trust-space file (format,
  * reload when it changes, a missing file), and the line reader of net/lines.c over a socket pair
- * (CRLF, bare LF, over-long lines, exact reads). */
+ * (CRLF, bare LF, over-long lines, exact reads), and the segment files of message bodies. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "svc/mss/mss_internal.h"
@@ -166,12 +167,52 @@ static void test_lines_reader(void **state)
     assert_memory_equal(lc.exact, "12345", 5);
 }
 
+/* Segment files: bodies read back as written; a store opened again appends after what is there
+ * (never over it), and a missing range reads as an error, not as zeros. */
+static void test_segments(void **state)
+{
+    (void)state;
+    char dir[64] = "/tmp/socle-seg-XXXXXX", sub[96];
+    assert_non_null(mkdtemp(dir));
+    snprintf(sub, sizeof sub, "%s/mss-bodies", dir);
+    socle_err err = {0};
+    mss_segments *g;
+    assert_int_equal(mss_segments_open(sub, &g, &err), 0);
+    struct stat st;
+    assert_int_equal(stat(sub, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0700);
+    const char *bodies[] = {"first message\r\n", "a second, longer message\r\n", "third\r\n"};
+    mss_body_ref refs[4];
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(mss_segment_append(g, bodies[i], strlen(bodies[i]), &refs[i], &err), 0);
+    assert_int_equal(refs[1].offset, refs[0].offset + (int64_t)strlen(bodies[0]));
+    mss_segments_close(g);
+    assert_int_equal(mss_segments_open(sub, &g, &err), 0);
+    assert_int_equal(mss_segment_append(g, "fourth\r\n", 8, &refs[3], &err), 0);
+    assert_int_equal(refs[3].file, refs[2].file);
+    assert_int_equal(refs[3].offset, refs[2].offset + (int64_t)strlen(bodies[2]));
+    char out[64];
+    for (int i = 0; i < 3; i++) {
+        memset(out, 0, sizeof out);
+        assert_int_equal(mss_segment_read(g, &refs[i], out, &err), 0);
+        assert_string_equal(out, bodies[i]);
+    }
+    mss_body_ref beyond = {refs[3].file, refs[3].offset + 8, 10};
+    assert_int_not_equal(mss_segment_read(g, &beyond, out, &err), 0);
+    mss_body_ref nofile = {refs[3].file + 5, 0, 4};
+    assert_int_not_equal(mss_segment_read(g, &nofile, out, &err), 0);
+    mss_segments_close(g);
+    char cmd[96];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sasl_oauthbearer), cmocka_unit_test(test_sasl_xoauth2),
         cmocka_unit_test(test_addresses),        cmocka_unit_test(test_trust_file),
-        cmocka_unit_test(test_lines_reader),
+        cmocka_unit_test(test_lines_reader),     cmocka_unit_test(test_segments),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

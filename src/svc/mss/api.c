@@ -128,7 +128,7 @@ static int api_message(mss_service *svc, http_request *req, http_response *res, 
     if (!rc) rc = mss_folder_id(c, m.address, folder, 0, &fid, &err);
     const char *msg = NULL;
     size_t len = 0;
-    if (!rc) rc = mss_message_body(c, fid, uid, req->arena, &msg, &len, NULL, &err);
+    if (!rc) rc = mss_message_body(svc, c, fid, uid, req->arena, &msg, &len, NULL, &err);
     store_release(svc->app->store, c);
     if (rc) {
         if (rc == SOCLE_ENOTFOUND) socle_err_set(&err, SOCLE_ENOTFOUND, "no such mailbox, folder or message");

@@ -196,7 +196,7 @@ static int mss_job_write(mss_service *svc, store_conn *c, const mss_job *j, socl
     const mss_envelope *env = j->env;
     int64_t body = 0;
     int rc = 0;
-    if (j->local_count || s->submission) rc = mss_body_store(c, j->msg, j->len, &body, err);
+    if (j->local_count || s->submission) rc = mss_body_store(c, j->msg, j->len, j->ref, &body, err);
     for (int i = 0; !rc && i < env->nrcpt; i++) {
         const char *rcpt = env->rcpt[i];
         if (mss_domain_kind(svc, strrchr(rcpt, '@') + 1))
@@ -327,6 +327,16 @@ int mss_deliver(mss_service *svc, const mss_sender *s, const mss_envelope *env, 
     for (int i = 0; i < env->nrcpt; i++) local_count += mss_domain_kind(svc, strrchr(env->rcpt[i], '@') + 1) != 0;
     mss_job job = {.s = s, .env = env, .msg = msg, .len = len, .attachments = content.attachments, .fin = fin,
                    .citizen_sender = citizen_sender, .local_count = local_count, .couloir = couloir};
+    /* On SQLite the bytes go to a segment file first, synced by this session, in parallel with the
+     * others; the group commit then only writes the rows that point there. */
+    mss_body_ref ref;
+    if (svc->segments && (local_count || s->submission)) {
+        if (mss_segment_append(svc->segments, msg, len, &ref, &err)) {
+            log_msg(LOG_ERROR, "mss: delivery failed: %s", err.msg);
+            return REPLY("451 4.3.0 temporary failure, try again");
+        }
+        job.ref = &ref;
+    }
     mss_group_commit(svc, &job);
     if (job.rc) {
         log_msg(LOG_ERROR, "mss: delivery failed: %s", job.err.msg);
@@ -369,7 +379,7 @@ int mss_generated_write(mss_service *svc, store_conn *c, const char *to, const c
     if (!*ours && !mss_trust_has(svc->trust, domain))
         return socle_err_set(err, SOCLE_EFORBIDDEN, "%s is not in the trust space", domain);
     int64_t body;
-    int rc = *ours ? mss_body_store(c, msg, len, &body, err) : 0;
+    int rc = *ours ? mss_body_store(c, msg, len, NULL, &body, err) : 0;
     if (!rc) rc = *ours ? mss_store_local(svc, c, to, body, len, NULL, 0, "professional", err)
                         : mss_queue(c, "", to, "", "NEVER", msg, len, err);
     return rc;

@@ -679,6 +679,7 @@ static void imap_create_delete(imap_session *s, imap_cursor *k, int create)
     if (rc == SOCLE_ECONFLICT) imap_tagged(s, "NO [ALREADYEXISTS] folder exists");
     else if (rc == SOCLE_ENOTFOUND) imap_tagged(s, "NO [NONEXISTENT] no such folder");
     else if (!rc) imap_tagged(s, "OK %s completed", create ? "CREATE" : "DELETE");
+    if (!rc && !create) mss_segments_reclaim(s->svc->segments, s->svc->app->store);
 }
 
 typedef struct imap_append_ctx {
@@ -698,7 +699,7 @@ static int imap_append_run(imap_session *s, store_conn *c, void *ctx, socle_err 
     int64_t body;
     int rc = mss_folder_id(c, s->mailbox.address, ap->folder, 0, &id, err);
     if (!rc) rc = store_tx_begin(c, err);
-    if (!rc) rc = mss_body_store(c, ap->msg, ap->len, &body, err);
+    if (!rc) rc = mss_body_store(c, ap->msg, ap->len, NULL, &body, err);
     if (!rc) rc = mss_message_append(c, id, body, ap->len, flags, time_now_ms(), &ap->uid, err);
     store_value p[] = {STORE_V_INT(id)};
     if (!rc) rc = store_query_int(c, "SELECT uidvalidity FROM mss_folder WHERE id = $1", p, 1, &ap->uidvalidity, err);
@@ -773,6 +774,7 @@ static void imap_expunge(imap_session *s, int report, const char *verb)
     }
     int rc = imap_with_store(s, imap_expunge_run, NULL);
     if (rc) return;
+    mss_segments_reclaim(s->svc->segments, s->svc->app->store);
     mss_audit(s->svc, &s->who, "delete", "success", s->mailbox.address, lines_remote_addr(s->c), "expunge");
     imap_refresh(s, report);
     if (verb) imap_tagged(s, "OK %s completed", verb);

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/log.h"
 #include "base/timeutil.h"
 #include "svc/mss/imap_internal.h"
 #include "svc/mss/mime.h"
@@ -254,8 +255,9 @@ static int imap_load_body(imap_session *s, size_t i, arena *a, const char **msg,
     store_conn *c;
     int rc = store_acquire(s->svc->app->store, &c, &err);
     if (rc) return rc;
-    rc = mss_message_body(c, s->folder, s->msgs[i].uid, a, msg, len, NULL, &err);
+    rc = mss_message_body(s->svc, c, s->folder, s->msgs[i].uid, a, msg, len, NULL, &err);
     store_release(s->svc->app->store, c);
+    if (rc && rc != SOCLE_ENOTFOUND) log_msg(LOG_ERROR, "mss: reading a message: %s", err.msg);
     return rc;
 }
 
@@ -838,7 +840,8 @@ void imap_cmd_copy(imap_session *s, imap_cursor *k, int uid)
         char flags[128];
         imap_flags_text(s->msgs[i].flags, flags, sizeof flags);
         /* COPY shares the stored body; a message from before shared bodies gets one now. */
-        rc = ma ? mss_message_body(c, s->folder, s->msgs[i].uid, ma, &msg, &len, &body, &err) : SOCLE_ENOMEM;
+        rc = ma ? mss_message_body(s->svc, c, s->folder, s->msgs[i].uid, ma, &msg, &len, &body, &err)
+                : SOCLE_ENOMEM;
         if (rc == SOCLE_ENOTFOUND) { /* expunged by another session meanwhile */
             rc = 0;
             s->a = command_arena;
@@ -850,7 +853,7 @@ void imap_cmd_copy(imap_session *s, imap_cursor *k, int uid)
             if (held < 0) rc = held;
             else if (!held) body = 0;
         }
-        if (!rc && !body) rc = mss_body_store(c, msg, len, &body, &err);
+        if (!rc && !body) rc = mss_body_store(c, msg, len, NULL, &body, &err);
         if (!rc) rc = mss_message_append(c, target, body, len, flags, s->msgs[i].internal_ms, NULL, &err);
         s->a = command_arena;
         arena_free(ma);

@@ -25,6 +25,24 @@ static int mss_parse_retries(mss_service *svc, const char *s, socle_err *err)
     return 0;
 }
 
+/* mss_open_segments - on a SQLite database file, the segment files of message bodies live in
+ * mss-bodies/ next to it (segment.c); on PostgreSQL or an in-memory database, none. */
+static int mss_open_segments(mss_service *svc, socle_err *err)
+{
+    const char *db = store_describe(svc->app->store);
+    if (store_engine_of(svc->app->store) != STORE_SQLITE || strncmp(db, "sqlite:", 7) ||
+        strstr(db, ":memory:"))
+        return 0;
+    char dir[4200];
+    snprintf(dir, sizeof dir, "%s", db + 7);
+    char *slash = strrchr(dir, '/');
+    if (slash)
+        snprintf(slash + 1, sizeof dir - (size_t)(slash + 1 - dir), "mss-bodies");
+    else
+        snprintf(dir, sizeof dir, "mss-bodies");
+    return mss_segments_open(dir, &svc->segments, err);
+}
+
 int mss_open(socle_app *app, mss_service **out, socle_err *err)
 {
     mss_service *svc = calloc(1, sizeof *svc);
@@ -51,6 +69,7 @@ int mss_open(socle_app *app, mss_service **out, socle_err *err)
     if (!rc) rc = store_migrate(app->store, "mss", mss_migrations, mss_migrations_count, err);
     if (!rc) rc = mss_trust_open(config_get(cfg, "mss_trust_file"), &svc->trust, err);
     if (!rc) rc = mss_add_policy_rule(svc, err);
+    if (!rc) rc = mss_open_segments(svc, err);
     if (rc) {
         mss_close(svc);
         return rc;
@@ -111,6 +130,7 @@ int mss_start(mss_service *svc, socle_err *err)
         rc = lines_server_start(&o, mss_imap_session, svc, &svc->imap, err);
     }
     if (!rc) rc = mss_relay_start(svc, err);
+    if (!rc) mss_segments_reclaim(svc->segments, svc->app->store); /* what a stop left to free */
     if (rc) mss_stop(svc);
     return rc;
 }
@@ -136,6 +156,7 @@ void mss_close(mss_service *svc)
     lines_tls_free(svc->server_tls);
     lines_tls_free(svc->client_tls);
     mss_trust_free(svc->trust);
+    mss_segments_close(svc->segments);
     pthread_mutex_destroy(&svc->mu);
     pthread_cond_destroy(&svc->wake);
     pthread_mutex_destroy(&svc->batch_mu);

@@ -46,6 +46,8 @@ struct mss_service {
     pthread_cond_t batch_cv;
     struct mss_job *batch_head, **batch_tail;
     int batch_leader;
+    /* SQLite: message bodies in segment files (segment.c); NULL on PostgreSQL. */
+    struct mss_segments *segments;
 };
 
 /* ---- mailboxes (store.c) ---------------------------------------------------------------------- */
@@ -71,22 +73,41 @@ int mss_mailbox_get(store_conn *c, const char *address, mss_mailbox *out, socle_
 /* mss_folder_id - the id of folder `name` of mailbox `address`; created (with a UIDVALIDITY)
  * when create is set. SOCLE_ENOTFOUND otherwise. */
 int mss_folder_id(store_conn *c, const char *address, const char *name, int create, int64_t *id, socle_err *err);
-/* mss_body_store - store a message's bytes once; *body gets its id, for mss_message_append. */
-int mss_body_store(store_conn *c, const char *msg, size_t len, int64_t *body, socle_err *err);
+/* Where a body lives in the segment files (segment.c). */
+typedef struct mss_body_ref {
+    int64_t file, offset, length;
+} mss_body_ref;
+/* mss_body_store - store a message's bytes once; *body gets its id, for mss_message_append.
+ * With ref (bytes already in a segment file, mss_segment_append) the row only points there. */
+int mss_body_store(store_conn *c, const char *msg, size_t len, const mss_body_ref *ref, int64_t *body, socle_err *err);
 /* mss_message_append - put the stored body (len bytes) in folder (inside the caller's
  * transaction): next UID, flags (space-separated, may be ""). *uid (may be NULL) gets it. */
 int mss_message_append(store_conn *c, int64_t folder, int64_t body, size_t len, const char *flags, int64_t internal_ms,
                        int64_t *uid, socle_err *err);
 /* mss_message_body - the bytes of message uid of folder (copied into a, NUL-terminated) and its
  * body id (0 for a message stored before bodies were shared; may be NULL). SOCLE_ENOTFOUND. */
-int mss_message_body(store_conn *c, int64_t folder, int64_t uid, arena *a, const char **msg, size_t *len,
-                     int64_t *body, socle_err *err);
+int mss_message_body(mss_service *svc, store_conn *c, int64_t folder, int64_t uid, arena *a, const char **msg,
+                     size_t *len, int64_t *body, socle_err *err);
 /* mss_body_hold - lock a stored body until the transaction ends (PostgreSQL: FOR UPDATE; SQLite's
  * writers are serialized anyway). 1 when it exists, 0 when it is gone, or an error. */
 int mss_body_hold(store_conn *c, int64_t body, socle_err *err);
 /* mss_messages_delete - delete the messages of folder (only those flagged \Deleted when
  * only_deleted) and the bodies no folder holds any more. Inside the caller's transaction. */
 int mss_messages_delete(store_conn *c, int64_t folder, int only_deleted, socle_err *err);
+/* ---- message bodies in segment files (segment.c) ---------------------------------------------- */
+
+typedef struct mss_segments mss_segments;
+/* mss_segments_open - the segment files of directory dir (created 0700 when missing). */
+int mss_segments_open(const char *dir, mss_segments **out, socle_err *err);
+void mss_segments_close(mss_segments *g);
+/* mss_segment_append - append len bytes and sync them (fdatasync); *ref says where they are. */
+int mss_segment_append(mss_segments *g, const char *data, size_t len, mss_body_ref *ref, socle_err *err);
+/* mss_segment_read - the ref->length bytes at ref into out. */
+int mss_segment_read(mss_segments *g, const mss_body_ref *ref, char *out, socle_err *err);
+/* mss_segments_reclaim - free the space of the bodies listed in mss_body_free (deleted since), then
+ * clear the list. No-op when g is NULL. */
+void mss_segments_reclaim(mss_segments *g, store *s);
+
 /* mss_lower - lower-case s in place (ASCII); returns s. */
 char *mss_lower(char *s);
 /* mss_domain_kind - 1 for the operator's domain (or a subdomain), 2 for its citizen domain, 0 for
@@ -156,6 +177,7 @@ typedef struct mss_job {
     size_t len;
     int attachments, fin, citizen_sender, local_count;
     const char *couloir;
+    const mss_body_ref *ref; /* the body already in a segment file, or NULL: into the table */
     int rc, done;
     socle_err err;
     pthread_cond_t cv; /* this job's waiter (mss_group_commit) */

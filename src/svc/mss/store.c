@@ -64,6 +64,19 @@ const store_migration mss_migrations[] = {
      "INSERT INTO mss_sequence (name, value) SELECT 'uidvalidity', COALESCE(MAX(uidvalidity), 0) FROM mss_folder;",
      "CREATE TABLE mss_sequence (name TEXT PRIMARY KEY, value BIGINT NOT NULL);"
      "INSERT INTO mss_sequence (name, value) SELECT 'uidvalidity', COALESCE(MAX(uidvalidity), 0) FROM mss_folder;"},
+    /* SQLite: bodies may live in segment files (segment.c): the row then says where, its body is
+     * empty; mss_body_free lists the ranges of deleted ones until their space is freed. */
+    {4, "mss body segments", NULL,
+     "ALTER TABLE mss_body ADD COLUMN file_id INTEGER;"
+     "ALTER TABLE mss_body ADD COLUMN file_offset INTEGER;"
+     "ALTER TABLE mss_body ADD COLUMN file_length INTEGER;"
+     "CREATE TABLE mss_body_free (file_id INTEGER NOT NULL, file_offset INTEGER NOT NULL,"
+     " file_length INTEGER NOT NULL, PRIMARY KEY (file_id, file_offset));",
+     "ALTER TABLE mss_body ADD COLUMN file_id BIGINT;"
+     "ALTER TABLE mss_body ADD COLUMN file_offset BIGINT;"
+     "ALTER TABLE mss_body ADD COLUMN file_length BIGINT;"
+     "CREATE TABLE mss_body_free (file_id BIGINT NOT NULL, file_offset BIGINT NOT NULL,"
+     " file_length BIGINT NOT NULL, PRIMARY KEY (file_id, file_offset));"},
 };
 const size_t mss_migrations_count = sizeof mss_migrations / sizeof mss_migrations[0];
 
@@ -159,33 +172,49 @@ int mss_folder_id(store_conn *c, const char *address, const char *name, int crea
     return rc;
 }
 
-int mss_body_store(store_conn *c, const char *msg, size_t len, int64_t *body, socle_err *err)
+int mss_body_store(store_conn *c, const char *msg, size_t len, const mss_body_ref *ref, int64_t *body, socle_err *err)
 {
+    if (ref) {
+        store_value p[] = {STORE_V_INT(ref->file), STORE_V_INT(ref->offset), STORE_V_INT(ref->length)};
+        return store_query_int(c,
+                               "INSERT INTO mss_body (body, file_id, file_offset, file_length) VALUES (X'', $1, $2, $3)"
+                               " RETURNING id",
+                               p, 3, body, err);
+    }
     store_value p[] = {STORE_V_BLOB(msg, len)};
     return store_query_int(c, "INSERT INTO mss_body (body) VALUES ($1) RETURNING id", p, 1, body, err);
 }
 
-int mss_message_body(store_conn *c, int64_t folder, int64_t uid, arena *a, const char **msg, size_t *len,
-                     int64_t *body, socle_err *err)
+int mss_message_body(mss_service *svc, store_conn *c, int64_t folder, int64_t uid, arena *a, const char **msg,
+                     size_t *len, int64_t *body, socle_err *err)
 {
     store_value p[] = {STORE_V_INT(folder), STORE_V_INT(uid)};
     store_rows *r = NULL;
     int rc = store_query(c,
-                         "SELECT COALESCE(b.body, m.body), m.body_id FROM mss_message m LEFT JOIN mss_body b ON b.id = m.body_id"
-                         " WHERE m.folder_id = $1 AND m.uid = $2",
+                         "SELECT COALESCE(b.body, m.body), m.body_id, b.file_id, b.file_offset, b.file_length"
+                         " FROM mss_message m LEFT JOIN mss_body b ON b.id = m.body_id WHERE m.folder_id = $1 AND m.uid = $2",
                          p, 2, &r, err);
     if (rc) return rc;
     rc = store_rows_next(r, err);
     if (rc == 1) {
-        const char *b = store_rows_blob(r, 0, len);
-        char *copy = arena_alloc(a, *len + 1);
-        if (copy) {
-            memcpy(copy, b, *len);
-            copy[*len] = 0;
+        int in_file = !store_rows_isnull(r, 2);
+        mss_body_ref ref = {0};
+        const char *b = NULL;
+        if (in_file) {
+            ref = (mss_body_ref){store_rows_int(r, 2), store_rows_int(r, 3), store_rows_int(r, 4)};
+            *len = ref.length >= 0 ? (size_t)ref.length : 0;
+        } else {
+            b = store_rows_blob(r, 0, len);
         }
+        char *copy = arena_alloc(a, *len + 1);
+        rc = 0;
+        if (!copy) rc = socle_err_set(err, SOCLE_ENOMEM, "out of memory");
+        else if (!in_file) memcpy(copy, b, *len);
+        else if (!svc->segments) rc = socle_err_set(err, SOCLE_ESTORE, "mss: a message body is in a segment file, none is open");
+        else rc = mss_segment_read(svc->segments, &ref, copy, err);
+        if (copy) copy[*len] = 0;
         *msg = copy;
         if (body) *body = store_rows_isnull(r, 1) ? 0 : store_rows_int(r, 1);
-        rc = copy ? 0 : socle_err_set(err, SOCLE_ENOMEM, "out of memory");
     } else if (rc == 0) {
         rc = socle_err_set(err, SOCLE_ENOTFOUND, "no such message");
     }
@@ -241,6 +270,11 @@ int mss_messages_delete(store_conn *c, int64_t folder, int only_deleted, socle_e
         if (held < 0) rc = held;
         if (held <= 0) continue;
         rc = store_exec(c,
+                        "INSERT INTO mss_body_free (file_id, file_offset, file_length) SELECT file_id, file_offset, file_length"
+                        " FROM mss_body WHERE id = $1 AND file_id IS NOT NULL"
+                        " AND NOT EXISTS (SELECT 1 FROM mss_message WHERE body_id = $1)",
+                        b, 1, NULL, err);
+        if (!rc) rc = store_exec(c,
                         "DELETE FROM mss_body WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM mss_message WHERE body_id = $1)",
                         b, 1, NULL, err);
     }

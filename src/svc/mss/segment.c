@@ -37,6 +37,8 @@ struct mss_segments {
     int fd;       /* the segment being appended to */
     int64_t file; /* its number */
     int64_t end;  /* where the next body goes */
+    int *read_fds; /* read_fds[n]: segment n open for reading (-1: not yet), kept until close */
+    int64_t nread_fds;
 };
 
 static void mss_segment_path(const mss_segments *g, int64_t file, char *out, size_t n)
@@ -109,6 +111,9 @@ void mss_segments_close(mss_segments *g)
 {
     if (!g) return;
     if (g->fd >= 0) close(g->fd);
+    for (int64_t i = 0; i < g->nread_fds; i++)
+        if (g->read_fds[i] >= 0) close(g->read_fds[i]);
+    free(g->read_fds);
     pthread_mutex_destroy(&g->mu);
     free(g);
 }
@@ -144,14 +149,41 @@ int mss_segment_append(mss_segments *g, const char *data, size_t len, mss_body_r
     return rc;
 }
 
+/* mss_segment_reader - a descriptor of segment `file` open for reading (opened once, then kept). */
+static int mss_segment_reader(mss_segments *g, int64_t file, socle_err *err)
+{
+    int fd = -1, e = ENOENT;
+    pthread_mutex_lock(&g->mu);
+    if (file >= 1 && file <= g->file) {
+        if (file >= g->nread_fds) {
+            int64_t n = file + 16;
+            int *grown = realloc(g->read_fds, (size_t)n * sizeof *grown);
+            if (grown) {
+                for (int64_t i = g->nread_fds; i < n; i++) grown[i] = -1;
+                g->read_fds = grown;
+                g->nread_fds = n;
+            }
+        }
+        if (file < g->nread_fds) {
+            if (g->read_fds[file] < 0) {
+                char path[PATH_MAX + 32];
+                mss_segment_path(g, file, path, sizeof path);
+                g->read_fds[file] = open(path, O_RDONLY | O_CLOEXEC);
+            }
+            fd = g->read_fds[file];
+        }
+        e = fd < 0 ? errno : 0;
+    }
+    pthread_mutex_unlock(&g->mu);
+    if (fd < 0)
+        return socle_err_set(err, SOCLE_ESTORE, "mss: message store: cannot open a segment file: %s", strerror(e));
+    return fd;
+}
+
 int mss_segment_read(mss_segments *g, const mss_body_ref *ref, char *out, socle_err *err)
 {
-    char path[PATH_MAX + 32];
-    mss_segment_path(g, ref->file, path, sizeof path);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return socle_err_set(err, SOCLE_ESTORE, "mss: message store: cannot open a segment file: %s",
-                             strerror(errno));
+    int fd = mss_segment_reader(g, ref->file, err);
+    if (fd < 0) return SOCLE_ESTORE;
     size_t done = 0, len = (size_t)ref->length;
     int rc = 0;
     while (!rc && done < len) {
@@ -165,7 +197,6 @@ int mss_segment_read(mss_segments *g, const mss_body_ref *ref, char *out, socle_
         else
             done += (size_t)r;
     }
-    close(fd);
     return rc;
 }
 

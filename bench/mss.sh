@@ -184,6 +184,7 @@ pf_drain() { # wait (at most 600 s) for Postfix's queue to be empty; DRAIN: the 
 }
 postfix_round() { # RUN: (b) mss_load over STARTTLS, (c) smtp-source in clear, each drained
   local i=$1 o d0 c0 t0 t1 dr n st
+  sync   # each round starts with nothing of the previous one left to write back
   d0=$(pf_delivered); c0=$(pf_cpu)
   o=$("${pf_tls_cmd[@]}") || true
   echo "postfix tls run $i: $o" >&2
@@ -191,6 +192,7 @@ postfix_round() { # RUN: (b) mss_load over STARTTLS, (c) smtp-source in clear, e
   n=$(jnum "$o" messages); pf_accepted=$(( pf_accepted + ${n:-0} ))
   pf_tls+=("$(jnum "$o" msgs_per_s) $(jnum "$o" p50_ms) $(jnum "$o" p99_ms) $n $(jnum "$o" errors) $(awk -v a="$c0" -v b="$(pf_cpu)" -v n="$n" 'BEGIN {printf "%.1f", (n > 0 ? (b - a) * 1000 / n : 0)}') $(( $(pf_delivered) - d0 )) $dr")
   e=$(jerr "$o"); [ -n "$e" ] && problems+=("Postfix TLS run $i: $(jnum "$o" errors) errors, first: $e")
+  sync
   d0=$(pf_delivered); c0=$(pf_cpu)
   t0=$(date +%s.%N)
   if "${pf_src_cmd[@]}" > "$PF_LOG.source" 2>&1; then st=0; else st=$?; fi
@@ -224,7 +226,8 @@ postfix_side() {
   echo "$MESSAGES messages each time. Postfix $(postconf -d -h mail_version 2> /dev/null) (Debian's package), a private instance"
   echo "(bench/mss_postfix.py) storing its own domain locally: virtual(8) Maildir delivery, its defaults"
   echo "kept (the queue file is fsynced before the 250; so is each Maildir file); after each Postfix run"
-  echo "its queue was let drain before the next round. All on the same $(nproc)-core VM: load generators,"
+  echo "its queue was let drain before the next round, and every round (socle's or Postfix's) starts after a"
+  echo "\`sync\`, with nothing of the previous one left to write back. All on the same $(nproc)-core VM: load generators,"
   echo "socle and Postfix share the cores, and the machine is noisy (runs differ by ±20 %)."
   echo
   echo "| | messages/s (median) | p50 / p99 ms | accepted (median run) | errors | CPU / message | runs (messages/s) | socle ÷ this |"
@@ -272,6 +275,7 @@ submit_cmd=($LOAD smtp --host 127.0.0.1 --port $SUB --connections "$SMTP_CONNECT
 submits=()
 for i in $(seq 1 "$RUNS"); do
   warm
+  sync
   c0=$(cpu)
   o=$("${submit_cmd[@]}") || true
   c1=$(cpu 2> /dev/null || echo "$c0")

@@ -330,7 +330,7 @@ int mss_deliver(mss_service *svc, const mss_sender *s, const mss_envelope *env, 
     /* On SQLite the bytes go to a segment file first, synced by this session, in parallel with the
      * others; the group commit then only writes the rows that point there. */
     mss_body_ref ref;
-    if (svc->segments && (local_count || s->submission)) {
+    if (svc->segments && len > 0 && (local_count || s->submission)) {
         if (mss_segment_append(svc->segments, msg, len, &ref, &err)) {
             log_msg(LOG_ERROR, "mss: delivery failed: %s", err.msg);
             return REPLY("451 4.3.0 temporary failure, try again");

@@ -102,6 +102,10 @@ int mss_segments_open(const char *dir, mss_segments **out, socle_err *err);
 void mss_segments_close(mss_segments *g);
 /* mss_segment_append - append len bytes and sync them (fdatasync); *ref says where they are. */
 int mss_segment_append(mss_segments *g, const char *data, size_t len, mss_body_ref *ref, socle_err *err);
+/* mss_segments_hold - from before the SELECT of a body's row to after mss_segment_read: its range
+ * cannot be freed meanwhile (see segment.c). mss_segments_release ends it. No-op when g is NULL. */
+void mss_segments_hold(mss_segments *g);
+void mss_segments_release(mss_segments *g);
 /* mss_segment_read - the ref->length bytes at ref into out. */
 int mss_segment_read(mss_segments *g, const mss_body_ref *ref, char *out, socle_err *err);
 /* mss_segments_reclaim - free the space of the bodies listed in mss_body_free (deleted since), then

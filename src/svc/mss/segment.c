@@ -38,6 +38,10 @@ struct mss_segments {
     int64_t file; /* its number */
     int64_t end;  /* where the next body goes */
     int *read_fds; /* read_fds[n]: segment n open for reading (-1: not yet), kept until close */
+    /* Held shared by a reader from its SELECT of a body's row to the end of its pread, exclusively
+     * by mss_segments_reclaim while punching: a range freed by a commit the reader did not see yet
+     * is never read as zeros. */
+    pthread_rwlock_t reading;
     int64_t nread_fds;
 };
 
@@ -56,15 +60,16 @@ static int mss_sync_dir(const char *dir)
     return rc;
 }
 
-/* mss_segment_use - open segment `file` for appending (created, and its entry synced, if new). */
+/* mss_segment_use - open segment `file` for appending, created if new. The file and its entry
+ * are synced every time (once per start or new segment): a crash may have come between the
+ * creation and the sync. */
 static int mss_segment_use(mss_segments *g, int64_t file, socle_err *err)
 {
     char path[PATH_MAX + 32];
     mss_segment_path(g, file, path, sizeof path);
-    int created = access(path, F_OK) != 0;
     int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
     struct stat st;
-    if (fd < 0 || fstat(fd, &st) || (created && (fsync(fd) || mss_sync_dir(g->dir)))) {
+    if (fd < 0 || fstat(fd, &st) || fsync(fd) || mss_sync_dir(g->dir)) {
         int e = errno;
         if (fd >= 0) close(fd);
         return socle_err_set(err, SOCLE_ESTORE, "mss: message store: cannot open a segment file: %s",
@@ -83,8 +88,16 @@ int mss_segments_open(const char *dir, mss_segments **out, socle_err *err)
     if (!g) return socle_err_set(err, SOCLE_ENOMEM, "out of memory");
     g->fd = -1;
     pthread_mutex_init(&g->mu, NULL);
+    pthread_rwlock_init(&g->reading, NULL);
     snprintf(g->dir, sizeof g->dir, "%s", dir);
-    if (mkdir(dir, 0700) && errno != EEXIST) {
+    /* The directory and its own entry in the parent, durable before anything points into it. */
+    char parent[PATH_MAX];
+    snprintf(parent, sizeof parent, "%s", dir);
+    char *slash = strrchr(parent, '/');
+    if (slash == parent) slash[1] = 0;
+    else if (slash) *slash = 0;
+    else snprintf(parent, sizeof parent, ".");
+    if ((mkdir(dir, 0700) && errno != EEXIST) || mss_sync_dir(parent)) {
         int e = errno;
         mss_segments_close(g);
         return socle_err_set(err, SOCLE_ESTORE, "mss: message store: cannot create %s: %s", dir, strerror(e));
@@ -92,12 +105,17 @@ int mss_segments_open(const char *dir, mss_segments **out, socle_err *err)
     /* Appends go to the newest segment. */
     int64_t last = 1;
     DIR *d = opendir(dir);
-    for (struct dirent *e; d && (e = readdir(d));) {
+    if (!d) {
+        int e = errno;
+        mss_segments_close(g);
+        return socle_err_set(err, SOCLE_ESTORE, "mss: message store: cannot list %s: %s", dir, strerror(e));
+    }
+    for (struct dirent *e; (e = readdir(d));) {
         char *end;
         long long n = strtoll(e->d_name, &end, 10);
         if (end != e->d_name && !strcmp(end, ".seg") && n > last) last = n;
     }
-    if (d) closedir(d);
+    closedir(d);
     int rc = mss_segment_use(g, last, err);
     if (rc) {
         mss_segments_close(g);
@@ -115,6 +133,7 @@ void mss_segments_close(mss_segments *g)
         if (g->read_fds[i] >= 0) close(g->read_fds[i]);
     free(g->read_fds);
     pthread_mutex_destroy(&g->mu);
+    pthread_rwlock_destroy(&g->reading);
     free(g);
 }
 
@@ -147,6 +166,16 @@ int mss_segment_append(mss_segments *g, const char *data, size_t len, mss_body_r
         rc = socle_err_set(err, SOCLE_ESTORE, "mss: message store: sync failed: %s", strerror(errno));
     close(fd);
     return rc;
+}
+
+void mss_segments_hold(mss_segments *g)
+{
+    if (g) pthread_rwlock_rdlock(&g->reading);
+}
+
+void mss_segments_release(mss_segments *g)
+{
+    if (g) pthread_rwlock_unlock(&g->reading);
 }
 
 /* mss_segment_reader - a descriptor of segment `file` open for reading (opened once, then kept). */
@@ -219,6 +248,7 @@ void mss_segments_reclaim(mss_segments *g, store *s)
         }
         store_rows_free(r);
         if (rc < 0 || n == 0) break;
+        pthread_rwlock_wrlock(&g->reading);
         for (int i = 0; i < n; i++) {
             char path[PATH_MAX + 32];
             mss_segment_path(g, refs[i].file, path, sizeof path);
@@ -230,6 +260,7 @@ void mss_segments_reclaim(mss_segments *g, store *s)
                 log_msg(LOG_WARN, "mss: message store: freeing space: %s", strerror(errno));
             close(fd);
         }
+        pthread_rwlock_unlock(&g->reading);
         rc = store_tx_begin(c, &err);
         for (int i = 0; !rc && i < n; i++) {
             store_value p[] = {STORE_V_INT(refs[i].file), STORE_V_INT(refs[i].offset)};

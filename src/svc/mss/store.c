@@ -190,11 +190,15 @@ int mss_message_body(mss_service *svc, store_conn *c, int64_t folder, int64_t ui
 {
     store_value p[] = {STORE_V_INT(folder), STORE_V_INT(uid)};
     store_rows *r = NULL;
+    mss_segments_hold(svc->segments);
     int rc = store_query(c,
                          "SELECT COALESCE(b.body, m.body), m.body_id, b.file_id, b.file_offset, b.file_length"
                          " FROM mss_message m LEFT JOIN mss_body b ON b.id = m.body_id WHERE m.folder_id = $1 AND m.uid = $2",
                          p, 2, &r, err);
-    if (rc) return rc;
+    if (rc) {
+        mss_segments_release(svc->segments);
+        return rc;
+    }
     rc = store_rows_next(r, err);
     if (rc == 1) {
         int in_file = !store_rows_isnull(r, 2);
@@ -219,6 +223,7 @@ int mss_message_body(mss_service *svc, store_conn *c, int64_t folder, int64_t ui
         rc = socle_err_set(err, SOCLE_ENOTFOUND, "no such message");
     }
     store_rows_free(r);
+    mss_segments_release(svc->segments);
     return rc;
 }
 

@@ -56,6 +56,7 @@ static const config_key config_table[] = {
     {"mss_tls_key", CONFIG_PATH, NULL, NULL, 0, "MSSanté: PEM key of mss_tls_cert"},
     {"mss_tls_ca", CONFIG_PATH, "${data}/pki/ca.pem", NULL, 0, "MSSanté: CA of the trust space (peers' and users' certificates)"},
     {"mss_trust_file", CONFIG_PATH, "${data}/mss-trust.txt", NULL, 0, "MSSanté: allow-list of operator domains, one per line (reread when it changes)"},
+    {"mss_postmaster", CONFIG_STRING, NULL, NULL, 0, "MSSanté: local mailbox that receives mail for postmaster (RFC 5321 4.5.1) when postmaster@<mss_domain> is not a mailbox"},
     {"mss_routes", CONFIG_STRING, NULL, NULL, 0, "MSSanté: where to relay a domain: DOMAIN=HOST:PORT;... (default: the domain itself, port 25)"},
     {"mss_max_message_bytes", CONFIG_INT, "26214400", NULL, 0, "MSSanté: largest message accepted (SMTP SIZE)"},
     {"mss_allow_password", CONFIG_BOOL, "false", NULL, 0, "MSSanté: accept AUTH PLAIN / IMAP LOGIN (over TLS) for mailboxes with a password"},

@@ -549,6 +549,35 @@ def test_mss_bodies_in_segments(ctx):
     assert any((marker + "-after").encode() in raw for _, raw, _ in _inbox(m, m.tok_b, b))
 
 
+def test_mss_postmaster(ctx):
+    """RFC 5321 section 4.5.1: <postmaster> without a domain is postmaster@ the operator's domain;
+    with mss_postmaster, mail for it reaches that mailbox when postmaster@ is not a mailbox itself."""
+    m = _mss(ctx)
+    desk = m.mailbox("PER", PRO_B, "dr.postmaster.desk@" + DOMAIN)
+    with m.smtp(m.tok_a, m.a) as s:
+        s.mail(m.a)
+        code, msg = s.rcpt("postmaster")
+        assert code == 550 and b"5.1.1" in msg, (code, msg)
+    m.srv.stop()
+    m.srv.flags += ["--mss-postmaster", desk]
+    try:
+        m.srv.start()
+        subject = "pour le postmaster " + harness.uid(6)
+        with m.smtp(m.tok_a, m.a) as s:
+            for rcpt in ("postmaster", "PostMaster@" + DOMAIN.upper()):
+                s.mail(m.a)
+                code, msg = s.rcpt(rcpt)
+                assert code == 250, (rcpt, code, msg)
+                code, msg = s.data(_message(m.a, "postmaster@" + DOMAIN, subject).as_bytes().replace(b"\n", b"\r\n"))
+                assert code == 250, (code, msg)
+        got = [raw for _, raw, _ in _inbox(m, m.tok_b, desk) if subject.encode() in raw]
+        assert len(got) == 2, len(got)
+    finally:
+        m.srv.stop()
+        m.srv.flags = m.srv.flags[:-2]
+        m.srv.start()
+
+
 def test_mss_kill9_keeps_accepted(ctx):
     """What was answered 250 is there after kill -9."""
     m = _mss(ctx)

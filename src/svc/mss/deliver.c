@@ -35,6 +35,18 @@ static int mss_sender_is_citizen(const mss_service *svc, const mss_sender *s)
 
 #define REPLY(...) (snprintf(reply, n, __VA_ARGS__), -1)
 
+void mss_postmaster(mss_service *svc, store_conn *c, char *rcpt, size_t n)
+{
+    if (!strcmp(rcpt, "postmaster")) snprintf(rcpt, n, "postmaster@%s", svc->domain);
+    const char *at = strrchr(rcpt, '@');
+    if (!at || (size_t)(at - rcpt) != 10 || strncmp(rcpt, "postmaster", 10) || mss_domain_kind(svc, at + 1) != 1 ||
+        !svc->postmaster[0])
+        return;
+    mss_mailbox m;
+    socle_err err;
+    if (mss_mailbox_get(c, rcpt, &m, &err) == SOCLE_ENOTFOUND) snprintf(rcpt, n, "%s", svc->postmaster);
+}
+
 int mss_check_recipient(mss_service *svc, store_conn *c, const mss_sender *s, const char *rcpt, char *reply, size_t n)
 {
     char local[80], domain[260];

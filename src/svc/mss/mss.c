@@ -65,6 +65,9 @@ int mss_open(socle_app *app, mss_service **out, socle_err *err)
     svc->allow_password = config_get_bool(cfg, "mss_allow_password", 0);
     svc->session_timeout_s = (int)config_get_int(cfg, "mss_session_timeout_s", 600);
     svc->routes = config_get(cfg, "mss_routes");
+    const char *postmaster = config_get(cfg, "mss_postmaster");
+    if (postmaster) snprintf(svc->postmaster, sizeof svc->postmaster, "%s", postmaster);
+    mss_lower(svc->postmaster);
     int rc = mss_parse_retries(svc, config_get(cfg, "mss_retry_s"), err);
     if (!rc) rc = store_migrate(app->store, "mss", mss_migrations, mss_migrations_count, err);
     if (!rc) rc = mss_trust_open(config_get(cfg, "mss_trust_file"), &svc->trust, err);

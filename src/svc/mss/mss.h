@@ -26,10 +26,11 @@
  * CONFIGURATION
  *      smtp_listen, submission_listen, imap_listen, mss_domain, mss_citizen_domain, mss_tls_cert,
  *      mss_tls_key, mss_tls_ca, mss_trust_file, mss_routes, mss_max_message_bytes,
- *      mss_allow_password, mss_retry_s, mss_session_timeout_s.
+ *      mss_allow_password, mss_retry_s, mss_session_timeout_s, mss_postmaster (the mailbox that
+ *      receives mail for <postmaster> and postmaster@<mss_domain> when the latter is no mailbox).
  * BUGS
- *      RCPT TO:<postmaster> is refused unless a mailbox postmaster@<mss_domain> exists (RFC 5321
- *      wants it always accepted). DSN: ORCPT is not passed on to the next operator. IMAP: no RENAME, no keywords (only the system flags are kept), no
+ *      RCPT TO:<postmaster> is refused when postmaster@<mss_domain> is no mailbox and
+ *      mss_postmaster is unset (RFC 5321 wants it always accepted). DSN: ORCPT is not passed on to the next operator. IMAP: no RENAME, no keywords (only the system flags are kept), no
  *      UIDPLUS, CONDSTORE or MOVE; \Recent is never set. One thread per connection: memory grows
  *      with idle IMAP sessions (about 120 KB each measured, 1,000 held).
  * SEE ALSO

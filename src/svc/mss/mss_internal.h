@@ -28,6 +28,7 @@ struct mss_service {
     int allow_password;                    /* mss_allow_password */
     int session_timeout_s;
     const char *routes;                    /* mss_routes, NULL when unset */
+    char postmaster[MSS_ADDRESS_MAX];      /* mss_postmaster, lower case, "" when unset */
     int retry_s[16];                       /* mss_retry_s */
     int nretry;
     mss_trust *trust;
@@ -162,6 +163,10 @@ typedef struct mss_envelope {
     int nrcpt;
 } mss_envelope;
 
+/* mss_postmaster - RFC 5321 §4.5.1: the mailbox a RCPT for postmaster reaches, in place in rcpt
+ * (lower case, size n): <postmaster> without a domain is postmaster@<mss_domain>, and that address
+ * goes to mss_postmaster when it is not a mailbox itself. Other addresses are left alone. */
+void mss_postmaster(mss_service *svc, store_conn *c, char *rcpt, size_t n);
 /* mss_check_recipient - may this sender write to rcpt? 0, or an SMTP reply ("550 5.1.1 ...")
  * in reply (size n) and a negative code. Checks the domain (ours, citizen, or the trust space),
  * the mailbox, and the citizen rule. */

@@ -376,6 +376,7 @@ static void smtp_rcpt(smtp_session *s, const char *args)
         smtp_reply(s, "451 4.3.0 temporary failure, try again");
         return;
     }
+    mss_postmaster(s->svc, c, to, sizeof to);
     int rc = mss_check_recipient(s->svc, c, &s->sender, to, reply, sizeof reply);
     store_release(s->svc->app->store, c);
     if (rc) {

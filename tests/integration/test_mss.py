@@ -578,6 +578,49 @@ def test_mss_postmaster(ctx):
         m.srv.start()
 
 
+def test_mss_imap_rename(ctx):
+    """IMAP RENAME (RFC 3501 section 6.3.5): a folder and the folders below it take the new name with
+    their messages and UIDVALIDITY; the standard folders, missing or taken names are refused."""
+    m = _mss(ctx)
+    box = m.mailbox("PER", PRO_B, "dr.rename@" + DOMAIN)
+    c = m.imap(m.tok_b, box)
+    try:
+        tag = harness.uid(4)
+        old, new = "Projets-" + tag, "Dossiers-" + tag
+        assert c.create(old)[0] == "OK" and c.create(old + "/2026")[0] == "OK"
+        raw = _message(m.a, box, "a classer " + tag).as_bytes().replace(b"\n", b"\r\n")
+        assert c.append(old, None, None, raw)[0] == "OK"
+        assert c.append(old + "/2026", None, None, raw)[0] == "OK"
+        typ, data = c.status(old, "(UIDVALIDITY)")
+        validity = re.search(rb"UIDVALIDITY (\d+)", data[0]).group(1)
+        typ, data = c.rename(old, new)
+        assert typ == "OK", data
+        typ, data = c.list()
+        names = b"\n".join(data)
+        assert ('"%s"' % new).encode() in names and ('"%s/2026"' % new).encode() in names, names
+        assert ('"%s"' % old).encode() not in names and ('"%s/2026"' % old).encode() not in names, names
+        typ, data = c.status(new, "(MESSAGES UIDVALIDITY)")
+        assert b"MESSAGES 1" in data[0] and b"UIDVALIDITY " + validity in data[0], data
+        typ, data = c.select(new + "/2026")
+        assert typ == "OK" and data[0] == b"1", data
+        typ, data = c.fetch("1", "(BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+        assert ("a classer " + tag).encode() in data[0][1], data
+        c.close()
+        assert c.create(old)[0] == "OK"  # the old name is free again
+        for args, code in (((old, new), b"ALREADYEXISTS"), (("Absent-" + tag, "X-" + tag), b"NONEXISTENT"),
+                           (("INBOX", "Boite-" + tag), b"CANNOT"), ((new, "Trash"), b"CANNOT"),
+                           ((new, new + "/dessous"), b"CANNOT")):
+            typ, data = c.rename(*args)
+            assert typ == "NO" and code in data[0], (args, typ, data)
+        try:
+            c._simple_command("RENAME", new)
+            raise AssertionError("RENAME with one name was accepted")
+        except imaplib.IMAP4.error as e:
+            assert "RENAME takes two folder names" in str(e), e
+    finally:
+        c.logout()
+
+
 def test_mss_kill9_keeps_accepted(ctx):
     """What was answered 250 is there after kill -9."""
     m = _mss(ctx)

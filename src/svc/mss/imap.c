@@ -659,6 +659,60 @@ static int imap_delete_run(imap_session *s, store_conn *c, void *ctx, socle_err 
     return rc;
 }
 
+typedef struct imap_rename_ctx {
+    const char *from, *to;
+} imap_rename_ctx;
+
+/* imap_rename_run - RFC 3501 section 6.3.5: the folder and the folders below it ("from/...")
+ * take the new name; their messages, UIDs and UIDVALIDITY go with them. */
+static int imap_rename_run(imap_session *s, store_conn *c, void *ctx, socle_err *err)
+{
+    const imap_rename_ctx *r = ctx;
+    int64_t id;
+    int rc = mss_folder_id(c, s->mailbox.address, r->from, 0, &id, err);
+    if (rc) return rc;
+    rc = mss_folder_id(c, s->mailbox.address, r->to, 0, &id, err);
+    if (!rc) return SOCLE_ECONFLICT;
+    if (rc != SOCLE_ENOTFOUND) return rc;
+    store_value p[] = {STORE_V_TEXT(s->mailbox.address), STORE_V_TEXT(r->from), STORE_V_TEXT(r->to),
+                       STORE_V_INT((int64_t)strlen(r->from))};
+    rc = store_tx_begin(c, err);
+    if (!rc)
+        rc = store_exec(c,
+                        "UPDATE mss_folder SET name = $3 || substr(name, $4 + 1) WHERE address = $1"
+                        " AND (name = $2 OR substr(name, 1, $4 + 1) = $2 || '/')",
+                        p, 4, NULL, err);
+    if (!rc) rc = store_tx_commit(c, err);
+    return rc;
+}
+
+static void imap_rename(imap_session *s, imap_cursor *k)
+{
+    const char *from = imap_folder_name(s, imap_astring(s, k));
+    const char *to = from ? imap_folder_name(s, imap_astring(s, k)) : NULL;
+    if (!from || !to) {
+        imap_tagged(s, "BAD RENAME takes two folder names");
+        return;
+    }
+    for (size_t i = 0; i < 3; i++)
+        if (!strcmp(from, imap_standard_folders[i]) || !strcmp(to, imap_standard_folders[i])) {
+            imap_tagged(s, "NO [CANNOT] the standard folders keep their names");
+            return;
+        }
+    size_t fl = strlen(from);
+    if (!strncmp(to, from, fl) && to[fl] == '/') {
+        imap_tagged(s, "NO [CANNOT] a folder cannot move below itself");
+        return;
+    }
+    imap_rename_ctx r = {from, to};
+    int rc = imap_with_store(s, imap_rename_run, &r);
+    if (rc == SOCLE_ECONFLICT) imap_tagged(s, "NO [ALREADYEXISTS] folder exists");
+    else if (rc == SOCLE_ENOTFOUND) imap_tagged(s, "NO [NONEXISTENT] no such folder");
+    if (rc) return;
+    if (s->folder && !strcmp(s->folder_name, from)) snprintf(s->folder_name, sizeof s->folder_name, "%s", to);
+    imap_tagged(s, "OK RENAME completed");
+}
+
 static void imap_create_delete(imap_session *s, imap_cursor *k, int create)
 {
     const char *name = imap_folder_name(s, imap_astring(s, k));
@@ -864,7 +918,7 @@ static int imap_dispatch(imap_session *s, char *line, int *bad)
     } else if (IS("CREATE") || IS("DELETE")) {
         imap_create_delete(s, &k, IS("CREATE"));
     } else if (IS("RENAME")) {
-        imap_tagged(s, "NO [CANNOT] RENAME is not supported");
+        imap_rename(s, &k);
     } else if (IS("SUBSCRIBE") || IS("UNSUBSCRIBE")) {
         imap_tagged(s, "OK %s completed (every folder is subscribed)", IS("SUBSCRIBE") ? "SUBSCRIBE" : "UNSUBSCRIBE");
     } else if (IS("LIST") || IS("LSUB")) {

@@ -688,6 +688,19 @@ def test_mss_relay_between_operators(ctx):
     with Mss.smtp(pv, tok_c, "dr.c@" + PEER) as s:
         assert s.send_message(_message("dr.c@" + PEER, m.b, "retour du pair")) == {}
     wait_for(lambda: any(b"retour du pair" in raw for _, raw, _ in _inbox(m, m.tok_b, m.b)), "the answer", timeout=30)
+    # The DSN parameters travel with the message (RFC 3461 section 4): the peer, which speaks DSN,
+    # returns the success notice with our ENVID and ORCPT.
+    envid = "env-relay-" + harness.uid(4)
+    with m.smtp(m.tok_a, m.a) as s:
+        assert s.sendmail(m.a, ["dr.c@" + PEER], _message(m.a, "dr.c@" + PEER, "avec accuse du pair").as_bytes().replace(b"\n", b"\r\n"),
+                          mail_options=["ENVID=" + envid],
+                          rcpt_options=["NOTIFY=SUCCESS", "ORCPT=rfc822;Dr.C+2BDMP@" + PEER]) == {}
+
+    def peer_dsn():
+        return any(b"Action: delivered" in raw and ("Original-Envelope-Id: " + envid).encode() in raw
+                   and ("Original-Recipient: rfc822;Dr.C+DMP@" + PEER).encode() in raw
+                   and ("Reporting-MTA: dns; " + PEER).encode() in raw for _, raw, _ in _inbox(m, m.tok_a, m.a))
+    wait_for(peer_dsn, "the peer's success DSN", timeout=30)
     # A peer operator that never answers: a DSN after the last retry.
     with m.smtp(m.tok_a, m.a) as s:
         assert s.send_message(_message(m.a, "x@unreachable.test", "perdu")) == {}
@@ -1096,6 +1109,93 @@ def test_mss_indicators(ctx):
     assert received and any(c["couloir"] == "patient" for c in counts), counts
     m.srv.client(m.tok_a).get("/mss/v1/indicators", expect=403)
     m.admin.get("/mss/v1/indicators?since=hier", expect=400)
+
+
+def test_mss_relay_to_peer_without_dsn(ctx):
+    """A peer that does not speak DSN gets no DSN parameters, and a sender who asked for success
+    notices gets a "relayed" DSN from us (RFC 3461 section 5.2.2); a malformed ORCPT is a 501."""
+    import threading
+    m = _mss(ctx)
+    peer_domain = "nodsn.test"
+    m.cli("pki", "client", "--kind", "operator", "--id", peer_domain, "--name", "operator-" + peer_domain)
+    crt = os.path.join(m.data, "pki", "clients", "operator-" + peer_domain)
+    tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    tls.load_cert_chain(crt + ".pem", crt + ".key")
+    seen = []
+    port = harness.free_port()
+    listener = socket.create_server(("127.0.0.1", port))
+    listener.settimeout(60)
+
+    def peer():
+        try:
+            conn, _ = listener.accept()
+            f = conn.makefile("rwb")
+            f.write(b"220 nodsn.test ESMTP\r\n"), f.flush()
+            f.readline()
+            f.write(b"250-nodsn.test\r\n250 STARTTLS\r\n"), f.flush()
+            f.readline()
+            f.write(b"220 go ahead\r\n"), f.flush()
+            t = tls.wrap_socket(conn, server_side=True)
+            g = t.makefile("rwb")
+            while True:
+                line = g.readline()
+                if not line:
+                    break
+                seen.append(line.decode().strip())
+                verb = line[:4].upper()
+                if verb == b"EHLO":
+                    g.write(b"250-nodsn.test\r\n250 8BITMIME\r\n")
+                elif verb in (b"MAIL", b"RCPT"):
+                    g.write(b"250 ok\r\n")
+                elif verb == b"DATA":
+                    g.write(b"354 go on\r\n"), g.flush()
+                    while g.readline() not in (b".\r\n", b""):
+                        pass
+                    g.write(b"250 queued\r\n")
+                elif verb == b"QUIT":
+                    g.write(b"221 bye\r\n"), g.flush()
+                    break
+                else:
+                    g.write(b"502 not here\r\n")
+                g.flush()
+            t.close()
+        except (OSError, ssl.SSLError):
+            pass
+    th = threading.Thread(target=peer, daemon=True)
+    th.start()
+    flags = list(m.srv.flags)
+    m.srv.stop_ok()
+    m.srv.flags = [f for f in flags] + ["--mss-routes", "%s=127.0.0.1:%d" % (peer_domain, port)]
+    envid = "env-nodsn-" + harness.uid(4)
+    try:
+        m.srv.start()
+        m.write_trust((DOMAIN, PEER, peer_domain))
+        time.sleep(1.2)
+        with m.smtp(m.tok_a, m.a) as s:
+            s.mail(m.a)
+            code, msg = s.rcpt("x@" + peer_domain, ["ORCPT=no-semicolon"])
+            assert code == 501 and b"ORCPT" in msg, (code, msg)
+            s.rset()
+            assert s.sendmail(m.a, ["x@" + peer_domain], _message(m.a, "x@" + peer_domain, "sans dsn").as_bytes().replace(b"\n", b"\r\n"),
+                              mail_options=["ENVID=" + envid, "RET=HDRS"],
+                              rcpt_options=["NOTIFY=SUCCESS,FAILURE", "ORCPT=rfc822;x@" + peer_domain]) == {}
+        th.join(60)
+        mail = [l for l in seen if l.upper().startswith("MAIL FROM:")]
+        rcpt = [l for l in seen if l.upper().startswith("RCPT TO:")]
+        assert mail and rcpt and "ENVID" not in mail[0] and "RET=" not in mail[0], seen
+        assert "NOTIFY" not in rcpt[0] and "ORCPT" not in rcpt[0], seen
+
+        def relayed():
+            return any(b"Action: relayed" in raw and ("Original-Envelope-Id: " + envid).encode() in raw
+                       and ("Original-Recipient: rfc822;x@" + peer_domain).encode() in raw
+                       for _, raw, _ in _inbox(m, m.tok_a, m.a))
+        wait_for(relayed, "the relayed DSN", timeout=30)
+    finally:
+        listener.close()
+        m.srv.stop_ok()
+        m.srv.flags = flags
+        m.srv.start()
+        m.write_trust((DOMAIN, PEER))
 
 
 def test_mss_relay_sends_sni(ctx):

@@ -188,17 +188,21 @@ static int mss_store_local(mss_service *svc, store_conn *c, const char *address,
 }
 
 /* mss_queue - put a copy for a recipient of another operator in the relay queue. */
-static int mss_queue(store_conn *c, const char *sender, const char *rcpt, const char *envid, const char *notify,
+static int mss_queue(store_conn *c, const char *sender, const char *rcpt, const mss_envelope *env, int i,
                      const char *msg, size_t len, socle_err *err)
 {
     const char *domain = strrchr(rcpt, '@') + 1;
     int64_t now = time_now_ms();
-    store_value p[] = {STORE_V_TEXT(sender), STORE_V_TEXT(rcpt),   STORE_V_TEXT(domain),   STORE_V_TEXT(envid),
-                       STORE_V_TEXT(notify), STORE_V_BLOB(msg, len), STORE_V_INT(now), STORE_V_INT(now)};
+    /* The DSN parameters travel with the copy, for the next operator (RFC 3461 section 4). */
+    const char *envid = env ? env->envid : "", *notify = env ? env->notify[i] : "NEVER";
+    const char *orcpt = env ? env->orcpt[i] : "", *ret = env ? env->ret : "";
+    store_value p[] = {STORE_V_TEXT(sender), STORE_V_TEXT(rcpt),   STORE_V_TEXT(domain), STORE_V_TEXT(envid),
+                       STORE_V_TEXT(notify), STORE_V_BLOB(msg, len), STORE_V_INT(now),   STORE_V_INT(now),
+                       STORE_V_TEXT(orcpt),  STORE_V_TEXT(ret)};
     return store_exec(c,
-                      "INSERT INTO mss_queue (sender, recipient, domain, envid, notify, message, next_ms, created_ms)"
-                      " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                      p, 8, NULL, err);
+                      "INSERT INTO mss_queue (sender, recipient, domain, envid, notify, message, next_ms, created_ms,"
+                      " orcpt, ret) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                      p, 10, NULL, err);
 }
 
 /* mss_job_write - every write of one accepted message, inside the caller's transaction. */
@@ -213,7 +217,7 @@ static int mss_job_write(mss_service *svc, store_conn *c, const mss_job *j, socl
         const char *rcpt = env->rcpt[i];
         if (mss_domain_kind(svc, strrchr(rcpt, '@') + 1))
             rc = mss_store_local(svc, c, rcpt, body, j->len, s, j->attachments, j->couloir, err);
-        else rc = mss_queue(c, env->from, rcpt, env->envid, env->notify[i], j->msg, j->len, err);
+        else rc = mss_queue(c, env->from, rcpt, env, i, j->msg, j->len, err);
         if (!rc && !j->citizen_sender && env->from[0] && mss_citizen_address(svc, rcpt)) {
             store_value p[] = {STORE_V_TEXT(rcpt), STORE_V_TEXT(env->from), STORE_V_INT(!j->fin),
                                STORE_V_INT(time_now_ms())};
@@ -373,7 +377,7 @@ int mss_deliver(mss_service *svc, const mss_sender *s, const mss_envelope *env, 
         if (!strcasestr(env->notify[i], "SUCCESS") || !mss_domain_kind(svc, strrchr(env->rcpt[i], '@') + 1)) continue;
         socle_buf dsn;
         buf_init(&dsn);
-        mss_dsn(svc, env->from, env->rcpt[i], "delivered", "2.0.0", NULL, msg, len, env->envid, &dsn);
+        mss_dsn(svc, env->from, env->rcpt[i], env->orcpt[i], "delivered", "2.0.0", NULL, msg, len, env->envid, &dsn);
         if (buf_ok(&dsn) && mss_deliver_generated(svc, env->from, dsn.data, dsn.len, &err))
             log_msg(LOG_WARN, "mss: DSN not delivered: %s", err.msg);
         buf_free(&dsn);
@@ -393,7 +397,7 @@ int mss_generated_write(mss_service *svc, store_conn *c, const char *to, const c
     int64_t body;
     int rc = *ours ? mss_body_store(c, msg, len, NULL, &body, err) : 0;
     if (!rc) rc = *ours ? mss_store_local(svc, c, to, body, len, NULL, 0, "professional", err)
-                        : mss_queue(c, "", to, "", "NEVER", msg, len, err);
+                        : mss_queue(c, "", to, NULL, 0, msg, len, err);
     return rc;
 }
 

@@ -30,7 +30,7 @@
  *      receives mail for <postmaster> and postmaster@<mss_domain> when the latter is no mailbox).
  * BUGS
  *      RCPT TO:<postmaster> is refused when postmaster@<mss_domain> is no mailbox and
- *      mss_postmaster is unset (RFC 5321 wants it always accepted). DSN: ORCPT is not passed on to the next operator. IMAP: no keywords (only the system flags are kept), no
+ *      mss_postmaster is unset (RFC 5321 wants it always accepted). IMAP: no keywords (only the system flags are kept), no
  *      UIDPLUS, CONDSTORE or MOVE; \Recent is never set. One thread per connection: memory grows
  *      with idle IMAP sessions (about 120 KB each measured, 1,000 held).
  * SEE ALSO

@@ -11,6 +11,7 @@
 
 #define MSS_ADDRESS_MAX 256
 #define MSS_MAX_RECIPIENTS 100
+#define MSS_ORCPT_MAX 504 /* RFC 3461 section 4.2: an ORCPT value has at most 500 characters */
 #define MSS_CHANGE_SLOTS 1024
 /* The issuer recorded for a subject that logged in with a mailbox password (audit trail, policy). */
 #define MSS_PASSWORD_ISSUER "mss-password"
@@ -160,6 +161,7 @@ typedef struct mss_envelope {
     char ret[8];                    /* DSN RET=FULL|HDRS, "" when none */
     char rcpt[MSS_MAX_RECIPIENTS][MSS_ADDRESS_MAX];
     char notify[MSS_MAX_RECIPIENTS][32]; /* DSN NOTIFY= of each recipient, "" when none */
+    char orcpt[MSS_MAX_RECIPIENTS][MSS_ORCPT_MAX]; /* DSN ORCPT= (addr-type;xtext) of each, "" when none */
     int nrcpt;
 } mss_envelope;
 
@@ -219,11 +221,14 @@ int mss_relay_start(mss_service *svc, socle_err *err);
 void mss_relay_stop(mss_service *svc);
 /* ---- reports (report.c) ----------------------------------------------------------------------- */
 
-/* mss_dsn - a DSN (RFC 3464) to `sender` about msg for `recipient`: action "failed" (status
- * "5.x.y" or "4.x.y", the remote server's reply as diagnostic, may be NULL) or "delivered" (status
- * "2.0.0", asked with NOTIFY=SUCCESS); the original's header is attached (text/rfc822-headers). */
-void mss_dsn(mss_service *svc, const char *sender, const char *recipient, const char *action, const char *status,
-             const char *diagnostic, const char *msg, size_t len, const char *envid, socle_buf *out);
+/* mss_dsn - a DSN (RFC 3464) to `sender` about msg for `recipient` (orcpt: the ORCPT it came with,
+ * "addr-type;xtext", or "" / NULL): action "failed" (status "5.x.y" or "4.x.y", the remote server's
+ * reply as diagnostic, may be NULL), "delivered" (status "2.0.0", asked with NOTIFY=SUCCESS) or
+ * "relayed" (to an operator that sends no DSN itself); the original's header is attached
+ * (text/rfc822-headers). */
+void mss_dsn(mss_service *svc, const char *sender, const char *recipient, const char *orcpt, const char *action,
+             const char *status, const char *diagnostic, const char *msg, size_t len, const char *envid,
+             socle_buf *out);
 /* mss_mdn - an MDN (RFC 8098) from `recipient` to `sender`: automatic-action/MDN-sent-automatically;
  * processed, about the message whose Message-ID is given (may be ""). */
 void mss_mdn(mss_service *svc, const char *recipient, const char *sender, const char *message_id, socle_buf *out);

@@ -20,7 +20,7 @@ typedef struct relay_entry {
     int64_t id, next_ms;
     int attempts;
     char sender[MSS_ADDRESS_MAX], recipient[MSS_ADDRESS_MAX], domain[MSS_ADDRESS_MAX];
-    char envid[101], notify[32];
+    char envid[101], notify[32], orcpt[MSS_ORCPT_MAX], ret[8];
 } relay_entry;
 
 /* relay_route - host and port for domain: an mss_routes entry, else the domain on port 25. */
@@ -49,12 +49,14 @@ static void relay_route(const mss_service *svc, const char *domain, char *host, 
     }
 }
 
-/* relay_reply - read a (multi-line) reply; its code, the last line in text. */
-static int relay_reply(lines_conn *c, char *text, size_t n)
+/* relay_reply - read a (multi-line) reply; its code, the last line in text. *dsn (may be NULL)
+ * is set when a line of it is the DSN extension (an EHLO reply, RFC 3461). */
+static int relay_reply(lines_conn *c, char *text, size_t n, int *dsn)
 {
     for (int lines = 0; lines < 100; lines++) {
         long l = lines_read_line(c, text, n, NULL);
         if (l < 3) return l == LINES_TOO_LONG ? 500 : 0;
+        if (dsn && l >= 7 && !strncasecmp(text + 4, "DSN", 3) && (text[7] == 0 || text[7] == ' ')) *dsn = 1;
         if (l == 3 || text[3] != '-') return atoi(text); /* "250" alone is a complete reply */
     }
     return 0;
@@ -70,12 +72,23 @@ static int relay_command(lines_conn *c, char *text, size_t n, const char *fmt, .
     vsnprintf(cmd, sizeof cmd, fmt, ap);
     va_end(ap);
     if (lines_printf(c, "%s\r\n", cmd) || lines_flush(c)) return 0;
-    return relay_reply(c, text, n);
+    return relay_reply(c, text, n, NULL);
 }
 
-/* relay_send - one SMTP transaction. 2xx: 0; 4xx or network: 1; 5xx: 2. text gets why. */
-static int relay_send(mss_service *svc, const relay_entry *e, const char *msg, size_t len, char *text, size_t n)
+/* relay_ehlo - EHLO; its code, and whether the peer speaks DSN. */
+static int relay_ehlo(mss_service *svc, lines_conn *c, char *text, size_t n, int *dsn)
 {
+    *dsn = 0;
+    if (lines_printf(c, "EHLO %s\r\n", svc->domain) || lines_flush(c)) return 0;
+    return relay_reply(c, text, n, dsn);
+}
+
+/* relay_send - one SMTP transaction. 2xx: 0; 4xx or network: 1; 5xx: 2. text gets why; *dsn
+ * whether the peer took the DSN parameters (RFC 3461 section 4: passed on when it speaks DSN). */
+static int relay_send(mss_service *svc, const relay_entry *e, const char *msg, size_t len, char *text, size_t n,
+                      int *dsn)
+{
+    *dsn = 0;
     char host[MSS_ADDRESS_MAX];
     int port;
     relay_route(svc, e->domain, host, sizeof host, &port);
@@ -86,9 +99,9 @@ static int relay_send(mss_service *svc, const relay_entry *e, const char *msg, s
         return 1;
     }
     lines_set_server_name(c, e->domain);
-    int code = relay_reply(c, text, n), rc = 1;
+    int code = relay_reply(c, text, n, NULL), rc = 1;
     if (code != 220) goto done;
-    code = relay_command(c, text, n, "EHLO %s", svc->domain);
+    code = relay_ehlo(svc, c, text, n, dsn);
     if (code != 250) goto done;
     code = relay_command(c, text, n, "STARTTLS");
     if (code != 220) {
@@ -104,13 +117,20 @@ static int relay_send(mss_service *svc, const relay_entry *e, const char *msg, s
         snprintf(text, n, "the certificate of %s is not a trust-space certificate for %s", host, e->domain);
         goto done;
     }
-    code = relay_command(c, text, n, "EHLO %s", svc->domain);
+    code = relay_ehlo(svc, c, text, n, dsn);
     if (code != 250) goto done;
-    char params[200] = "";
-    if (e->envid[0]) snprintf(params, sizeof params, " ENVID=%s", e->envid);
+    char params[200] = "", rparams[MSS_ORCPT_MAX + 64] = "";
+    if (*dsn) {
+        int k = 0;
+        if (e->envid[0]) k += snprintf(params + k, sizeof params - (size_t)k, " ENVID=%s", e->envid);
+        if (e->ret[0]) snprintf(params + k, sizeof params - (size_t)k, " RET=%s", e->ret);
+        k = 0;
+        if (e->notify[0]) k += snprintf(rparams + k, sizeof rparams - (size_t)k, " NOTIFY=%s", e->notify);
+        if (e->orcpt[0]) snprintf(rparams + k, sizeof rparams - (size_t)k, " ORCPT=%s", e->orcpt);
+    }
     code = relay_command(c, text, n, "MAIL FROM:<%s>%s", e->sender, params);
     if (code != 250) goto done;
-    code = relay_command(c, text, n, "RCPT TO:<%s>", e->recipient);
+    code = relay_command(c, text, n, "RCPT TO:<%s>%s", e->recipient, rparams);
     if (code != 250 && code != 251) goto done;
     code = relay_command(c, text, n, "DATA");
     if (code != 354) goto done;
@@ -139,16 +159,22 @@ done:
     return rc;
 }
 
-/* relay_finish - remove the entry and, on failure, return a DSN to its sender. */
+/* relay_finish - remove the entry and, on failure, return a DSN to its sender; also a "relayed"
+ * one when the sender asked for success notices and the peer takes no DSN (RFC 3461 5.2.2). */
 static void relay_finish(mss_service *svc, const relay_entry *e, const char *msg, size_t len, int failed,
-                         const char *why)
+                         const char *why, int peer_dsn)
 {
     /* RFC 3461: a failure DSN unless the sender asked for none, or for other notices only. */
     int notify = failed && e->sender[0] && (!e->notify[0] || strcasestr(e->notify, "FAILURE"));
+    int relayed = !failed && !peer_dsn && e->sender[0] && strcasestr(e->notify, "SUCCESS");
     socle_buf dsn;
     buf_init(&dsn);
     if (notify)
-        mss_dsn(svc, e->sender, e->recipient, "failed", failed == 2 ? "5.0.0" : "4.4.7", why, msg, len, e->envid, &dsn);
+        mss_dsn(svc, e->sender, e->recipient, e->orcpt, "failed", failed == 2 ? "5.0.0" : "4.4.7", why, msg, len,
+                e->envid, &dsn);
+    else if (relayed)
+        mss_dsn(svc, e->sender, e->recipient, e->orcpt, "relayed", "2.0.0", NULL, msg, len, e->envid, &dsn);
+    notify |= relayed;
     /* The entry leaves the queue in the same transaction as its DSN arrives: neither is lost. */
     socle_err err;
     store_conn *c;
@@ -212,9 +238,10 @@ static void relay_one(mss_service *svc, relay_entry *e)
     store_release(svc->app->store, c);
     if (!msg) return;
     char why[600] = "";
-    int result = relay_send(svc, e, msg, len, why, sizeof why);
+    int peer_dsn = 0;
+    int result = relay_send(svc, e, msg, len, why, sizeof why, &peer_dsn);
     if (result == 0 || result == 2 || e->attempts + 1 > svc->nretry) {
-        relay_finish(svc, e, msg, len, result, why);
+        relay_finish(svc, e, msg, len, result, why, peer_dsn);
     } else if (!store_acquire(svc->app->store, &c, &err)) {
         store_value p[] = {STORE_V_INT(time_now_ms() + (int64_t)svc->retry_s[e->attempts] * 1000), STORE_V_TEXT(why),
                            STORE_V_INT(e->id)};
@@ -243,7 +270,7 @@ static int relay_due(mss_service *svc, relay_entry *out, int64_t *next_ms)
     store_rows *r = NULL;
     int n = 0;
     if (!store_query(c,
-                     "SELECT id, next_ms, attempts, sender, recipient, domain, envid, notify FROM mss_queue"
+                     "SELECT id, next_ms, attempts, sender, recipient, domain, envid, notify, orcpt, ret FROM mss_queue"
                      " WHERE next_ms <= $1 ORDER BY next_ms LIMIT 16",
                      p, 1, &r, &err)) {
         while (n < RELAY_BATCH && store_rows_next(r, &err) == 1) {
@@ -256,6 +283,8 @@ static int relay_due(mss_service *svc, relay_entry *out, int64_t *next_ms)
             snprintf(e->domain, sizeof e->domain, "%s", store_rows_text(r, 5, NULL));
             snprintf(e->envid, sizeof e->envid, "%s", store_rows_text(r, 6, NULL));
             snprintf(e->notify, sizeof e->notify, "%s", store_rows_text(r, 7, NULL));
+            snprintf(e->orcpt, sizeof e->orcpt, "%s", store_rows_text(r, 8, NULL));
+            snprintf(e->ret, sizeof e->ret, "%s", store_rows_text(r, 9, NULL));
         }
         store_rows_free(r);
     }

@@ -2,7 +2,9 @@
  * multipart/report; report-type=delivery-status) when a message cannot reach another operator,
  * and message disposition notifications (RFC 8098) when the sender asked for one
  * (Disposition-Notification-To). Both come from MAILER-DAEMON with a null reverse path. */
+#include <ctype.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -30,25 +32,55 @@ static void report_head(mss_service *svc, const char *from, const char *to, cons
                from, to, subject, date, id, svc->domain, report_type, boundary);
 }
 
-void mss_dsn(mss_service *svc, const char *sender, const char *recipient, const char *action, const char *status,
-             const char *diagnostic, const char *msg, size_t len, const char *envid, socle_buf *out)
+/* report_xtext_decode - RFC 3461 section 4: "+XX" back to its character (controls left out). */
+static void report_xtext_decode(const char *x, socle_buf *out)
+{
+    for (const char *p = x; *p; p++) {
+        if (*p == '+' && isxdigit((unsigned char)p[1]) && isxdigit((unsigned char)p[2])) {
+            char hex[3] = {p[1], p[2], 0};
+            int ch = (int)strtol(hex, NULL, 16);
+            if (ch >= 32 && ch != 127) buf_putc(out, (char)ch);
+            p += 2;
+        } else {
+            buf_putc(out, *p);
+        }
+    }
+}
+
+void mss_dsn(mss_service *svc, const char *sender, const char *recipient, const char *orcpt, const char *action,
+             const char *status, const char *diagnostic, const char *msg, size_t len, const char *envid,
+             socle_buf *out)
 {
     char from[300], boundary[64], id[40];
     snprintf(from, sizeof from, "Mail Delivery System <MAILER-DAEMON@%s>", svc->domain);
     id_uuid(id);
     snprintf(boundary, sizeof boundary, "dsn-%s", id);
-    int failed = strcmp(action, "delivered") != 0;
-    report_head(svc, from, sender, failed ? "Undelivered Mail Returned to Sender" : "Successful Mail Delivery Report",
+    int relayed = !strcmp(action, "relayed"), failed = !relayed && strcmp(action, "delivered") != 0;
+    report_head(svc, from, sender,
+                failed    ? "Undelivered Mail Returned to Sender"
+                : relayed ? "Relayed Mail Delivery Report"
+                          : "Successful Mail Delivery Report",
                 "delivery-status", boundary, out);
     buf_printf(out,
                "--%s\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
-               "Your message %s <%s>.\r\n%s%s\r\n\r\n",
-               boundary, failed ? "could not be delivered to" : "was delivered to the mailbox", recipient,
+               "Your message %s <%s>%s.\r\n%s%s\r\n\r\n",
+               boundary,
+               failed    ? "could not be delivered to"
+               : relayed ? "was handed to the operator of"
+                         : "was delivered to the mailbox",
+               recipient, relayed ? ", whose server sends no delivery notifications" : "",
                diagnostic ? "The other operator answered: " : "", diagnostic ? diagnostic : "");
     buf_printf(out, "--%s\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; %s\r\n", boundary,
                svc->domain);
     if (envid && *envid) buf_printf(out, "Original-Envelope-Id: %s\r\n", envid);
-    buf_printf(out, "\r\nFinal-Recipient: rfc822; %s\r\nAction: %s\r\nStatus: %s\r\n", recipient, action, status);
+    buf_puts(out, "\r\n");
+    const char *semi = orcpt ? strchr(orcpt, ';') : NULL;
+    if (semi) { /* RFC 3464 section 2.3.1: addr-type ";" the address, decoded */
+        buf_printf(out, "Original-Recipient: %.*s;", (int)(semi - orcpt), orcpt);
+        report_xtext_decode(semi + 1, out);
+        buf_puts(out, "\r\n");
+    }
+    buf_printf(out, "Final-Recipient: rfc822; %s\r\nAction: %s\r\nStatus: %s\r\n", recipient, action, status);
     if (diagnostic && *diagnostic) {
         buf_puts(out, "Diagnostic-Code: smtp; ");
         for (const char *p = diagnostic; *p; p++)

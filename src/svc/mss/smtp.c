@@ -54,7 +54,9 @@ static int smtp_reply(smtp_session *s, const char *fmt, ...)
 static void smtp_reset(smtp_session *s)
 {
     s->in_mail = 0;
-    memset(&s->env, 0, sizeof s->env);
+    /* The per-recipient slots are written whole by each RCPT: only the counts and scalars. */
+    s->env.nrcpt = 0;
+    s->env.from[0] = s->env.envid[0] = s->env.ret[0] = 0;
     s->sender.from[0] = 0;
 }
 
@@ -389,12 +391,28 @@ static void smtp_rcpt(smtp_session *s, const char *args)
             return;
         }
     snprintf(s->env.rcpt[s->env.nrcpt], sizeof s->env.rcpt[0], "%s", to);
+    s->env.notify[s->env.nrcpt][0] = 0;
     if (smtp_param(rest, "NOTIFY", val, sizeof val)) {
         if (!smtp_notify_valid(val)) {
             smtp_reply(s, "501 5.5.4 NOTIFY must be NEVER or a list of SUCCESS, FAILURE, DELAY");
             return;
         }
         snprintf(s->env.notify[s->env.nrcpt], sizeof s->env.notify[0], "%s", val);
+    }
+    char orcpt[MSS_ORCPT_MAX + 8];
+    if (smtp_param(rest, "ORCPT", orcpt, sizeof orcpt)) {
+        /* RFC 3461 section 4.2: addr-type ";" xtext, kept as received to pass on and report. */
+        const char *semi = strchr(orcpt, ';');
+        size_t tl = semi ? (size_t)(semi - orcpt) : 0;
+        int ok = semi && tl > 0 && semi[1] && strlen(orcpt) <= 500 && smtp_xtext(semi + 1);
+        for (size_t i = 0; ok && i < tl; i++) ok = isalnum((unsigned char)orcpt[i]) || orcpt[i] == '-';
+        if (!ok) {
+            smtp_reply(s, "501 5.5.4 ORCPT must be addr-type;xtext of at most 500 characters (RFC 3461)");
+            return;
+        }
+        snprintf(s->env.orcpt[s->env.nrcpt], sizeof s->env.orcpt[0], "%s", orcpt);
+    } else {
+        s->env.orcpt[s->env.nrcpt][0] = 0;
     }
     s->env.nrcpt++;
     smtp_reply(s, "250 2.1.5 recipient ok");

@@ -77,6 +77,12 @@ const store_migration mss_migrations[] = {
      "ALTER TABLE mss_body ADD COLUMN file_length BIGINT;"
      "CREATE TABLE mss_body_free (file_id BIGINT NOT NULL, file_offset BIGINT NOT NULL,"
      " file_length BIGINT NOT NULL, PRIMARY KEY (file_id, file_offset));"},
+    /* RFC 3461: the ORCPT and RET a message came with, passed on by the relay. */
+    {5, "mss queue dsn parameters", NULL,
+     "ALTER TABLE mss_queue ADD COLUMN orcpt TEXT NOT NULL DEFAULT '';"
+     "ALTER TABLE mss_queue ADD COLUMN ret TEXT NOT NULL DEFAULT '';",
+     "ALTER TABLE mss_queue ADD COLUMN orcpt TEXT NOT NULL DEFAULT '';"
+     "ALTER TABLE mss_queue ADD COLUMN ret TEXT NOT NULL DEFAULT '';"},
 };
 const size_t mss_migrations_count = sizeof mss_migrations / sizeof mss_migrations[0];
 

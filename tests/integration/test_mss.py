@@ -621,6 +621,54 @@ def test_mss_imap_rename(ctx):
         c.logout()
 
 
+def test_mss_imap_move(ctx):
+    """IMAP MOVE (RFC 6851): the messages reach the target folder and leave the source in one step,
+    the client hearing the EXPUNGEs before the OK; not from a folder opened with EXAMINE."""
+    m = _mss(ctx)
+    box = m.mailbox("PER", PRO_B, "dr.move@" + DOMAIN)
+    c = m.imap(m.tok_b, box)
+    try:
+        typ, data = c.capability()
+        assert b"MOVE" in data[0].split(), data
+        tag = harness.uid(4)
+        target = "Classe-" + tag
+        assert c.create(target)[0] == "OK"
+        for i in range(3):
+            raw = _message(m.a, box, "deplace %d %s" % (i, tag)).as_bytes().replace(b"\n", b"\r\n")
+            assert c.append("INBOX", None, None, raw)[0] == "OK"
+        typ, data = c.select("INBOX")
+        before = int(data[0])
+        typ, data = c.uid("SEARCH", None, "SUBJECT", '"deplace 1 %s"' % tag)
+        uid1 = data[0].split()[0]
+        typ, data = c.uid("MOVE", uid1, target)
+        assert typ == "OK", data
+        expunged = c.untagged_responses.pop("EXPUNGE", [])
+        assert len(expunged) == 1, expunged
+        typ, data = c.uid("SEARCH", None, "SUBJECT", '"deplace 1 %s"' % tag)
+        assert data[0] == b"", data
+        typ, data = c.select("INBOX")
+        assert int(data[0]) == before - 1, data
+        typ, data = c.status(target, "(MESSAGES)")
+        assert b"MESSAGES 1" in data[0], data
+        c.select(target)
+        typ, data = c.fetch("1", "(BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+        assert ("deplace 1 " + tag).encode() in data[0][1], data
+        # Sequence numbers, then a missing folder, then a read-only folder.
+        c.select("INBOX")
+        typ, data = c.search(None, "SUBJECT", '"deplace 2 %s"' % tag)
+        typ, data = c._simple_command("MOVE", data[0].split()[0].decode(), target)
+        assert typ == "OK", data
+        typ, data = c.uid("MOVE", "1:*", "Absent-" + tag)
+        assert typ == "NO" and b"TRYCREATE" in data[0], data
+        c.select("INBOX", readonly=True)  # EXAMINE
+        typ, data = c.uid("MOVE", "1:*", target)
+        assert typ == "NO" and b"READ-ONLY" in data[0], data
+        typ, data = c.status(target, "(MESSAGES)")
+        assert b"MESSAGES 2" in data[0], data
+    finally:
+        c.logout()
+
+
 def test_mss_kill9_keeps_accepted(ctx):
     """What was answered 250 is there after kill -9."""
     m = _mss(ctx)

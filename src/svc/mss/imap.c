@@ -300,7 +300,7 @@ int imap_refresh(imap_session *s, int report)
 static void imap_capability(imap_session *s)
 {
     int tls = lines_is_tls(s->c);
-    lines_printf(s->c, "* CAPABILITY IMAP4rev1 LITERAL+ IDLE UNSELECT SASL-IR%s%s%s\r\n",
+    lines_printf(s->c, "* CAPABILITY IMAP4rev1 LITERAL+ IDLE UNSELECT SASL-IR MOVE%s%s%s\r\n",
                  tls ? "" : " STARTTLS LOGINDISABLED",
                  tls && !s->authenticated ? " AUTH=OAUTHBEARER AUTH=XOAUTH2 AUTH=EXTERNAL" : "",
                  tls && !s->authenticated && s->svc->allow_password ? " AUTH=PLAIN" : "");
@@ -882,8 +882,8 @@ static int imap_dispatch(imap_session *s, char *line, int *bad)
         }
     }
 #define IS(v) (!strcasecmp(verb, v))
-    if (uid && !(IS("FETCH") || IS("SEARCH") || IS("STORE") || IS("COPY"))) {
-        imap_tagged(s, "BAD UID FETCH, SEARCH, STORE or COPY");
+    if (uid && !(IS("FETCH") || IS("SEARCH") || IS("STORE") || IS("COPY") || IS("MOVE"))) {
+        imap_tagged(s, "BAD UID FETCH, SEARCH, STORE, COPY or MOVE");
     } else if (IS("CAPABILITY")) {
         imap_capability(s);
         imap_tagged(s, "OK CAPABILITY completed");
@@ -947,8 +947,8 @@ static int imap_dispatch(imap_session *s, char *line, int *bad)
         imap_cmd_search(s, &k, uid);
     } else if (IS("STORE")) {
         imap_cmd_store(s, &k, uid);
-    } else if (IS("COPY")) {
-        imap_cmd_copy(s, &k, uid);
+    } else if (IS("COPY") || IS("MOVE")) {
+        imap_cmd_copy(s, &k, uid, IS("MOVE"));
     } else {
         (*bad)++;
         imap_tagged(s, "BAD unknown command");

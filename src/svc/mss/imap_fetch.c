@@ -800,13 +800,18 @@ void imap_cmd_store(imap_session *s, imap_cursor *k, int uid)
     imap_tagged(s, "OK %sSTORE completed", uid ? "UID " : "");
 }
 
-void imap_cmd_copy(imap_session *s, imap_cursor *k, int uid)
+void imap_cmd_copy(imap_session *s, imap_cursor *k, int uid, int move)
 {
+    const char *verb = move ? "MOVE" : "COPY";
     const char *settext = imap_atom_until(s, k, "");
     const char *folder = imap_astring(s, k);
     imap_set set;
     if (!settext || !folder || imap_set_parse(s, settext, &set)) {
-        imap_tagged(s, "BAD COPY sequence-set folder");
+        imap_tagged(s, "BAD %s sequence-set folder", verb);
+        return;
+    }
+    if (move && s->readonly) {
+        imap_tagged(s, "NO [READ-ONLY] folder opened with EXAMINE");
         return;
     }
     if (!strcasecmp(folder, "INBOX")) folder = "INBOX";
@@ -855,6 +860,10 @@ void imap_cmd_copy(imap_session *s, imap_cursor *k, int uid)
         }
         if (!rc && !body) rc = mss_body_store(c, msg, len, NULL, &body, &err);
         if (!rc) rc = mss_message_append(c, target, body, len, flags, s->msgs[i].internal_ms, NULL, &err);
+        if (!rc && move) { /* RFC 6851: the source leaves in the same transaction; the body stays, shared */
+            store_value p[] = {STORE_V_INT(s->folder), STORE_V_INT(s->msgs[i].uid)};
+            rc = store_exec(c, "DELETE FROM mss_message WHERE folder_id = $1 AND uid = $2", p, 2, NULL, &err);
+        }
         s->a = command_arena;
         arena_free(ma);
     }
@@ -866,7 +875,8 @@ void imap_cmd_copy(imap_session *s, imap_cursor *k, int uid)
         return;
     }
     mss_changed(s->svc, s->mailbox.address);
-    imap_tagged(s, "OK %sCOPY completed", uid ? "UID " : "");
+    if (move) imap_refresh(s, 1); /* the untagged EXPUNGEs, before the tagged OK */
+    imap_tagged(s, "OK %s%s completed", uid ? "UID " : "", verb);
 }
 
 /* ---- parsing without a session (fuzzing) ----------------------------------------------------- */

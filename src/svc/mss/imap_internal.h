@@ -64,7 +64,9 @@ void imap_tagged(imap_session *s, const char *fmt, ...) __attribute__((format(pr
 void imap_cmd_fetch(imap_session *s, imap_cursor *k, int uid);
 void imap_cmd_search(imap_session *s, imap_cursor *k, int uid);
 void imap_cmd_store(imap_session *s, imap_cursor *k, int uid);
-void imap_cmd_copy(imap_session *s, imap_cursor *k, int uid);
+/* imap_cmd_copy - COPY, or MOVE (RFC 6851) when move is set: the copies and the removal of the
+ * originals in one transaction, then the untagged EXPUNGEs. */
+void imap_cmd_copy(imap_session *s, imap_cursor *k, int uid, int move);
 /* imap_parse_arguments - run the argument parsers (sequence sets and FETCH attributes, SEARCH
  * keys, strings and literals) over text without a session or a store: for the fuzz target. Returns
  * a bit set of what parsed. */

@@ -665,6 +665,35 @@ def test_mss_imap_move(ctx):
         assert typ == "NO" and b"READ-ONLY" in data[0], data
         typ, data = c.status(target, "(MESSAGES)")
         assert b"MESSAGES 2" in data[0], data
+        # UIDPLUS (RFC 4315): APPENDUID, COPYUID, UID EXPUNGE.
+        assert b"UIDPLUS" in c.capability()[1][0].split()
+        typ, data = c.status(target, "(UIDVALIDITY UIDNEXT)")
+        validity = re.search(rb"UIDVALIDITY (\d+)", data[0]).group(1)
+        uidnext = int(re.search(rb"UIDNEXT (\d+)", data[0]).group(1))
+        raw = _message(m.a, box, "uidplus %s" % tag).as_bytes().replace(b"\n", b"\r\n")
+        typ, data = c.append(target, None, None, raw)
+        assert typ == "OK" and data[0].startswith(b"[APPENDUID %s %d]" % (validity, uidnext)), data
+        c.select(target)
+        c.untagged_responses.pop("COPYUID", None)
+        typ, data = c.uid("COPY", "1:*", target)
+        assert typ == "OK", data
+        code = c.untagged_responses.pop("COPYUID", [b""])[-1]  # imaplib files the tagged OK's code there
+        found = re.fullmatch(rb"(\d+) ([0-9:,]+) ([0-9:,]+)", code)
+        assert found and found.group(1) == validity, code
+        assert found.group(3) == b"%d:%d" % (uidnext + 1, uidnext + 3), code
+        c.noop()  # the copies into the selected folder come into view
+        typ, data = c.uid("SEARCH", None, "ALL")
+        uids = data[0].split()
+        assert len(uids) == 6, uids
+        c.uid("STORE", b",".join(uids[:2]), "+FLAGS", "(\\Deleted)")
+        typ, data = c.uid("EXPUNGE", uids[0])
+        assert typ == "OK", data
+        typ, data = c.uid("SEARCH", None, "ALL")
+        assert data[0].split() == uids[1:], data  # the other \Deleted one stays
+        c.untagged_responses.pop("COPYUID", None)
+        typ, data = c.uid("MOVE", uids[-1], "INBOX")
+        code = c.untagged_responses.pop("COPYUID", [b""])[-1]
+        assert typ == "OK" and re.fullmatch(rb"\d+ %s \d+" % uids[-1], code), (data, code)
     finally:
         c.logout()
 

@@ -300,7 +300,7 @@ int imap_refresh(imap_session *s, int report)
 static void imap_capability(imap_session *s)
 {
     int tls = lines_is_tls(s->c);
-    lines_printf(s->c, "* CAPABILITY IMAP4rev1 LITERAL+ IDLE UNSELECT SASL-IR MOVE%s%s%s\r\n",
+    lines_printf(s->c, "* CAPABILITY IMAP4rev1 LITERAL+ IDLE UNSELECT SASL-IR MOVE UIDPLUS%s%s%s\r\n",
                  tls ? "" : " STARTTLS LOGINDISABLED",
                  tls && !s->authenticated ? " AUTH=OAUTHBEARER AUTH=XOAUTH2 AUTH=EXTERNAL" : "",
                  tls && !s->authenticated && s->svc->allow_password ? " AUTH=PLAIN" : "");
@@ -653,7 +653,7 @@ static int imap_delete_run(imap_session *s, store_conn *c, void *ctx, socle_err 
     int rc = mss_folder_id(c, s->mailbox.address, ctx, 0, &id, err);
     store_value p[] = {STORE_V_INT(id)};
     if (!rc) rc = store_tx_begin(c, err);
-    if (!rc) rc = mss_messages_delete(c, id, 0, err);
+    if (!rc) rc = mss_messages_delete(c, id, 0, 0, err);
     if (!rc) rc = store_exec(c, "DELETE FROM mss_folder WHERE id = $1", p, 1, NULL, err);
     if (!rc) rc = store_tx_commit(c, err);
     return rc;
@@ -808,30 +808,48 @@ static void imap_append(imap_session *s, imap_cursor *k)
     if (rc == SOCLE_ENOTFOUND) imap_tagged(s, "NO [TRYCREATE] no such folder");
     if (rc) return;
     mss_changed(s->svc, s->mailbox.address);
-    imap_tagged(s, "OK APPEND completed");
+    imap_tagged(s, "OK [APPENDUID %lld %lld] APPEND completed", (long long)ap.uidvalidity, (long long)ap.uid);
 }
 
 /* imap_expunge_run - remove the \Deleted messages of the selected folder. */
+typedef struct imap_expunge_ctx {
+    const int64_t *uids; /* UID EXPUNGE (RFC 4315): only these */
+    size_t n;
+} imap_expunge_ctx;
+
 static int imap_expunge_run(imap_session *s, store_conn *c, void *ctx, socle_err *err)
 {
+    const imap_expunge_ctx *x = ctx;
     int rc = store_tx_begin(c, err);
-    if (!rc) rc = mss_messages_delete(c, s->folder, 1, err);
+    if (!x && !rc) rc = mss_messages_delete(c, s->folder, 1, 0, err);
+    for (size_t i = 0; x && !rc && i < x->n; i++) rc = mss_messages_delete(c, s->folder, 1, x->uids[i], err);
     if (!rc) rc = store_tx_commit(c, err);
     return rc;
 }
 
-static void imap_expunge(imap_session *s, int report, const char *verb)
+static void imap_expunge_some(imap_session *s, int report, const char *verb, imap_expunge_ctx *x)
 {
     if (s->readonly) {
         if (report) imap_tagged(s, "NO [READ-ONLY] folder opened with EXAMINE");
         return;
     }
-    int rc = imap_with_store(s, imap_expunge_run, NULL);
+    int rc = imap_with_store(s, imap_expunge_run, x);
     if (rc) return;
     mss_segments_reclaim(s->svc->segments, s->svc->app->store);
     mss_audit(s->svc, &s->who, "delete", "success", s->mailbox.address, lines_remote_addr(s->c), "expunge");
     imap_refresh(s, report);
     if (verb) imap_tagged(s, "OK %s completed", verb);
+}
+
+static void imap_expunge(imap_session *s, int report, const char *verb)
+{
+    imap_expunge_some(s, report, verb, NULL);
+}
+
+void imap_expunge_uids(imap_session *s, const int64_t *uids, size_t n)
+{
+    imap_expunge_ctx x = {uids, n};
+    imap_expunge_some(s, 1, "UID EXPUNGE", &x);
 }
 
 /* imap_idle - RFC 2177: report changes until DONE. */
@@ -882,8 +900,8 @@ static int imap_dispatch(imap_session *s, char *line, int *bad)
         }
     }
 #define IS(v) (!strcasecmp(verb, v))
-    if (uid && !(IS("FETCH") || IS("SEARCH") || IS("STORE") || IS("COPY") || IS("MOVE"))) {
-        imap_tagged(s, "BAD UID FETCH, SEARCH, STORE, COPY or MOVE");
+    if (uid && !(IS("FETCH") || IS("SEARCH") || IS("STORE") || IS("COPY") || IS("MOVE") || IS("EXPUNGE"))) {
+        imap_tagged(s, "BAD UID FETCH, SEARCH, STORE, COPY, MOVE or EXPUNGE");
     } else if (IS("CAPABILITY")) {
         imap_capability(s);
         imap_tagged(s, "OK CAPABILITY completed");
@@ -940,7 +958,8 @@ static int imap_dispatch(imap_session *s, char *line, int *bad)
         s->n = s->cap = 0;
         imap_tagged(s, "OK %s completed", IS("CLOSE") ? "CLOSE" : "UNSELECT");
     } else if (IS("EXPUNGE")) {
-        imap_expunge(s, 1, "EXPUNGE");
+        if (uid) imap_cmd_uid_expunge(s, &k);
+        else imap_expunge(s, 1, "EXPUNGE");
     } else if (IS("FETCH")) {
         imap_cmd_fetch(s, &k, uid);
     } else if (IS("SEARCH")) {

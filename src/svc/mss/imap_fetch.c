@@ -92,6 +92,19 @@ static int imap_selects(const imap_session *s, const imap_set *set, size_t i, in
     return imap_set_has(set, (int64_t)i + 1, (int64_t)s->n);
 }
 
+/* imap_uid_set - UIDs (in the order given) as a sequence set, runs of consecutive ones as "a:b". */
+static void imap_uid_set(socle_buf *out, const int64_t *uids, size_t n)
+{
+    for (size_t i = 0; i < n;) {
+        size_t j = i;
+        while (j + 1 < n && uids[j + 1] == uids[j] + 1) j++;
+        if (i) buf_putc(out, ',');
+        if (j > i) buf_printf(out, "%lld:%lld", (long long)uids[i], (long long)uids[j]);
+        else buf_printf(out, "%lld", (long long)uids[i]);
+        i = j + 1;
+    }
+}
+
 /* imap_set_valid - sequence numbers must exist (RFC 3501: BAD otherwise); UIDs need not. */
 static int imap_set_valid(const imap_session *s, const imap_set *set, int uid)
 {
@@ -835,6 +848,11 @@ void imap_cmd_copy(imap_session *s, imap_cursor *k, int uid, int move)
     }
     if (!rc) rc = store_tx_begin(c, &err);
     arena *command_arena = s->a;
+    /* RFC 4315 COPYUID: the UIDs copied and the UIDs they got, in order. */
+    int64_t *from = arena_alloc(command_arena, (s->n ? s->n : 1) * sizeof *from);
+    int64_t *to = arena_alloc(command_arena, (s->n ? s->n : 1) * sizeof *to);
+    size_t ncopied = 0;
+    if (!from || !to) rc = SOCLE_ENOMEM;
     for (size_t i = 0; !rc && i < s->n; i++) {
         if (!imap_selects(s, &set, i, uid)) continue;
         arena *ma = arena_new(4096);
@@ -859,7 +877,12 @@ void imap_cmd_copy(imap_session *s, imap_cursor *k, int uid, int move)
             else if (!held) body = 0;
         }
         if (!rc && !body) rc = mss_body_store(c, msg, len, NULL, &body, &err);
-        if (!rc) rc = mss_message_append(c, target, body, len, flags, s->msgs[i].internal_ms, NULL, &err);
+        int64_t new_uid = 0;
+        if (!rc) rc = mss_message_append(c, target, body, len, flags, s->msgs[i].internal_ms, &new_uid, &err);
+        if (!rc) {
+            from[ncopied] = s->msgs[i].uid;
+            to[ncopied++] = new_uid;
+        }
         if (!rc && move) { /* RFC 6851: the source leaves in the same transaction; the body stays, shared */
             store_value p[] = {STORE_V_INT(s->folder), STORE_V_INT(s->msgs[i].uid)};
             rc = store_exec(c, "DELETE FROM mss_message WHERE folder_id = $1 AND uid = $2", p, 2, NULL, &err);
@@ -867,6 +890,9 @@ void imap_cmd_copy(imap_session *s, imap_cursor *k, int uid, int move)
         s->a = command_arena;
         arena_free(ma);
     }
+    store_value t[] = {STORE_V_INT(target)};
+    int64_t validity = 0;
+    if (!rc) rc = store_query_int(c, "SELECT uidvalidity FROM mss_folder WHERE id = $1", t, 1, &validity, &err);
     if (!rc) rc = store_tx_commit(c, &err);
     store_tx_rollback(c);
     store_release(s->svc->app->store, c);
@@ -875,8 +901,46 @@ void imap_cmd_copy(imap_session *s, imap_cursor *k, int uid, int move)
         return;
     }
     mss_changed(s->svc, s->mailbox.address);
-    if (move) imap_refresh(s, 1); /* the untagged EXPUNGEs, before the tagged OK */
-    imap_tagged(s, "OK %s%s completed", uid ? "UID " : "", verb);
+    socle_buf code; /* "[COPYUID validity from to] " */
+    buf_init(&code);
+    if (ncopied) {
+        buf_printf(&code, "[COPYUID %lld ", (long long)validity);
+        imap_uid_set(&code, from, ncopied);
+        buf_putc(&code, ' ');
+        imap_uid_set(&code, to, ncopied);
+        buf_puts(&code, "] ");
+    }
+    int with_code = ncopied && buf_ok(&code);
+    const char *tag = s->tag[0] ? s->tag : "*";
+    if (move) {
+        /* RFC 6851 section 4.3: COPYUID in an untagged OK, then the EXPUNGEs, then the tagged OK. */
+        if (with_code) lines_printf(s->c, "* OK %.*smoved\r\n", (int)code.len, code.data);
+        imap_refresh(s, 1);
+        imap_tagged(s, "OK %sMOVE completed", uid ? "UID " : "");
+    } else {
+        lines_printf(s->c, "%s OK %.*s%sCOPY completed\r\n", tag, with_code ? (int)code.len : 0,
+                     with_code ? code.data : "", uid ? "UID " : "");
+    }
+    buf_free(&code);
+}
+
+void imap_cmd_uid_expunge(imap_session *s, imap_cursor *k)
+{
+    const char *settext = imap_atom_until(s, k, "");
+    imap_set set;
+    if (!settext || imap_set_parse(s, settext, &set)) {
+        imap_tagged(s, "BAD UID EXPUNGE sequence-set");
+        return;
+    }
+    int64_t *uids = arena_alloc(s->a, (s->n ? s->n : 1) * sizeof *uids);
+    if (!uids) {
+        imap_tagged(s, "NO [UNAVAILABLE] temporary failure");
+        return;
+    }
+    size_t n = 0;
+    for (size_t i = 0; i < s->n; i++)
+        if (imap_selects(s, &set, i, 1)) uids[n++] = s->msgs[i].uid;
+    imap_expunge_uids(s, uids, n);
 }
 
 /* ---- parsing without a session (fuzzing) ----------------------------------------------------- */

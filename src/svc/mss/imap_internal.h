@@ -57,6 +57,8 @@ unsigned imap_flag_bit(const char *name);
 /* imap_refresh - reload the selected folder and tell the client what changed (EXPUNGE,
  * EXISTS, FETCH FLAGS) when `report` is set. 0 or an error. */
 int imap_refresh(imap_session *s, int report);
+/* imap_expunge_uids - UID EXPUNGE (RFC 4315): remove those of the given UIDs that are \Deleted. */
+void imap_expunge_uids(imap_session *s, const int64_t *uids, size_t n);
 /* imap_tagged - the final reply of the current command. */
 void imap_tagged(imap_session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
@@ -67,6 +69,8 @@ void imap_cmd_store(imap_session *s, imap_cursor *k, int uid);
 /* imap_cmd_copy - COPY, or MOVE (RFC 6851) when move is set: the copies and the removal of the
  * originals in one transaction, then the untagged EXPUNGEs. */
 void imap_cmd_copy(imap_session *s, imap_cursor *k, int uid, int move);
+/* imap_cmd_uid_expunge - UID EXPUNGE sequence-set (RFC 4315). */
+void imap_cmd_uid_expunge(imap_session *s, imap_cursor *k);
 /* imap_parse_arguments - run the argument parsers (sequence sets and FETCH attributes, SEARCH
  * keys, strings and literals) over text without a session or a store: for the fuzz target. Returns
  * a bit set of what parsed. */

@@ -31,7 +31,7 @@
  * BUGS
  *      RCPT TO:<postmaster> is refused when postmaster@<mss_domain> is no mailbox and
  *      mss_postmaster is unset (RFC 5321 wants it always accepted). IMAP: no keywords (only the system flags are kept), no
- *      UIDPLUS or CONDSTORE; \Recent is never set. One thread per connection: memory grows
+ *      CONDSTORE; \Recent is never set. One thread per connection: memory grows
  *      with idle IMAP sessions (about 120 KB each measured, 1,000 held).
  * SEE ALSO
  *      ../shared/spec/mssante.md; mime.h, xdm.h; net/lines.h.

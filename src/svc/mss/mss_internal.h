@@ -94,8 +94,9 @@ int mss_message_body(mss_service *svc, store_conn *c, int64_t folder, int64_t ui
  * writers are serialized anyway). 1 when it exists, 0 when it is gone, or an error. */
 int mss_body_hold(store_conn *c, int64_t body, socle_err *err);
 /* mss_messages_delete - delete the messages of folder (only those flagged \Deleted when
- * only_deleted) and the bodies no folder holds any more. Inside the caller's transaction. */
-int mss_messages_delete(store_conn *c, int64_t folder, int only_deleted, socle_err *err);
+ * only_deleted; only UID only_uid unless 0) and the bodies no folder holds any more. Inside the
+ * caller's transaction. */
+int mss_messages_delete(store_conn *c, int64_t folder, int only_deleted, int64_t only_uid, socle_err *err);
 /* ---- message bodies in segment files (segment.c) ---------------------------------------------- */
 
 typedef struct mss_segments mss_segments;

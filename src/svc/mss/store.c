@@ -244,17 +244,19 @@ int mss_body_hold(store_conn *c, int64_t body, socle_err *err)
     return rc == SOCLE_ENOTFOUND ? 0 : rc ? rc : 1;
 }
 
-int mss_messages_delete(store_conn *c, int64_t folder, int only_deleted, socle_err *err)
+int mss_messages_delete(store_conn *c, int64_t folder, int only_deleted, int64_t only_uid, socle_err *err)
 {
-    store_value p[] = {STORE_V_INT(folder)};
-    const char *cond = only_deleted ? " AND flags LIKE '%\\Deleted%'" : "";
+    store_value p[] = {STORE_V_INT(folder), STORE_V_INT(only_uid)};
+    int np = only_uid ? 2 : 1;
+    char cond[96];
+    snprintf(cond, sizeof cond, "%s%s", only_deleted ? " AND flags LIKE '%\\Deleted%'" : "", only_uid ? " AND uid = $2" : "");
     char sql[300];
     snprintf(sql, sizeof sql, "SELECT DISTINCT body_id FROM mss_message WHERE folder_id = $1 AND body_id IS NOT NULL%s",
              cond);
     store_rows *r = NULL;
     int64_t *ids = NULL;
     size_t n = 0, cap = 0;
-    int rc = store_query(c, sql, p, 1, &r, err);
+    int rc = store_query(c, sql, p, np, &r, err);
     int have_rows = rc == 0;
     while (!rc && (rc = store_rows_next(r, err)) == 1) {
         if (n == cap) {
@@ -272,7 +274,7 @@ int mss_messages_delete(store_conn *c, int64_t folder, int only_deleted, socle_e
     if (have_rows) store_rows_free(r);
     if (rc > 0) rc = 0;
     snprintf(sql, sizeof sql, "DELETE FROM mss_message WHERE folder_id = $1%s", cond);
-    if (!rc) rc = store_exec(c, sql, p, 1, NULL, err);
+    if (!rc) rc = store_exec(c, sql, p, np, NULL, err);
     /* The bodies no other folder holds. The body is locked first (mss_body_hold), so that a COPY
      * adding a holder in another transaction is either seen by the check or finds the body gone. */
     for (size_t i = 0; !rc && i < n; i++) {

@@ -1188,6 +1188,26 @@ def test_mss_indicators(ctx):
     m.admin.get("/mss/v1/indicators?since=hier", expect=400)
 
 
+def _restart_as_before(m, flags):
+    """The shared server back to its own flags and trust space after a test changed them."""
+    m.srv.stop_ok()
+    m.srv.flags = flags
+    m.srv.start()
+    m.write_trust((DOMAIN, PEER))
+
+
+def _peer_up_to_starttls(listener, name):
+    """A fake peer operator: accept one connection and answer up to STARTTLS (220); the plain socket."""
+    conn, _ = listener.accept()
+    f = conn.makefile("rwb")
+    f.write(b"220 %s ESMTP\r\n" % name), f.flush()
+    f.readline()
+    f.write(b"250-%s\r\n250 STARTTLS\r\n" % name), f.flush()
+    f.readline()
+    f.write(b"220 go ahead\r\n"), f.flush()
+    return conn
+
+
 def test_mss_relay_to_peer_without_dsn(ctx):
     """A peer that does not speak DSN gets no DSN parameters, and a sender who asked for success
     notices gets a "relayed" DSN from us (RFC 3461 section 5.2.2); a malformed ORCPT is a 501."""
@@ -1205,13 +1225,7 @@ def test_mss_relay_to_peer_without_dsn(ctx):
 
     def peer():
         try:
-            conn, _ = listener.accept()
-            f = conn.makefile("rwb")
-            f.write(b"220 nodsn.test ESMTP\r\n"), f.flush()
-            f.readline()
-            f.write(b"250-nodsn.test\r\n250 STARTTLS\r\n"), f.flush()
-            f.readline()
-            f.write(b"220 go ahead\r\n"), f.flush()
+            conn = _peer_up_to_starttls(listener, b"nodsn.test")
             t = tls.wrap_socket(conn, server_side=True)
             g = t.makefile("rwb")
             while True:
@@ -1269,10 +1283,7 @@ def test_mss_relay_to_peer_without_dsn(ctx):
         wait_for(relayed, "the relayed DSN", timeout=30)
     finally:
         listener.close()
-        m.srv.stop_ok()
-        m.srv.flags = flags
-        m.srv.start()
-        m.write_trust((DOMAIN, PEER))
+        _restart_as_before(m, flags)
 
 
 def test_mss_relay_sends_sni(ctx):
@@ -1289,13 +1300,7 @@ def test_mss_relay_sends_sni(ctx):
 
     def peer():
         try:
-            conn, _ = listener.accept()
-            f = conn.makefile("rwb")
-            f.write(b"220 sni.test ESMTP\r\n"), f.flush()
-            f.readline()
-            f.write(b"250-sni.test\r\n250 STARTTLS\r\n"), f.flush()
-            f.readline()
-            f.write(b"220 go ahead\r\n"), f.flush()
+            conn = _peer_up_to_starttls(listener, b"sni.test")
             try:
                 tls.wrap_socket(conn, server_side=True).close()  # the handshake is all we need
             except (ssl.SSLError, OSError):
@@ -1317,7 +1322,4 @@ def test_mss_relay_sends_sni(ctx):
         assert seen == ["sni.test"], seen
     finally:
         listener.close()
-        m.srv.stop_ok()
-        m.srv.flags = flags
-        m.srv.start()
-        m.write_trust((DOMAIN, PEER))
+        _restart_as_before(m, flags)

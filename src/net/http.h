@@ -111,6 +111,10 @@ int http_parse_query(arena *a, const char *raw, http_param **out, int *n);
 void http_set_header(http_request *req, http_response *res, const char *name, const char *value);
 /* http_respond_error - an OperationOutcome for err with the status of its code. */
 void http_respond_error(http_request *req, http_response *res, const socle_err *err);
+/* http_respond_json - a plain JSON answer (application/json, compact) with status; body is taken
+ * (released here), NULL answers "{}". */
+typedef struct json_t json_t;
+void http_respond_json(http_response *res, int status, json_t *body);
 /* http_respond_status - an OperationOutcome with the given status, FHIR issue code and message. */
 void http_respond_status(http_request *req, http_response *res, int status, const char *fhir_code,
                          const char *message);

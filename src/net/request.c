@@ -1,6 +1,8 @@
 /* request.c - what handlers use on a request: headers, path and query parameters, response
  * headers, and the OperationOutcome answers for errors. */
+#include <jansson.h>
 #include <microhttpd.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "base/log.h"
@@ -72,6 +74,17 @@ void http_outcome(socle_buf *out, const char *code, const char *diagnostics, con
         buf_putc(out, ']');
     }
     buf_puts(out, "}]}");
+}
+
+void http_respond_json(http_response *res, int status, json_t *body)
+{
+    res->status = status;
+    res->content_type = "application/json";
+    buf_reset(&res->body);
+    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    buf_puts(&res->body, text ? text : "{}");
+    free(text);
+    json_decref(body);
 }
 
 void http_respond_status(http_request *req, http_response *res, int status, const char *fhir_code,

@@ -170,12 +170,7 @@ static void api_documents(void *ctx, http_request *req, http_response *res)
         api_code(o, "practice", &d->practice);
         json_array_append_new(list, o);
     }
-    json_t *out = json_pack("{s:o}", "documents", list);
-    char *text = json_dumps(out, JSON_COMPACT);
-    json_decref(out);
-    buf_puts(&res->body, text ? text : "{}");
-    free(text);
-    res->content_type = "application/json";
+    http_respond_json(res, 200, json_pack("{s:o}", "documents", list));
 }
 
 static void api_document(void *ctx, http_request *req, http_response *res)
@@ -440,12 +435,7 @@ static void api_indicators(void *ctx, http_request *req, http_response *res)
         http_respond_error(req, res, &err);
         return;
     }
-    json_t *out = json_pack("{s:o}", "counts", list);
-    char *text = json_dumps(out, JSON_COMPACT);
-    json_decref(out);
-    buf_puts(&res->body, text ? text : "{}");
-    free(text);
-    res->content_type = "application/json";
+    http_respond_json(res, 200, json_pack("{s:o}", "counts", list));
 }
 
 int mss_register(mss_service *svc, http_router *router)

@@ -18,12 +18,7 @@ static void no_store(http_request *req, http_response *res)
 
 void psc_json(http_request *req, http_response *res, int status, json_t *body)
 {
-    res->status = status;
-    res->content_type = "application/json";
-    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
-    buf_puts(&res->body, text ? text : "{}");
-    free(text);
-    json_decref(body);
+    http_respond_json(res, status, body);
     no_store(req, res);
 }
 

@@ -15,11 +15,11 @@
  *      PostgreSQL database share one chain.
  *      Writes of patient data call audit_append_tx inside their own transaction: the data and its
  *      trace commit together. Reads and refusals call audit_append, which queues the event for a
- *      writer thread that commits queued events in batches (group commit) within a few
- *      milliseconds; the queue is bounded and audit_append blocks when it is full, so events are
+ *      writer thread that gathers them for `batch_ms` and commits them in one transaction (group
+ *      commit; a flush or a full batch commits at once); the queue is bounded and audit_append blocks when it is full, so events are
  *      never dropped. audit_close flushes the queue.
  * CONFIGURATION
- *      audit_checkpoint_interval, audit_queue_size.
+ *      audit_checkpoint_interval, audit_queue_size, audit_batch_ms.
  */
 #ifndef SOCLE_AUDIT_AUDIT_H
 #define SOCLE_AUDIT_AUDIT_H
@@ -53,10 +53,16 @@ typedef struct audit_trail audit_trail;
 extern const store_migration audit_migrations[];
 extern const size_t audit_migrations_count;
 
+typedef struct audit_options {
+    int checkpoint_interval;     /* entries between two signed checkpoints; <= 0: 1000 */
+    int queue_size;              /* queued events before audit_append blocks; <= 0: 65536 */
+    int batch_ms;                /* how long the writer gathers queued events before committing them
+                                    (fewer, larger commits); 0: commit as soon as it can */
+} audit_options;
+
 /* audit_open - apply migrations and start the writer thread. key signs checkpoints (not owned,
  * must outlive the trail). */
-int audit_open(store *s, const crypto_key *key, int checkpoint_interval, int queue_size, audit_trail **out,
-               socle_err *err);
+int audit_open(store *s, const crypto_key *key, const audit_options *options, audit_trail **out, socle_err *err);
 /* audit_close - flush, stop the writer, free. NULL is fine. */
 void audit_close(audit_trail *t);
 /* audit_append_tx - append inside the caller's open write transaction on c. */
@@ -91,7 +97,8 @@ typedef struct audit_query_param {
 
 /* audit_search - append to out a FHIR searchset Bundle (JSON) of the matching events, newest
  * first, with a `next` link when more; base_url is the FHIR base ("http://host:port/fhir").
- * Unknown parameters: SOCLE_EINVAL unless lenient. */
+ * Unknown parameters: SOCLE_EINVAL unless lenient. Events still queued for the writer are not
+ * seen: callers serving a client call audit_flush first. */
 int audit_search(store *s, const audit_query_param *params, int nparams, int lenient, const char *base_url,
                  socle_buf *out, socle_err *err);
 /* audit_read - append the AuditEvent with that id (its sequence number) to out, or SOCLE_ENOTFOUND. */

@@ -11,6 +11,12 @@
     "action, outcome, agent_kind, agent_id, agent_profession, structure, resource_type, resource_id, patient_id,"  \
     " address, request_id, detail"
 
+/* The patient and agent indexes lead with the bucket `seq / AUDIT_BUCKET` (as text for the SQL):
+ * a batch of events then touches the few index pages of the newest bucket instead of one random
+ * page per event. A search by patient or agent seeks each bucket, newest first. */
+#define AUDIT_BUCKET 4096
+#define AUDIT_BUCKET_SQL "4096"
+
 /* audit_hash - hex SHA-256 of the canonical form of one entry into out (65 bytes). */
 void audit_hash(int64_t seq, int64_t time_ms, const char *const fields[AUDIT_NFIELDS], const char *prev_hash,
                 char out[65]);

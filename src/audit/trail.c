@@ -34,8 +34,17 @@ const store_migration audit_migrations[] = {
      "INSERT INTO audit_head VALUES (1, 0, '" AUDIT_ZERO_HASH "');"
      "CREATE TABLE audit_checkpoint (seq BIGINT PRIMARY KEY, hash TEXT NOT NULL, time_ms BIGINT NOT NULL,"
      " kid TEXT NOT NULL, signature TEXT NOT NULL);"},
+    {2, "audit indexes by bucket",
+     "DROP INDEX IF EXISTS audit_event_patient; DROP INDEX IF EXISTS audit_event_agent;"
+     "CREATE INDEX audit_event_patient ON audit_event ((seq / " AUDIT_BUCKET_SQL "), patient_id, seq)"
+     " WHERE patient_id IS NOT NULL;"
+     "CREATE INDEX audit_event_agent ON audit_event ((seq / " AUDIT_BUCKET_SQL "), agent_id, seq)"
+     " WHERE agent_id IS NOT NULL;", NULL, NULL},
 };
 const size_t audit_migrations_count = sizeof audit_migrations / sizeof audit_migrations[0];
+
+/* Events committed by one transaction of the writer, at most. */
+#define AUDIT_BATCH_MAX 4096
 
 typedef struct audit_item {
     struct audit_item *next;
@@ -49,6 +58,8 @@ struct audit_trail {
     const crypto_key *key;
     int checkpoint_interval;
     int queue_size;
+    int batch_ms;
+    int flushing; /* audit_flush callers waiting: commit without gathering */
     pthread_mutex_t lock;
     pthread_cond_t wake, done, room;
     audit_item *head, *tail;
@@ -238,7 +249,8 @@ int audit_append(audit_trail *t, const audit_event *e)
     t->tail = it;
     t->queued++;
     t->enqueued++;
-    pthread_cond_signal(&t->wake);
+    /* The writer waits for the first event, then gathers until its deadline or a full batch. */
+    if (t->queued == 1 || t->queued == AUDIT_BATCH_MAX) pthread_cond_signal(&t->wake);
     pthread_mutex_unlock(&t->lock);
     return 0;
 }
@@ -270,6 +282,20 @@ static int audit_commit_batch(audit_trail *t, audit_item *batch, int n)
     return rc;
 }
 
+/* Called with t->lock held and events queued: wait up to batch_ms for more, so that one commit
+ * (one fsync, one write of each touched page) serves many events. */
+static void audit_gather(audit_trail *t)
+{
+    if (t->batch_ms <= 0) return;
+    struct timespec deadline;
+    clock_gettime(CLOCK_MONOTONIC, &deadline);
+    deadline.tv_nsec += (long)t->batch_ms * 1000000L;
+    deadline.tv_sec += deadline.tv_nsec / 1000000000L;
+    deadline.tv_nsec %= 1000000000L;
+    while (!t->stopping && !t->flushing && t->queued < AUDIT_BATCH_MAX)
+        if (pthread_cond_timedwait(&t->wake, &t->lock, &deadline)) break;
+}
+
 static void *audit_writer(void *arg)
 {
     audit_trail *t = arg;
@@ -277,9 +303,10 @@ static void *audit_writer(void *arg)
     for (;;) {
         while (!t->head && !t->stopping) pthread_cond_wait(&t->wake, &t->lock);
         if (!t->head && t->stopping) break;
+        audit_gather(t);
         audit_item *batch = t->head;
         int n = 0;
-        for (audit_item *it = batch; it && n < 512; it = it->next) n++;
+        for (audit_item *it = batch; it && n < AUDIT_BATCH_MAX; it = it->next) n++;
         pthread_mutex_unlock(&t->lock);
         int rc = audit_commit_batch(t, batch, n);
         pthread_mutex_lock(&t->lock);
@@ -306,8 +333,7 @@ static void *audit_writer(void *arg)
     return NULL;
 }
 
-int audit_open(store *s, const crypto_key *key, int checkpoint_interval, int queue_size, audit_trail **out,
-               socle_err *err)
+int audit_open(store *s, const crypto_key *key, const audit_options *options, audit_trail **out, socle_err *err)
 {
     int rc = store_migrate(s, "audit", audit_migrations, audit_migrations_count, err);
     if (rc) return rc;
@@ -315,10 +341,15 @@ int audit_open(store *s, const crypto_key *key, int checkpoint_interval, int que
     if (!t) return socle_err_set(err, SOCLE_ENOMEM, "out of memory");
     t->store = s;
     t->key = key;
-    t->checkpoint_interval = checkpoint_interval > 0 ? checkpoint_interval : 1000;
-    t->queue_size = queue_size > 0 ? queue_size : 65536;
+    t->checkpoint_interval = options->checkpoint_interval > 0 ? options->checkpoint_interval : 1000;
+    t->queue_size = options->queue_size > 0 ? options->queue_size : 65536;
+    t->batch_ms = options->batch_ms > 1000 ? 1000 : options->batch_ms;
     pthread_mutex_init(&t->lock, NULL);
-    pthread_cond_init(&t->wake, NULL);
+    pthread_condattr_t monotonic;
+    pthread_condattr_init(&monotonic);
+    pthread_condattr_setclock(&monotonic, CLOCK_MONOTONIC);
+    pthread_cond_init(&t->wake, &monotonic);
+    pthread_condattr_destroy(&monotonic);
     pthread_cond_init(&t->done, NULL);
     pthread_cond_init(&t->room, NULL);
     if (pthread_create(&t->writer, NULL, audit_writer, t)) {
@@ -333,7 +364,10 @@ void audit_flush(audit_trail *t)
 {
     pthread_mutex_lock(&t->lock);
     uint64_t target = t->enqueued;
+    t->flushing++;
+    pthread_cond_signal(&t->wake);
     while (t->committed < target) pthread_cond_wait(&t->done, &t->lock);
+    t->flushing--;
     pthread_mutex_unlock(&t->lock);
 }
 

@@ -122,6 +122,82 @@ static void view_render(store_rows *r, socle_buf *b)
     buf_putc(b, '}');
 }
 
+/* Buckets asked for in one query, at most. */
+#define VIEW_BUCKETS_MAX 32
+
+/* One page of search results being gathered, newest first. */
+typedef struct view_page {
+    int count;            /* entries wanted */
+    const char *base_url;
+    socle_buf entries;    /* the Bundle entries rendered so far */
+    int n;                /* how many */
+    int64_t last;         /* seq of the last one (the next page's cursor) */
+    int more;             /* a further match exists beyond count */
+} view_page;
+
+/* Run the search `where` (with its np parameters) for the rows still wanted, rendering them. */
+static int view_collect(store_conn *c, const char *where, const store_value *p, int np, view_page *page,
+                        socle_err *err)
+{
+    socle_buf sql = SOCLE_BUF_INIT;
+    buf_printf(&sql, "SELECT " VIEW_COLUMNS " FROM audit_event WHERE 1 = 1%s ORDER BY seq DESC LIMIT %d",
+               where ? where : "", page->count + 1 - page->n);
+    store_rows *r;
+    int rc = store_query(c, sql.data, p, np, &r, err);
+    buf_free(&sql);
+    if (rc) return rc;
+    while ((rc = store_rows_next(r, err)) == 1) {
+        if (page->n == page->count) {
+            page->more = 1;
+            break;
+        }
+        page->last = store_rows_int(r, 0);
+        buf_puts(&page->entries, page->n++ ? "," : "");
+        buf_printf(&page->entries, "{\"fullUrl\":\"%s/AuditEvent/%lld\",\"resource\":", page->base_url,
+                   (long long)page->last);
+        view_render(r, &page->entries);
+        buf_puts(&page->entries, ",\"search\":{\"mode\":\"match\"}}");
+    }
+    store_rows_free(r);
+    return rc < 0 ? rc : 0;
+}
+
+/* A search by patient or agent: its index leads with the bucket (see AUDIT_BUCKET), so ask for
+ * the buckets from the newest down, one bucket, then 2, 4... up to VIEW_BUCKETS_MAX at a time (an
+ * index seek each), until the page and the row that tells a next page exists are found, or the
+ * first bucket is passed. p has room for VIEW_BUCKETS_MAX more parameters after its np. */
+static int view_collect_by_bucket(store_conn *c, const char *where, store_value *p, int np, int64_t cursor,
+                                  view_page *page, socle_err *err)
+{
+    int64_t top = cursor - 1;
+    int rc = 0;
+    if (cursor <= 0) {
+        store_rows *r;
+        rc = store_query(c, "SELECT seq FROM audit_head WHERE id = 1", NULL, 0, &r, err);
+        if (rc) return rc;
+        rc = store_rows_next(r, err);
+        top = rc == 1 ? store_rows_int(r, 0) : 0;
+        store_rows_free(r);
+        if (rc < 0) return rc;
+        rc = 0;
+    }
+    socle_buf bucket_where = SOCLE_BUF_INIT;
+    int64_t bucket = top / AUDIT_BUCKET;
+    for (int chunk = 1; bucket >= 0 && !page->more && !rc; chunk = chunk < VIEW_BUCKETS_MAX ? chunk * 2 : chunk) {
+        buf_reset(&bucket_where);
+        buf_printf(&bucket_where, "%s AND seq / " AUDIT_BUCKET_SQL " IN (", where ? where : "");
+        int nb = 0;
+        for (; nb < chunk && bucket >= 0; nb++, bucket--) {
+            p[np + nb] = STORE_V_INT(bucket);
+            buf_printf(&bucket_where, "%s$%d", nb ? ", " : "", np + nb + 1);
+        }
+        buf_putc(&bucket_where, ')');
+        rc = view_collect(c, bucket_where.data, p, np + nb, page, err);
+    }
+    buf_free(&bucket_where);
+    return rc;
+}
+
 int audit_read(store *s, const char *id, socle_buf *out, socle_err *err)
 {
     char *end;
@@ -151,9 +227,8 @@ int audit_search(store *s, const audit_query_param *params, int nparams, int len
                  socle_buf *out, socle_err *err)
 {
     socle_buf where = SOCLE_BUF_INIT, self = SOCLE_BUF_INIT;
-    store_value p[64];
-    char *texts[64];
-    int np = 0, count = 50, rc = 0;
+    store_value p[64 + VIEW_BUCKETS_MAX];
+    int np = 0, count = 50, rc = 0, by_key = 0;
     int64_t cursor = 0;
     for (int i = 0; i < nparams && !rc; i++) {
         const char *name = params[i].name, *v = params[i].value;
@@ -185,9 +260,11 @@ int audit_search(store *s, const audit_query_param *params, int nparams, int len
             const char *id = !strncmp(v, "Patient/", 8) ? v + 8 : v;
             p[np] = STORE_V_TEXT(id);
             buf_printf(&where, " AND patient_id = $%d", ++np);
+            by_key = 1;
         } else if (!strcmp(name, "agent")) {
             p[np] = STORE_V_TEXT(v);
             buf_printf(&where, " AND agent_id = $%d", ++np);
+            by_key = 1;
         } else if (!strcmp(name, "outcome")) {
             const char *o = !strcmp(v, "0") ? "success" : !strcmp(v, "4") ? "denied" : !strcmp(v, "8") ? "failure" : v;
             p[np] = STORE_V_TEXT(o);
@@ -244,46 +321,28 @@ int audit_search(store *s, const audit_query_param *params, int nparams, int len
         buf_putc(&self, '=');
         text_url_encode(&self, v);
     }
-    (void)texts;
     if (rc) goto out;
     if (cursor > 0) {
         p[np] = STORE_V_INT(cursor);
         buf_printf(&where, " AND seq < $%d", ++np);
     }
-    socle_buf sql = SOCLE_BUF_INIT;
-    buf_printf(&sql, "SELECT " VIEW_COLUMNS " FROM audit_event WHERE 1 = 1%s ORDER BY seq DESC LIMIT %d",
-               where.data ? where.data : "", count + 1);
     store_conn *c;
     rc = store_acquire(s, &c, err);
-    store_rows *r = NULL;
-    if (!rc) rc = store_query(c, sql.data, p, np, &r, err);
-    buf_free(&sql);
-    if (rc) {
-        if (!r && c) store_release(s, c);
-        goto out;
-    }
-    char id[37], now[32];
-    socle_buf entries = SOCLE_BUF_INIT;
-    int n = 0;
-    int64_t last = 0, more = 0;
-    while ((rc = store_rows_next(r, err)) == 1) {
-        if (n == count) {
-            more = 1;
-            break;
-        }
-        last = store_rows_int(r, 0);
-        buf_puts(&entries, n++ ? "," : "");
-        buf_printf(&entries, "{\"fullUrl\":\"%s/AuditEvent/%lld\",\"resource\":", base_url, (long long)last);
-        view_render(r, &entries);
-        buf_puts(&entries, ",\"search\":{\"mode\":\"match\"}}");
-    }
-    store_rows_free(r);
+    if (rc) goto out;
+    view_page page = {.count = count, .base_url = base_url};
+    if (by_key)
+        rc = view_collect_by_bucket(c, where.data, p, np, cursor, &page, err);
+    else
+        rc = view_collect(c, where.data, p, np, &page, err);
     store_release(s, c);
-    if (rc < 0) {
+    socle_buf entries = page.entries;
+    int n = page.n, more = page.more;
+    int64_t last = page.last;
+    if (rc) {
         buf_free(&entries);
         goto out;
     }
-    rc = 0;
+    char id[37], now[32];
     buf_printf(out, "{\"resourceType\":\"Bundle\",\"id\":\"%s\",\"meta\":{\"lastUpdated\":\"%s\"},\"type\":\"searchset\"",
                id_uuid(id), time_format_instant(time_now_ms(), now));
     buf_printf(out, ",\"link\":[{\"relation\":\"self\",\"url\":\"%s/AuditEvent?%s%s_count=%d\"}", base_url,

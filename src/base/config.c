@@ -34,6 +34,7 @@ static const config_key config_table[] = {
     {"token_cache_entries", CONFIG_INT, "8192", NULL, 0, "verified tokens kept in memory"},
     {"audit_checkpoint_interval", CONFIG_INT, "1000", NULL, 0, "audit entries between two signed checkpoints"},
     {"audit_queue_size", CONFIG_INT, "65536", NULL, 0, "audit events waiting for the writer before callers block"},
+    {"audit_batch_ms", CONFIG_INT, "20", NULL, 0, "how long the audit writer gathers read events into one commit (0: none)"},
     {"insi_usage_flush_ms", CONFIG_INT, "5000", NULL, 0, "INSi call counters: how often they are written to the store"},
     {"ins_unmerge_window_hours", CONFIG_INT, "720", NULL, 0, "how long a merge of identities can be undone"},
     {"psc_code_ttl_s", CONFIG_INT, "60", NULL, 0, "Pro Santé Connect: lifetime of an authorization code"},

@@ -62,9 +62,12 @@ int app_open(socle_app *app, socle_config *cfg, int parts, socle_err *err)
     }
     if (!rc && (parts & APP_AUDIT)) {
         rc = fhir_repo_migrate(app->store, err);
-        if (!rc)
-            rc = audit_open(app->store, app->signing_key, (int)config_get_int(cfg, "audit_checkpoint_interval", 1000),
-                            (int)config_get_int(cfg, "audit_queue_size", 65536), &app->audit, err);
+        if (!rc) {
+            audit_options ao = {.checkpoint_interval = (int)config_get_int(cfg, "audit_checkpoint_interval", 1000),
+                                .queue_size = (int)config_get_int(cfg, "audit_queue_size", 65536),
+                                .batch_ms = (int)config_get_int(cfg, "audit_batch_ms", 20)};
+            rc = audit_open(app->store, app->signing_key, &ao, &app->audit, err);
+        }
         auth_verifier_options vo = {.server_key = app->signing_key,
                                     .issuer = config_get(cfg, "issuer"),
                                     .audience = config_get(cfg, "audience"),

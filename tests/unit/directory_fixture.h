@@ -36,7 +36,7 @@ static int directory_fixture_open(directory_fixture *fx, const char *prefix, uin
     socle_err err;
     if (store_open(&o, &fx->app.store, &err) || fhir_repo_migrate(fx->app.store, &err) ||
         crypto_key_load_or_create(path, &fx->key, &err) ||
-        audit_open(fx->app.store, fx->key, 1000, 64, &fx->app.audit, &err)) {
+        audit_open(fx->app.store, fx->key, &(audit_options){.checkpoint_interval = 1000, .queue_size = 64}, &fx->app.audit, &err)) {
         fprintf(stderr, "directory fixture: %s\n", err.msg);
         return -1;
     }

@@ -1,5 +1,6 @@
 /* test_audit.c - unit tests of src/audit on SQLite: append (in a transaction and queued), verify an
- * intact chain, detect tampering (edit, delete, reorder, truncate, forged checkpoint), search. */
+ * intact chain, detect tampering (edit, delete, reorder, truncate, forged checkpoint), search (by
+ * patient and agent across the index buckets). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -26,7 +27,7 @@ static store *make_trail(const char *name)
     socle_err err;
     assert_int_equal(store_open(&o, &s, &err), 0);
     audit_trail *t;
-    assert_int_equal(audit_open(s, key, 10, 4, &t, &err), 0);
+    assert_int_equal(audit_open(s, key, &(audit_options){.checkpoint_interval = 10, .queue_size = 4, .batch_ms = 5}, &t, &err), 0);
     for (int i = 0; i < 20; i++) {
         char id[16];
         snprintf(id, sizeof id, "p%d", i % 3);
@@ -135,6 +136,84 @@ static void test_search_and_read(void **state)
     store_close(s);
 }
 
+/* The seqs of the entries of one search page, and the next page's cursor (0 when none). */
+static int search_page(store *s, const char *name, const char *value, const char *count, const char *cursor,
+                       int64_t seqs[8], int64_t *next)
+{
+    socle_buf b = SOCLE_BUF_INIT;
+    socle_err err;
+    audit_query_param q[3] = {{name, value}, {"_count", count}, {"_cursor", cursor}};
+    assert_int_equal(audit_search(s, q, cursor ? 3 : 2, 0, "http://h/fhir", &b, &err), 0);
+    json_t *j = json_loads(b.data, 0, NULL);
+    assert_non_null(j);
+    json_t *entries = json_object_get(j, "entry");
+    int n = (int)json_array_size(entries);
+    assert_true(n <= 8);
+    for (int i = 0; i < n; i++)
+        seqs[i] = atoll(json_string_value(json_object_get(json_object_get(json_array_get(entries, i), "resource"), "id")));
+    const char *more = strstr(b.data, "_cursor=");
+    *next = more ? atoll(more + 8) : 0;
+    json_decref(j);
+    buf_free(&b);
+    return n;
+}
+
+/* A patient seen in three buckets of the trail (4,096 entries each), at their edges, and paged one
+ * entry at a time from the newest; an agent too. */
+static void test_search_across_buckets(void **state)
+{
+    char url[160];
+    snprintf(url, sizeof url, "sqlite:%s/buckets.db", dir);
+    store_options o = {.url = url, .sqlite_synchronous = "OFF"};
+    store *s;
+    socle_err err;
+    assert_int_equal(store_open(&o, &s, &err), 0);
+    audit_trail *t;
+    assert_int_equal(audit_open(s, key, &(audit_options){.checkpoint_interval = 1000}, &t, &err), 0);
+    store_conn *c;
+    assert_int_equal(store_acquire(s, &c, &err), 0);
+    assert_int_equal(store_tx_begin(c, &err), 0);
+    for (int seq = 1; seq <= 3 * 4096 + 10; seq++) {
+        int rare = seq == 4095 || seq == 4096 || seq == 3 * 4096 + 5;
+        audit_event e = {.action = "read", .outcome = "success", .agent_kind = "professional",
+                         .agent_id = seq == 7 ? "810007" : "810001", .patient_id = rare ? "rare" : "busy"};
+        assert_int_equal(audit_append_tx(t, c, &e, &err), 0);
+    }
+    assert_int_equal(store_tx_commit(c, &err), 0);
+    store_release(s, c);
+    audit_close(t);
+
+    int64_t seqs[8], next;
+    assert_int_equal(search_page(s, "patient", "rare", "1", NULL, seqs, &next), 1);
+    assert_int_equal(seqs[0], 3 * 4096 + 5);
+    assert_int_equal(next, 3 * 4096 + 5);
+    char cursor[24];
+    snprintf(cursor, sizeof cursor, "%lld", (long long)next);
+    assert_int_equal(search_page(s, "patient", "rare", "1", cursor, seqs, &next), 1);
+    assert_int_equal(seqs[0], 4096);
+    snprintf(cursor, sizeof cursor, "%lld", (long long)next);
+    assert_int_equal(search_page(s, "patient", "rare", "1", cursor, seqs, &next), 1);
+    assert_int_equal(seqs[0], 4095);
+    assert_int_equal(next, 0); /* a next link only when a further entry exists */
+    assert_int_equal(search_page(s, "patient", "rare", "1", "4095", seqs, &next), 0);
+
+    assert_int_equal(search_page(s, "patient", "rare", "3", NULL, seqs, &next), 3);
+    assert_int_equal(next, 0);
+    assert_int_equal(seqs[0], 3 * 4096 + 5);
+    assert_int_equal(seqs[2], 4095);
+    assert_int_equal(search_page(s, "patient", "rare", "2", NULL, seqs, &next), 2);
+    assert_int_equal(next, 4096);
+
+    assert_int_equal(search_page(s, "agent", "810007", "5", NULL, seqs, &next), 1);
+    assert_int_equal(seqs[0], 7);
+    assert_int_equal(next, 0);
+    assert_int_equal(search_page(s, "patient", "busy", "5", NULL, seqs, &next), 5);
+    assert_int_equal(seqs[0], 3 * 4096 + 10);
+    assert_int_equal(seqs[4], 3 * 4096 + 6);
+    assert_int_equal(search_page(s, "patient", "nobody", "5", NULL, seqs, &next), 0);
+    store_close(s);
+}
+
 static int setup(void **state)
 {
     snprintf(dir, sizeof dir, "/tmp/socle-audit-XXXXXX");
@@ -156,6 +235,7 @@ static int teardown(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_intact), cmocka_unit_test(test_tampering_detected),
-                                       cmocka_unit_test(test_search_and_read)};
+                                       cmocka_unit_test(test_search_and_read),
+                                       cmocka_unit_test(test_search_across_buckets)};
     return cmocka_run_group_tests_name("audit", tests, setup, teardown);
 }

@@ -3,7 +3,7 @@
  * NAME
  *      audit - append events, verify the chain, search it (FHIR AuditEvent).
  * SYNOPSIS
- *      audit_open() audit_close() audit_append_tx() audit_append() audit_flush()
+ *      audit_open() audit_close() audit_append_tx() audit_append() audit_flush() audit_flush_within()
  *      audit_verify() audit_search() audit_read() audit_migrations
  * DESCRIPTION
  *      Each entry has a sequence number (1, 2, 3... without gaps) and holds the SHA-256 of the
@@ -72,6 +72,12 @@ int audit_append_tx(audit_trail *t, store_conn *c, const audit_event *e, socle_e
 int audit_append(audit_trail *t, const audit_event *e);
 /* audit_flush - return once every event queued before the call is committed. */
 void audit_flush(audit_trail *t);
+/* audit_flush_within - the same, waiting at most timeout_ms: 0 when committed, -1 when the time
+ * ran out (the store is unreachable, or the caller's own open transaction blocks the writer). For
+ * readers of the trail, who then see what is committed. */
+int audit_flush_within(audit_trail *t, int timeout_ms);
+/* How long a reader of the trail (AuditEvent read and search) waits for the queue, at most. */
+#define AUDIT_READER_FLUSH_MS 2000
 
 typedef struct audit_verify_report {
     int64_t entries;             /* entries checked */
@@ -98,7 +104,9 @@ typedef struct audit_query_param {
 /* audit_search - append to out a FHIR searchset Bundle (JSON) of the matching events, newest
  * first, with a `next` link when more; base_url is the FHIR base ("http://host:port/fhir").
  * Unknown parameters: SOCLE_EINVAL unless lenient. Events still queued for the writer are not
- * seen: callers serving a client call audit_flush first. */
+ * seen: callers serving a client call audit_flush_within first, outside any transaction of
+ * theirs. A search by patient or agent that fills less than its page reads one index entry per
+ * 4,096 events of the whole trail (the index buckets, see audit_internal.h). */
 int audit_search(store *s, const audit_query_param *params, int nparams, int lenient, const char *base_url,
                  socle_buf *out, socle_err *err);
 /* audit_read - append the AuditEvent with that id (its sequence number) to out, or SOCLE_ENOTFOUND. */

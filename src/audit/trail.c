@@ -59,6 +59,7 @@ struct audit_trail {
     int checkpoint_interval;
     int queue_size;
     int batch_ms;
+    int batch_max; /* events per commit: AUDIT_BATCH_MAX, or the queue's size when smaller */
     int flushing; /* audit_flush callers waiting: commit without gathering */
     pthread_mutex_t lock;
     pthread_cond_t wake, done, room;
@@ -250,7 +251,7 @@ int audit_append(audit_trail *t, const audit_event *e)
     t->queued++;
     t->enqueued++;
     /* The writer waits for the first event, then gathers until its deadline or a full batch. */
-    if (t->queued == 1 || t->queued == AUDIT_BATCH_MAX) pthread_cond_signal(&t->wake);
+    if (t->queued == 1 || t->queued == t->batch_max) pthread_cond_signal(&t->wake);
     pthread_mutex_unlock(&t->lock);
     return 0;
 }
@@ -292,7 +293,7 @@ static void audit_gather(audit_trail *t)
     deadline.tv_nsec += (long)t->batch_ms * 1000000L;
     deadline.tv_sec += deadline.tv_nsec / 1000000000L;
     deadline.tv_nsec %= 1000000000L;
-    while (!t->stopping && !t->flushing && t->queued < AUDIT_BATCH_MAX)
+    while (!t->stopping && !t->flushing && t->queued < t->batch_max)
         if (pthread_cond_timedwait(&t->wake, &t->lock, &deadline)) break;
 }
 
@@ -306,7 +307,7 @@ static void *audit_writer(void *arg)
         audit_gather(t);
         audit_item *batch = t->head;
         int n = 0;
-        for (audit_item *it = batch; it && n < AUDIT_BATCH_MAX; it = it->next) n++;
+        for (audit_item *it = batch; it && n < t->batch_max; it = it->next) n++;
         pthread_mutex_unlock(&t->lock);
         int rc = audit_commit_batch(t, batch, n);
         pthread_mutex_lock(&t->lock);
@@ -344,13 +345,14 @@ int audit_open(store *s, const crypto_key *key, const audit_options *options, au
     t->checkpoint_interval = options->checkpoint_interval > 0 ? options->checkpoint_interval : 1000;
     t->queue_size = options->queue_size > 0 ? options->queue_size : 65536;
     t->batch_ms = options->batch_ms > 1000 ? 1000 : options->batch_ms;
+    t->batch_max = t->queue_size < AUDIT_BATCH_MAX ? t->queue_size : AUDIT_BATCH_MAX;
     pthread_mutex_init(&t->lock, NULL);
     pthread_condattr_t monotonic;
     pthread_condattr_init(&monotonic);
     pthread_condattr_setclock(&monotonic, CLOCK_MONOTONIC);
     pthread_cond_init(&t->wake, &monotonic);
+    pthread_cond_init(&t->done, &monotonic);
     pthread_condattr_destroy(&monotonic);
-    pthread_cond_init(&t->done, NULL);
     pthread_cond_init(&t->room, NULL);
     if (pthread_create(&t->writer, NULL, audit_writer, t)) {
         free(t);
@@ -360,15 +362,38 @@ int audit_open(store *s, const crypto_key *key, const audit_options *options, au
     return 0;
 }
 
-void audit_flush(audit_trail *t)
+/* Wait for the events queued so far to be committed, until deadline (NULL: no limit). */
+static int audit_wait_committed(audit_trail *t, const struct timespec *deadline)
 {
+    int rc = 0;
     pthread_mutex_lock(&t->lock);
     uint64_t target = t->enqueued;
     t->flushing++;
     pthread_cond_signal(&t->wake);
-    while (t->committed < target) pthread_cond_wait(&t->done, &t->lock);
+    while (t->committed < target && !rc)
+        if (!deadline)
+            pthread_cond_wait(&t->done, &t->lock);
+        else if (pthread_cond_timedwait(&t->done, &t->lock, deadline))
+            rc = t->committed < target ? -1 : 0;
     t->flushing--;
     pthread_mutex_unlock(&t->lock);
+    return rc;
+}
+
+void audit_flush(audit_trail *t)
+{
+    audit_wait_committed(t, NULL);
+}
+
+int audit_flush_within(audit_trail *t, int timeout_ms)
+{
+    struct timespec deadline;
+    clock_gettime(CLOCK_MONOTONIC, &deadline);
+    deadline.tv_sec += timeout_ms / 1000;
+    deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    deadline.tv_sec += deadline.tv_nsec / 1000000000L;
+    deadline.tv_nsec %= 1000000000L;
+    return audit_wait_committed(t, &deadline);
 }
 
 void audit_close(audit_trail *t)

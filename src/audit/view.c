@@ -135,15 +135,18 @@ typedef struct view_page {
     int more;             /* a further match exists beyond count */
 } view_page;
 
-/* Run the search `where` (with its np parameters) for the rows still wanted, rendering them. */
-static int view_collect(store_conn *c, const char *where, const store_value *p, int np, view_page *page,
+/* Run the search `where` (with its np parameters) for the rows still wanted, rendering them. p
+ * has room for one more parameter (the LIMIT). */
+static int view_collect(store_conn *c, const char *where, store_value *p, int np, view_page *page,
                         socle_err *err)
 {
+    /* The LIMIT is a parameter: one SQL text per kind of search, for the prepared statements. */
     socle_buf sql = SOCLE_BUF_INIT;
-    buf_printf(&sql, "SELECT " VIEW_COLUMNS " FROM audit_event WHERE 1 = 1%s ORDER BY seq DESC LIMIT %d",
-               where ? where : "", page->count + 1 - page->n);
+    buf_printf(&sql, "SELECT " VIEW_COLUMNS " FROM audit_event WHERE 1 = 1%s ORDER BY seq DESC LIMIT $%d",
+               where ? where : "", np + 1);
+    p[np] = STORE_V_INT(page->count + 1 - page->n);
     store_rows *r;
-    int rc = store_query(c, sql.data, p, np, &r, err);
+    int rc = store_query(c, sql.data, p, np + 1, &r, err);
     buf_free(&sql);
     if (rc) return rc;
     while ((rc = store_rows_next(r, err)) == 1) {
@@ -165,34 +168,32 @@ static int view_collect(store_conn *c, const char *where, const store_value *p, 
 /* A search by patient or agent: its index leads with the bucket (see AUDIT_BUCKET), so ask for
  * the buckets from the newest down, one bucket, then 2, 4... up to VIEW_BUCKETS_MAX at a time (an
  * index seek each), until the page and the row that tells a next page exists are found, or the
- * first bucket is passed. p has room for VIEW_BUCKETS_MAX more parameters after its np. */
+ * first bucket is passed. Every query names VIEW_BUCKETS_MAX buckets (the last one repeated), so
+ * that its SQL text is always the same. p has room for VIEW_BUCKETS_MAX + 1 more parameters. */
 static int view_collect_by_bucket(store_conn *c, const char *where, store_value *p, int np, int64_t cursor,
                                   view_page *page, socle_err *err)
 {
-    int64_t top = cursor - 1;
-    int rc = 0;
-    if (cursor <= 0) {
-        store_rows *r;
-        rc = store_query(c, "SELECT seq FROM audit_head WHERE id = 1", NULL, 0, &r, err);
-        if (rc) return rc;
-        rc = store_rows_next(r, err);
-        top = rc == 1 ? store_rows_int(r, 0) : 0;
-        store_rows_free(r);
-        if (rc < 0) return rc;
-        rc = 0;
-    }
+    store_rows *r;
+    int rc = store_query(c, "SELECT seq FROM audit_head WHERE id = 1", NULL, 0, &r, err);
+    if (rc) return rc;
+    rc = store_rows_next(r, err);
+    int64_t top = rc == 1 ? store_rows_int(r, 0) : 0;
+    store_rows_free(r);
+    if (rc < 0) return rc;
+    if (cursor > 0 && cursor - 1 < top) top = cursor - 1;
     socle_buf bucket_where = SOCLE_BUF_INIT;
+    buf_printf(&bucket_where, "%s AND seq / " AUDIT_BUCKET_SQL " IN (", where ? where : "");
+    for (int i = 0; i < VIEW_BUCKETS_MAX; i++) buf_printf(&bucket_where, "%s$%d", i ? ", " : "", np + i + 1);
+    buf_putc(&bucket_where, ')');
+    rc = 0;
     int64_t bucket = top / AUDIT_BUCKET;
     for (int chunk = 1; bucket >= 0 && !page->more && !rc; chunk = chunk < VIEW_BUCKETS_MAX ? chunk * 2 : chunk) {
-        buf_reset(&bucket_where);
-        buf_printf(&bucket_where, "%s AND seq / " AUDIT_BUCKET_SQL " IN (", where ? where : "");
-        int nb = 0;
-        for (; nb < chunk && bucket >= 0; nb++, bucket--) {
-            p[np + nb] = STORE_V_INT(bucket);
-            buf_printf(&bucket_where, "%s$%d", nb ? ", " : "", np + nb + 1);
+        for (int i = 0; i < VIEW_BUCKETS_MAX; i++) {
+            p[np + i] = STORE_V_INT(bucket);
+            if (i < chunk - 1 && bucket > 0) bucket--;
         }
-        buf_putc(&bucket_where, ')');
-        rc = view_collect(c, bucket_where.data, p, np + nb, page, err);
+        bucket--;
+        rc = view_collect(c, bucket_where.data, p, np + VIEW_BUCKETS_MAX, page, err);
     }
     buf_free(&bucket_where);
     return rc;
@@ -227,7 +228,7 @@ int audit_search(store *s, const audit_query_param *params, int nparams, int len
                  socle_buf *out, socle_err *err)
 {
     socle_buf where = SOCLE_BUF_INIT, self = SOCLE_BUF_INIT;
-    store_value p[64 + VIEW_BUCKETS_MAX];
+    store_value p[64 + VIEW_BUCKETS_MAX + 1];
     int np = 0, count = 50, rc = 0, by_key = 0;
     int64_t cursor = 0;
     for (int i = 0; i < nparams && !rc; i++) {

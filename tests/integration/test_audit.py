@@ -68,6 +68,23 @@ def test_auditevent_search(ctx):
     assert r.json["id"] == evs[0]["id"]
 
 
+def test_auditevent_search_inside_a_transaction(ctx):
+    # A transaction Bundle holds the write lock (its POST) while an entry reads a Patient (an audit
+    # event queued) and then searches the trail: the search must not wait for the audit writer,
+    # which that lock keeps out; it answers with what is committed, and the Bundle commits.
+    pid = ctx.admin.create({"resourceType": "Patient", "name": [{"family": ctx.secret("Dansletx")}]})["id"]
+    admin = ctx.srv.client(ctx.tokens["admin"], timeout=20)
+    b = admin.post("/fhir", {"resourceType": "Bundle", "type": "transaction", "entry": [
+        {"resource": {"resourceType": "Patient", "active": True}, "request": {"method": "POST", "url": "Patient"}},
+        {"request": {"method": "GET", "url": "Patient/" + pid}},
+        {"request": {"method": "GET", "url": "AuditEvent?patient=" + pid}}]}, expect=200).json
+    statuses = [e["response"]["status"] for e in b["entry"]]
+    assert [s.split()[0] for s in statuses] == ["201", "200", "200"], statuses
+    # Outside a transaction the same search waits for the queue: the read above is there.
+    reads = [e for e in _events(ctx, "patient=%s&action=R" % pid)]
+    assert reads, "the read inside the Bundle is not in the trail"
+
+
 def test_auditevent_no_health_data(ctx):
     # The trail records who did what to which resource, never the resource's content.
     fam = ctx.secret("Confidentielle")

@@ -1,6 +1,6 @@
 /* test_audit.c - unit tests of src/audit on SQLite: append (in a transaction and queued), verify an
  * intact chain, detect tampering (edit, delete, reorder, truncate, forged checkpoint), search (by
- * patient and agent across the index buckets). */
+ * patient and agent across the index buckets), flushing the writer's queue with a time limit. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -214,6 +214,83 @@ static void test_search_across_buckets(void **state)
     store_close(s);
 }
 
+/* Entries far apart (rows written directly: searches do not check the chain): the walk down
+ * goes past its largest step of buckets; a cursor beyond the head starts at the head. */
+static void test_search_far_buckets(void **state)
+{
+    char url[160];
+    snprintf(url, sizeof url, "sqlite:%s/far.db", dir);
+    store_options o = {.url = url, .sqlite_synchronous = "OFF"};
+    store *s;
+    socle_err err;
+    assert_int_equal(store_open(&o, &s, &err), 0);
+    audit_trail *t;
+    assert_int_equal(audit_open(s, key, &(audit_options){0}, &t, &err), 0);
+    audit_close(t);
+    store_conn *c;
+    assert_int_equal(store_acquire(s, &c, &err), 0);
+    const char *h = "0000000000000000000000000000000000000000000000000000000000000000";
+    char sql[512];
+    const int64_t seqs[] = {3, 64 * 4096 + 1, 200 * 4096 + 7};
+    for (int i = 0; i < 3; i++) {
+        snprintf(sql, sizeof sql,
+                 "INSERT INTO audit_event (seq, time_ms, action, outcome, agent_kind, agent_id, patient_id,"
+                 " prev_hash, hash) VALUES (%lld, 1, 'read', 'success', 'professional', 'far-agent', 'far', '%s', '%s')",
+                 (long long)seqs[i], h, h);
+        assert_int_equal(store_exec_script(c, sql, &err), 0);
+    }
+    assert_int_equal(store_exec_script(c, "UPDATE audit_head SET seq = 819300 WHERE id = 1", &err), 0);
+    store_release(s, c);
+
+    int64_t got[8], next;
+    assert_int_equal(search_page(s, "patient", "far", "5", NULL, got, &next), 3);
+    assert_int_equal(got[0], 200 * 4096 + 7);
+    assert_int_equal(got[1], 64 * 4096 + 1);
+    assert_int_equal(got[2], 3);
+    assert_int_equal(next, 0);
+    assert_int_equal(search_page(s, "agent", "far-agent", "1", "9223372036854775807", got, &next), 1);
+    assert_int_equal(got[0], 200 * 4096 + 7);
+    assert_int_equal(next, 200 * 4096 + 7);
+    char cursor[24];
+    snprintf(cursor, sizeof cursor, "%lld", (long long)next);
+    assert_int_equal(search_page(s, "patient", "far", "1", cursor, got, &next), 1);
+    assert_int_equal(got[0], 64 * 4096 + 1);
+    store_close(s);
+}
+
+/* audit_flush_within: commits what is queued and says so; gives up (-1) while another
+ * connection's write transaction keeps the writer out, and the event is committed afterwards. */
+static void test_flush_within(void **state)
+{
+    char url[160];
+    snprintf(url, sizeof url, "sqlite:%s/flush.db", dir);
+    store_options o = {.url = url, .sqlite_synchronous = "OFF"};
+    store *s;
+    socle_err err;
+    assert_int_equal(store_open(&o, &s, &err), 0);
+    audit_trail *t;
+    assert_int_equal(audit_open(s, key, &(audit_options){.batch_ms = 1000}, &t, &err), 0);
+    audit_event e = {.action = "read", .outcome = "success", .agent_kind = "professional", .agent_id = "810001",
+                     .patient_id = "queued"};
+    assert_int_equal(audit_append(t, &e), 0);
+    assert_int_equal(audit_flush_within(t, 60000), 0);
+    int64_t got[8], next;
+    assert_int_equal(search_page(s, "patient", "queued", "5", NULL, got, &next), 1);
+
+    store_conn *c;
+    assert_int_equal(store_acquire(s, &c, &err), 0);
+    assert_int_equal(store_tx_begin(c, &err), 0);
+    assert_int_equal(store_exec_script(c, "UPDATE audit_head SET seq = seq WHERE id = 1", &err), 0);
+    assert_int_equal(audit_append(t, &e), 0);
+    assert_int_equal(audit_flush_within(t, 100), -1);
+    assert_int_equal(store_tx_commit(c, &err), 0);
+    store_release(s, c);
+    assert_int_equal(audit_flush_within(t, 60000), 0);
+    assert_int_equal(search_page(s, "patient", "queued", "5", NULL, got, &next), 2);
+    audit_close(t);
+    store_close(s);
+}
+
 static int setup(void **state)
 {
     snprintf(dir, sizeof dir, "/tmp/socle-audit-XXXXXX");
@@ -236,6 +313,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_intact), cmocka_unit_test(test_tampering_detected),
                                        cmocka_unit_test(test_search_and_read),
-                                       cmocka_unit_test(test_search_across_buckets)};
+                                       cmocka_unit_test(test_search_across_buckets),
+                                       cmocka_unit_test(test_search_far_buckets), cmocka_unit_test(test_flush_within)};
     return cmocka_run_group_tests_name("audit", tests, setup, teardown);
 }

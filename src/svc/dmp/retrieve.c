@@ -324,7 +324,7 @@ int dmp_handle_audit(void *ctx, http_request *req, const auth_subject *who, stor
     }
     qp[n].name = "patient";
     qp[n++].value = r.patient_id;
-    audit_flush(svc->app->audit);
+    if (!conn) audit_flush_within(svc->app->audit, AUDIT_READER_FLUSH_MS);
     if ((rc = audit_search(svc->app->store, qp, n, op->lenient, svc->app->fhir_base, &res->body, &res->err)))
         return rest_fail(res, &res->err);
     rest_audit(svc->app, req, who, "search", "success", "AuditEvent", NULL, r.patient_id, NULL);

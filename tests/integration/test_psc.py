@@ -326,6 +326,12 @@ def test_expired_code_and_cps_login(ctx):
     env.secrets.update([tokens["access_token"], tokens["refresh_token"]])
     claims = json.loads(base64.urlsafe_b64decode(tokens["id_token"].split(".")[1] + "=="))
     assert claims["sub"] == idnps and claims["amr"] == ["x509"] and claims["nonce"] == "n-1", claims
+    # The ID token carries the directory's identity claims, as userinfo gives them (the grant reads
+    # them from the node's claims cache, parsed).
+    st, info = h.json("GET", "/oidc/userinfo", headers={"Authorization": "Bearer " + tokens["access_token"]})
+    assert st == 200, info
+    for k in ("preferred_username", "SubjectNameID", "given_name", "family_name"):
+        assert k in info and claims.get(k) == info[k], (k, claims, info)
     # An expired code (the server's code lifetime is 1 s here).
     h, (st, hd, _) = cps("card")
     code = urllib.parse.parse_qs(urllib.parse.urlsplit(hd["location"]).query)["code"][0]

@@ -58,6 +58,9 @@ void psc_claims_cache_free(psc_claims_cache *k);
  * (psc_claims_build, whose errors it returns). */
 int psc_claims_get(psc_service *svc, store_conn *c, const char *idnps, arena *a, const char **text, size_t *len,
                    socle_err *err);
+/* psc_claims_get_json - the same claims parsed: a new reference (json_decref it) to an object the
+ * cache may share with other threads, so read it, never change it. */
+int psc_claims_get_json(psc_service *svc, store_conn *c, const char *idnps, arena *a, json_t **claims, socle_err *err);
 
 /* ---- e-CPS (ecps.c) ---- */
 /* psc_in_directory - 0 when idnps is an active Practitioner of the directory, SOCLE_ENOTFOUND

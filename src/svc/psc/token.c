@@ -216,11 +216,8 @@ static int issue_tokens(psc_service *svc, http_request *req, store_conn *c, cons
         rc = psc_patient_identity(svc, req, c, g->idnps, &who, a, &claims, err);
         if (rc == SOCLE_ENOTFOUND) return socle_err_set(err, SOCLE_EUNPROCESSABLE, "the patient's account is closed");
     } else {
-        const char *text = NULL;
-        size_t len = 0;
-        rc = psc_claims_get(svc, c, g->idnps, a, &text, &len, err);
+        rc = psc_claims_get_json(svc, c, g->idnps, a, &claims, err);
         if (rc == SOCLE_ENOTFOUND) return socle_err_set(err, SOCLE_EUNPROCESSABLE, "the professional is no longer in the directory");
-        if (!rc && !(claims = json_loadb(text, len, 0, NULL))) rc = socle_err_set(err, SOCLE_EINTERNAL, "claims unreadable");
     }
     if (rc) return rc;
     char profession[16] = "", structure[64] = "";

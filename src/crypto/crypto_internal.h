@@ -14,9 +14,14 @@ struct crypto_key {
     EVP_PKEY *pkey;
     crypto_key_type type;
     int has_private;
+    EVP_MD_CTX *sign_template; /* set up once for signing (private keys), copied by each crypto_sign */
     char kid[128];
     char alg[8];
 };
+
+/* crypto_sign_template - a digest-and-sign context of k set up for its JWS algorithm, or NULL
+ * (crypto_sign then sets one up each time). */
+EVP_MD_CTX *crypto_sign_template(const crypto_key *k);
 
 /* crypto_key_wrap - a crypto_key around pkey (ownership taken, also on failure). kid NULL means
  * the RFC 7638 thumbprint. Refuses curves other than P-256 and RSA keys under 2048 bits. */

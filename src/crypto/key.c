@@ -142,6 +142,7 @@ int crypto_key_wrap(EVP_PKEY *pkey, int has_private, const char *kid, crypto_key
         crypto_key_free(k);
         return socle_err_set(err, SOCLE_EINTERNAL, "cannot compute the key thumbprint");
     }
+    if (has_private) k->sign_template = crypto_sign_template(k);
     *out = k;
     return 0;
 }
@@ -247,6 +248,7 @@ int crypto_key_load_or_create_rsa(const char *path, int bits, crypto_key **out, 
 void crypto_key_free(crypto_key *k)
 {
     if (!k) return;
+    EVP_MD_CTX_free(k->sign_template);
     EVP_PKEY_free(k->pkey);
     free(k);
 }

@@ -26,6 +26,30 @@ static const OSSL_PARAM *sign_params(const crypto_key *k, OSSL_PARAM *params)
     return params;
 }
 
+EVP_MD_CTX *crypto_sign_template(const crypto_key *k)
+{
+    OSSL_PARAM params[2];
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    if (ctx && EVP_DigestSignInit_ex(ctx, NULL, "SHA256", NULL, NULL, k->pkey, sign_params(k, params)) == 1) return ctx;
+    EVP_MD_CTX_free(ctx);
+    ERR_clear_error();
+    return NULL;
+}
+
+/* A context ready to sign with k: a copy of the key's template (setting one up looks the algorithms
+ * up in OpenSSL's providers, about a third of an ES256 signature), or a new one. Copying only
+ * reads the template, so threads share it. */
+static EVP_MD_CTX *sign_context(const crypto_key *k)
+{
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    if (!ctx) return NULL;
+    if (k->sign_template && EVP_MD_CTX_copy_ex(ctx, k->sign_template) == 1) return ctx;
+    OSSL_PARAM params[2];
+    if (EVP_DigestSignInit_ex(ctx, NULL, "SHA256", NULL, NULL, k->pkey, sign_params(k, params)) == 1) return ctx;
+    EVP_MD_CTX_free(ctx);
+    return NULL;
+}
+
 int crypto_sign(const crypto_key *k, const void *data, size_t n, uint8_t *sig, size_t *siglen, socle_err *err)
 {
     if (!k->has_private) return socle_err_set(err, SOCLE_EINVAL, "the key has no private part");
@@ -37,11 +61,8 @@ int crypto_sign(const crypto_key *k, const void *data, size_t n, uint8_t *sig, s
     uint8_t der[80];
     uint8_t *out = rsa ? sig : der;
     size_t len = rsa ? *siglen : sizeof der;
-    OSSL_PARAM params[2];
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    int ok = ctx &&
-             EVP_DigestSignInit_ex(ctx, NULL, "SHA256", NULL, NULL, k->pkey, sign_params(k, params)) == 1 &&
-             EVP_DigestSign(ctx, out, &len, data, n) == 1;
+    EVP_MD_CTX *ctx = sign_context(k);
+    int ok = ctx && EVP_DigestSign(ctx, out, &len, data, n) == 1;
     EVP_MD_CTX_free(ctx);
     if (!ok || (rsa && len != need)) {
         ERR_clear_error();

@@ -1,5 +1,6 @@
 /* test_crypto.c - unit tests of src/crypto: hashes, base64 codecs, the signing key file, JWK
  * import, ES256/RS256 signatures, and the JWS splitter on well-formed and hostile input. */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -244,6 +245,49 @@ static void test_es256_sign_verify(void **state)
     assert_int_equal(crypto_verify(k, "x", 1, sig, 64, &err), SOCLE_EUNAUTHORIZED);
     size_t small = 10;
     assert_int_equal(crypto_sign(k, "x", 1, sig, &small, &err), SOCLE_EINVAL);
+    crypto_key_free(k);
+}
+
+/* Threads signing with one key at once (each copies the key's prepared signing context): every
+ * signature verifies. */
+typedef struct signer {
+    const crypto_key *key;
+    int index, good;
+} signer;
+
+static void *sign_many(void *arg)
+{
+    signer *w = arg;
+    for (int i = 0; i < 200; i++) {
+        char msg[48];
+        snprintf(msg, sizeof msg, "thread %d message %d", w->index, i);
+        uint8_t sig[512];
+        size_t siglen = sizeof sig;
+        socle_err err;
+        if (!crypto_sign(w->key, msg, strlen(msg), sig, &siglen, &err) &&
+            !crypto_verify(w->key, msg, strlen(msg), sig, siglen, &err))
+            w->good++;
+    }
+    return NULL;
+}
+
+static void test_sign_from_threads(void **state)
+{
+    char path[256];
+    key_path(path, sizeof path, "es/signing.pem");
+    crypto_key *k = NULL;
+    socle_err err;
+    assert_int_equal(crypto_key_load_or_create(path, &k, &err), 0);
+    pthread_t threads[8];
+    signer work[8];
+    for (int t = 0; t < 8; t++) {
+        work[t] = (signer){.key = k, .index = t};
+        assert_int_equal(pthread_create(&threads[t], NULL, sign_many, &work[t]), 0);
+    }
+    for (int t = 0; t < 8; t++) {
+        pthread_join(threads[t], NULL);
+        assert_int_equal(work[t].good, 200);
+    }
     crypto_key_free(k);
 }
 
@@ -505,7 +549,7 @@ int main(void)
         cmocka_unit_test(test_key_create_reload), cmocka_unit_test(test_key_bad_file),
         cmocka_unit_test(test_es256_sign_verify), cmocka_unit_test(test_rs256_verify),
         cmocka_unit_test(test_jwk_import),        cmocka_unit_test(test_jws_sign_split),
-        cmocka_unit_test(test_jws_split_garbage),
+        cmocka_unit_test(test_jws_split_garbage),  cmocka_unit_test(test_sign_from_threads),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

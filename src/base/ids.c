@@ -35,9 +35,17 @@ char *id_uuid(char *out)
 
 char *id_request(char *out)
 {
+    /* A request id must be unique, not secret: its bytes come from a per-thread pool of kernel
+     * randomness refilled 4 KB at a time instead of a getrandom call per request. */
+    static __thread unsigned char pool[4096];
+    static __thread size_t used = sizeof pool;
     static const char hex[] = "0123456789abcdef";
-    unsigned char b[8];
-    id_random_bytes(b, sizeof b);
+    if (used + 8 > sizeof pool) {
+        id_random_bytes(pool, sizeof pool);
+        used = 0;
+    }
+    const unsigned char *b = pool + used;
+    used += 8;
     for (int i = 0; i < 8; i++) {
         out[2 * i] = hex[b[i] >> 4];
         out[2 * i + 1] = hex[b[i] & 15];

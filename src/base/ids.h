@@ -9,7 +9,8 @@
 
 /* id_uuid - a random (v4) UUID, lowercase, into out (>= 37 bytes). Returns out. */
 char *id_uuid(char *out);
-/* id_request - 16 lowercase hex characters into out (>= 17 bytes). */
+/* id_request - 16 random lowercase hex characters into out (>= 17 bytes): unique, not secret
+ * (drawn from a per-thread pool). */
 char *id_request(char *out);
 /* id_random_bytes - fill buf with n random bytes. */
 void id_random_bytes(void *buf, size_t n);

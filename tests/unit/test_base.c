@@ -136,6 +136,16 @@ static void test_ids(void **state)
     assert_false(id_fhir_valid(long_id));
     long_id[64] = 0;
     assert_true(id_fhir_valid(long_id));
+    /* Request ids: 16 hex characters, all different across several refills of the pool. */
+    enum { N = 2000 };
+    static char ids[N][17];
+    for (int i = 0; i < N; i++) {
+        id_request(ids[i]);
+        assert_int_equal(strlen(ids[i]), 16);
+        assert_int_equal(strspn(ids[i], "0123456789abcdef"), 16);
+    }
+    qsort(ids, N, sizeof ids[0], (int (*)(const void *, const void *))strcmp);
+    for (int i = 1; i < N; i++) assert_string_not_equal(ids[i - 1], ids[i]);
 }
 
 static void test_err_mapping(void **state)

@@ -17,8 +17,8 @@
 static char dir[64];
 static crypto_key *key;
 
-/* A fresh trail with 25 entries (checkpoint every 10) in DIR/<name>.db. */
-static store *make_trail(const char *name)
+/* A fresh SQLite store at DIR/<name>.db (no fsync: tests). */
+static store *open_store(const char *name)
 {
     char url[160];
     snprintf(url, sizeof url, "sqlite:%s/%s.db", dir, name);
@@ -26,6 +26,14 @@ static store *make_trail(const char *name)
     store *s;
     socle_err err;
     assert_int_equal(store_open(&o, &s, &err), 0);
+    return s;
+}
+
+/* A fresh trail with 25 entries (checkpoint every 10) in DIR/<name>.db. */
+static store *make_trail(const char *name)
+{
+    store *s = open_store(name);
+    socle_err err;
     audit_trail *t;
     assert_int_equal(audit_open(s, key, &(audit_options){.checkpoint_interval = 10, .queue_size = 4, .batch_ms = 5}, &t, &err), 0);
     for (int i = 0; i < 20; i++) {
@@ -162,12 +170,8 @@ static int search_page(store *s, const char *name, const char *value, const char
  * entry at a time from the newest; an agent too. */
 static void test_search_across_buckets(void **state)
 {
-    char url[160];
-    snprintf(url, sizeof url, "sqlite:%s/buckets.db", dir);
-    store_options o = {.url = url, .sqlite_synchronous = "OFF"};
-    store *s;
+    store *s = open_store("buckets");
     socle_err err;
-    assert_int_equal(store_open(&o, &s, &err), 0);
     audit_trail *t;
     assert_int_equal(audit_open(s, key, &(audit_options){.checkpoint_interval = 1000}, &t, &err), 0);
     store_conn *c;
@@ -218,12 +222,8 @@ static void test_search_across_buckets(void **state)
  * goes past its largest step of buckets; a cursor beyond the head starts at the head. */
 static void test_search_far_buckets(void **state)
 {
-    char url[160];
-    snprintf(url, sizeof url, "sqlite:%s/far.db", dir);
-    store_options o = {.url = url, .sqlite_synchronous = "OFF"};
-    store *s;
+    store *s = open_store("far");
     socle_err err;
-    assert_int_equal(store_open(&o, &s, &err), 0);
     audit_trail *t;
     assert_int_equal(audit_open(s, key, &(audit_options){0}, &t, &err), 0);
     audit_close(t);
@@ -262,12 +262,8 @@ static void test_search_far_buckets(void **state)
  * connection's write transaction keeps the writer out, and the event is committed afterwards. */
 static void test_flush_within(void **state)
 {
-    char url[160];
-    snprintf(url, sizeof url, "sqlite:%s/flush.db", dir);
-    store_options o = {.url = url, .sqlite_synchronous = "OFF"};
-    store *s;
+    store *s = open_store("flush");
     socle_err err;
-    assert_int_equal(store_open(&o, &s, &err), 0);
     audit_trail *t;
     assert_int_equal(audit_open(s, key, &(audit_options){.batch_ms = 1000}, &t, &err), 0);
     audit_event e = {.action = "read", .outcome = "success", .agent_kind = "professional", .agent_id = "810001",

@@ -13,20 +13,33 @@ to_ms() { awk '{v=$1; if (v ~ /us$/) {sub(/us/,"",v); v=v/1000} else if (v ~ /ms
 # minute ago may be back on disk: read it once before each run so every run starts warm.
 warm() { cat "$DATA"/socle.db* > /dev/null 2>&1 || true; }
 
+# Server CPU time (user + system, clock ticks) of process $1 so far.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+
 # wrk_runs SCRIPT - RUNS runs of bench/SCRIPT against 127.0.0.1:$PORT; sets MEDIAN to the median
-# run by req/s ("req/s p50_ms p99_ms non2xx") and ALL to every run's req/s ("a/b/c").
+# run by req/s ("req/s p50_ms p99_ms non2xx") and ALL to every run's req/s ("a/b/c"). With
+# SERVER_PID set, also CPU_US: the server's CPU time per request (microseconds) of each run
+# ("a/b/c"), steadier than req/s on a noisy machine because it does not count the time the server
+# waited for the CPU.
 wrk_runs() {
-  local script=$1 results=() o rps p50 p99 errors i
+  local script=$1 results=() cpus=() o rps p50 p99 errors i c0 c1
+  local hz; hz=$(getconf CLK_TCK)
   for i in $(seq 1 "$RUNS"); do
     export BENCH_RUN=$i   # scripts that spend one-time values (codes) take a fresh slice per run
     warm
+    [ -n "${SERVER_PID:-}" ] && c0=$(cpu_ticks "$SERVER_PID")
     o=$(wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" --latency -s "bench/$script" "http://127.0.0.1:$PORT")
     rps=$(echo "$o" | awk '/Requests\/sec/ {printf "%.0f", $2}')
     p50=$(echo "$o" | awk '$1=="50%" {print $2}' | to_ms)
     p99=$(echo "$o" | awk '$1=="99%" {print $2}' | to_ms)
     errors=$(echo "$o" | awk '/Non-2xx/ {print $NF}')
     results+=("$rps $p50 $p99 ${errors:-0}")
+    if [ -n "${SERVER_PID:-}" ]; then
+      c1=$(cpu_ticks "$SERVER_PID")
+      cpus+=("$(awk -v t=$((c1 - c0)) -v hz="$hz" -v r="$rps" -v d="$DURATION" 'BEGIN {printf "%.0f", (r > 0 ? t / hz * 1e6 / (r * d) : 0)}')")
+    fi
   done
   MEDIAN=$(printf '%s\n' "${results[@]}" | sort -n | awk -v n="$RUNS" 'NR==int((n+1)/2)')
   ALL=$(printf '%s\n' "${results[@]}" | awk '{printf "%s%s", sep, $1; sep="/"}')
+  CPU_US=$(printf '%s\n' "${cpus[@]:-}" | awk 'NF {printf "%s%s", sep, $1; sep="/"}')
 }

@@ -36,10 +36,11 @@ export BENCH_TOKEN
 BENCH_SIZE=$(curl -s -H "Authorization: Bearer $BENCH_TOKEN" "http://127.0.0.1:$PORT/fhir/Patient/bench-0000001" | wc -c)
 export BENCH_SIZE
 
+SERVER_PID=$pid
 scenario() { # name script
   wrk_runs "$2"
   set -- "$1" $MEDIAN
-  printf '| %s | %s | %s | %s | %s | %s |\n' "$1" "$2" "$3" "$4" "$5" "$ALL" | tee -a "$out.tmp"
+  printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$1" "$2" "$3" "$4" "$5" "$ALL" "$CPU_US" | tee -a "$out.tmp"
 }
 
 : > "$out.tmp"
@@ -55,8 +56,8 @@ db=$(du -sm "$DATA" | cut -f1)
   echo
   echo "wrk -t2 -c$CONNECTIONS -d${DURATION}s, $RUNS runs each (median shown; all runs' req/s listed); server and wrk share the machine."
   echo
-  echo "| scenario | req/s | p50 ms | p99 ms | non-2xx | runs (req/s) |"
-  echo "|---|---|---|---|---|---|"
+  echo "| scenario | req/s | p50 ms | p99 ms | non-2xx | runs (req/s) | server CPU µs per request (runs) |"
+  echo "|---|---|---|---|---|---|---|"
   cat "$out.tmp"
   echo
   echo "Server RSS after the runs: ${rss} MB (peak ${hwm} MB); data directory ${db} MB; $(cat "$DATA/.loaded")."

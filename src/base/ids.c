@@ -2,6 +2,7 @@
 #include "base/ids.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,19 +34,38 @@ char *id_uuid(char *out)
     return out;
 }
 
+/* id_request's per-thread pool of kernel random bytes, refilled 4 KB at a time. */
+static __thread unsigned char id_pool[4096];
+static __thread size_t id_pool_used = sizeof id_pool;
+static pthread_once_t id_pool_once = PTHREAD_ONCE_INIT;
+
+/* A forked child starts with a copy of its parent's pool: it must not hand out the same ids (two
+ * children creating files named after them at once would collide). The child's only thread is the
+ * one that forked, whose pool this empties. */
+static void id_pool_forget(void)
+{
+    id_pool_used = sizeof id_pool;
+}
+
+static void id_pool_register(void)
+{
+    pthread_atfork(NULL, NULL, id_pool_forget);
+}
+
 char *id_request(char *out)
 {
-    /* A request id must be unique, not secret: its bytes come from a per-thread pool of kernel
-     * randomness refilled 4 KB at a time instead of a getrandom call per request. */
-    static __thread unsigned char pool[4096];
-    static __thread size_t used = sizeof pool;
+    /* A request id must be unique, not secret: its bytes come from the pool instead of a
+     * getrandom call per request. */
     static const char hex[] = "0123456789abcdef";
-    if (used + 8 > sizeof pool) {
-        id_random_bytes(pool, sizeof pool);
+    unsigned char *pool = id_pool;
+    size_t used = id_pool_used;
+    pthread_once(&id_pool_once, id_pool_register);
+    if (used + 8 > sizeof id_pool) {
+        id_random_bytes(pool, sizeof id_pool);
         used = 0;
     }
     const unsigned char *b = pool + used;
-    used += 8;
+    id_pool_used = used + 8;
     for (int i = 0; i < 8; i++) {
         out[2 * i] = hex[b[i] >> 4];
         out[2 * i + 1] = hex[b[i] & 15];

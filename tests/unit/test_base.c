@@ -6,6 +6,7 @@
 #include <cmocka.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/wait.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -146,6 +147,28 @@ static void test_ids(void **state)
     }
     qsort(ids, N, sizeof ids[0], (int (*)(const void *, const void *))strcmp);
     for (int i = 1; i < N; i++) assert_string_not_equal(ids[i - 1], ids[i]);
+    /* Forked children do not repeat their parent's next ids (nor each other's). */
+    char theirs[2][17] = {{0}}, mine[17];
+    for (int i = 0; i < 2; i++) {
+        int fds[2];
+        assert_int_equal(pipe(fds), 0);
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+            char id[17];
+            id_request(id);
+            _exit(write(fds[1], id, 17) == 17 ? 0 : 1);
+        }
+        close(fds[1]);
+        assert_int_equal(read(fds[0], theirs[i], 17), 17);
+        close(fds[0]);
+        int status = 0;
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+    }
+    id_request(mine);
+    assert_string_not_equal(theirs[0], theirs[1]);
+    assert_string_not_equal(theirs[0], mine);
+    assert_string_not_equal(theirs[1], mine);
 }
 
 static void test_err_mapping(void **state)

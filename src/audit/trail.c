@@ -288,11 +288,7 @@ static int audit_commit_batch(audit_trail *t, audit_item *batch, int n)
 static void audit_gather(audit_trail *t)
 {
     if (t->batch_ms <= 0) return;
-    struct timespec deadline;
-    clock_gettime(CLOCK_MONOTONIC, &deadline);
-    deadline.tv_nsec += (long)t->batch_ms * 1000000L;
-    deadline.tv_sec += deadline.tv_nsec / 1000000000L;
-    deadline.tv_nsec %= 1000000000L;
+    struct timespec deadline = time_deadline(CLOCK_MONOTONIC, t->batch_ms);
     while (!t->stopping && !t->flushing && t->queued < t->batch_max)
         if (pthread_cond_timedwait(&t->wake, &t->lock, &deadline)) break;
 }
@@ -387,12 +383,7 @@ void audit_flush(audit_trail *t)
 
 int audit_flush_within(audit_trail *t, int timeout_ms)
 {
-    struct timespec deadline;
-    clock_gettime(CLOCK_MONOTONIC, &deadline);
-    deadline.tv_sec += timeout_ms / 1000;
-    deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    deadline.tv_sec += deadline.tv_nsec / 1000000000L;
-    deadline.tv_nsec %= 1000000000L;
+    struct timespec deadline = time_deadline(CLOCK_MONOTONIC, timeout_ms);
     return audit_wait_committed(t, &deadline);
 }
 

@@ -57,14 +57,13 @@ char *id_request(char *out)
     /* A request id must be unique, not secret: its bytes come from the pool instead of a
      * getrandom call per request. */
     static const char hex[] = "0123456789abcdef";
-    unsigned char *pool = id_pool;
     size_t used = id_pool_used;
-    pthread_once(&id_pool_once, id_pool_register);
     if (used + 8 > sizeof id_pool) {
-        id_random_bytes(pool, sizeof id_pool);
+        pthread_once(&id_pool_once, id_pool_register);
+        id_random_bytes(id_pool, sizeof id_pool);
         used = 0;
     }
-    const unsigned char *b = pool + used;
+    const unsigned char *b = id_pool + used;
     id_pool_used = used + 8;
     for (int i = 0; i < 8; i++) {
         out[2 * i] = hex[b[i] >> 4];

@@ -7,11 +7,15 @@
 #define SOCLE_BASE_TIMEUTIL_H
 
 #include <stdint.h>
+#include <time.h>
 #include "base/err.h"
 
 #define TIME_MIN_MS INT64_MIN
 #define TIME_MAX_MS INT64_MAX
 
+/* time_deadline - the instant ms milliseconds from now on that clock (CLOCK_REALTIME or
+ * CLOCK_MONOTONIC), as the timed waits of pthreads take it. */
+struct timespec time_deadline(clockid_t clock, int64_t ms);
 /* time_now_ms - wall clock (CLOCK_REALTIME) in ms. */
 int64_t time_now_ms(void);
 /* time_monotonic_ns - for durations only. */

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "base/log.h"
+#include "base/timeutil.h"
 #include "store/store_internal.h"
 
 typedef struct sq_rows {
@@ -44,11 +45,7 @@ static const char sq_empty[1] = "";
 /* Take the process's writer turn (store.write_mu), waiting at most the busy timeout. */
 static int sq_write_lock(sq_conn *c, socle_err *err)
 {
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    int64_t ns = (int64_t)until.tv_nsec + (int64_t)c->base.owner->busy_timeout_ms * 1000000;
-    until.tv_sec += (time_t)(ns / 1000000000);
-    until.tv_nsec = (long)(ns % 1000000000);
+    struct timespec until = time_deadline(CLOCK_REALTIME, c->base.owner->busy_timeout_ms);
     if (pthread_mutex_timedlock(&c->base.owner->write_mu, &until))
         return socle_err_set(err, SOCLE_EBUSY, "store: sqlite: another writer held the database too long");
     return 0;

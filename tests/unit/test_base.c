@@ -118,6 +118,20 @@ static void test_time_parse(void **state)
     assert_string_equal(time_format_http(0, out), "Thu, 01 Jan 1970 00:00:00 GMT");
 }
 
+/* time_deadline: ms from now, nanoseconds carried into seconds. */
+static void test_time_deadline(void **state)
+{
+    for (int64_t ms = 0; ms < 3000; ms += 333) {
+        struct timespec before;
+        clock_gettime(CLOCK_MONOTONIC, &before);
+        struct timespec d = time_deadline(CLOCK_MONOTONIC, ms);
+        assert_true(d.tv_nsec >= 0 && d.tv_nsec < 1000000000L);
+        int64_t gap = ((int64_t)d.tv_sec - before.tv_sec) * 1000000000 + (d.tv_nsec - before.tv_nsec);
+        assert_true(gap >= ms * 1000000);
+        assert_true(gap < ms * 1000000 + 60000000000LL); /* the clock read once more in between */
+    }
+}
+
 static void test_ids(void **state)
 {
     char a[37], b[37];
@@ -245,7 +259,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_buf_json_escapes), cmocka_unit_test(test_arena),  cmocka_unit_test(test_text_fold),
-        cmocka_unit_test(test_time_parse),       cmocka_unit_test(test_ids),    cmocka_unit_test(test_err_mapping),
+        cmocka_unit_test(test_time_parse),       cmocka_unit_test(test_time_deadline),       cmocka_unit_test(test_ids),    cmocka_unit_test(test_err_mapping),
         cmocka_unit_test(test_config_precedence),
     };
     return cmocka_run_group_tests_name("base", tests, NULL, NULL);

@@ -115,14 +115,7 @@ static void *usage_thread(void *arg)
     ins_usage *u = arg;
     pthread_mutex_lock(&u->lock);
     while (!u->closing) {
-        struct timespec until;
-        clock_gettime(CLOCK_MONOTONIC, &until);
-        until.tv_sec += u->flush_ms / 1000;
-        until.tv_nsec += (long)(u->flush_ms % 1000) * 1000000L;
-        if (until.tv_nsec >= 1000000000L) {
-            until.tv_sec++;
-            until.tv_nsec -= 1000000000L;
-        }
+        struct timespec until = time_deadline(CLOCK_MONOTONIC, u->flush_ms);
         int w = 0;
         while (!u->closing && w != ETIMEDOUT) w = pthread_cond_timedwait(&u->wake, &u->lock, &until);
         pthread_mutex_unlock(&u->lock);

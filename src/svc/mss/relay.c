@@ -314,11 +314,7 @@ static void *relay_main(void *arg)
         int64_t wait = next == INT64_MAX ? 60000 : next - time_now_ms();
         if (wait > 60000) wait = 60000;
         if (wait <= 0) continue;
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_sec += wait / 1000;
-        ts.tv_nsec += (wait % 1000) * 1000000;
-        if (ts.tv_nsec >= 1000000000) ts.tv_sec++, ts.tv_nsec -= 1000000000;
+        struct timespec ts = time_deadline(CLOCK_REALTIME, wait);
         pthread_mutex_lock(&svc->mu);
         while (!svc->stopping && svc->generation == seen)
             if (pthread_cond_timedwait(&svc->wake, &svc->mu, &ts)) break;

@@ -15,7 +15,9 @@
  * a batch of events then touches the few index pages of the newest bucket instead of one random
  * page per event. A search by patient or agent seeks each bucket, newest first. */
 #define AUDIT_BUCKET 4096
-#define AUDIT_BUCKET_SQL "4096"
+#define AUDIT_SPELL_(x) #x
+#define AUDIT_SPELL(x) AUDIT_SPELL_(x)
+#define AUDIT_BUCKET_SQL AUDIT_SPELL(AUDIT_BUCKET)
 
 /* audit_hash - hex SHA-256 of the canonical form of one entry into out (65 bytes). */
 void audit_hash(int64_t seq, int64_t time_ms, const char *const fields[AUDIT_NFIELDS], const char *prev_hash,

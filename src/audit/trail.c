@@ -302,8 +302,7 @@ static void *audit_writer(void *arg)
         if (!t->head && t->stopping) break;
         audit_gather(t);
         audit_item *batch = t->head;
-        int n = 0;
-        for (audit_item *it = batch; it && n < t->batch_max; it = it->next) n++;
+        int n = t->queued < t->batch_max ? t->queued : t->batch_max; /* queued is the list's length */
         pthread_mutex_unlock(&t->lock);
         int rc = audit_commit_batch(t, batch, n);
         pthread_mutex_lock(&t->lock);

@@ -37,15 +37,13 @@ EVP_MD_CTX *crypto_sign_template(const crypto_key *k)
 }
 
 /* A context ready to sign with k: a copy of the key's template (setting one up looks the algorithms
- * up in OpenSSL's providers, about a third of an ES256 signature), or a new one. Copying only
- * reads the template, so threads share it. */
+ * up in OpenSSL's providers, about a third of an ES256 signature), or a new one when the key has
+ * none. Copying only reads the template, so threads share it. */
 static EVP_MD_CTX *sign_context(const crypto_key *k)
 {
+    if (!k->sign_template) return crypto_sign_template(k);
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    if (!ctx) return NULL;
-    if (k->sign_template && EVP_MD_CTX_copy_ex(ctx, k->sign_template) == 1) return ctx;
-    OSSL_PARAM params[2];
-    if (EVP_DigestSignInit_ex(ctx, NULL, "SHA256", NULL, NULL, k->pkey, sign_params(k, params)) == 1) return ctx;
+    if (ctx && EVP_MD_CTX_copy_ex(ctx, k->sign_template) == 1) return ctx;
     EVP_MD_CTX_free(ctx);
     return NULL;
 }

@@ -19,6 +19,7 @@
 #include "base/ids.h"
 #include "base/log.h"
 #include "crypto/crypto.h"
+#include "crypto/crypto_internal.h"
 
 static char tmpdir[64];
 
@@ -278,6 +279,7 @@ static void test_sign_from_threads(void **state)
     crypto_key *k = NULL;
     socle_err err;
     assert_int_equal(crypto_key_load_or_create(path, &k, &err), 0);
+    assert_non_null(k->sign_template); /* what the threads copy */
     pthread_t threads[8];
     signer work[8];
     for (int t = 0; t < 8; t++) {

@@ -6,10 +6,13 @@
 
 #include "svc/ins/traits.h"
 
+#define REFERENCE_VITALE_INDEX                                                                                 \
+    "CREATE INDEX IF NOT EXISTS ins_reference_vitale ON ins_reference (insured_matricule, birth_date)"
+
 /* The search indexes as the first migration made them. */
 #define REFERENCE_INDEXES_V1                                                                                   \
     "CREATE INDEX IF NOT EXISTS ins_reference_traits ON ins_reference (birth_name, sex, birth_date);"          \
-    "CREATE INDEX IF NOT EXISTS ins_reference_vitale ON ins_reference (insured_matricule, birth_date)"
+    REFERENCE_VITALE_INDEX
 
 /* The search indexes now: created by the migrations, dropped and rebuilt around a first bulk load.
  * The traits index carries every column an INSi answer needs, so a search never reads the table
@@ -18,9 +21,7 @@
 #define REFERENCE_TRAITS_INDEX                                                                                 \
     "CREATE INDEX IF NOT EXISTS ins_reference_traits ON ins_reference (birth_name, sex, birth_date,"           \
     " first_names, birth_place, oid, insured_matricule, birth_rank)"
-#define REFERENCE_INDEXES                                                                                      \
-    REFERENCE_TRAITS_INDEX ";"                                                                                 \
-    "CREATE INDEX IF NOT EXISTS ins_reference_vitale ON ins_reference (insured_matricule, birth_date)"
+#define REFERENCE_INDEXES REFERENCE_TRAITS_INDEX ";" REFERENCE_VITALE_INDEX
 
 static const store_migration ins_reference_steps[] = {
     {1, "INS reference base", NULL,

@@ -155,6 +155,32 @@ static void test_versions(void **state)
     store_release(db, c);
 }
 
+/* Current versions live in a rowid table: WITHOUT ROWID would keep whole resources in the
+ * interior pages (a 1M-patient tree seven levels deep). The (type, id) key stays unique. */
+static void test_layout(void **state)
+{
+    store_conn *c;
+    socle_err err;
+    assert_int_equal(store_acquire(db, &c, &err), 0);
+    int64_t n = -1;
+    assert_int_equal(store_query_int(c,
+                                     "SELECT COUNT(*) FROM sqlite_master WHERE name = 'fhir_resource'"
+                                     " AND sql LIKE '%WITHOUT ROWID%'",
+                                     NULL, 0, &n, &err),
+                     0);
+    assert_int_equal(n, 0);
+    assert_int_equal(store_exec(c, "INSERT INTO fhir_resource (type, id, version, last_updated, body)"
+                                   " VALUES ('Patient', 'layout', 1, 0, '{}')",
+                                NULL, 0, NULL, &err),
+                     0);
+    assert_int_not_equal(store_exec(c, "INSERT INTO fhir_resource (type, id, version, last_updated, body)"
+                                       " VALUES ('Patient', 'layout', 2, 0, '{}')",
+                                    NULL, 0, NULL, &err),
+                         0);
+    assert_int_equal(store_exec(c, "DELETE FROM fhir_resource WHERE id = 'layout'", NULL, 0, NULL, &err), 0);
+    store_release(db, c);
+}
+
 static void test_search(void **state)
 {
     store_conn *c;
@@ -249,6 +275,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_json_limits), cmocka_unit_test(test_validate), cmocka_unit_test(test_versions),
+        cmocka_unit_test(test_layout),
         cmocka_unit_test(test_search),      cmocka_unit_test(test_paging),
     };
     return cmocka_run_group_tests_name("fhir", tests, setup, teardown);

@@ -2,7 +2,13 @@
  *
  * Tables (owner "fhir"): fhir_resource holds the current version of each (type, id) with the exact
  * JSON served to clients; fhir_history holds every version, ordered by a global sequence that
- * gives history its keyset paging. Index rows are written by fhir_index_write (search.h). */
+ * gives history its keyset paging. Index rows are written by fhir_index_write (search.h).
+ *
+ * The body of a version is stored once: the history row of the current version holds '' (with
+ * deleted = 0) and readers take the body from fhir_resource (REPO_HISTORY_BODY); the body moves
+ * into its history row when a newer version or a deletion supersedes it. A create (a DMP
+ * document's Binary: 30 KB) is then written once, not twice. Rows written before this rule hold
+ * their body and read the same way. */
 #include "fhir/repo.h"
 
 #include <string.h>
@@ -269,6 +275,21 @@ static const char *repo_copy(arena *a, const char *s, size_t n)
     return s ? arena_strndup(a, s, n) : NULL;
 }
 
+/* The body of history row h: its own, or the current row's while h is the current version. */
+#define REPO_HISTORY_BODY                                                                          \
+    "CASE WHEN h.body = '' AND h.deleted = 0 THEN (SELECT r.body FROM fhir_resource r"              \
+    " WHERE r.type = h.type AND r.id = h.id) ELSE h.body END"
+
+/* Before version `current` of type/id stops being current: its body into its history row. */
+static int repo_keep_superseded(store_conn *c, const char *type, const char *id, int64_t current, socle_err *err)
+{
+    store_value p[3] = {STORE_V_TEXT(type), STORE_V_TEXT(id), STORE_V_INT(current)};
+    return store_exec(c,
+                      "UPDATE fhir_history SET body = (SELECT r.body FROM fhir_resource r WHERE r.type = $1"
+                      " AND r.id = $2) WHERE type = $1 AND id = $2 AND version = $3 AND deleted = 0 AND body = ''",
+                      p, 3, NULL, err);
+}
+
 /* Write version `version` of type/id: current row, history row, index rows. */
 static int repo_write(store_conn *c, const char *type, const char *id, json_t *resource, int64_t version, int exists,
                       unsigned flags, arena *a, fhir_stored *out, socle_err *err)
@@ -284,6 +305,7 @@ static int repo_write(store_conn *c, const char *type, const char *id, json_t *r
     int rc = buf_ok(&body) ? 0 : socle_err_set(err, SOCLE_ENOMEM, "out of memory");
     store_value p[7] = {STORE_V_TEXT(type), STORE_V_TEXT(id), STORE_V_INT(version), STORE_V_INT(now),
                         has_patient ? STORE_V_TEXT(patient) : STORE_V_NULL, STORE_V_TEXTN(body.data, body.len)};
+    if (!rc && exists) rc = repo_keep_superseded(c, type, id, version - 1, err);
     if (!rc && exists)
         rc = store_exec(c,
                         "UPDATE fhir_resource SET version = $3, last_updated = $4, deleted = 0, patient = $5, body = $6"
@@ -298,8 +320,8 @@ static int repo_write(store_conn *c, const char *type, const char *id, json_t *r
     if (!rc)
         rc = store_exec(c,
                         "INSERT INTO fhir_history (type, id, version, last_updated, deleted, patient, body)"
-                        " VALUES ($1, $2, $3, $4, 0, $5, $6)",
-                        p, 6, NULL, err);
+                        " VALUES ($1, $2, $3, $4, 0, $5, '')",
+                        p, 5, NULL, err);
     if (!rc && !(flags & FHIR_REPO_UNINDEXED)) rc = fhir_index_write(c, type, id, stored, err);
     if (!rc && out) {
         out->type = arena_strdup(a, type);
@@ -392,7 +414,9 @@ int fhir_repo_delete(store_conn *c, const char *type, const char *id, arena *a, 
     if (!*existed) return 0;
     int64_t now = time_now_ms();
     store_value p[4] = {STORE_V_TEXT(type), STORE_V_TEXT(id), STORE_V_INT(version + 1), STORE_V_INT(now)};
-    rc = store_exec(c,
+    rc = repo_keep_superseded(c, type, id, version, err);
+    if (!rc)
+        rc = store_exec(c,
                     "UPDATE fhir_resource SET version = $3, last_updated = $4, deleted = 1, body = ''"
                     " WHERE type = $1 AND id = $2",
                     p, 4, NULL, err);
@@ -418,8 +442,8 @@ int fhir_repo_read(store_conn *c, const char *type, const char *id, int64_t vers
                    socle_err *err)
 {
     store_value p[3] = {STORE_V_TEXT(type), STORE_V_TEXT(id), STORE_V_INT(version)};
-    const char *sql = version > 0 ? "SELECT version, last_updated, deleted, patient, body FROM fhir_history"
-                                    " WHERE type = $1 AND id = $2 AND version = $3"
+    const char *sql = version > 0 ? "SELECT h.version, h.last_updated, h.deleted, h.patient, " REPO_HISTORY_BODY
+                                    " FROM fhir_history h WHERE h.type = $1 AND h.id = $2 AND h.version = $3"
                                   : "SELECT version, last_updated, deleted, patient, body FROM fhir_resource"
                                     " WHERE type = $1 AND id = $2";
     store_rows *r;
@@ -457,16 +481,19 @@ int fhir_repo_history(store_conn *c, const fhir_history_query *q, arena *a, fhir
     const char *sql;
     int np = 3;
     if (q->type && q->id) {
-        sql = "SELECT seq, type, id, version, last_updated, deleted, patient, body FROM fhir_history"
-              " WHERE type = $4 AND id = $5 AND seq < $1 AND last_updated >= $2 ORDER BY seq DESC LIMIT $3";
+        sql = "SELECT h.seq, h.type, h.id, h.version, h.last_updated, h.deleted, h.patient, " REPO_HISTORY_BODY
+              " FROM fhir_history h"
+              " WHERE h.type = $4 AND h.id = $5 AND h.seq < $1 AND h.last_updated >= $2 ORDER BY h.seq DESC LIMIT $3";
         np = 5;
     } else if (q->type) {
-        sql = "SELECT seq, type, id, version, last_updated, deleted, patient, body FROM fhir_history"
-              " WHERE type = $4 AND seq < $1 AND last_updated >= $2 ORDER BY seq DESC LIMIT $3";
+        sql = "SELECT h.seq, h.type, h.id, h.version, h.last_updated, h.deleted, h.patient, " REPO_HISTORY_BODY
+              " FROM fhir_history h"
+              " WHERE h.type = $4 AND h.seq < $1 AND h.last_updated >= $2 ORDER BY h.seq DESC LIMIT $3";
         np = 4;
     } else {
-        sql = "SELECT seq, type, id, version, last_updated, deleted, patient, body FROM fhir_history"
-              " WHERE seq < $1 AND last_updated >= $2 ORDER BY seq DESC LIMIT $3";
+        sql = "SELECT h.seq, h.type, h.id, h.version, h.last_updated, h.deleted, h.patient, " REPO_HISTORY_BODY
+              " FROM fhir_history h"
+              " WHERE h.seq < $1 AND h.last_updated >= $2 ORDER BY h.seq DESC LIMIT $3";
     }
     store_rows *r;
     int rc = store_query(c, sql, p, np, &r, err);

@@ -155,6 +155,69 @@ static void test_versions(void **state)
     store_release(db, c);
 }
 
+/* Each version reads back with its own body, whether it is current, superseded, deleted or
+ * recreated after a deletion (bodies are stored once: the current one only in fhir_resource). */
+static void test_history_bodies(void **state)
+{
+    store_conn *c;
+    socle_err err;
+    assert_int_equal(store_acquire(db, &c, &err), 0);
+    arena *a = arena_new(0);
+    fhir_stored s;
+    int created, existed;
+    const char *bodies[] = {"{\"resourceType\":\"Patient\",\"id\":\"hb\",\"gender\":\"male\"}",
+                            "{\"resourceType\":\"Patient\",\"id\":\"hb\",\"gender\":\"female\"}",
+                            "{\"resourceType\":\"Patient\",\"id\":\"hb\",\"gender\":\"other\"}"};
+    for (int i = 0; i < 2; i++) {
+        json_t *j = json_loads(bodies[i], 0, NULL);
+        assert_int_equal(fhir_repo_update(c, "Patient", "hb", j, 0, a, &s, &created, &err), 0);
+        json_decref(j);
+    }
+    /* v1 superseded, v2 current: both read back whole */
+    assert_int_equal(fhir_repo_read(c, "Patient", "hb", 1, a, &s, &err), 0);
+    assert_non_null(strstr(s.body, "\"male\""));
+    assert_int_equal(fhir_repo_read(c, "Patient", "hb", 2, a, &s, &err), 0);
+    assert_non_null(strstr(s.body, "\"female\""));
+    assert_non_null(strstr(s.body, "\"versionId\":\"2\""));
+    assert_int_equal(fhir_repo_delete(c, "Patient", "hb", a, &s, &existed, &err), 0); /* v3 */
+    json_t *j = json_loads(bodies[2], 0, NULL);
+    assert_int_equal(fhir_repo_update(c, "Patient", "hb", j, 0, a, &s, &created, &err), 0); /* v4 */
+    json_decref(j);
+    assert_true(created);
+    assert_int_equal(fhir_repo_read(c, "Patient", "hb", 2, a, &s, &err), 0);
+    assert_non_null(strstr(s.body, "\"female\""));
+    assert_int_equal(fhir_repo_read(c, "Patient", "hb", 3, a, &s, &err), SOCLE_EGONE);
+    fhir_history_query q = {.type = "Patient", .id = "hb", .since_ms = INT64_MIN, .count = 10};
+    fhir_stored *items;
+    size_t n;
+    int64_t next;
+    assert_int_equal(fhir_repo_history(c, &q, a, &items, &n, &next, &err), 0);
+    assert_int_equal(n, 4);
+    const char *want[] = {"\"other\"", NULL, "\"female\"", "\"male\""};
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal(items[i].version, 4 - (int64_t)i);
+        if (want[i]) assert_non_null(strstr(items[i].body, want[i]));
+        else assert_true(items[i].deleted && items[i].body[0] == 0);
+    }
+    /* the type-level and system-level histories read the same bodies */
+    fhir_history_query all = {.type = "Patient", .since_ms = INT64_MIN, .count = 1};
+    assert_int_equal(fhir_repo_history(c, &all, a, &items, &n, &next, &err), 0);
+    assert_int_equal(n, 1);
+    assert_non_null(strstr(items[0].body, "\"other\""));
+    all.type = NULL;
+    assert_int_equal(fhir_repo_history(c, &all, a, &items, &n, &next, &err), 0);
+    assert_non_null(strstr(items[0].body, "\"other\""));
+    /* only superseded bodies are stored in the history */
+    int64_t stored = -1;
+    assert_int_equal(store_query_int(c, "SELECT COUNT(*) FROM fhir_history WHERE id = 'hb' AND body <> ''", NULL, 0,
+                                     &stored, &err),
+                     0);
+    assert_int_equal(stored, 2);
+    assert_int_equal(fhir_repo_delete(c, "Patient", "hb", a, &s, &existed, &err), 0); /* out of other tests' way */
+    arena_free(a);
+    store_release(db, c);
+}
+
 /* Current versions live in a rowid table: WITHOUT ROWID would keep whole resources in the
  * interior pages (a 1M-patient tree seven levels deep). The (type, id) key stays unique. */
 static void test_layout(void **state)
@@ -275,7 +338,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_json_limits), cmocka_unit_test(test_validate), cmocka_unit_test(test_versions),
-        cmocka_unit_test(test_layout),
+        cmocka_unit_test(test_layout), cmocka_unit_test(test_history_bodies),
         cmocka_unit_test(test_search),      cmocka_unit_test(test_paging),
     };
     return cmocka_run_group_tests_name("fhir", tests, setup, teardown);

@@ -33,6 +33,7 @@ struct sq_checkpointer {
     pthread_cond_t cv;
     int wanted; /* a WAL hook asked for a checkpoint since the last one started */
     int stop;
+    int copied; /* WAL frames the last checkpoint copied back (0 once a writer restarts the WAL) */
     sqlite3 *db; /* the thread's own connection */
 };
 
@@ -46,28 +47,46 @@ static void *sq_checkpointer_run(void *arg)
         if (k->stop) break;
         k->wanted = 0;
         pthread_mutex_unlock(&k->mu);
-        int rc = sqlite3_wal_checkpoint_v2(k->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+        int frames = 0, copied = 0;
+        int rc = sqlite3_wal_checkpoint_v2(k->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &frames, &copied);
         if (rc != SQLITE_OK && (rc & 0xff) != SQLITE_BUSY)
             log_msg(LOG_WARN, "store: sqlite: checkpoint: %s", sqlite3_errmsg(k->db));
         pthread_mutex_lock(&k->mu);
+        if (rc == SQLITE_OK && copied > 0) k->copied = copied;
     }
     pthread_mutex_unlock(&k->mu);
     return NULL;
 }
 
+/* frames: the WAL's size after this commit. What counts is what was added since the last
+ * checkpoint: a WAL that readers kept from restarting stays past the threshold, and waking on its
+ * size alone copied back (and fsynced the database for) every single commit. */
 int store_sqlite_wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
 {
     store *s = arg;
     struct sq_checkpointer *k = s->checkpointer;
-    if (frames < SQ_CHECKPOINT_FRAMES) return SQLITE_OK;
-    if (k == NULL || frames >= SQ_CHECKPOINT_INLINE_FRAMES) {
-        (void)sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+    if (k == NULL) {
+        if (frames >= SQ_CHECKPOINT_FRAMES)
+            (void)sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
         return SQLITE_OK;
     }
     pthread_mutex_lock(&k->mu);
-    k->wanted = 1;
-    pthread_cond_signal(&k->cv);
+    if (frames < k->copied) k->copied = 0; /* the WAL restarted: count from its start */
+    int added = frames - k->copied;
+    if (added >= SQ_CHECKPOINT_FRAMES && added < SQ_CHECKPOINT_INLINE_FRAMES) {
+        k->wanted = 1;
+        pthread_cond_signal(&k->cv);
+    }
     pthread_mutex_unlock(&k->mu);
+    if (added >= SQ_CHECKPOINT_INLINE_FRAMES) {
+        int copied = 0;
+        if (sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, &copied) == SQLITE_OK &&
+            copied > 0) {
+            pthread_mutex_lock(&k->mu);
+            k->copied = copied;
+            pthread_mutex_unlock(&k->mu);
+        }
+    }
     return SQLITE_OK;
 }
 

@@ -35,7 +35,9 @@ typedef struct sq_conn {
     store_cache cache;
     sq_rows slot; /* reused by the first open store_rows */
     int slot_used;
-    int relaxed;         /* synchronous lowered for the open transaction (store_tx_begin_relaxed) */
+    int relaxed;         /* synchronous lowered to NORMAL for the open transaction */
+    int sync_after;      /* ... and its commit syncs the WAL after the writer's turn (sq_tx_commit) */
+    int wal;             /* the journal is a WAL */
     int writing;         /* holds the store's write_mu (a write transaction is open) */
     char sync[8];        /* the configured synchronous level, restored after a relaxed transaction */
 } sq_conn;
@@ -362,18 +364,46 @@ static int sq_in_tx(const store_conn *bc)
     return !sqlite3_get_autocommit(((const sq_conn *)bc)->db);
 }
 
+static void sq_restore_sync(sq_conn *c);
+
+/* A write transaction. At synchronous=FULL on a WAL the commit is made durable in two steps:
+ * COMMIT at NORMAL writes the WAL frames inside the writer's turn, then sq_tx_commit syncs the
+ * WAL once the turn is given back, before it returns. The caller hears of its commit only once
+ * the commit is on disk, as with FULL, but the next writer no longer waits for this one's fsync
+ * (and concurrent syncs of the WAL overlap). A reader may see the rows during that fsync; should
+ * the machine lose power then, they are lost with a commit nobody was told of. */
 static int sq_tx_begin(store_conn *bc, socle_err *err)
 {
     sq_conn *c = (sq_conn *)bc;
-    int rc = sq_write_lock(c, err);
-    if (rc) return rc;
+    int rc;
+    if (!c->relaxed && c->wal && !strcmp(c->sync, "FULL")) {
+        if ((rc = sq_exec(bc, "PRAGMA synchronous=NORMAL", NULL, 0, NULL, err))) return rc;
+        c->relaxed = c->sync_after = 1;
+    }
+    if ((rc = sq_write_lock(c, err))) {
+        sq_restore_sync(c);
+        return rc;
+    }
     c->writing = 1;
     rc = sq_exec(bc, "BEGIN IMMEDIATE", NULL, 0, NULL, err);
     if (rc) {
         c->writing = 0;
         sq_write_unlock(c);
+        if (c->sync_after) sq_restore_sync(c);
     }
     return rc;
+}
+
+/* fsync the WAL: the frames a NORMAL commit wrote are durable once this returns. */
+static int sq_sync_wal(sq_conn *c, socle_err *err)
+{
+    sqlite3_file *wal = NULL;
+    int rc = sqlite3_file_control(c->db, "main", SQLITE_FCNTL_JOURNAL_POINTER, &wal);
+    if (rc == SQLITE_OK && (!wal || !wal->pMethods)) rc = SQLITE_IOERR_FSYNC;
+    if (rc == SQLITE_OK) rc = wal->pMethods->xSync(wal, SQLITE_SYNC_NORMAL);
+    if (rc != SQLITE_OK)
+        return socle_err_set(err, SOCLE_ESTORE, "store: sqlite: cannot sync the WAL: %s", sqlite3_errstr(rc));
+    return 0;
 }
 
 /* The transaction ended (either way): give the writer's turn back. */
@@ -389,7 +419,7 @@ static void sq_tx_ended(sq_conn *c)
 static int sq_tx_begin_relaxed(store_conn *bc, socle_err *err)
 {
     sq_conn *c = (sq_conn *)bc;
-    if (!strcmp(c->sync, "FULL")) {
+    if (!strcmp(c->sync, "FULL")) { /* no sync after its commit either */
         int rc = sq_exec(bc, "PRAGMA synchronous=NORMAL", NULL, 0, NULL, err);
         if (rc) return rc;
         c->relaxed = 1;
@@ -407,16 +437,18 @@ static int sq_tx_begin_relaxed(store_conn *bc, socle_err *err)
 static void sq_restore_sync(sq_conn *c)
 {
     if (!c->relaxed) return;
-    c->relaxed = 0;
+    c->relaxed = c->sync_after = 0;
     socle_err err = {0};
     if (sq_exec(&c->base, "PRAGMA synchronous=FULL", NULL, 0, NULL, &err)) log_msg(LOG_ERROR, "%s", err.msg);
 }
 
-static int sq_tx_commit(store_conn *c, socle_err *err)
+static int sq_tx_commit(store_conn *bc, socle_err *err)
 {
-    int rc = sq_exec(c, "COMMIT", NULL, 0, NULL, err);
-    sq_tx_ended((sq_conn *)c);
-    if (!rc || !sq_in_tx(c)) sq_restore_sync((sq_conn *)c);
+    sq_conn *c = (sq_conn *)bc;
+    int rc = sq_exec(bc, "COMMIT", NULL, 0, NULL, err);
+    sq_tx_ended(c);
+    if (!rc && c->sync_after) rc = sq_sync_wal(c, err);
+    if (!rc || !sq_in_tx(bc)) sq_restore_sync(c);
     return rc;
 }
 
@@ -470,6 +502,7 @@ static int sq_connect(store *s, store_conn **out, socle_err *err)
         const char *mode = (const char *)sqlite3_column_text(st, 0);
         if (mode && strcmp(mode, "wal") && !s->memory)
             log_msg(LOG_WARN, "store: sqlite: WAL refused, journal mode is %s", mode);
+        c->wal = mode && !strcmp(mode, "wal");
         rc = SQLITE_OK;
     }
     sqlite3_finalize(st);

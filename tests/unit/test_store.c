@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <pthread.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -745,6 +746,97 @@ static void test_sqlite_memory_and_sync(void **state)
     store_close(s);
 }
 
+/* A VFS that counts the syncs of WAL files: the default VFS with its WAL files' xSync wrapped. */
+static sqlite3_vfs counting_vfs;
+static sqlite3_io_methods counting_wal_methods;
+static const sqlite3_io_methods *real_methods;
+static int wal_syncs;
+
+static int counting_sync(sqlite3_file *f, int flags)
+{
+    __atomic_add_fetch(&wal_syncs, 1, __ATOMIC_SEQ_CST);
+    return real_methods->xSync(f, flags);
+}
+
+static int counting_open(sqlite3_vfs *vfs, sqlite3_filename name, sqlite3_file *f, int flags, int *out)
+{
+    sqlite3_vfs *real = vfs->pAppData;
+    int rc = real->xOpen(real, name, f, flags, out);
+    if (rc == SQLITE_OK && (flags & SQLITE_OPEN_WAL) && f->pMethods) {
+        if (!real_methods) {
+            real_methods = f->pMethods;
+            counting_wal_methods = *f->pMethods;
+            counting_wal_methods.xSync = counting_sync;
+        }
+        if (f->pMethods == real_methods) f->pMethods = &counting_wal_methods;
+    }
+    return rc;
+}
+
+static int64_t sync_level(store_conn *c)
+{
+    socle_err err;
+    int64_t level = -1;
+    assert_int_equal(store_query_int(c, "PRAGMA synchronous", NULL, 0, &level, &err), 0);
+    return level;
+}
+
+/* synchronous=FULL: every committed write transaction syncs the WAL before store_tx_commit
+ * returns (after the writer's turn, sq_tx_commit), a relaxed one does not, and the connection is
+ * back at FULL after each (a statement outside a transaction commits with FULL's own sync). */
+static void test_sqlite_durable_commit(void **state)
+{
+    sqlite3_vfs *real = sqlite3_vfs_find(NULL);
+    counting_vfs = *real;
+    counting_vfs.zName = "socle-test-counting";
+    counting_vfs.pAppData = real;
+    counting_vfs.xOpen = counting_open;
+    assert_int_equal(sqlite3_vfs_register(&counting_vfs, 1), SQLITE_OK);
+    socle_err err = {0};
+    char dir[64] = "/tmp/socle-durable-XXXXXX", url[128];
+    assert_non_null(mkdtemp(dir));
+    snprintf(url, sizeof url, "sqlite:%s/d.db", dir);
+    store *s;
+    store_options o = {.url = url, .sqlite_synchronous = "FULL"};
+    assert_int_equal(store_open(&o, &s, &err), 0);
+    store_conn *c;
+    assert_int_equal(store_acquire(s, &c, &err), 0);
+    assert_int_equal(store_exec_script(c, "CREATE TABLE d (x INTEGER)", &err), 0);
+    assert_int_equal(sync_level(c), 2);
+
+    int before = __atomic_load_n(&wal_syncs, __ATOMIC_SEQ_CST);
+    assert_int_equal(store_tx_begin(c, &err), 0);
+    assert_int_equal(store_exec(c, "INSERT INTO d VALUES (1)", NULL, 0, NULL, &err), 0);
+    assert_int_equal(store_tx_commit(c, &err), 0);
+    assert_true(__atomic_load_n(&wal_syncs, __ATOMIC_SEQ_CST) > before);
+    assert_int_equal(sync_level(c), 2);
+
+    assert_int_equal(store_tx_begin(c, &err), 0);
+    assert_int_equal(store_exec(c, "INSERT INTO d VALUES (2)", NULL, 0, NULL, &err), 0);
+    store_tx_rollback(c);
+    assert_int_equal(sync_level(c), 2);
+
+    before = __atomic_load_n(&wal_syncs, __ATOMIC_SEQ_CST);
+    assert_int_equal(store_tx_begin_relaxed(c, &err), 0);
+    assert_int_equal(store_exec(c, "INSERT INTO d VALUES (3)", NULL, 0, NULL, &err), 0);
+    assert_int_equal(store_tx_commit(c, &err), 0);
+    assert_int_equal(__atomic_load_n(&wal_syncs, __ATOMIC_SEQ_CST), before);
+    assert_int_equal(sync_level(c), 2);
+
+    before = __atomic_load_n(&wal_syncs, __ATOMIC_SEQ_CST);
+    assert_int_equal(store_exec(c, "INSERT INTO d VALUES (4)", NULL, 0, NULL, &err), 0);
+    assert_true(__atomic_load_n(&wal_syncs, __ATOMIC_SEQ_CST) > before);
+    int64_t n = 0;
+    assert_int_equal(store_query_int(c, "SELECT COUNT(*) FROM d", NULL, 0, &n, &err), 0);
+    assert_int_equal(n, 3);
+    store_release(s, c);
+    store_close(s);
+    sqlite3_vfs_unregister(&counting_vfs);
+    char cmd[96];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 /* sqlite_page_size applies to a database created now, an existing one keeps its own. */
 static void test_sqlite_page_size(void **state)
 {
@@ -860,6 +952,7 @@ int main(void)
         cmocka_unit_test(test_open_errors),
         cmocka_unit_test(test_sqlite_memory_and_sync),
         cmocka_unit_test(test_sqlite_page_size),
+        cmocka_unit_test(test_sqlite_durable_commit),
         cmocka_unit_test(test_sqlite_checkpoints),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -359,9 +359,13 @@ static void sq_rows_free(store_rows *br)
 
 /* --- transactions --- */
 
+/* Open, or ended by SQLite itself (an I/O error, a full disk roll it back) while this connection
+ * still holds the writer's turn: store_tx_rollback then gives the turn back and restores the
+ * synchronous level. */
 static int sq_in_tx(const store_conn *bc)
 {
-    return !sqlite3_get_autocommit(((const sq_conn *)bc)->db);
+    const sq_conn *c = (const sq_conn *)bc;
+    return !sqlite3_get_autocommit(c->db) || c->writing;
 }
 
 static void sq_restore_sync(sq_conn *c);
@@ -394,16 +398,20 @@ static int sq_tx_begin(store_conn *bc, socle_err *err)
     return rc;
 }
 
-/* fsync the WAL: the frames a NORMAL commit wrote are durable once this returns. */
-static int sq_sync_wal(sq_conn *c, socle_err *err)
+/* fsync the WAL: the frames a NORMAL commit wrote are durable once this returns. It cannot fail
+ * and go on: the commit is already visible and later writers build on it, and after a failed
+ * fsync the kernel may have dropped the pages it could not write (a later fsync then succeeds
+ * without them). Like PostgreSQL's PANIC, the process stops; SQLite's recovery at the next start
+ * keeps exactly what reached the disk. */
+static void sq_sync_wal(sq_conn *c)
 {
     sqlite3_file *wal = NULL;
     int rc = sqlite3_file_control(c->db, "main", SQLITE_FCNTL_JOURNAL_POINTER, &wal);
     if (rc == SQLITE_OK && (!wal || !wal->pMethods)) rc = SQLITE_IOERR_FSYNC;
     if (rc == SQLITE_OK) rc = wal->pMethods->xSync(wal, SQLITE_SYNC_NORMAL);
-    if (rc != SQLITE_OK)
-        return socle_err_set(err, SOCLE_ESTORE, "store: sqlite: cannot sync the WAL: %s", sqlite3_errstr(rc));
-    return 0;
+    if (rc == SQLITE_OK) return;
+    log_msg(LOG_ERROR, "store: sqlite: cannot sync the WAL after a commit (%s): stopping", sqlite3_errstr(rc));
+    abort();
 }
 
 /* The transaction ended (either way): give the writer's turn back. */
@@ -447,17 +455,19 @@ static int sq_tx_commit(store_conn *bc, socle_err *err)
     sq_conn *c = (sq_conn *)bc;
     int rc = sq_exec(bc, "COMMIT", NULL, 0, NULL, err);
     sq_tx_ended(c);
-    if (!rc && c->sync_after) rc = sq_sync_wal(c, err);
+    if (!rc && c->sync_after) sq_sync_wal(c);
     if (!rc || !sq_in_tx(bc)) sq_restore_sync(c);
     return rc;
 }
 
-static void sq_tx_rollback(store_conn *c)
+static void sq_tx_rollback(store_conn *bc)
 {
+    sq_conn *c = (sq_conn *)bc;
     socle_err err = {0};
-    if (sq_exec(c, "ROLLBACK", NULL, 0, NULL, &err)) log_msg(LOG_ERROR, "%s", err.msg);
-    sq_tx_ended((sq_conn *)c);
-    sq_restore_sync((sq_conn *)c);
+    if (!sqlite3_get_autocommit(c->db) && sq_exec(bc, "ROLLBACK", NULL, 0, NULL, &err))
+        log_msg(LOG_ERROR, "%s", err.msg);
+    sq_tx_ended(c);
+    sq_restore_sync(c);
 }
 
 /* --- connections --- */

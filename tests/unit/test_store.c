@@ -783,7 +783,8 @@ static int64_t sync_level(store_conn *c)
 
 /* synchronous=FULL: every committed write transaction syncs the WAL before store_tx_commit
  * returns (after the writer's turn, sq_tx_commit), a relaxed one does not, and the connection is
- * back at FULL after each (a statement outside a transaction commits with FULL's own sync). */
+ * back at FULL after each (a statement outside a transaction commits with FULL's own sync), also
+ * after a transaction SQLite rolled back by itself. */
 static void test_sqlite_durable_commit(void **state)
 {
     sqlite3_vfs *real = sqlite3_vfs_find(NULL);
@@ -829,6 +830,20 @@ static void test_sqlite_durable_commit(void **state)
     int64_t n = 0;
     assert_int_equal(store_query_int(c, "SELECT COUNT(*) FROM d", NULL, 0, &n, &err), 0);
     assert_int_equal(n, 3);
+
+    /* A full disk: SQLite rolls the transaction back by itself. store_tx_rollback still gives the
+     * writer's turn back (another connection writes) and the level is FULL again. */
+    assert_int_equal(store_exec_script(c, "PRAGMA max_page_count = 8", &err), 0);
+    assert_int_equal(store_tx_begin(c, &err), 0);
+    assert_int_not_equal(store_exec(c, "INSERT INTO d VALUES (zeroblob(200000))", NULL, 0, NULL, &err), 0);
+    store_tx_rollback(c);
+    assert_int_equal(sync_level(c), 2);
+    store_conn *other;
+    assert_int_equal(store_acquire(s, &other, &err), 0);
+    assert_int_equal(store_tx_begin(other, &err), 0);
+    assert_int_equal(store_exec(other, "INSERT INTO d VALUES (5)", NULL, 0, NULL, &err), 0);
+    assert_int_equal(store_tx_commit(other, &err), 0);
+    store_release(s, other);
     store_release(s, c);
     store_close(s);
     sqlite3_vfs_unregister(&counting_vfs);

@@ -8,16 +8,21 @@
  * writers go on appending to the WAL. PASSIVE never waits for readers or writers: it copies what
  * no reader still needs, and the next writer restarts the WAL once all of it was copied.
  *
+ * It is woken when the WAL gained SQ_CHECKPOINT_FRAMES frames since its last checkpoint, and after
+ * a quiet second for what a burst left below that.
+ *
  * Should the checkpointer fall behind (a WAL of SQ_CHECKPOINT_INLINE_FRAMES pages), the committing
  * connection checkpoints itself again, as SQLite does by default, so the WAL stays bounded.
  * Durability is unchanged: a commit is on disk once its WAL frames are synced; checkpoints only
  * move committed pages. */
+#include <errno.h>
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "base/log.h"
+#include "base/timeutil.h"
 #include "store/store_internal.h"
 
 /* A checkpoint copies each page once however often the WAL holds it, so waiting for more frames
@@ -26,6 +31,7 @@
  * without slowing reads (each read looks a page up in at most two WAL index blocks). */
 #define SQ_CHECKPOINT_FRAMES 8000          /* 32 MB of 4 KB pages */
 #define SQ_CHECKPOINT_INLINE_FRAMES 32000  /* 128 MB: the committer helps */
+#define SQ_CHECKPOINT_IDLE_MS 1000         /* then the rest of a burst is copied back too */
 
 struct sq_checkpointer {
     pthread_t thread;
@@ -34,6 +40,7 @@ struct sq_checkpointer {
     int wanted; /* a WAL hook asked for a checkpoint since the last one started */
     int stop;
     int copied; /* WAL frames the last checkpoint copied back (0 once a writer restarts the WAL) */
+    int frames; /* the WAL's size at the last commit */
     sqlite3 *db; /* the thread's own connection */
 };
 
@@ -42,8 +49,16 @@ static void *sq_checkpointer_run(void *arg)
     struct sq_checkpointer *k = arg;
     pthread_mutex_lock(&k->mu);
     for (;;) {
-        while (!k->wanted && !k->stop)
-            pthread_cond_wait(&k->cv, &k->mu);
+        /* Woken for SQ_CHECKPOINT_FRAMES new frames, or after a quiet second for fewer. */
+        int quiet = 0;
+        while (!k->wanted && !k->stop && !quiet) {
+            if (k->frames <= k->copied) {
+                pthread_cond_wait(&k->cv, &k->mu);
+                continue;
+            }
+            struct timespec until = time_deadline(CLOCK_REALTIME, SQ_CHECKPOINT_IDLE_MS);
+            quiet = pthread_cond_timedwait(&k->cv, &k->mu, &until) == ETIMEDOUT;
+        }
         if (k->stop) break;
         k->wanted = 0;
         pthread_mutex_unlock(&k->mu);
@@ -71,7 +86,8 @@ int store_sqlite_wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
         return SQLITE_OK;
     }
     pthread_mutex_lock(&k->mu);
-    if (frames < k->copied) k->copied = 0; /* the WAL restarted: count from its start */
+    if (frames < k->frames || frames < k->copied) k->copied = 0; /* the WAL restarted */
+    k->frames = frames;
     int added = frames - k->copied;
     if (added >= SQ_CHECKPOINT_FRAMES && added < SQ_CHECKPOINT_INLINE_FRAMES) {
         k->wanted = 1;

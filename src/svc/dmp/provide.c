@@ -1,7 +1,9 @@
 /* provide.c - ITI-65 Provide Document Bundle (IHE MHD as the ANS PDSm guide profiles it): a
  * transaction Bundle with one SubmissionSet List, its DocumentReferences and their Binary (or
  * inline data), and PATCHes that supersede replaced documents. All or nothing: every document is
- * checked (metadata, patient, record, policy, authors, bytes, CDA header) before anything commits. */
+ * checked (metadata, patient, record, policy, authors, bytes, CDA header) before anything commits.
+ * What needs no database (metadata, base64, hash, parsing the CDA) is done before the transaction
+ * (dmp_prepare_document), so that the writer's turn is held only for what does. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +26,10 @@ typedef struct dmp_entry {
     int submission_set; /* a List coded submissionset */
     int used;           /* a Binary some DocumentReference points to */
     rest_result result;
+    /* a document's work done before the transaction (dmp_prepare_document) */
+    dmp_document *doc;
+    const char *inline_data; /* its base64 when inline (it moves to a Binary of its own) */
+    dmp_cda_header *cda;     /* its parsed header when the bytes are XML */
 } dmp_entry;
 
 typedef struct dmp_provide {
@@ -135,9 +141,10 @@ static int dmp_entry_parse(dmp_provide *p, json_t *entry, size_t i, dmp_entry *e
     return 0;
 }
 
-/* The bytes of a document: inline data (moved to a new Binary) or a Binary of the bundle. */
+/* The bytes of a document: inline data (moved to a new Binary in the transaction,
+ * dmp_inline_binary) or a Binary of the bundle. */
 static int dmp_document_bytes(dmp_provide *p, json_t *doc, dmp_document *d, dmp_entry **binary_out,
-                              uint8_t **bytes, size_t *len, socle_err *err)
+                              const char **inline_data, uint8_t **bytes, size_t *len, socle_err *err)
 {
     json_t *attachment = json_object_get(json_array_get(json_object_get(doc, "content"), 0), "attachment");
     const char *data = json_string_value(json_object_get(attachment, "data"));
@@ -181,20 +188,8 @@ static int dmp_document_bytes(dmp_provide *p, json_t *doc, dmp_document *d, dmp_
     if ((int64_t)*len > p->svc->max_document_bytes)
         return socle_err_at(err, SOCLE_ETOOLARGE, "DocumentReference.content.attachment",
                             "the document is larger than %lld bytes", (long long)p->svc->max_document_bytes);
-    if (!*binary_out) {
-        /* Inline data moves to a Binary of its own: searches then never carry document bytes. */
-        json_t *binary = json_pack("{s:s, s:s, s:s}", "resourceType", "Binary", "contentType",
-                                   d->content_type, "data", data);
-        char *id = arena_alloc(p->req->arena, 37);
-        id_uuid(id);
-        fhir_stored s;
-        int rc = fhir_repo_create_ex(p->c, "Binary", id, binary, FHIR_REPO_UNINDEXED, p->req->arena, &s, err);
-        json_decref(binary);
-        if (rc) return rc;
-        json_object_del(attachment, "data");
-        json_object_set_new(attachment, "url", json_string(arena_printf(p->req->arena, "Binary/%s", id)));
-        snprintf(d->binary_id, sizeof d->binary_id, "%s", id);
-    } else {
+    *inline_data = *binary_out ? NULL : data;
+    if (*binary_out) {
         snprintf(d->binary_id, sizeof d->binary_id, "%s", (*binary_out)->id);
         const char *bct = json_string_value(json_object_get((*binary_out)->resource, "contentType"));
         if (bct && strcmp(bct, d->content_type))
@@ -203,6 +198,30 @@ static int dmp_document_bytes(dmp_provide *p, json_t *doc, dmp_document *d, dmp_
                 "DocumentReference.content[0].attachment.contentType %.64s differs from its Binary's %.64s",
                 d->content_type, bct);
     }
+    return 0;
+}
+
+/* Inline data moves to a Binary of its own: searches then never carry document bytes. */
+static int dmp_inline_binary(dmp_provide *p, dmp_entry *e, socle_err *err)
+{
+    dmp_document *d = e->doc;
+    json_t *binary = json_pack("{s:s, s:s, s:s}", "resourceType", "Binary", "contentType", d->content_type,
+                               "data", e->inline_data);
+    char *id = arena_alloc(p->req->arena, 37);
+    if (!binary || !id) {
+        json_decref(binary);
+        return socle_err_set(err, SOCLE_ENOMEM, "out of memory");
+    }
+    id_uuid(id);
+    fhir_stored s;
+    int rc = fhir_repo_create_ex(p->c, "Binary", id, binary, FHIR_REPO_UNINDEXED, p->req->arena, &s, err);
+    json_decref(binary);
+    if (rc) return rc;
+    json_t *attachment =
+        json_object_get(json_array_get(json_object_get(e->resource, "content"), 0), "attachment");
+    json_object_del(attachment, "data");
+    json_object_set_new(attachment, "url", json_string(arena_printf(p->req->arena, "Binary/%s", id)));
+    snprintf(d->binary_id, sizeof d->binary_id, "%s", id);
     return 0;
 }
 
@@ -238,27 +257,25 @@ static int dmp_id_matches(const dmp_cda_id *cda, const char *idnps)
     return !strcmp(cda->extension, idnps) || (idnps[0] == '8' && !strcmp(cda->extension, idnps + 1));
 }
 
-/* The CDA header against the metadata and the patient's qualified INS. */
-static int dmp_check_cda(dmp_provide *p, const dmp_document *d, const dmp_record *record,
-                         const uint8_t *bytes, size_t len, socle_err *err)
+/* The CDA header (parsed by dmp_prepare_document) against the metadata and the patient's
+ * qualified INS. */
+static int dmp_check_cda(const dmp_document *d, const dmp_record *record, const dmp_cda_header *h,
+                         socle_err *err)
 {
-    dmp_cda_header h;
-    int rc = dmp_cda_parse((const char *)bytes, len, (size_t)p->svc->max_document_bytes, &h, err);
-    if (rc) return socle_err_at(err, rc, "Binary.data", "the CDA document: %s", err->msg);
     int patient = 0;
-    for (int i = 0; i < h.npatient_ids && !patient; i++)
-        patient = !strcmp(h.patient_ids[i].extension, record->ins);
+    for (int i = 0; i < h->npatient_ids && !patient; i++)
+        patient = !strcmp(h->patient_ids[i].extension, record->ins);
     if (!patient)
         return socle_err_at(err, SOCLE_EUNPROCESSABLE, "DocumentReference.subject",
                             "the CDA header's patient (recordTarget) is not the patient's qualified INS");
-    if (strcmp(h.type_code, d->type_code))
+    if (strcmp(h->type_code, d->type_code))
         return socle_err_at(err, SOCLE_EUNPROCESSABLE, "DocumentReference.type",
                             "DocumentReference.type %.64s differs from the CDA header's code %.64s",
-                            d->type_code, h.type_code);
+                            d->type_code, h->type_code);
     int author = 0;
-    for (int i = 0; i < h.nauthor_ids && !author; i++)
+    for (int i = 0; i < h->nauthor_ids && !author; i++)
         for (int k = 0; k < d->nauthors && !author; k++)
-            author = dmp_id_matches(&h.author_ids[i], d->authors[k]);
+            author = dmp_id_matches(&h->author_ids[i], d->authors[k]);
     if (!author)
         return socle_err_at(err, SOCLE_EUNPROCESSABLE, "DocumentReference.author",
                             "DocumentReference.author is not an author of the CDA header");
@@ -377,31 +394,44 @@ static int dmp_provide_open_record(dmp_provide *p, const char *patient_id, dmp_e
     return 0;
 }
 
+/* A document entry's checks that need no database: its metadata, its bytes (base64, declared size
+ * and hash) and its CDA header, parsed here and compared in the transaction. */
+static int dmp_prepare_document(dmp_provide *p, dmp_entry *e, socle_err *err)
+{
+    dmp_document *d = e->doc = arena_zalloc(p->req->arena, sizeof *d);
+    if (!d) return socle_err_set(err, SOCLE_ENOMEM, "out of memory");
+    snprintf(d->id, sizeof d->id, "%s", e->id);
+    snprintf(d->submission_set, sizeof d->submission_set, "%s",
+             p->submission_set_id ? p->submission_set_id : "");
+    dmp_entry *binary;
+    uint8_t *bytes = NULL;
+    size_t len = 0;
+    int rc = dmp_metadata_check(p->svc, e->resource, d, err);
+    if (!rc) rc = dmp_document_bytes(p, e->resource, d, &binary, &e->inline_data, &bytes, &len, err);
+    if (!rc) rc = dmp_check_size_hash(p, e->resource, bytes, len, err);
+    if (rc || !dmp_is_xml(d->content_type, bytes, len)) return rc;
+    if (!(e->cda = arena_alloc(p->req->arena, sizeof *e->cda)))
+        return socle_err_set(err, SOCLE_ENOMEM, "out of memory");
+    rc = dmp_cda_parse((const char *)bytes, len, (size_t)p->svc->max_document_bytes, e->cda, err);
+    if (rc) return socle_err_at(err, rc, "Binary.data", "the CDA document: %s", err->msg);
+    return 0;
+}
+
 static int dmp_provide_document(dmp_provide *p, dmp_entry *e, socle_err *err)
 {
     dmp_service *svc = p->svc;
     json_t *doc = e->resource;
-    dmp_document d;
-    memset(&d, 0, sizeof d);
-    snprintf(d.id, sizeof d.id, "%s", e->id);
-    snprintf(d.submission_set, sizeof d.submission_set, "%s",
-             p->submission_set_id ? p->submission_set_id : "");
-    int rc = dmp_metadata_check(svc, doc, &d, err);
-    if (!rc) rc = dmp_subject(p, doc, d.patient_id, sizeof d.patient_id, err);
+    dmp_document *d = e->doc;
+    int rc = dmp_subject(p, doc, d->patient_id, sizeof d->patient_id, err);
     if (rc) return rc;
-    if (p->patient_id[0] && strcmp(p->patient_id, d.patient_id))
+    if (p->patient_id[0] && strcmp(p->patient_id, d->patient_id))
         return socle_err_at(err, SOCLE_EUNPROCESSABLE, "DocumentReference.subject",
                             "every document of a submission set must be about the same patient");
-    if (!p->record_open && (rc = dmp_provide_open_record(p, d.patient_id, e, err))) return rc;
+    if (!p->record_open && (rc = dmp_provide_open_record(p, d->patient_id, e, err))) return rc;
     const dmp_record *record = &p->record;
-    if ((rc = dmp_metadata_authors(p->c, p->req->arena, doc, &d, err))) return rc;
-    dmp_entry *binary;
-    uint8_t *bytes = NULL;
-    size_t len = 0;
-    if ((rc = dmp_document_bytes(p, doc, &d, &binary, &bytes, &len, err))) return rc;
-    if ((rc = dmp_check_size_hash(p, doc, bytes, len, err))) return rc;
-    if (dmp_is_xml(d.content_type, bytes, len) && (rc = dmp_check_cda(p, &d, record, bytes, len, err)))
-        return rc;
+    if ((rc = dmp_metadata_authors(p->c, p->req->arena, doc, d, err))) return rc;
+    if (e->inline_data && (rc = dmp_inline_binary(p, e, err))) return rc;
+    if (e->cda && (rc = dmp_check_cda(d, record, e->cda, err))) return rc;
     size_t i;
     const json_t *relation;
     json_array_foreach(json_object_get(doc, "relatesTo"), i, relation)
@@ -416,18 +446,18 @@ static int dmp_provide_document(dmp_provide *p, dmp_entry *e, socle_err *err)
             return socle_err_at(
                 err, SOCLE_EUNPROCESSABLE, "DocumentReference.relatesTo.target",
                 "DocumentReference.relatesTo.target must reference the replaced DocumentReference");
-        if ((rc = dmp_supersede(p, id, &d, err))) return rc;
+        if ((rc = dmp_supersede(p, id, d, err))) return rc;
     }
     fhir_stored s;
-    if ((rc = fhir_repo_create_ex(p->c, "DocumentReference", d.id, doc, FHIR_REPO_UNINDEXED, p->req->arena,
+    if ((rc = fhir_repo_create_ex(p->c, "DocumentReference", d->id, doc, FHIR_REPO_UNINDEXED, p->req->arena,
                                   &s, err)))
         return rc;
     if ((rc =
              rest_audit_stored(svc->app, p->c, p->req, p->who, "create", &s, "ITI-65 provide document", err)))
         return rc;
-    d.body = s.body;
-    d.body_len = s.body_len;
-    if ((rc = dmp_document_insert(p->c, &d, err))) return rc;
+    d->body = s.body;
+    d->body_len = s.body_len;
+    if ((rc = dmp_document_insert(p->c, d, err))) return rc;
     dmp_entry_created(p, e, "DocumentReference");
     return 0;
 }
@@ -566,16 +596,22 @@ int dmp_provide_bundle(void *ctx, http_request *req, http_response *res, const a
         if (p.entries[i].kind != DMP_ENTRY_PATCH)
             json_object_set_new(p.entries[i].resource, "id", json_string(p.entries[i].id));
     }
-    if (store_acquire(svc->app->store, &p.c, &err)) {
+    size_t failed = 0;
+    int rc = 0;
+    for (size_t i = 0; !rc && i < p.n; i++)
+        if (p.entries[i].kind == DMP_ENTRY_DOCUMENT && (rc = dmp_prepare_document(&p, &p.entries[i], &err)))
+            failed = i;
+    if (!rc && store_acquire(svc->app->store, &p.c, &err)) {
         http_respond_error(req, res, &err);
         return 0;
     }
-    size_t failed = 0;
-    int rc = store_tx_begin(p.c, &err);
+    if (!rc) rc = store_tx_begin(p.c, &err);
     if (!rc) rc = dmp_provide_run(&p, &failed, &err);
     if (!rc) rc = store_tx_commit(p.c, &err);
-    if (rc) store_tx_rollback(p.c);
-    store_release(svc->app->store, p.c);
+    if (p.c) {
+        if (rc) store_tx_rollback(p.c);
+        store_release(svc->app->store, p.c);
+    }
     if (rc) {
         socle_err e = err;
         socle_err_at(&err, e.code, e.where[0] ? e.where : "Bundle.entry", "Bundle.entry[%zu]: %s", failed,

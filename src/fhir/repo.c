@@ -290,22 +290,45 @@ static int repo_keep_superseded(store_conn *c, const char *type, const char *id,
                       p, 3, NULL, err);
 }
 
-/* Write version `version` of type/id: current row, history row, index rows. */
-static int repo_write(store_conn *c, const char *type, const char *id, json_t *resource, int64_t version, int exists,
-                      unsigned flags, arena *a, fhir_stored *out, socle_err *err)
+/* The stored form of version `version` of type/id: meta set, JSON text, patient; no database. */
+static int repo_build(const char *type, const char *id, json_t *resource, int64_t version, fhir_prepared *out,
+                      socle_err *err)
 {
+    memset(out, 0, sizeof *out);
     const fhir_type *t = fhir_type_find(type);
     if (!t) return socle_err_set(err, SOCLE_ENOTFOUND, "unknown resource type %s", type);
-    int64_t now = time_now_ms();
-    json_t *stored = repo_with_meta(type, id, resource, version, now);
-    socle_buf body = SOCLE_BUF_INIT;
-    fhir_json_dump(stored, &body);
-    char patient[128];
-    int has_patient = fhir_resource_patient(t, id, stored, patient, sizeof patient);
-    int rc = buf_ok(&body) ? 0 : socle_err_set(err, SOCLE_ENOMEM, "out of memory");
-    store_value p[7] = {STORE_V_TEXT(type), STORE_V_TEXT(id), STORE_V_INT(version), STORE_V_INT(now),
-                        has_patient ? STORE_V_TEXT(patient) : STORE_V_NULL, STORE_V_TEXTN(body.data, body.len)};
-    if (!rc && exists) rc = repo_keep_superseded(c, type, id, version - 1, err);
+    out->type = type;
+    out->id = id;
+    out->version = version;
+    out->now = time_now_ms();
+    out->stored = repo_with_meta(type, id, resource, version, out->now);
+    out->body = (socle_buf)SOCLE_BUF_INIT;
+    fhir_json_dump(out->stored, &out->body);
+    out->has_patient = fhir_resource_patient(t, id, out->stored, out->patient, sizeof out->patient);
+    if (buf_ok(&out->body)) return 0;
+    fhir_repo_prepared_free(out);
+    return socle_err_set(err, SOCLE_ENOMEM, "out of memory");
+}
+
+void fhir_repo_prepared_free(fhir_prepared *pr)
+{
+    if (!pr) return;
+    buf_free(&pr->body);
+    json_decref(pr->stored);
+    pr->stored = NULL;
+}
+
+/* Write a built version: current row (updated when `exists`), history row, index rows. */
+static int repo_store(store_conn *c, const fhir_prepared *pr, int exists, unsigned flags, arena *a,
+                      fhir_stored *out, socle_err *err)
+{
+    const char *type = pr->type, *id = pr->id;
+    int64_t version = pr->version;
+    store_value p[7] = {STORE_V_TEXT(type), STORE_V_TEXT(id), STORE_V_INT(version), STORE_V_INT(pr->now),
+                        pr->has_patient ? STORE_V_TEXT(pr->patient) : STORE_V_NULL,
+                        STORE_V_TEXTN(pr->body.data, pr->body.len)};
+    int rc = 0;
+    if (exists) rc = repo_keep_superseded(c, type, id, version - 1, err);
     if (!rc && exists)
         rc = store_exec(c,
                         "UPDATE fhir_resource SET version = $3, last_updated = $4, deleted = 0, patient = $5, body = $6"
@@ -322,20 +345,43 @@ static int repo_write(store_conn *c, const char *type, const char *id, json_t *r
                         "INSERT INTO fhir_history (type, id, version, last_updated, deleted, patient, body)"
                         " VALUES ($1, $2, $3, $4, 0, $5, '')",
                         p, 5, NULL, err);
-    if (!rc && !(flags & FHIR_REPO_UNINDEXED)) rc = fhir_index_write(c, type, id, stored, err);
+    if (!rc && !(flags & FHIR_REPO_UNINDEXED)) rc = fhir_index_write(c, type, id, pr->stored, err);
     if (!rc && out) {
         out->type = arena_strdup(a, type);
         out->id = arena_strdup(a, id);
-        out->body = repo_copy(a, body.data, body.len);
-        out->body_len = body.len;
+        out->body = repo_copy(a, pr->body.data, pr->body.len);
+        out->body_len = pr->body.len;
         out->version = version;
-        out->last_updated_ms = now;
+        out->last_updated_ms = pr->now;
         out->deleted = 0;
-        out->patient_id = has_patient ? arena_strdup(a, patient) : NULL;
+        out->patient_id = pr->has_patient ? arena_strdup(a, pr->patient) : NULL;
     }
-    buf_free(&body);
-    json_decref(stored);
     return rc;
+}
+
+/* Write version `version` of type/id: current row, history row, index rows. */
+static int repo_write(store_conn *c, const char *type, const char *id, json_t *resource, int64_t version, int exists,
+                      unsigned flags, arena *a, fhir_stored *out, socle_err *err)
+{
+    fhir_prepared pr;
+    int rc = repo_build(type, id, resource, version, &pr, err);
+    if (rc) return rc;
+    rc = repo_store(c, &pr, exists, flags, a, out, err);
+    fhir_repo_prepared_free(&pr);
+    return rc;
+}
+
+int fhir_repo_prepare(const char *type, const char *id, json_t *resource, fhir_prepared *out, socle_err *err)
+{
+    memset(out, 0, sizeof *out);
+    int rc = fhir_repo_validate(type, resource, err);
+    return rc ? rc : repo_build(type, id, resource, 1, out, err);
+}
+
+int fhir_repo_create_prepared(store_conn *c, const fhir_prepared *pr, unsigned flags, arena *a, fhir_stored *out,
+                              socle_err *err)
+{
+    return repo_store(c, pr, 0, flags, a, out, err);
 }
 
 /* Current version and deletion flag of type/id, locking the row on PostgreSQL. 0 when absent. */

@@ -21,6 +21,7 @@
 #include <jansson.h>
 #include <stdint.h>
 #include "base/arena.h"
+#include "base/buf.h"
 #include "base/err.h"
 #include "fhir/fhir.h"
 #include "store/store.h"
@@ -65,6 +66,24 @@ int fhir_repo_create_ex(store_conn *c, const char *type, const char *id, json_t 
                         fhir_stored *out, socle_err *err);
 int fhir_repo_update_ex(store_conn *c, const char *type, const char *id, json_t *resource, int64_t if_match,
                         unsigned flags, arena *a, fhir_stored *out, int *created, socle_err *err);
+
+/* fhir_prepared - version 1 of a new resource in its stored form (validated, meta set, JSON text),
+ * built by fhir_repo_prepare without the database so that a transaction only writes it
+ * (fhir_repo_create_prepared, the same as fhir_repo_create_ex). lastUpdated is the time of the
+ * preparation. type and id are not copied: they must outlive it. Free with fhir_repo_prepared_free
+ * (zeroed by fhir_repo_prepare even on failure, so freeing is always safe). */
+typedef struct fhir_prepared {
+    const char *type, *id;
+    int64_t version, now;
+    json_t *stored;  /* the resource as stored (owned) */
+    socle_buf body;  /* its JSON text */
+    char patient[128];
+    int has_patient;
+} fhir_prepared;
+int fhir_repo_prepare(const char *type, const char *id, json_t *resource, fhir_prepared *out, socle_err *err);
+int fhir_repo_create_prepared(store_conn *c, const fhir_prepared *pr, unsigned flags, arena *a, fhir_stored *out,
+                              socle_err *err);
+void fhir_repo_prepared_free(fhir_prepared *pr);
 
 /* fhir_repo_delete - record a deletion version. *existed = 0 when there was nothing to delete
  * (absent or already deleted): not an error. */

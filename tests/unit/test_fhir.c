@@ -218,6 +218,39 @@ static void test_history_bodies(void **state)
     store_release(db, c);
 }
 
+/* A resource prepared without the database is written by the transaction as fhir_repo_create would:
+ * same body (meta set), history, conflict on an existing id; an invalid one is refused at
+ * preparation, and freeing a failed preparation is safe. */
+static void test_prepared(void **state)
+{
+    store_conn *c;
+    socle_err err;
+    assert_int_equal(store_acquire(db, &c, &err), 0);
+    arena *a = arena_new(0);
+    json_t *j = json_loads("{\"resourceType\":\"Binary\",\"contentType\":\"text/plain\",\"data\":\"aGk=\"}", 0, NULL);
+    fhir_prepared pr;
+    assert_int_equal(fhir_repo_prepare("Binary", "prep1", j, &pr, &err), 0);
+    assert_non_null(strstr(pr.body.data, "\"versionId\":\"1\""));
+    fhir_stored s;
+    assert_int_equal(store_tx_begin(c, &err), 0);
+    assert_int_equal(fhir_repo_create_prepared(c, &pr, 0, a, &s, &err), 0);
+    assert_int_equal(store_tx_commit(c, &err), 0);
+    assert_int_equal(s.version, 1);
+    assert_int_equal(fhir_repo_read(c, "Binary", "prep1", 0, a, &s, &err), 0);
+    assert_int_equal(s.body_len, pr.body.len);
+    assert_memory_equal(s.body, pr.body.data, pr.body.len);
+    assert_int_equal(fhir_repo_read(c, "Binary", "prep1", 1, a, &s, &err), 0);
+    assert_int_equal(fhir_repo_create_prepared(c, &pr, 0, a, &s, &err), SOCLE_ECONFLICT);
+    fhir_repo_prepared_free(&pr);
+    json_decref(j);
+    j = json_loads("{\"resourceType\":\"Binary\",\"contentType\":42}", 0, NULL);
+    assert_int_not_equal(fhir_repo_prepare("Binary", "prep2", j, &pr, &err), 0);
+    fhir_repo_prepared_free(&pr);
+    json_decref(j);
+    arena_free(a);
+    store_release(db, c);
+}
+
 /* Current versions live in a rowid table: WITHOUT ROWID would keep whole resources in the
  * interior pages (a 1M-patient tree seven levels deep). The (type, id) key stays unique. */
 static void test_layout(void **state)
@@ -339,6 +372,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_json_limits), cmocka_unit_test(test_validate), cmocka_unit_test(test_versions),
         cmocka_unit_test(test_layout), cmocka_unit_test(test_history_bodies),
+        cmocka_unit_test(test_prepared),
         cmocka_unit_test(test_search),      cmocka_unit_test(test_paging),
     };
     return cmocka_run_group_tests_name("fhir", tests, setup, teardown);

@@ -26,10 +26,11 @@ typedef struct dmp_entry {
     int submission_set; /* a List coded submissionset */
     int used;           /* a Binary some DocumentReference points to */
     rest_result result;
-    /* a document's work done before the transaction (dmp_prepare_document) */
-    dmp_document *doc;
-    const char *inline_data; /* its base64 when inline (it moves to a Binary of its own) */
-    dmp_cda_header *cda;     /* its parsed header when the bytes are XML */
+    /* work done before the transaction (dmp_prepare_entries) */
+    dmp_document *doc;     /* a document's row */
+    dmp_cda_header *cda;   /* a document's parsed header when its bytes are XML */
+    fhir_prepared binary;  /* a Binary entry, or the Binary a document's inline data moves to */
+    int inline_binary;     /* binary holds a document's inline data */
 } dmp_entry;
 
 typedef struct dmp_provide {
@@ -201,25 +202,26 @@ static int dmp_document_bytes(dmp_provide *p, json_t *doc, dmp_document *d, dmp_
     return 0;
 }
 
-/* Inline data moves to a Binary of its own: searches then never carry document bytes. */
-static int dmp_inline_binary(dmp_provide *p, dmp_entry *e, socle_err *err)
+/* Inline data moves to a Binary of its own (searches then never carry document bytes), built here
+ * and written in the transaction; the DocumentReference points to it. */
+static int dmp_prepare_inline_binary(dmp_provide *p, dmp_entry *e, const char *data, socle_err *err)
 {
     dmp_document *d = e->doc;
     json_t *binary = json_pack("{s:s, s:s, s:s}", "resourceType", "Binary", "contentType", d->content_type,
-                               "data", e->inline_data);
+                               "data", data);
     char *id = arena_alloc(p->req->arena, 37);
     if (!binary || !id) {
         json_decref(binary);
         return socle_err_set(err, SOCLE_ENOMEM, "out of memory");
     }
     id_uuid(id);
-    fhir_stored s;
-    int rc = fhir_repo_create_ex(p->c, "Binary", id, binary, FHIR_REPO_UNINDEXED, p->req->arena, &s, err);
+    int rc = fhir_repo_prepare("Binary", id, binary, &e->binary, err);
     json_decref(binary);
     if (rc) return rc;
+    e->inline_binary = 1;
     json_t *attachment =
         json_object_get(json_array_get(json_object_get(e->resource, "content"), 0), "attachment");
-    json_object_del(attachment, "data");
+    json_object_del(attachment, "data"); /* data is gone from here on */
     json_object_set_new(attachment, "url", json_string(arena_printf(p->req->arena, "Binary/%s", id)));
     snprintf(d->binary_id, sizeof d->binary_id, "%s", id);
     return 0;
@@ -404,16 +406,38 @@ static int dmp_prepare_document(dmp_provide *p, dmp_entry *e, socle_err *err)
     snprintf(d->submission_set, sizeof d->submission_set, "%s",
              p->submission_set_id ? p->submission_set_id : "");
     dmp_entry *binary;
+    const char *inline_data = NULL;
     uint8_t *bytes = NULL;
     size_t len = 0;
     int rc = dmp_metadata_check(p->svc, e->resource, d, err);
-    if (!rc) rc = dmp_document_bytes(p, e->resource, d, &binary, &e->inline_data, &bytes, &len, err);
+    if (!rc) rc = dmp_document_bytes(p, e->resource, d, &binary, &inline_data, &bytes, &len, err);
     if (!rc) rc = dmp_check_size_hash(p, e->resource, bytes, len, err);
-    if (rc || !dmp_is_xml(d->content_type, bytes, len)) return rc;
-    if (!(e->cda = arena_alloc(p->req->arena, sizeof *e->cda)))
-        return socle_err_set(err, SOCLE_ENOMEM, "out of memory");
-    rc = dmp_cda_parse((const char *)bytes, len, (size_t)p->svc->max_document_bytes, e->cda, err);
-    if (rc) return socle_err_at(err, rc, "Binary.data", "the CDA document: %s", err->msg);
+    if (!rc && dmp_is_xml(d->content_type, bytes, len)) {
+        if (!(e->cda = arena_alloc(p->req->arena, sizeof *e->cda)))
+            return socle_err_set(err, SOCLE_ENOMEM, "out of memory");
+        rc = dmp_cda_parse((const char *)bytes, len, (size_t)p->svc->max_document_bytes, e->cda, err);
+        if (rc) return socle_err_at(err, rc, "Binary.data", "the CDA document: %s", err->msg);
+    }
+    if (!rc && inline_data) rc = dmp_prepare_inline_binary(p, e, inline_data, err);
+    return rc;
+}
+
+/* Everything of the bundle that needs no database, before the transaction: documents
+ * (dmp_prepare_document), then Binary entries in their stored form. On failure *failed is the entry. */
+static int dmp_prepare_entries(dmp_provide *p, size_t *failed, socle_err *err)
+{
+    for (int binaries = 0; binaries < 2; binaries++)
+        for (size_t i = 0; i < p->n; i++) {
+            dmp_entry *e = &p->entries[i];
+            int rc = !binaries && e->kind == DMP_ENTRY_DOCUMENT ? dmp_prepare_document(p, e, err)
+                     : binaries && e->kind == DMP_ENTRY_BINARY && e->used
+                         ? fhir_repo_prepare("Binary", e->id, e->resource, &e->binary, err)
+                         : 0;
+            if (rc) {
+                *failed = i;
+                return rc;
+            }
+        }
     return 0;
 }
 
@@ -430,7 +454,10 @@ static int dmp_provide_document(dmp_provide *p, dmp_entry *e, socle_err *err)
     if (!p->record_open && (rc = dmp_provide_open_record(p, d->patient_id, e, err))) return rc;
     const dmp_record *record = &p->record;
     if ((rc = dmp_metadata_authors(p->c, p->req->arena, doc, d, err))) return rc;
-    if (e->inline_data && (rc = dmp_inline_binary(p, e, err))) return rc;
+    fhir_stored s;
+    if (e->inline_binary &&
+        (rc = fhir_repo_create_prepared(p->c, &e->binary, FHIR_REPO_UNINDEXED, p->req->arena, &s, err)))
+        return rc;
     if (e->cda && (rc = dmp_check_cda(d, record, e->cda, err))) return rc;
     size_t i;
     const json_t *relation;
@@ -448,7 +475,6 @@ static int dmp_provide_document(dmp_provide *p, dmp_entry *e, socle_err *err)
                 "DocumentReference.relatesTo.target must reference the replaced DocumentReference");
         if ((rc = dmp_supersede(p, id, d, err))) return rc;
     }
-    fhir_stored s;
     if ((rc = fhir_repo_create_ex(p->c, "DocumentReference", d->id, doc, FHIR_REPO_UNINDEXED, p->req->arena,
                                   &s, err)))
         return rc;
@@ -522,8 +548,7 @@ static int dmp_provide_binary(dmp_provide *p, dmp_entry *e, socle_err *err)
             err, SOCLE_EUNPROCESSABLE, "Binary",
             "a Binary of a provide-document bundle must be the content of one of its documents");
     fhir_stored s;
-    int rc =
-        fhir_repo_create_ex(p->c, "Binary", e->id, e->resource, FHIR_REPO_UNINDEXED, p->req->arena, &s, err);
+    int rc = fhir_repo_create_prepared(p->c, &e->binary, FHIR_REPO_UNINDEXED, p->req->arena, &s, err);
     if (rc) return rc;
     dmp_entry_created(p, e, "Binary");
     return 0;
@@ -597,11 +622,10 @@ int dmp_provide_bundle(void *ctx, http_request *req, http_response *res, const a
             json_object_set_new(p.entries[i].resource, "id", json_string(p.entries[i].id));
     }
     size_t failed = 0;
-    int rc = 0;
-    for (size_t i = 0; !rc && i < p.n; i++)
-        if (p.entries[i].kind == DMP_ENTRY_DOCUMENT && (rc = dmp_prepare_document(&p, &p.entries[i], &err)))
-            failed = i;
+    int rc = dmp_prepare_entries(&p, &failed, &err);
     if (!rc && store_acquire(svc->app->store, &p.c, &err)) {
+        for (size_t i = 0; i < p.n; i++)
+            fhir_repo_prepared_free(&p.entries[i].binary);
         http_respond_error(req, res, &err);
         return 0;
     }
@@ -612,6 +636,8 @@ int dmp_provide_bundle(void *ctx, http_request *req, http_response *res, const a
         if (rc) store_tx_rollback(p.c);
         store_release(svc->app->store, p.c);
     }
+    for (size_t i = 0; i < p.n; i++)
+        fhir_repo_prepared_free(&p.entries[i].binary);
     if (rc) {
         socle_err e = err;
         socle_err_at(&err, e.code, e.where[0] ? e.where : "Bundle.entry", "Bundle.entry[%zu]: %s", failed,

@@ -5,11 +5,16 @@
 #include <stdio.h>
 #include <string.h>
 
+/* The message and the location may quote the record's own (socle_err_at(err, ..., "x: %s",
+ * err->msg)): both are formatted aside, then copied. */
 static void err_vset(socle_err *err, int code, const char *where, const char *fmt, va_list ap)
 {
+    char msg[sizeof err->msg], at[sizeof err->where];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    snprintf(at, sizeof at, "%s", where ? where : "");
     err->code = code;
-    vsnprintf(err->msg, sizeof err->msg, fmt, ap);
-    snprintf(err->where, sizeof err->where, "%s", where ? where : "");
+    memcpy(err->msg, msg, sizeof msg);
+    memcpy(err->where, at, sizeof at);
 }
 
 int socle_err_set(socle_err *err, int code, const char *fmt, ...)

@@ -190,6 +190,13 @@ static void test_err_mapping(void **state)
     socle_err err;
     assert_int_equal(socle_err_set(&err, SOCLE_EGONE, "gone %d", 1), SOCLE_EGONE);
     assert_string_equal(err.msg, "gone 1");
+    /* a message that quotes the record's own, as callers add context */
+    socle_err_at(&err, SOCLE_EINVAL, "Binary.data", "the CDA document: %s (%s)", err.msg, err.msg);
+    assert_string_equal(err.msg, "the CDA document: gone 1 (gone 1)");
+    assert_string_equal(err.where, "Binary.data");
+    socle_err_at(&err, SOCLE_EINVAL, err.where, "at %s", err.where);
+    assert_string_equal(err.msg, "at Binary.data");
+    assert_string_equal(err.where, "Binary.data");
     assert_int_equal(socle_err_http_status(SOCLE_EGONE), 410);
     assert_int_equal(socle_err_http_status(SOCLE_EPRECONDITION), 412);
     assert_int_equal(socle_err_http_status(-999), 500);

@@ -374,6 +374,7 @@ static int repo_write(store_conn *c, const char *type, const char *id, json_t *r
 int fhir_repo_prepare(const char *type, const char *id, json_t *resource, fhir_prepared *out, socle_err *err)
 {
     memset(out, 0, sizeof *out);
+    if (!id) return socle_err_set(err, SOCLE_EINTERNAL, "fhir_repo_prepare: an id is required");
     int rc = fhir_repo_validate(type, resource, err);
     return rc ? rc : repo_build(type, id, resource, 1, out, err);
 }

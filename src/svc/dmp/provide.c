@@ -2,8 +2,10 @@
  * transaction Bundle with one SubmissionSet List, its DocumentReferences and their Binary (or
  * inline data), and PATCHes that supersede replaced documents. All or nothing: every document is
  * checked (metadata, patient, record, policy, authors, bytes, CDA header) before anything commits.
- * What needs no database (metadata, base64, hash, parsing the CDA) is done before the transaction
- * (dmp_prepare_document), so that the writer's turn is held only for what does. */
+ * What needs no database (metadata, base64, hash, parsing the CDA, the stored JSON of Binaries) is
+ * done before the transaction (dmp_prepare_entries), so that the writer's turn is held only for
+ * what does; a malformed document is therefore refused (422) before the patient and the policy
+ * are looked at (403). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -142,8 +144,8 @@ static int dmp_entry_parse(dmp_provide *p, json_t *entry, size_t i, dmp_entry *e
     return 0;
 }
 
-/* The bytes of a document: inline data (moved to a new Binary in the transaction,
- * dmp_inline_binary) or a Binary of the bundle. */
+/* The bytes of a document: inline data (*inline_data: dmp_prepare_inline_binary moves it to a
+ * Binary of its own) or a Binary of the bundle. */
 static int dmp_document_bytes(dmp_provide *p, json_t *doc, dmp_document *d, dmp_entry **binary_out,
                               const char **inline_data, uint8_t **bytes, size_t *len, socle_err *err)
 {

@@ -97,6 +97,46 @@ static void test_json_limits(void **state)
     assert_int_equal(fhir_json_parse("{\"a\":1}", 7, &lim, &j, &err), SOCLE_ETOOLARGE);
 }
 
+/* Long plain string values are parsed aside (json.c): the tree is the one jansson builds from the
+ * body itself, for values in objects and arrays, long keys, long strings with escapes, a client
+ * string shaped like a placeholder; a malformed body's error names the same place. */
+static void test_json_long_strings(void **state)
+{
+    fhir_limits lim = FHIR_LIMITS_DEFAULT;
+    enum { LONG = 6000 };
+    char *b64 = malloc(LONG + 1), *body = malloc(8 * LONG);
+    assert_non_null(b64);
+    assert_non_null(body);
+    for (int i = 0; i < LONG; i++)
+        b64[i] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"[i * 7 % 64];
+    b64[LONG] = 0;
+    int n = snprintf(body, 8 * LONG,
+                     "{\"resourceType\":\"Bundle\",\"entry\":[{\"resource\":{\"data\":\"%s\"}},\"%s\","
+                     "\"x\\n%s\"],\"%s\":1, \"look\":\"\\u000112345678901234567800\", \"last\" : \"%s\" }",
+                     b64, b64 + 1, b64, b64 + 2, b64 + 3);
+    json_t *j, *want = json_loadb(body, (size_t)n, JSON_REJECT_DUPLICATES, NULL);
+    socle_err err;
+    assert_non_null(want);
+    assert_int_equal(fhir_json_parse(body, (size_t)n, &lim, &j, &err), 0);
+    assert_true(json_equal(j, want));
+    assert_string_equal(json_string_value(json_object_get(j, "last")), b64 + 3);
+    json_decref(j);
+    json_decref(want);
+    /* malformed after a long value, on the same line: the column is the body's */
+    n = snprintf(body, 8 * LONG, "{\"data\":\"%s\",\"b\":tru}", b64);
+    json_error_t je;
+    assert_null(json_loadb(body, (size_t)n, JSON_REJECT_DUPLICATES, &je));
+    assert_int_equal(fhir_json_parse(body, (size_t)n, &lim, &j, &err), SOCLE_EINVAL);
+    char column[32];
+    snprintf(column, sizeof column, "column %d", je.column);
+    assert_non_null(strstr(err.msg, column));
+    /* duplicates are still refused */
+    n = snprintf(body, 8 * LONG, "{\"data\":\"%s\",\"data\":\"%s\"}", b64, b64);
+    assert_int_equal(fhir_json_parse(body, (size_t)n, &lim, &j, &err), SOCLE_EINVAL);
+    free(b64);
+    free(body);
+}
+
 static void test_validate(void **state)
 {
     socle_err err;
@@ -370,7 +410,7 @@ static void test_paging(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_json_limits), cmocka_unit_test(test_validate), cmocka_unit_test(test_versions),
+        cmocka_unit_test(test_json_limits), cmocka_unit_test(test_json_long_strings), cmocka_unit_test(test_validate), cmocka_unit_test(test_versions),
         cmocka_unit_test(test_layout), cmocka_unit_test(test_history_bodies),
         cmocka_unit_test(test_prepared),
         cmocka_unit_test(test_search),      cmocka_unit_test(test_paging),

@@ -107,39 +107,37 @@ static int json_long_values(const char *s, size_t n, json_span *out)
  * JSON_TAG_LEN + 2 bytes starting with the tag. */
 #define JSON_TAG_LEN 17
 
-static void json_put_back(json_t *j, const char *body, const json_span *spans, int count, const char *tag)
+/* Put the long values back in place of their placeholders. Returns how many were put back, or
+ * -1 when one could not be (out of memory) or an index came twice (a client string that happened
+ * to carry this parse's tag): the caller then parses the body itself. */
+static int json_put_back(json_t *j, const char *body, const json_span *spans, int count, const char *tag,
+                         unsigned char *used)
 {
-    if (json_is_object(j)) {
-        for (void *it = json_object_iter(j); it; it = json_object_iter_next(j, it)) {
-            json_t *v = json_object_iter_value(it);
-            if (!json_is_string(v)) {
-                json_put_back(v, body, spans, count, tag);
-                continue;
-            }
-            const char *t = json_string_value(v);
-            if (json_string_length(v) != JSON_TAG_LEN + 2 || memcmp(t, tag, JSON_TAG_LEN)) continue;
-            int k = (t[JSON_TAG_LEN] - '0') * 10 + (t[JSON_TAG_LEN + 1] - '0');
-            if (k >= 0 && k < count)
-                json_object_iter_set_new(j, it, json_stringn_nocheck(body + spans[k].at, spans[k].len));
+    int done = 0;
+    size_t size = json_is_object(j) ? json_object_size(j) : json_is_array(j) ? json_array_size(j) : 0;
+    void *it = json_is_object(j) ? json_object_iter(j) : NULL;
+    for (size_t i = 0; i < size; i++, it = it ? json_object_iter_next(j, it) : NULL) {
+        json_t *v = it ? json_object_iter_value(it) : json_array_get(j, i);
+        if (!json_is_string(v)) {
+            int n = json_put_back(v, body, spans, count, tag, used);
+            if (n < 0) return -1;
+            done += n;
+            continue;
         }
-    } else if (json_is_array(j)) {
-        for (size_t i = 0; i < json_array_size(j); i++) {
-            json_t *v = json_array_get(j, i);
-            if (!json_is_string(v)) {
-                json_put_back(v, body, spans, count, tag);
-                continue;
-            }
-            const char *t = json_string_value(v);
-            if (json_string_length(v) != JSON_TAG_LEN + 2 || memcmp(t, tag, JSON_TAG_LEN)) continue;
-            int k = (t[JSON_TAG_LEN] - '0') * 10 + (t[JSON_TAG_LEN + 1] - '0');
-            if (k >= 0 && k < count)
-                json_array_set_new(j, i, json_stringn_nocheck(body + spans[k].at, spans[k].len));
-        }
+        const char *t = json_string_value(v);
+        if (json_string_length(v) != JSON_TAG_LEN + 2 || memcmp(t, tag, JSON_TAG_LEN)) continue;
+        int k = (t[JSON_TAG_LEN] - '0') * 10 + (t[JSON_TAG_LEN + 1] - '0');
+        if (k < 0 || k >= count || used[k]++) return -1;
+        json_t *value = json_stringn_nocheck(body + spans[k].at, spans[k].len);
+        if (!value || (it ? json_object_iter_set_new(j, it, value) : json_array_set_new(j, i, value))) return -1;
+        done++;
     }
+    return done;
 }
 
-/* jansson on body, with its long plain values parsed aside; NULL when the copy does not parse
- * (the caller then parses the body itself, for the error) or there is nothing to set aside. */
+/* jansson on body, with its long plain values parsed aside; NULL when the copy does not parse or
+ * the values cannot all be put back (the caller then parses the body itself: the same result, or
+ * the error at its right place), or when there is nothing to set aside. */
 static json_t *json_load_lean(const char *body, size_t n)
 {
     json_span spans[JSON_LONG_MAX];
@@ -159,7 +157,11 @@ static json_t *json_load_lean(const char *body, size_t n)
     buf_append(&lean, body + from, n - from);
     json_t *j = buf_ok(&lean) ? json_loadb(lean.data, lean.len, JSON_REJECT_DUPLICATES, NULL) : NULL;
     buf_free(&lean);
-    if (j) json_put_back(j, body, spans, count, tag);
+    unsigned char used[JSON_LONG_MAX] = {0};
+    if (j && json_put_back(j, body, spans, count, tag, used) != count) {
+        json_decref(j);
+        j = NULL;
+    }
     return j;
 }
 

@@ -24,18 +24,39 @@ static void json_position(const char *s, size_t at, int *line, int *col)
     }
 }
 
-static int json_prescan(const char *s, size_t n, const fhir_limits *lim, socle_err *err)
+/* --- long plain strings, parsed aside ---
+ * jansson reads a string byte by byte (twice: lexing, then unescaping), which made parsing a DMP
+ * bundle's 29 KB base64 document a fifth of the CPU of feeding it. A value of JSON_LONG_STRING
+ * bytes or more with no escape and no control character is its own text: the parser gets a copy
+ * of the body where such values are short placeholders, and the values are put back from the body
+ * afterwards (json_prescan finds them, and has checked the body's UTF-8). The result is the same
+ * tree; on a malformed body the original is parsed again so that the error names the right column. */
+#define JSON_LONG_STRING 4096
+#define JSON_LONG_MAX 64 /* per body; the rest are parsed as usual */
+
+typedef struct json_span {
+    size_t at, len;
+} json_span;
+
+/* The limits, and on the way the long plain string values (not keys) to parse aside, at most
+ * JSON_LONG_MAX of them (*nlong). */
+static int json_prescan(const char *s, size_t n, const fhir_limits *lim, json_span *longs, int *nlong,
+                        socle_err *err)
 {
+    *nlong = 0;
     if (n > lim->max_bytes)
         return socle_err_set(err, SOCLE_ETOOLARGE, "the body is %zu bytes, over the limit of %zu", n, lim->max_bytes);
     if (!text_utf8_valid(s, n)) return socle_err_set(err, SOCLE_EINVAL, "the body is not valid UTF-8 (or holds a NUL byte)");
     size_t depth = 0, str_start = 0;
-    int in_str = 0;
+    int in_str = 0, plain = 0;
     for (size_t i = 0; i < n; i++) {
         char c = s[i];
         if (in_str) {
             if (c == '\\') {
                 i++;
+                plain = 0;
+            } else if ((unsigned char)c < 0x20) {
+                plain = 0;
             } else if (c == '"') {
                 in_str = 0;
                 if (i - str_start > lim->max_string) {
@@ -44,9 +65,15 @@ static int json_prescan(const char *s, size_t n, const fhir_limits *lim, socle_e
                     return socle_err_set(err, SOCLE_EINVAL, "a JSON string at line %d column %d is longer than %zu bytes",
                                          line, col, lim->max_string);
                 }
+                if (plain && i - str_start >= JSON_LONG_STRING && *nlong < JSON_LONG_MAX) {
+                    size_t k = i + 1;
+                    while (k < n && (s[k] == ' ' || s[k] == '\t' || s[k] == '\n' || s[k] == '\r'))
+                        k++;
+                    if (k >= n || s[k] != ':') longs[(*nlong)++] = (json_span){str_start, i - str_start};
+                }
             }
         } else if (c == '"') {
-            in_str = 1;
+            in_str = plain = 1;
             str_start = i + 1;
         } else if (c == '{' || c == '[') {
             if (++depth > lim->max_depth) {
@@ -60,47 +87,6 @@ static int json_prescan(const char *s, size_t n, const fhir_limits *lim, socle_e
         }
     }
     return 0;
-}
-
-/* --- long plain strings, parsed aside ---
- * jansson reads a string byte by byte (twice: lexing, then unescaping), which made parsing a DMP
- * bundle's 29 KB base64 document a fifth of the CPU of feeding it. A value of JSON_LONG_STRING
- * bytes or more with no escape and no control character is its own text: the parser gets a copy
- * of the body where such values are short placeholders, and the values are put back from the body
- * afterwards (its UTF-8 already checked by json_prescan). The result is the same tree; on a
- * malformed body the original is parsed again so that the error names the right column. */
-#define JSON_LONG_STRING 4096
-#define JSON_LONG_MAX 64 /* per body; the rest are parsed as usual */
-
-typedef struct json_span {
-    size_t at, len;
-} json_span;
-
-/* The long plain string values of s (not keys), at most JSON_LONG_MAX. */
-static int json_long_values(const char *s, size_t n, json_span *out)
-{
-    int count = 0;
-    for (size_t i = 0; i < n && count < JSON_LONG_MAX; i++) {
-        if (s[i] != '"') continue;
-        size_t start = ++i;
-        int plain = 1;
-        for (; i < n && s[i] != '"'; i++) {
-            if (s[i] == '\\') {
-                plain = 0;
-                i++;
-            } else if ((unsigned char)s[i] < 0x20) {
-                plain = 0;
-            }
-        }
-        if (i >= n) break;
-        if (!plain || i - start < JSON_LONG_STRING) continue;
-        size_t k = i + 1;
-        while (k < n && (s[k] == ' ' || s[k] == '\t' || s[k] == '\n' || s[k] == '\r'))
-            k++;
-        if (k < n && s[k] == ':') continue; /* a key */
-        out[count++] = (json_span){start, i - start};
-    }
-    return count;
 }
 
 /* The placeholder of value k: "\u0001", 16 hex digits of this parse's tag, two of k. Decoded it is
@@ -138,10 +124,8 @@ static int json_put_back(json_t *j, const char *body, const json_span *spans, in
 /* jansson on body, with its long plain values parsed aside; NULL when the copy does not parse or
  * the values cannot all be put back (the caller then parses the body itself: the same result, or
  * the error at its right place), or when there is nothing to set aside. */
-static json_t *json_load_lean(const char *body, size_t n)
+static json_t *json_load_lean(const char *body, size_t n, const json_span *spans, int count)
 {
-    json_span spans[JSON_LONG_MAX];
-    int count = n >= JSON_LONG_STRING ? json_long_values(body, n, spans) : 0;
     if (count == 0) return NULL;
     /* The tag only has to differ from what a client would send; it need not be secret. */
     char tag[JSON_TAG_LEN + 1];
@@ -168,11 +152,13 @@ static json_t *json_load_lean(const char *body, size_t n)
 int fhir_json_parse(const char *body, size_t n, const fhir_limits *lim, json_t **out, socle_err *err)
 {
     *out = NULL;
-    int rc = json_prescan(body, n, lim, err);
+    json_span longs[JSON_LONG_MAX];
+    int nlong;
+    int rc = json_prescan(body, n, lim, longs, &nlong, err);
     if (rc) return rc;
     if (n == 0) return socle_err_set(err, SOCLE_EINVAL, "the body is empty: a JSON object was expected");
     json_error_t je;
-    json_t *j = json_load_lean(body, n);
+    json_t *j = json_load_lean(body, n, longs, nlong);
     if (!j) j = json_loadb(body, n, JSON_REJECT_DUPLICATES, &je);
     if (!j) return socle_err_set(err, SOCLE_EINVAL, "malformed JSON at line %d column %d: %s", je.line, je.column, je.text);
     if (!json_is_object(j)) {

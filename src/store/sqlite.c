@@ -375,27 +375,33 @@ static void sq_restore_sync(sq_conn *c);
  * WAL once the turn is given back, before it returns. The caller hears of its commit only once
  * the commit is on disk, as with FULL, but the next writer no longer waits for this one's fsync
  * (and concurrent syncs of the WAL overlap). A reader may see the rows during that fsync; should
- * the machine lose power then, they are lost with a commit nobody was told of. */
-static int sq_tx_begin(store_conn *bc, socle_err *err)
+ * the machine lose power then, they are lost with a commit nobody was told of. A relaxed
+ * transaction (store_tx_begin_relaxed) commits at NORMAL and is not synced after. */
+static int sq_tx_open(sq_conn *c, int relaxed, socle_err *err)
 {
-    sq_conn *c = (sq_conn *)bc;
-    int rc;
-    if (!c->relaxed && c->wal && !strcmp(c->sync, "FULL")) {
-        if ((rc = sq_exec(bc, "PRAGMA synchronous=NORMAL", NULL, 0, NULL, err))) return rc;
-        c->relaxed = c->sync_after = 1;
+    int rc, sync_after = !relaxed && c->wal;
+    if (!strcmp(c->sync, "FULL") && (relaxed || sync_after)) {
+        if ((rc = sq_exec(&c->base, "PRAGMA synchronous=NORMAL", NULL, 0, NULL, err))) return rc;
+        c->relaxed = 1;
+        c->sync_after = sync_after;
     }
     if ((rc = sq_write_lock(c, err))) {
         sq_restore_sync(c);
         return rc;
     }
     c->writing = 1;
-    rc = sq_exec(bc, "BEGIN IMMEDIATE", NULL, 0, NULL, err);
+    rc = sq_exec(&c->base, "BEGIN IMMEDIATE", NULL, 0, NULL, err);
     if (rc) {
         c->writing = 0;
         sq_write_unlock(c);
-        if (c->sync_after) sq_restore_sync(c);
+        sq_restore_sync(c);
     }
     return rc;
+}
+
+static int sq_tx_begin(store_conn *bc, socle_err *err)
+{
+    return sq_tx_open((sq_conn *)bc, 0, err);
 }
 
 /* fsync the WAL: the frames a NORMAL commit wrote are durable once this returns. It cannot fail
@@ -426,22 +432,10 @@ static void sq_tx_ended(sq_conn *c)
  * configured level is already NORMAL or OFF there is nothing to lower. */
 static int sq_tx_begin_relaxed(store_conn *bc, socle_err *err)
 {
-    sq_conn *c = (sq_conn *)bc;
-    if (!strcmp(c->sync, "FULL")) { /* no sync after its commit either */
-        int rc = sq_exec(bc, "PRAGMA synchronous=NORMAL", NULL, 0, NULL, err);
-        if (rc) return rc;
-        c->relaxed = 1;
-    }
-    int rc = sq_tx_begin(bc, err);
-    if (rc && c->relaxed) {
-        socle_err ignored;
-        sq_exec(bc, "PRAGMA synchronous=FULL", NULL, 0, NULL, &ignored);
-        c->relaxed = 0;
-    }
-    return rc;
+    return sq_tx_open((sq_conn *)bc, 1, err);
 }
 
-/* Back to the configured level once a relaxed transaction ended (either way). */
+/* Back to the configured level once a transaction that lowered it ended (either way). */
 static void sq_restore_sync(sq_conn *c)
 {
     if (!c->relaxed) return;

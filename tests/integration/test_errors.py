@@ -63,6 +63,19 @@ def test_413_body_too_large(ctx):
     ctx.admin.request("POST", "/fhir/Binary", ok, ctype="application/fhir+json", expect=201)
 
 
+def test_431_headers_too_large(ctx):
+    # Request line and headers up to about 12 KB are served, on the same keep-alive connection as
+    # ordinary requests; beyond the connection's 16 KB, 431 and not a dropped connection.
+    c = ctx.srv.client(ctx.tokens["admin"])
+    for size in (100, 10000, 100):
+        r = c.request("GET", "/fhir/Patient?_count=1", headers={"X-Padding": "p" * size})
+        assert r.status == 200, "headers of %d bytes: %r" % (size, r)
+    st = _raw(ctx.srv.port, b"GET /fhir/metadata HTTP/1.1\r\nHost: x\r\nX-Padding: " + b"p" * 17000 + b"\r\n\r\n")
+    assert st == 431, "headers of 17 KB: status %s" % st
+    st = _raw(ctx.srv.port, b"GET /fhir/metadata HTTP/1.1\r\nHost: x\r\nX-Padding: " + b"p" * 10000 + b"\r\n\r\n")
+    assert st == 200, "headers of 10 KB: status %s" % st
+
+
 def test_400_malformed_json(ctx):
     for body in ('{"resourceType": "Patient",', "", "null", "[]", '"Patient"', "{'resourceType': 'Patient'}",
                  '{"resourceType":"Patient"} trailing', '{"resourceType":"Patient","active":true,"active":false}',

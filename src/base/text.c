@@ -153,8 +153,22 @@ int text_equal_nocase(const char *a, const char *b)
     }
 }
 
+/* Eight bytes at a time, each word multiplied in and its high half folded down (the callers take
+ * the low bits for a slot); the length goes into the last word, so that "ab" then "c" and "a" then
+ * "bc" differ. A byte at a time, the statement cache spent 1 % of a FHIR read's CPU hashing SQL. */
 uint64_t text_hash(uint64_t h, const char *s)
 {
-    for (const unsigned char *p = (const unsigned char *)s; p && *p; p++) h = (h ^ *p) * 1099511628211ULL;
-    return h;
+    const uint64_t k = 0x9e3779b97f4a7c15ULL;
+    size_t n = s ? strlen(s) : 0;
+    const unsigned char *p = (const unsigned char *)s;
+    for (size_t left = n; left >= 8; left -= 8, p += 8) {
+        uint64_t w;
+        memcpy(&w, p, 8);
+        h = (h ^ w) * k;
+        h ^= h >> 32;
+    }
+    uint64_t w = (uint64_t)n << 56;
+    for (size_t i = 0; i < n % 8; i++) w ^= (uint64_t)p[i] << (8 * i);
+    h = (h ^ w) * k;
+    return h ^ (h >> 32);
 }

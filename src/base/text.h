@@ -21,7 +21,7 @@ void text_url_encode(socle_buf *out, const char *s);
 /* text_equal_nocase - ASCII case-insensitive equality. */
 int text_equal_nocase(const char *a, const char *b);
 
-/* TEXT_HASH_START and text_hash - FNV-1a over the bytes of s (NUL-terminated), continuing from h:
+/* TEXT_HASH_START and text_hash - a fast hash of s (NUL-terminated; NULL hashes as ""), continuing from h:
  * text_hash(TEXT_HASH_START, s) for one string, feed the result back to hash several. For hash
  * tables (statement cache, key sets), not for anything an attacker must not collide. */
 #define TEXT_HASH_START 1469598103934665603ULL

@@ -60,6 +60,48 @@ static void fold_is(const char *in, const char *expected)
     buf_free(&b);
 }
 
+static int compare_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* text_hash: every length from 0 to 24 counts (the word loop and the tail), the split between
+ * chained strings counts, and 200,000 SQL-like strings neither collide nor crowd the low bits that
+ * hash tables take for a slot. */
+static void test_text_hash(void **state)
+{
+    assert_int_not_equal(text_hash(TEXT_HASH_START, "abc"), text_hash(TEXT_HASH_START, "abd"));
+    assert_int_not_equal(text_hash(text_hash(TEXT_HASH_START, "ab"), "c"),
+                         text_hash(text_hash(TEXT_HASH_START, "a"), "bc"));
+    assert_int_equal(text_hash(text_hash(TEXT_HASH_START, "ab"), "c"),
+                     text_hash(text_hash(TEXT_HASH_START, "ab"), "c"));
+    char s[32] = "";
+    uint64_t seen[25];
+    for (int n = 0; n <= 24; n++) {
+        s[n] = 0;
+        seen[n] = text_hash(TEXT_HASH_START, s);
+        for (int m = 0; m < n; m++) assert_int_not_equal(seen[m], seen[n]);
+        s[n] = 'x';
+    }
+    enum { N = 200000, SLOTS = 1024 };
+    uint64_t *h = malloc(N * sizeof *h);
+    int *slot = calloc(SLOTS, sizeof *slot);
+    assert_non_null(h);
+    assert_non_null(slot);
+    for (int i = 0; i < N; i++) {
+        char sql[96];
+        snprintf(sql, sizeof sql, "SELECT body FROM fhir_resource WHERE type = $1 AND id = 'p%d'", i);
+        h[i] = text_hash(TEXT_HASH_START, sql);
+        slot[h[i] & (SLOTS - 1)]++;
+    }
+    for (int i = 0; i < SLOTS; i++) assert_in_range(slot[i], N / SLOTS / 2, N / SLOTS * 2);
+    qsort(h, N, sizeof *h, compare_u64);
+    for (int i = 1; i < N; i++) assert_true(h[i] != h[i - 1]);
+    free(h);
+    free(slot);
+}
+
 static void test_text_fold(void **state)
 {
     fold_is("Hélène", "helene");
@@ -265,7 +307,7 @@ static void test_config_precedence(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_buf_json_escapes), cmocka_unit_test(test_arena),  cmocka_unit_test(test_text_fold),
+        cmocka_unit_test(test_buf_json_escapes), cmocka_unit_test(test_arena),  cmocka_unit_test(test_text_fold), cmocka_unit_test(test_text_hash),
         cmocka_unit_test(test_time_parse),       cmocka_unit_test(test_time_deadline),       cmocka_unit_test(test_ids),    cmocka_unit_test(test_err_mapping),
         cmocka_unit_test(test_config_precedence),
     };

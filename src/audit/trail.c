@@ -43,6 +43,11 @@ const store_migration audit_migrations[] = {
 };
 const size_t audit_migrations_count = sizeof audit_migrations / sizeof audit_migrations[0];
 
+/* Rows per INSERT statement of a batch: one statement keeps its cursors open from row to row, so
+ * appending to the table and to the time index does not descend their trees again for each row.
+ * What is left of a batch under that count goes one row per statement: two statements to prepare. */
+#define AUDIT_INSERT_ROWS 32
+
 /* Events committed by one transaction of the writer, at most. */
 #define AUDIT_BATCH_MAX 4096
 
@@ -69,6 +74,8 @@ struct audit_trail {
     int stopping, closed;
     int64_t last_checkpoint_pending; /* 1 when entries exist after the last checkpoint */
     pthread_t writer;
+    store_value many_values[AUDIT_INSERT_ROWS * 16]; /* the writer's multi-row INSERTs */
+    char many_hashes[AUDIT_INSERT_ROWS][65];
 };
 
 /* Decimal digits of v into out (no terminator); returns their count, as printf's %lld would. */
@@ -156,23 +163,64 @@ static int audit_read_head(store_conn *c, int64_t *seq, char hash[65], socle_err
     return rc;
 }
 
-/* Insert entry `seq` after `prev` (hex); its hash goes to out. The head is the caller's business. */
-static int audit_insert_entry(audit_trail *t, store_conn *c, int64_t seq, const char *prev, int64_t time_ms,
-                              const char *const f[AUDIT_NFIELDS], char out[65], socle_err *err)
+
+/* The INSERT of AUDIT_INSERT_ROWS entries, 16 parameters each: [0] as PostgreSQL takes it, [1] for
+ * SQLite, where "OR FAIL" spares a statement journal: with the default ABORT, a statement that may
+ * write several rows first copies every page it changes aside (to a temporary file past 64 KB),
+ * so as to undo itself alone; here a failure rolls the whole batch back anyway. */
+static socle_buf audit_insert_many_sql[2] = {SOCLE_BUF_INIT, SOCLE_BUF_INIT};
+static pthread_once_t audit_insert_many_once = PTHREAD_ONCE_INIT;
+
+static void audit_insert_many_build(void)
 {
-    audit_hash(seq, time_ms, f, prev, out);
-    store_value p[16];
-    p[0] = STORE_V_INT(seq);
-    p[1] = STORE_V_INT(time_ms);
-    for (int i = 0; i < AUDIT_NFIELDS; i++) p[2 + i] = STORE_V_TEXT(f[i]);
-    p[14] = STORE_V_TEXT(prev);
-    p[15] = STORE_V_TEXT(out);
-    int rc = store_exec(c,
-                        "INSERT INTO audit_event (seq, time_ms, " AUDIT_FIELD_COLUMNS ", prev_hash, hash) VALUES ($1, $2,"
-                        " $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
-                        p, 16, NULL, err);
-    if (!rc && t->checkpoint_interval > 0 && seq % t->checkpoint_interval == 0)
-        rc = audit_write_checkpoint(t, c, seq, out, err);
+    for (int k = 0; k < 2; k++) {
+        socle_buf *sql = &audit_insert_many_sql[k];
+        buf_puts(sql, k ? "INSERT OR FAIL" : "INSERT");
+        buf_puts(sql, " INTO audit_event (seq, time_ms, " AUDIT_FIELD_COLUMNS ", prev_hash, hash) VALUES ");
+        for (int r = 0; r < AUDIT_INSERT_ROWS; r++) {
+            buf_puts(sql, r ? ", (" : "(");
+            for (int i = 1; i <= 16; i++) buf_printf(sql, i == 1 ? "$%d" : ", $%d", r * 16 + i);
+            buf_putc(sql, ')');
+        }
+    }
+}
+
+/* How many of the n entries left to insert the next statement takes: AUDIT_INSERT_ROWS, or 1. */
+static int audit_insert_rows(int n)
+{
+    pthread_once(&audit_insert_many_once, audit_insert_many_build);
+    return n >= AUDIT_INSERT_ROWS && audit_insert_many_sql[0].data && audit_insert_many_sql[1].data
+               ? AUDIT_INSERT_ROWS
+               : 1;
+}
+
+/* Insert `rows` entries from seq + 1 on, the items from `it`, chained from prev (hex), which is left
+ * holding the last one's hash; then the checkpoints their numbers call for. The head is the caller's
+ * business. rows: 1, or AUDIT_INSERT_ROWS from the writer thread alone (its scratch space is t's). */
+static int audit_insert_entries(audit_trail *t, store_conn *c, int64_t seq, char prev[65], const audit_item *it,
+                                int rows, socle_err *err)
+{
+    if (rows < 1 || rows > AUDIT_INSERT_ROWS)
+        return socle_err_set(err, SOCLE_EINTERNAL, "audit: %d entries for one INSERT", rows);
+    store_value one[16], *p = rows > 1 ? t->many_values : one;
+    char one_hash[1][65], (*hashes)[65] = rows > 1 ? t->many_hashes : one_hash;
+    for (int r = 0; r < rows; r++, it = it->next) {
+        store_value *v = p + r * 16;
+        audit_hash(seq + 1 + r, it->time_ms, it->fields, r ? hashes[r - 1] : prev, hashes[r]);
+        v[0] = STORE_V_INT(seq + 1 + r);
+        v[1] = STORE_V_INT(it->time_ms);
+        for (int i = 0; i < AUDIT_NFIELDS; i++) v[2 + i] = STORE_V_TEXT(it->fields[i]);
+        v[14] = STORE_V_TEXT(r ? hashes[r - 1] : prev);
+        v[15] = STORE_V_TEXT(hashes[r]);
+    }
+    const char *sql = rows > 1 ? audit_insert_many_sql[store_conn_engine(c) == STORE_SQLITE].data
+                               : "INSERT INTO audit_event (seq, time_ms, " AUDIT_FIELD_COLUMNS ", prev_hash, hash)"
+                                 " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)";
+    int rc = store_exec(c, sql, p, rows * 16, NULL, err);
+    for (int r = 0; !rc && r < rows; r++)
+        if (t->checkpoint_interval > 0 && (seq + 1 + r) % t->checkpoint_interval == 0)
+            rc = audit_write_checkpoint(t, c, seq + 1 + r, hashes[r], err);
+    if (!rc) memcpy(prev, hashes[rows - 1], 65);
     return rc;
 }
 
@@ -187,10 +235,12 @@ static int audit_append_fields(audit_trail *t, store_conn *c, int64_t time_ms, c
                                socle_err *err)
 {
     int64_t seq;
-    char prev[65], hash[65];
+    char prev[65];
+    audit_item it = {.time_ms = time_ms};
+    memcpy(it.fields, f, sizeof it.fields);
     int rc = audit_read_head(c, &seq, prev, err);
-    if (!rc) rc = audit_insert_entry(t, c, seq + 1, prev, time_ms, f, hash, err);
-    if (!rc) rc = audit_write_head(c, seq + 1, hash, err);
+    if (!rc) rc = audit_insert_entries(t, c, seq, prev, &it, 1, err);
+    if (!rc) rc = audit_write_head(c, seq + 1, prev, err);
     return rc;
 }
 
@@ -265,13 +315,16 @@ static int audit_commit_batch(audit_trail *t, audit_item *batch, int n)
     if (rc) return rc;
     /* One head read and one head update per batch: the head row is locked for the whole batch. */
     int64_t seq = 0;
-    char prev[65], hash[65];
+    char prev[65];
     rc = store_tx_begin(c, &err);
     if (!rc) rc = audit_read_head(c, &seq, prev, &err);
     audit_item *it = batch;
-    for (int i = 0; !rc && i < n; i++, it = it->next) {
-        rc = audit_insert_entry(t, c, ++seq, prev, it->time_ms, it->fields, hash, &err);
-        memcpy(prev, hash, sizeof prev);
+    for (int done = 0; !rc && done < n;) {
+        int rows = audit_insert_rows(n - done);
+        rc = audit_insert_entries(t, c, seq, prev, it, rows, &err);
+        seq += rows;
+        done += rows;
+        for (int i = 0; i < rows; i++) it = it->next;
     }
     if (!rc) rc = audit_write_head(c, seq, prev, &err);
     if (!rc) rc = store_tx_commit(c, &err);

@@ -287,6 +287,56 @@ static void test_flush_within(void **state)
     store_close(s);
 }
 
+static int64_t count_rows(store *s, const char *sql)
+{
+    store_conn *c;
+    socle_err err;
+    int64_t n = -1;
+    assert_int_equal(store_acquire(s, &c, &err), 0);
+    assert_int_equal(store_query_int(c, sql, NULL, 0, &n, &err), 0);
+    store_release(s, c);
+    return n;
+}
+
+/* One batch of 100 events: the writer inserts them 32 per statement, then one by one; checkpoints
+ * fall inside the multi-row statements. A row that makes the second statement fail leaves nothing
+ * of the batch behind, and the batch goes in whole once that row is gone. */
+static void test_large_batch(void **state)
+{
+    store *s = open_store("batch");
+    socle_err err;
+    audit_trail *t;
+    assert_int_equal(audit_open(s, key, &(audit_options){.checkpoint_interval = 10, .batch_ms = 1000}, &t, &err), 0);
+    store_conn *c;
+    assert_int_equal(store_acquire(s, &c, &err), 0);
+    assert_int_equal(store_exec_script(c,
+                                       "INSERT INTO audit_event (seq, time_ms, prev_hash, hash)"
+                                       " VALUES (40, 0, 'squatter', 'squatter')",
+                                       &err),
+                     0);
+    store_release(s, c);
+    char ids[100][16];
+    for (int i = 0; i < 100; i++) {
+        snprintf(ids[i], sizeof ids[i], "b%d", i + 1);
+        audit_event e = {.action = "read", .outcome = "success", .agent_kind = "professional",
+                         .agent_id = "810001", .patient_id = ids[i]};
+        assert_int_equal(audit_append(t, &e), 0);
+    }
+    assert_int_equal(audit_flush_within(t, 300), -1);
+    assert_int_equal(count_rows(s, "SELECT count(*) FROM audit_event"), 1);
+    assert_int_equal(count_rows(s, "SELECT count(*) FROM audit_checkpoint"), 0);
+    tamper(s, "DELETE FROM audit_event WHERE seq = 40");
+    assert_int_equal(audit_flush_within(t, 60000), 0);
+    audit_close(t);
+    assert_int_equal(count_rows(s, "SELECT count(*) FROM audit_event WHERE patient_id = 'b' || seq"), 100);
+    audit_verify_report r;
+    assert_int_equal(audit_verify(s, key, &r, &err), 0);
+    assert_int_equal(r.first_bad_seq, 0);
+    assert_int_equal(r.entries, 100);
+    assert_int_equal(count_rows(s, "SELECT count(*) FROM audit_checkpoint WHERE seq % 10 = 0"), 10);
+    store_close(s);
+}
+
 static int setup(void **state)
 {
     snprintf(dir, sizeof dir, "/tmp/socle-audit-XXXXXX");
@@ -310,6 +360,7 @@ int main(void)
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_intact), cmocka_unit_test(test_tampering_detected),
                                        cmocka_unit_test(test_search_and_read),
                                        cmocka_unit_test(test_search_across_buckets),
-                                       cmocka_unit_test(test_search_far_buckets), cmocka_unit_test(test_flush_within)};
+                                       cmocka_unit_test(test_search_far_buckets), cmocka_unit_test(test_flush_within),
+                                       cmocka_unit_test(test_large_batch)};
     return cmocka_run_group_tests_name("audit", tests, setup, teardown);
 }

@@ -65,10 +65,15 @@
 #define HTTP_DEFAULT_MAX_BODY ((size_t)20 << 20)
 #define HTTP_DEFAULT_TIMEOUT_S 60
 #define HTTP_CONNECTION_LIMIT 4096
-/* Memory of one connection: request line and headers (about 12 KB of them fit), response headers.
- * libmicrohttpd zeroes it between two requests of a keep-alive connection, so its default of 32 KB
- * cost 3 % of the CPU of a FHIR read; bodies go through the upload callback and never live here. */
+/* Memory of one connection: request line and headers, then the response's headers. libmicrohttpd
+ * zeroes it between two requests of a keep-alive connection, so its default of 32 KB cost 3 % of
+ * the CPU of a FHIR read; bodies go through the upload callback and never live here. Requests whose
+ * line and headers pass HTTP_HEADERS_MAX (each header counted with the pool memory libmicrohttpd
+ * keeps for it) get 431 before any handler runs: what is left of the pool must hold the response's
+ * headers, or libmicrohttpd would drop the connection after the handler had done its work. */
 #define HTTP_CONNECTION_MEMORY ((size_t)16 << 10)
+#define HTTP_HEADERS_MAX ((size_t)8 << 10)
+#define HTTP_HEADER_OVERHEAD 64
 #define HTTP_DRAIN_MS 30000
 #define HTTP_DISCARD_MIN ((size_t)1 << 20)
 #define HTTP_PEM_MAX ((size_t)1 << 20)
@@ -102,7 +107,7 @@ typedef struct http_exchange {
     size_t expected;  /* Content-Length, 0 if none */
     size_t discarded; /* bytes of an oversized chunked body thrown away */
     int started;      /* the access handler ran */
-    int too_large;
+    int too_large; /* HTTP_BODY_TOO_LARGE or HTTP_HEADERS_TOO_LARGE */
     int nul_in_path;
     int status; /* of the queued response; 0 if none */
     size_t bytes;
@@ -189,14 +194,29 @@ static void http_response_init(http_response *res)
     res->status = 200;
 }
 
+enum { HTTP_BODY_TOO_LARGE = 1, HTTP_HEADERS_TOO_LARGE };
+
 static enum MHD_Result http_too_large(http_exchange *x, struct MHD_Connection *c)
 {
-    char msg[96];
+    char msg[112];
     http_response res;
     http_response_init(&res);
-    snprintf(msg, sizeof msg, "the request body is larger than the limit of %zu bytes", x->srv->max_body);
-    http_respond_status(&x->req, &res, 413, "too-costly", msg);
+    if (x->too_large == HTTP_HEADERS_TOO_LARGE) {
+        snprintf(msg, sizeof msg, "the request line and headers are larger than the limit of %zu bytes",
+                 HTTP_HEADERS_MAX);
+        http_respond_status(&x->req, &res, 431, "too-long", msg);
+    } else {
+        snprintf(msg, sizeof msg, "the request body is larger than the limit of %zu bytes", x->srv->max_body);
+        http_respond_status(&x->req, &res, 413, "too-costly", msg);
+    }
     return http_queue(x, c, &res);
+}
+
+static enum MHD_Result http_add_header_size(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+    size_t *total = cls;
+    *total += strlen(key) + (value ? strlen(value) : 0) + HTTP_HEADER_OVERHEAD;
+    return MHD_YES;
 }
 
 static enum MHD_Result http_first_call(http_exchange *x, struct MHD_Connection *c, const char *url,
@@ -224,12 +244,18 @@ static enum MHD_Result http_first_call(http_exchange *x, struct MHD_Connection *
     } else {
         x->route = http_router_match(s->router, req, &x->match_status, x->allow);
     }
+    size_t head = strlen(url) + (x->raw_query ? strlen(x->raw_query) : 0);
+    MHD_get_connection_values(c, MHD_HEADER_KIND, http_add_header_size, &head);
+    if (head > HTTP_HEADERS_MAX) {
+        x->too_large = HTTP_HEADERS_TOO_LARGE;
+        return http_too_large(x, c);
+    }
     const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
     if (cl) {
         /* MHD has already refused a malformed Content-Length. */
         unsigned long long n = strtoull(cl, NULL, 10);
         if (n > s->max_body) {
-            x->too_large = 1;
+            x->too_large = HTTP_BODY_TOO_LARGE;
             return http_too_large(x, c);
         }
         x->expected = (size_t)n;
@@ -242,7 +268,7 @@ static enum MHD_Result http_take_body(http_exchange *x, const char *data, size_t
     size_t n = *size, max = x->srv->max_body;
     *size = 0;
     if (!x->too_large && n > max - x->body.len) {
-        x->too_large = 1;
+        x->too_large = HTTP_BODY_TOO_LARGE;
         buf_free(&x->body);
     }
     if (x->too_large) {

@@ -98,6 +98,21 @@ static void test_text_hash(void **state)
     for (int i = 0; i < SLOTS; i++) assert_in_range(slot[i], N / SLOTS / 2, N / SLOTS * 2);
     qsort(h, N, sizeof *h, compare_u64);
     for (int i = 1; i < N; i++) assert_true(h[i] != h[i - 1]);
+    /* Strings that differ only in their last two characters, at every length modulo 8, spread as
+     * well: the tail of the last word must reach the low bits too. */
+    for (int len = 8; len < 16; len++) {
+        memset(slot, 0, SLOTS * sizeof *slot);
+        char id[24];
+        memset(id, '3', sizeof id);
+        id[len] = 0;
+        for (int i = 0; i < 100 * SLOTS; i++) {
+            id[len - 2] = (char)(' ' + i / 95 % 95);
+            id[len - 1] = (char)(' ' + i % 95);
+            id[len - 3] = (char)('a' + i / (95 * 95));
+            slot[text_hash(TEXT_HASH_START, id) & (SLOTS - 1)]++;
+        }
+        for (int i = 0; i < SLOTS; i++) assert_in_range(slot[i], 100 / 3, 100 * 3);
+    }
     free(h);
     free(slot);
 }

@@ -163,11 +163,11 @@ static int audit_read_head(store_conn *c, int64_t *seq, char hash[65], socle_err
     return rc;
 }
 
-
 /* The INSERT of AUDIT_INSERT_ROWS entries, 16 parameters each: [0] as PostgreSQL takes it, [1] for
  * SQLite, where "OR FAIL" spares a statement journal: with the default ABORT, a statement that may
  * write several rows first copies every page it changes aside (to a temporary file past 64 KB),
- * so as to undo itself alone; here a failure rolls the whole batch back anyway. */
+ * so as to undo itself alone; here a failure rolls the whole batch back anyway. Should memory run
+ * out while they are built, rows go one by one. */
 static socle_buf audit_insert_many_sql[2] = {SOCLE_BUF_INIT, SOCLE_BUF_INIT};
 static pthread_once_t audit_insert_many_once = PTHREAD_ONCE_INIT;
 
@@ -189,7 +189,7 @@ static void audit_insert_many_build(void)
 static int audit_insert_rows(int n)
 {
     pthread_once(&audit_insert_many_once, audit_insert_many_build);
-    return n >= AUDIT_INSERT_ROWS && audit_insert_many_sql[0].data && audit_insert_many_sql[1].data
+    return n >= AUDIT_INSERT_ROWS && buf_ok(&audit_insert_many_sql[0]) && buf_ok(&audit_insert_many_sql[1])
                ? AUDIT_INSERT_ROWS
                : 1;
 }

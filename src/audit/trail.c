@@ -8,6 +8,7 @@
 
 #include "audit/audit_internal.h"
 #include "base/log.h"
+#include "base/text.h"
 #include "base/timeutil.h"
 
 #define AUDIT_COLUMN_DEFS(T)                                                                                       \
@@ -78,21 +79,6 @@ struct audit_trail {
     char many_hashes[AUDIT_INSERT_ROWS][65];
 };
 
-/* Decimal digits of v into out (no terminator); returns their count, as printf's %lld would. */
-static size_t audit_decimal(int64_t v, char out[24])
-{
-    char tmp[24];
-    size_t n = 0, len = 0;
-    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
-    do {
-        tmp[n++] = (char)('0' + u % 10);
-        u /= 10;
-    } while (u);
-    if (v < 0) out[len++] = '-';
-    while (n) out[len++] = tmp[--n];
-    return len;
-}
-
 void audit_hash(int64_t seq, int64_t time_ms, const char *const fields[AUDIT_NFIELDS], const char *prev_hash,
                 char out[65])
 {
@@ -100,14 +86,14 @@ void audit_hash(int64_t seq, int64_t time_ms, const char *const fields[AUDIT_NFI
      * without printf: the writer thread hashes every event. */
     socle_buf b = SOCLE_BUF_INIT;
     char num[24];
-    buf_append(&b, num, audit_decimal(seq, num));
+    buf_append(&b, num, text_decimal(seq, num));
     buf_putc(&b, ';');
-    buf_append(&b, num, audit_decimal(time_ms, num));
+    buf_append(&b, num, text_decimal(time_ms, num));
     buf_putc(&b, ';');
     for (int i = 0; i < AUDIT_NFIELDS; i++) {
         if (fields[i]) {
             size_t n = strlen(fields[i]);
-            buf_append(&b, num, audit_decimal((int64_t)n, num));
+            buf_append(&b, num, text_decimal((int64_t)n, num));
             buf_putc(&b, ':');
             buf_append(&b, fields[i], n);
             buf_putc(&b, ';');

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "auth/auth.h"
+#include "base/text.h"
 
 typedef struct policy_rule {
     char name[48];
@@ -57,7 +58,7 @@ void auth_policy_decide(const auth_policy *p, const auth_subject *s, auth_action
     strcpy(out->rule, "default-deny");
     const char *type = t && t->resource_type ? t->resource_type : "*";
     if (!s || s->kind == AUTH_KIND_NONE || !t) {
-        snprintf(out->reason, sizeof out->reason, "not authenticated");
+        text_copy(out->reason, sizeof out->reason, "not authenticated");
         return;
     }
     const policy_rule *allow = NULL;
@@ -68,8 +69,8 @@ void auth_policy_decide(const auth_policy *p, const auth_subject *s, auth_action
         int v = r->fn(r->ctx, s, a, t, reason, sizeof reason);
         reason[sizeof reason - 1] = 0;
         if (v == AUTH_DENY) {
-            snprintf(out->rule, sizeof out->rule, "%s", r->name);
-            snprintf(out->reason, sizeof out->reason, "%s", reason[0] ? reason : "denied by rule");
+            text_copy(out->rule, sizeof out->rule, r->name);
+            text_copy(out->reason, sizeof out->reason, reason[0] ? reason : "denied by rule");
             return;
         }
         if (v == AUTH_ALLOW && !allow) {
@@ -79,8 +80,8 @@ void auth_policy_decide(const auth_policy *p, const auth_subject *s, auth_action
     }
     if (allow) {
         out->allowed = 1;
-        snprintf(out->rule, sizeof out->rule, "%s", allow->name);
-        snprintf(out->reason, sizeof out->reason, "%s", allow_reason[0] ? allow_reason : "allowed by rule");
+        text_copy(out->rule, sizeof out->rule, allow->name);
+        text_copy(out->reason, sizeof out->reason, allow_reason[0] ? allow_reason : "allowed by rule");
         return;
     }
     snprintf(out->reason, sizeof out->reason, "no rule allows %s on %s", auth_action_name(a), type);
@@ -98,7 +99,7 @@ static int rule_audit_immutable(void *ctx, const auth_subject *s, auth_action a,
 {
     if (!policy_is(t, "AuditEvent") || (a != AUTH_ACTION_UPDATE && a != AUTH_ACTION_DELETE))
         return AUTH_ABSTAIN;
-    snprintf(reason, len, "the audit trail cannot be changed");
+    text_copy(reason, len, "the audit trail cannot be changed");
     return AUTH_DENY;
 }
 
@@ -106,7 +107,7 @@ static int rule_admin(void *ctx, const auth_subject *s, auth_action a, const aut
                       size_t len)
 {
     if (!auth_has_role(s, "admin")) return AUTH_ABSTAIN;
-    snprintf(reason, len, "role admin");
+    text_copy(reason, len, "role admin");
     return AUTH_ALLOW;
 }
 
@@ -118,7 +119,7 @@ static int rule_system(void *ctx, const auth_subject *s, auth_action a, const au
 {
     if (s->kind != AUTH_KIND_SYSTEM || !strcmp(s->issuer, AUTH_ISSUER_CLIENT_CERT)) return AUTH_ABSTAIN;
     if (policy_is(t, "AuditEvent") && a != AUTH_ACTION_CREATE) return AUTH_ABSTAIN;
-    snprintf(reason, len, "system subject");
+    text_copy(reason, len, "system subject");
     return AUTH_ALLOW;
 }
 
@@ -128,7 +129,7 @@ static int rule_auditor(void *ctx, const auth_subject *s, auth_action a, const a
     if (!auth_has_role(s, "auditor") || !policy_is(t, "AuditEvent") ||
         (a != AUTH_ACTION_READ && a != AUTH_ACTION_SEARCH))
         return AUTH_ABSTAIN;
-    snprintf(reason, len, "role auditor reads the audit trail");
+    text_copy(reason, len, "role auditor reads the audit trail");
     return AUTH_ALLOW;
 }
 
@@ -140,7 +141,7 @@ static int rule_directory(void *ctx, const auth_subject *s, auth_action a, const
     if (a != AUTH_ACTION_READ && a != AUTH_ACTION_SEARCH && a != AUTH_ACTION_HISTORY) return AUTH_ABSTAIN;
     for (size_t i = 0; i < sizeof types / sizeof *types; i++) {
         if (policy_is(t, types[i])) {
-            snprintf(reason, len, "the directory is readable by any authenticated caller");
+            text_copy(reason, len, "the directory is readable by any authenticated caller");
             return AUTH_ALLOW;
         }
     }

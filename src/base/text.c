@@ -157,6 +157,28 @@ int text_equal_nocase(const char *a, const char *b)
  * into the last word, so that "ab" then "c" and "a" then "bc" differ, and a finalizer mixes every
  * bit into the low ones the callers take for a slot. A byte at a time (FNV-1a), the statement cache
  * spent 1 % of a FHIR read's CPU hashing SQL. */
+size_t text_copy(char *dst, size_t size, const char *src)
+{
+    size_t n = strnlen(src, size - 1);
+    memcpy(dst, src, n);
+    dst[n] = 0;
+    return n;
+}
+
+size_t text_decimal(int64_t v, char out[24])
+{
+    char tmp[24];
+    size_t n = 0, len = 0;
+    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    do {
+        tmp[n++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0) out[len++] = '-';
+    while (n) out[len++] = tmp[--n];
+    return len;
+}
+
 uint64_t text_hash(uint64_t h, const char *s)
 {
     const uint64_t k = 0x9e3779b97f4a7c15ULL;

@@ -20,6 +20,12 @@ long text_url_decode(char *s, size_t n);
 void text_url_encode(socle_buf *out, const char *s);
 /* text_equal_nocase - ASCII case-insensitive equality. */
 int text_equal_nocase(const char *a, const char *b);
+/* text_copy - copy src into dst[size] (size > 0), cut short if it does not fit, always terminated;
+ * returns the length copied. For hot paths, where snprintf(dst, size, "%s", src) costs a format. */
+size_t text_copy(char *dst, size_t size, const char *src);
+/* text_decimal - the decimal digits of v (a '-' first if negative) into out, not terminated;
+ * returns their count (at most 20). */
+size_t text_decimal(int64_t v, char out[24]);
 
 /* TEXT_HASH_START and text_hash - a fast hash of s (NUL-terminated; NULL hashes as ""), continuing from h:
  * text_hash(TEXT_HASH_START, s) for one string, feed the result back to hash several. For hash

@@ -101,7 +101,11 @@ static int rest_is_patient_data(const char *type)
 
 static void rest_set_version_headers(rest_result *res, const fhir_stored *s)
 {
-    snprintf(res->etag, sizeof res->etag, "W/\"%lld\"", (long long)s->version);
+    char digits[24];
+    size_t n = text_decimal(s->version, digits);
+    memcpy(res->etag, "W/\"", 3);
+    memcpy(res->etag + 3, digits, n);
+    memcpy(res->etag + 3 + n, "\"", 2);
     time_format_http(s->last_updated_ms, res->last_modified);
 }
 

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <sys/wait.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "base/arena.h"
@@ -173,6 +174,26 @@ static void test_time_parse(void **state)
     assert_string_equal(time_format_instant(1500, out), "1970-01-01T00:00:01.500Z");
     assert_string_equal(time_format_instant(-1, out), "1969-12-31T23:59:59.999Z");
     assert_string_equal(time_format_http(0, out), "Thu, 01 Jan 1970 00:00:00 GMT");
+    assert_string_equal(time_format_http(1795485288999, out), "Tue, 24 Nov 2026 01:54:48 GMT");
+    /* Against strftime in the C locale, one instant every 9 days and 7 seconds from 1900 to 2200. */
+    for (int64_t s = -2208988800LL; s < 7258118400LL; s += 9 * 86400 + 7) {
+        char want[40];
+        time_t t = (time_t)s;
+        struct tm tm;
+        gmtime_r(&t, &tm);
+        strftime(want, sizeof want, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+        assert_string_equal(time_format_http(s * 1000, out), want);
+    }
+    char small[6];
+    assert_int_equal(text_copy(small, sizeof small, "abc"), 3);
+    assert_string_equal(small, "abc");
+    assert_int_equal(text_copy(small, sizeof small, "abcdefgh"), 5);
+    assert_string_equal(small, "abcde");
+    char digits[24];
+    assert_int_equal(text_decimal(INT64_MIN, digits), 20);
+    assert_memory_equal(digits, "-9223372036854775808", 20);
+    assert_int_equal(text_decimal(0, digits), 1);
+    assert_int_equal(digits[0], '0');
 }
 
 /* time_deadline: ms from now, nanoseconds carried into seconds. */

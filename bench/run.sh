@@ -2,7 +2,8 @@
 # run.sh - the foundation benchmark: 1,000,000 synthetic Patients on SQLite, then wrk measures
 # authenticated FHIR read by id, search by identifier, create, and the HTTP layer's own ceiling
 # (the same response size served by /_bench/static). Each scenario runs RUNS times; the table
-# reports the median run (req/s, p50, p99) and the server's RSS.
+# reports the median run (req/s, p50, p99) and the server's RSS. The ceiling and the read alternate
+# run by run, and the ratio of each pair is reported with their median.
 #
 #   bench/run.sh                 # N=1000000 RUNS=3 DURATION=10 CONNECTIONS=64
 #   N=100000 RUNS=1 bench/run.sh # quicker
@@ -37,15 +38,33 @@ BENCH_SIZE=$(curl -s -H "Authorization: Bearer $BENCH_TOKEN" "http://127.0.0.1:$
 export BENCH_SIZE
 
 SERVER_PID=$pid
+row() { # name "req/s p50 p99 non2xx" all-runs cpu-runs
+  set -- "$1" $2 "$3" "$4"
+  printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$1" "$2" "$3" "$4" "$5" "$6" "$7" | tee -a "$out.tmp"
+}
 scenario() { # name script
   wrk_runs "$2"
-  set -- "$1" $MEDIAN
-  printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$1" "$2" "$3" "$4" "$5" "$ALL" "$CPU_US" | tee -a "$out.tmp"
+  row "$1" "$MEDIAN" "$ALL" "$CPU_US"
 }
-
+# The ceiling and the read alternate run by run, so that each read run is set against a ceiling
+# run made seconds before it on this noisy machine; RATIOS holds each pair's ratio and their median.
+paired() {
+  local n=$RUNS i s_runs=() r_runs=() s_all=() r_all=() s_cpu=() r_cpu=() ratios=()
+  for i in $(seq 1 "$n"); do
+    RUNS=1 wrk_runs static.lua; s_runs+=("$MEDIAN"); s_all+=("$ALL"); s_cpu+=("$CPU_US")
+    RUNS=1 wrk_runs read.lua; r_runs+=("$MEDIAN"); r_all+=("$ALL"); r_cpu+=("$CPU_US")
+    ratios+=("$(awk -v r="${r_all[-1]}" -v s="${s_all[-1]}" 'BEGIN {printf "%.1f", s > 0 ? 100 * r / s : 0}')")
+  done
+  RUNS=$n
+  row "HTTP ceiling (/_bench/static, ${BENCH_SIZE} B)" "$(median_of "${s_runs[@]}")" "$(slashed "${s_all[@]}")" \
+    "$(slashed "${s_cpu[@]}")"
+  row "FHIR read by id (authenticated)" "$(median_of "${r_runs[@]}")" "$(slashed "${r_all[@]}")" "$(slashed "${r_cpu[@]}")"
+  RATIOS="FHIR read / HTTP ceiling, pair by pair: $(slashed "${ratios[@]}") % (median $(median_of "${ratios[@]}") %)"
+}
+slashed() { local IFS=/; echo "$*"; }
+median_of() { printf '%s\n' "$@" | sort -n | awk -v n="$#" 'NR==int((n+1)/2)'; }
 : > "$out.tmp"
-scenario "HTTP ceiling (/_bench/static, ${BENCH_SIZE} B)" static.lua
-scenario "FHIR read by id (authenticated)" read.lua
+paired
 scenario "FHIR search by identifier" search.lua
 scenario "FHIR create" create.lua
 rss=$(awk '/VmRSS/ {print int($2/1024)}' /proc/$pid/status)
@@ -59,6 +78,8 @@ db=$(du -sm "$DATA" | cut -f1)
   echo "| scenario | req/s | p50 ms | p99 ms | non-2xx | runs (req/s) | server CPU µs per request (runs) |"
   echo "|---|---|---|---|---|---|---|"
   cat "$out.tmp"
+  echo
+  echo "$RATIOS."
   echo
   echo "Server RSS after the runs: ${rss} MB (peak ${hwm} MB); data directory ${db} MB; $(cat "$DATA/.loaded")."
 } > "$out"

@@ -272,7 +272,7 @@ def test_fuzz_never_5xx(ctx):
         assert 400 <= r.status < 500, "%s with %s: %r" % (method, harness.short(str(h), 60), r)
         n += 1
     for a in ("Bearer " + tok[:20] + "\u00e9" + tok[21:], "Bearer " + tok + " " + tok, "Bearer " + "." * 2000,
-              "Bearer " + tok.replace(".", "..", 1), "Bearer " + "A" * 20000):
+              "Bearer " + tok.replace(".", "..", 1), "Bearer " + "A" * 12000):
         r = c.request("GET", "/fhir/Patient?_count=1", headers={"Authorization": a.encode("utf-8").decode("latin-1")}, token=None)
         assert r.status in (400, 401, 413, 431), "Authorization %s: %r" % (harness.short(a, 40), r)
         n += 1

@@ -53,7 +53,7 @@ paired() {
   for i in $(seq 1 "$n"); do
     RUNS=1 wrk_runs static.lua; s_runs+=("$MEDIAN"); s_all+=("$ALL"); s_cpu+=("$CPU_US")
     RUNS=1 wrk_runs read.lua; r_runs+=("$MEDIAN"); r_all+=("$ALL"); r_cpu+=("$CPU_US")
-    ratios+=("$(awk -v r="${r_all[-1]}" -v s="${s_all[-1]}" 'BEGIN {printf "%.1f", s > 0 ? 100 * r / s : 0}')")
+    ratios+=("$(awk -v r="${r_all[-1]}" -v s="${s_all[-1]}" 'BEGIN {printf "%.1f", (s > 0 ? 100 * r / s : 0)}')")
   done
   RUNS=$n
   row "HTTP ceiling (/_bench/static, ${BENCH_SIZE} B)" "$(median_of "${s_runs[@]}")" "$(slashed "${s_all[@]}")" \

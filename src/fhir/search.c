@@ -15,6 +15,13 @@
 #define SEARCH_MAX_PARAMS 256
 #define SEARCH_TOP_STRING "\xf4\x8f\xbf\xbf" /* U+10FFFF: sorts after every folded string */
 
+/* A parameter's condition on its index table, kept until every parameter is read (search_clauses_finish). */
+typedef struct search_clause {
+    const fhir_param_def *def;
+    const char *values; /* "(<cond> OR ...)" */
+    int rank;           /* search_value_rank: the lowest starts the search */
+} search_clause;
+
 typedef struct search_include {
     const char *source_type;     /* the type holding the reference */
     const char *param;
@@ -40,6 +47,9 @@ struct fhir_search {
     const char *self_sql;
     const char **ignored;
     int nignored;
+    search_clause *clauses;
+    int nclauses;
+    int listed;                  /* an _id or chained parameter already lists the candidate ids */
     arena *a;
 };
 
@@ -99,8 +109,11 @@ static int search_date_cond(fhir_search *s, socle_buf *w, const char *name, cons
     /* Bind only the bounds a prefix uses: PostgreSQL cannot type a parameter the SQL never reads. */
     if (s->nparams > SEARCH_MAX_PARAMS - 2) return socle_err_set(err, SOCLE_EINVAL, "too many search values");
     if (!strcmp(prefix, "eq") || !strcmp(prefix, "ne")) {
+        /* "lowcol <= hi" follows from the rest (low <= high), but bounds the index range on low:
+         * without it an eq search read every entry from lo to the end of the index. */
         int pl = search_bind(s, STORE_V_INT(lo)), ph = search_bind(s, STORE_V_INT(hi));
-        buf_printf(w, "%s(%s >= $%d AND %s <= $%d)", prefix[0] == 'n' ? "NOT " : "", lowcol, pl, highcol, ph);
+        buf_printf(w, "%s(%s >= $%d AND %s <= $%d AND %s <= $%d)", prefix[0] == 'n' ? "NOT " : "", lowcol, pl,
+                   lowcol, ph, highcol, ph);
     } else if (!strcmp(prefix, "gt"))
         buf_printf(w, "(%s > $%d)", highcol, search_bind(s, STORE_V_INT(hi)));
     else if (!strcmp(prefix, "lt"))
@@ -123,24 +136,49 @@ static char *search_prefix_end(arena *a, const char *prefix)
     return end;
 }
 
-/* search_param_clause - append to w "(SELECT id FROM <index table> WHERE type = <type> AND param = <def>
- * AND (<values>))": the ids of the resources of `type` whose parameter def matches value (comma = OR).
- * name is the parameter as received, for error messages. The caller writes what comes before
- * (" AND r.id IN "); a chain reuses it for the target type. */
-static int search_param_clause(fhir_search *s, socle_buf *w, const char *type, const fhir_param_def *def,
-                               const char *name, const char *modifier, const char *value, socle_err *err)
+/* How many index rows a value of def usually selects, in order: 1, an identifier, a reference or an
+ * exact string; 2, a date; 3, the start of a string; 4, a code of a small fixed set (a token whose
+ * element has an implicit code system: gender, status) or a system alone; 5, a date range, a
+ * negation, a substring. */
+static int search_value_rank(const fhir_param_def *def, const char *modifier, const char *v)
+{
+    switch (def->kind) {
+    case FHIR_PARAM_TOKEN: {
+        const char *bar = strchr(v, '|');
+        return def->targets || (bar && !bar[1]) ? 4 : 1;
+    }
+    case FHIR_PARAM_STRING:
+        return modifier && !strcmp(modifier, "exact") ? 1 : modifier && !strcmp(modifier, "contains") ? 5 : 3;
+    case FHIR_PARAM_DATE: {
+        const char *rest;
+        return strcmp(search_date_prefix(v, &rest), "eq") ? 5 : 2;
+    }
+    default:
+        return 1;
+    }
+}
+
+static const char *const search_tables[] = {"", "fhir_index_token", "fhir_index_string", "fhir_index_date",
+                                            "fhir_index_reference"};
+
+/* search_param_values - append to w "(<cond> OR <cond> ...)": the index rows of parameter def that
+ * match value (comma = OR), in the columns of its index table. name is the parameter as received,
+ * for error messages. *rank (if not NULL) says how few rows such a condition usually selects, for
+ * the choice of the clause a search starts from (see search_clauses_finish). */
+static int search_param_values(fhir_search *s, socle_buf *w, const fhir_param_def *def, const char *name,
+                               const char *modifier, const char *value, int *rank, socle_err *err)
 {
     char *values[64];
     int nv = search_split(s->a, value, values, 64);
     if (nv == 0 || (nv == 1 && !*values[0]))
         return socle_err_at(err, SOCLE_EINVAL, name, "search parameter %s has no value", name);
-    static const char *const tables[] = {"", "fhir_index_token", "fhir_index_string", "fhir_index_date",
-                                         "fhir_index_reference"};
     if (s->nparams >= SEARCH_MAX_PARAMS - 6) return socle_err_set(err, SOCLE_EINVAL, "too many search values");
-    int pt = search_bind_text(s, type), pp = search_bind_text(s, def->name);
-    buf_printf(w, "(SELECT id FROM %s WHERE type = $%d AND param = $%d AND (", tables[def->kind], pt, pp);
+    int worst = 0;
+    buf_putc(w, '(');
     for (int i = 0; i < nv; i++) {
         const char *v = values[i];
+        int r = search_value_rank(def, modifier, v);
+        if (r > worst) worst = r;
         if (i) buf_puts(w, " OR ");
         if (def->kind == FHIR_PARAM_TOKEN) {
             const char *bar = strchr(v, '|');
@@ -201,8 +239,22 @@ static int search_param_clause(fhir_search *s, socle_buf *w, const char *type, c
         }
         if (s->nparams >= SEARCH_MAX_PARAMS - 4) return socle_err_set(err, SOCLE_EINVAL, "too many search values");
     }
-    buf_puts(w, "))");
+    buf_putc(w, ')');
+    if (rank) *rank = worst;
     return 0;
+}
+
+/* search_param_clause - append to w "(SELECT id FROM <index table> WHERE type = <type> AND param = <def>
+ * AND (<values>))": the ids of the resources of `type` whose parameter def matches value. The caller
+ * writes what comes before (" AND r.id IN "); a chain uses it for the target type. */
+static int search_param_clause(fhir_search *s, socle_buf *w, const char *type, const fhir_param_def *def,
+                               const char *name, const char *modifier, const char *value, socle_err *err)
+{
+    int pt = search_bind_text(s, type), pp = search_bind_text(s, def->name);
+    buf_printf(w, "(SELECT id FROM %s WHERE type = $%d AND param = $%d AND ", search_tables[def->kind], pt, pp);
+    int rc = search_param_values(s, w, def, name, modifier, value, NULL, err);
+    buf_putc(w, ')');
+    return rc;
 }
 
 static int search_include_parse(fhir_search *s, const char *name, const char *value, int reverse, socle_err *err)
@@ -332,6 +384,36 @@ static int search_chain_clause(fhir_search *s, const char *full, const char *val
     return 0;
 }
 
+/* Append to w the parameters' conditions. The one that usually selects fewest rows lists the candidate
+ * ids (r.id IN ...), unless _id or a chain lists them already; every other is checked for each candidate through the (type, id) index of its
+ * index table (EXISTS). Listing them all made the database collect every id each one matched: half the
+ * patients for gender=female at each search. SQLite is told which index to take for the checks (its
+ * planner, without statistics, preferred the value index and scanned a whole range per candidate);
+ * PostgreSQL plans from its statistics. */
+static int search_clauses_finish(fhir_search *s, int sqlite, socle_buf *w, socle_err *err)
+{
+    if (s->nparams + 2 * s->nclauses > SEARCH_MAX_PARAMS - 4)
+        return socle_err_set(err, SOCLE_EINVAL, "too many search values");
+    int lead = s->listed ? -1 : 0;
+    for (int i = 1; lead >= 0 && i < s->nclauses; i++)
+        if (s->clauses[i].rank < s->clauses[lead].rank) lead = i;
+    for (int i = 0; i < s->nclauses; i++) {
+        const search_clause *c = &s->clauses[i];
+        const char *table = search_tables[c->def->kind];
+        if (i == lead) {
+            int pt = search_bind_text(s, s->type), pp = search_bind_text(s, c->def->name);
+            buf_printf(w, " AND r.id IN (SELECT id FROM %s WHERE type = $%d AND param = $%d AND %s)", table, pt, pp,
+                       c->values);
+        } else {
+            buf_printf(w, " AND EXISTS (SELECT 1 FROM %s x%s%s%s WHERE x.type = r.type AND x.id = r.id AND x.param = $%d"
+                          " AND %s)",
+                       table, sqlite ? " INDEXED BY " : "", sqlite ? table : "", sqlite ? "_row" : "",
+                       search_bind_text(s, c->def->name), c->values);
+        }
+    }
+    return 0;
+}
+
 static void search_self_add(fhir_search *s, const char *name, const char *value)
 {
     if (s->self.len) buf_putc(&s->self, '&');
@@ -349,6 +431,7 @@ int fhir_search_parse(const char *type, const fhir_search_param *params, int npa
     s->count = opt->default_count ? opt->default_count : 20;
     int max_count = opt->max_count ? opt->max_count : 1000;
     s->ignored = arena_zalloc(a, sizeof *s->ignored * (size_t)(nparams + 1));
+    s->clauses = arena_zalloc(a, sizeof *s->clauses * (size_t)(nparams + 1));
     int rc = 0;
     for (int i = 0; i < nparams && !rc; i++) {
         const char *full = params[i].name, *value = params[i].value ? params[i].value : "";
@@ -414,6 +497,7 @@ int fhir_search_parse(const char *type, const fhir_search_param *params, int npa
             for (int k = 0; k < nv && !rc; k++)
                 if (!id_fhir_valid(values[k])) rc = socle_err_at(err, SOCLE_EINVAL, "_id", "_id: not a valid resource id");
             if (rc) break;
+            s->listed = 1;
             buf_puts(&s->where, " AND r.id IN (");
             for (int k = 0; k < nv; k++) buf_printf(&s->where, "%s$%d", k ? ", " : "", search_bind_text(s, values[k]));
             buf_puts(&s->where, nv ? ")" : "NULL)");
@@ -422,6 +506,7 @@ int fhir_search_parse(const char *type, const fhir_search_param *params, int npa
             rc = search_date_cond(s, &s->where, name, value, "r.last_updated", "r.last_updated", err);
         } else if (strchr(full, '.')) {
             rc = search_chain_clause(s, full, value, opt, &known, err);
+            s->listed |= known;
         } else {
             const fhir_param_def *def = fhir_param_find(type, name);
             if (!def || !search_modifier_ok(def, modifier)) {
@@ -433,8 +518,12 @@ int fhir_search_parse(const char *type, const fhir_search_param *params, int npa
                 else
                     s->ignored[s->nignored++] = arena_strdup(a, full);
             } else {
-                buf_puts(&s->where, " AND r.id IN ");
-                rc = search_param_clause(s, &s->where, s->type, def, full, modifier, value, err);
+                socle_buf values = SOCLE_BUF_INIT;
+                int rank = 0;
+                rc = search_param_values(s, &values, def, full, modifier, value, &rank, err);
+                if (!rc && !buf_ok(&values)) rc = socle_err_set(err, SOCLE_ENOMEM, "out of memory");
+                if (!rc) s->clauses[s->nclauses++] = (search_clause){def, arena_strdup(a, values.data), rank};
+                buf_free(&values);
             }
         }
         if (!rc && known) search_self_add(s, full, value);
@@ -549,12 +638,18 @@ int fhir_search_run(store_conn *c, const fhir_search *plan, arena *a, fhir_searc
     out->total = -1;
     out->ignored = s->ignored;
     out->nignored = s->nignored;
+    socle_buf where = SOCLE_BUF_INIT;
+    buf_puts(&where, s->where_sql);
+    int rc = search_clauses_finish(s, store_conn_engine(c) == STORE_SQLITE, &where, err);
+    const char *where_sql = rc ? NULL : arena_strdup(a, where.data ? where.data : "");
+    if (!rc && !buf_ok(&where)) rc = socle_err_set(err, SOCLE_ENOMEM, "out of memory");
+    buf_free(&where);
+    if (rc) return rc;
     int pt = search_bind_text(s, s->type);
     socle_buf sql = SOCLE_BUF_INIT;
-    int rc = 0;
     if (s->summary_count) {
         buf_printf(&sql, "SELECT COUNT(*) FROM fhir_resource r WHERE r.type = $%d AND r.deleted = 0%s", pt,
-                   s->where_sql);
+                   where_sql);
         rc = store_query_int(c, sql.data, s->params, s->nparams, &out->total, err);
         out->self_query = s->self_sql;
         buf_free(&sql);
@@ -563,7 +658,7 @@ int fhir_search_run(store_conn *c, const fhir_search *plan, arena *a, fhir_searc
     int pkey, is_int;
     const char *key = search_sort_expr(s, &pkey, &is_int);
     buf_printf(&sql, "SELECT r.id, r.body, r.patient, %s FROM fhir_resource r WHERE r.type = $%d AND r.deleted = 0%s", key,
-               pt, s->where_sql);
+               pt, where_sql);
     const char *cmp = s->descending ? "<" : ">";
     if (s->cursor_key) {
         int pid = search_bind_text(s, s->cursor_id);

@@ -363,6 +363,31 @@ static void test_search(void **state)
     assert_string_equal(out, "p1 p2 o1 ");
     assert_int_equal(found(c, "Patient", "_id=p1&_revinclude=DocumentReference:patient", out, sizeof out), 0);
     assert_string_equal(out, "p1 d1 ");
+    /* Several parameters: one lists the candidates, the others are checked per candidate, whichever
+     * their order and kind (every index table, comma alternatives, a negation, the same one twice). */
+    assert_int_equal(found(c, "Patient", "gender=female&family=hel", out, sizeof out), 0);
+    assert_string_equal(out, "p1 ");
+    assert_int_equal(found(c, "Patient", "family=hel&birthdate=1985", out, sizeof out), 0);
+    assert_string_equal(out, "p2 ");
+    assert_int_equal(found(c, "Patient", "gender=male,female&birthdate=1990-05-17&organization=Organization/o1",
+                           out, sizeof out), 0);
+    assert_string_equal(out, "p1 ");
+    assert_int_equal(found(c, "Patient", "gender=male&organization=Organization/o1", out, sizeof out), 0);
+    assert_string_equal(out, "");
+    assert_int_equal(found(c, "Patient", "identifier=1&family:contains=mut", out, sizeof out), 0);
+    assert_string_equal(out, "p2 ");
+    assert_int_equal(found(c, "Patient", "birthdate=ne1985&gender=female", out, sizeof out), 0);
+    assert_string_equal(out, "p1 ");
+    assert_int_equal(found(c, "Patient", "birthdate=ne1985&gender=male", out, sizeof out), 0);
+    assert_string_equal(out, "");
+    assert_int_equal(found(c, "Patient", "family=hel&family=helm&identifier=urn:t|1", out, sizeof out), 0);
+    assert_string_equal(out, "p2 ");
+    assert_int_equal(found(c, "Patient", "birthdate=1990&birthdate=1990-05-17&family:exact=Hélène", out, sizeof out), 0);
+    assert_string_equal(out, "p1 ");
+    assert_int_equal(found(c, "Patient", "_id=p1,p2&gender=male&family=hel", out, sizeof out), 0);
+    assert_string_equal(out, "p2 ");
+    assert_int_equal(found(c, "Patient", "organization.name=CHU&birthdate=1990", out, sizeof out), 0);
+    assert_string_equal(out, "p1 ");
     assert_int_equal(found(c, "Patient", "nosuch=1", out, sizeof out), SOCLE_EINVAL);
     assert_int_equal(found(c, "Patient", "birthdate=xx1990", out, sizeof out), SOCLE_EINVAL);
     assert_int_equal(found(c, "Patient", "family:sounds=x", out, sizeof out), SOCLE_EINVAL);

@@ -136,16 +136,19 @@ static char *search_prefix_end(arena *a, const char *prefix)
     return end;
 }
 
-/* How many index rows a value of def usually selects, in order: 1, an identifier, a reference or an
- * exact string; 2, a date; 3, the start of a string; 4, a code of a small fixed set (a token whose
- * element has an implicit code system: gender, status) or a system alone; 5, a date range, a
- * negation, a substring. */
+/* How many index rows a value of def usually selects, in order: 1, an identifier, a system|code, a
+ * reference or an exact string; 2, a date; 3, the start of a string; 4, a code without its system
+ * (status=current, gender=female: codes of small sets), a system alone, or a code of an element with
+ * an implicit code system (gender); 5, a date range, a negation, a substring. Ties go to the
+ * parameter given first. */
 static int search_value_rank(const fhir_param_def *def, const char *modifier, const char *v)
 {
     switch (def->kind) {
     case FHIR_PARAM_TOKEN: {
         const char *bar = strchr(v, '|');
-        return def->targets || (bar && !bar[1]) ? 4 : 1;
+        if (def->targets) return 4;
+        if (bar) return bar[1] && bar != v ? 1 : 4;
+        return strstr(def->name, "identifier") ? 1 : 4;
     }
     case FHIR_PARAM_STRING:
         return modifier && !strcmp(modifier, "exact") ? 1 : modifier && !strcmp(modifier, "contains") ? 5 : 3;
@@ -392,7 +395,8 @@ static int search_chain_clause(fhir_search *s, const char *full, const char *val
  * PostgreSQL plans from its statistics. */
 static int search_clauses_finish(fhir_search *s, int sqlite, socle_buf *w, socle_err *err)
 {
-    if (s->nparams + 2 * s->nclauses > SEARCH_MAX_PARAMS - 4)
+    /* Two values per clause here, and up to six more for fhir_search_run (type, sort, cursor). */
+    if (s->nparams + 2 * s->nclauses > SEARCH_MAX_PARAMS - 6)
         return socle_err_set(err, SOCLE_EINVAL, "too many search values");
     int lead = s->listed ? -1 : 0;
     for (int i = 1; lead >= 0 && i < s->nclauses; i++)
@@ -496,6 +500,8 @@ int fhir_search_parse(const char *type, const fhir_search_param *params, int npa
             int nv = search_split(a, value, values, 64);
             for (int k = 0; k < nv && !rc; k++)
                 if (!id_fhir_valid(values[k])) rc = socle_err_at(err, SOCLE_EINVAL, "_id", "_id: not a valid resource id");
+            if (!rc && s->nparams + nv > SEARCH_MAX_PARAMS - 6)
+                rc = socle_err_set(err, SOCLE_EINVAL, "too many search values");
             if (rc) break;
             s->listed = 1;
             buf_puts(&s->where, " AND r.id IN (");

@@ -168,6 +168,42 @@ def test_summary_count(ctx):
     assert b.get("total") == 0
 
 
+def test_several_parameters(ctx):
+    # One parameter lists the candidates, the others are checked per candidate: the same answers
+    # whatever the order and kind of the parameters, with paging, sorting and _summary=count.
+    s, fam = "urn:it:" + uid(), "Multiple" + uid(4)
+    org = ctx.admin.create({"resourceType": "Organization", "name": "Org " + uid(4)})
+    made = []
+    for i in range(12):
+        body = {"resourceType": "Patient", "identifier": [{"system": s, "value": "v%d" % i}],
+                "name": [{"family": fam + ("-bis" if i % 3 == 0 else ""), "given": ["Zoé"]}],
+                "birthDate": "1971-03-%02d" % (1 + i % 4), "gender": "female" if i % 2 else "male"}
+        if i < 6:
+            body["managingOrganization"] = {"reference": "Organization/" + org["id"]}
+        made.append(ctx.admin.create(body)["id"])
+
+    def want(pred):
+        return sorted(made[i] for i in range(12) if pred(i))
+    cases = [
+        ("gender=female&family=%s" % q(fam), lambda i: i % 2 == 1),
+        ("family=%s&gender=female&identifier=%s|" % (q(fam), q(s)), lambda i: i % 2 == 1),
+        ("birthdate=1971-03-02&family:exact=%s&identifier=%s|" % (q(fam), q(s)), lambda i: i % 4 == 1 and i % 3),
+        ("organization=Organization/%s&gender=male,female&birthdate=ne1971-03-01" % org["id"], lambda i: i < 6 and i % 4),
+        ("identifier=%s|v3,%s|v4,%s|v5&family=%s-bis" % (q(s), q(s), q(s), q(fam)), lambda i: i in (3,)),
+        ("_id=%s,%s,%s&gender=male" % (made[0], made[1], made[2]), lambda i: i in (0, 2)),
+        ("organization.name=Org&identifier=%s|&birthdate=le1971-03-02" % q(s), lambda i: i < 6 and i % 4 in (0, 1)),
+    ]
+    for query, pred in cases:
+        got = _found(ctx, query + "&_count=100")
+        assert got == want(pred), "%s: %d found, %d expected" % (query, len(got), len(want(pred)))
+        b = ctx.admin.search("Patient", query + "&_summary=count").json
+        assert b.get("total") == len(want(pred)), "%s&_summary=count: %r" % (query, b.get("total"))
+    pages, entries = ctx.admin.search_all("Patient", "gender=female&identifier=%s|&_count=2&_sort=-birthdate" % q(s))
+    assert sorted(ids(entries)) == want(lambda i: i % 2 == 1), "paged: %r" % ids(entries)
+    bd = [e["resource"]["birthDate"] for e in entries]
+    assert bd == sorted(bd, reverse=True), "sort order lost across pages"
+
+
 def test_include_revinclude(ctx):
     org = ctx.admin.create({"resourceType": "Organization", "name": "Org incluse " + uid(4)})
     prac = ctx.admin.create({"resourceType": "Practitioner", "active": True})

@@ -11,8 +11,12 @@
  * It is woken when the WAL gained SQ_CHECKPOINT_FRAMES frames since its last checkpoint, and after
  * a quiet second for what a burst left below that.
  *
- * Should the checkpointer fall behind (a WAL of SQ_CHECKPOINT_INLINE_FRAMES pages), the committing
- * connection checkpoints itself again, as SQLite does by default, so the WAL stays bounded.
+ * A writer that never pauses (an import) outruns it: each checkpoint copies what was there when it
+ * began, the writer has appended more by the time it ends, so the WAL is never copied whole and
+ * never restarts (6 GB of WAL at half a million imported patients). So once the WAL holds
+ * SQ_CHECKPOINT_INLINE_FRAMES pages, the committing connection checkpoints itself, as SQLite does by
+ * default, once per SQ_CHECKPOINT_FRAMES new pages: meanwhile its own thread appends nothing, so a
+ * lone writer's WAL is copied whole and restarts, and the WAL stays bounded.
  * Durability is unchanged: a commit is on disk once its WAL frames are synced; checkpoints only
  * move committed pages. */
 #include <errno.h>
@@ -41,6 +45,7 @@ struct sq_checkpointer {
     int stop;
     int copied; /* WAL frames the last checkpoint copied back (0 once a writer restarts the WAL) */
     int frames; /* the WAL's size at the last commit */
+    int inline_at; /* the WAL's size when a committer last checkpointed itself */
     sqlite3 *db; /* the thread's own connection */
 };
 
@@ -86,15 +91,18 @@ int store_sqlite_wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
         return SQLITE_OK;
     }
     pthread_mutex_lock(&k->mu);
-    if (frames < k->frames || frames < k->copied) k->copied = 0; /* the WAL restarted */
+    if (frames < k->frames || frames < k->copied) k->copied = k->inline_at = 0; /* the WAL restarted */
     k->frames = frames;
     int added = frames - k->copied;
-    if (added >= SQ_CHECKPOINT_FRAMES && added < SQ_CHECKPOINT_INLINE_FRAMES) {
+    int self = frames >= SQ_CHECKPOINT_INLINE_FRAMES && frames - k->inline_at >= SQ_CHECKPOINT_FRAMES;
+    if (self) {
+        k->inline_at = frames;
+    } else if (added >= SQ_CHECKPOINT_FRAMES && frames < SQ_CHECKPOINT_INLINE_FRAMES) {
         k->wanted = 1;
         pthread_cond_signal(&k->cv);
     }
     pthread_mutex_unlock(&k->mu);
-    if (added >= SQ_CHECKPOINT_INLINE_FRAMES) {
+    if (self) {
         int copied = 0;
         if (sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, &copied) == SQLITE_OK &&
             copied > 0) {

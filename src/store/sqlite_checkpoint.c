@@ -13,10 +13,13 @@
  *
  * A writer that never pauses (an import) outruns it: each checkpoint copies what was there when it
  * began, the writer has appended more by the time it ends, so the WAL is never copied whole and
- * never restarts (6 GB of WAL at half a million imported patients). So once the WAL holds
- * SQ_CHECKPOINT_INLINE_FRAMES pages, the committing connection checkpoints itself, as SQLite does by
- * default, once per SQ_CHECKPOINT_FRAMES new pages: meanwhile its own thread appends nothing, so a
- * lone writer's WAL is copied whole and restarts, and the WAL stays bounded.
+ * never restarts (9 GB of WAL during the import of a million patients). So once the WAL holds
+ * SQ_CHECKPOINT_INLINE_FRAMES frames, the committing connection checkpoints itself, as SQLite does
+ * by default, once per SQ_CHECKPOINT_FRAMES new frames (and at the next commit again if the
+ * checkpointer thread was busy with one). The hook runs inside COMMIT, while the committer still
+ * holds the store's writer turn: no other writer of the process appends meanwhile, so the WAL is
+ * copied whole (unless a reader still needs part of it) and restarts. Other writers wait for that
+ * copy, once per SQ_CHECKPOINT_FRAMES frames, only when the WAL has grown that far.
  * Durability is unchanged: a commit is on disk once its WAL frames are synced; checkpoints only
  * move committed pages. */
 #include <errno.h>
@@ -95,19 +98,18 @@ int store_sqlite_wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
     k->frames = frames;
     int added = frames - k->copied;
     int self = frames >= SQ_CHECKPOINT_INLINE_FRAMES && frames - k->inline_at >= SQ_CHECKPOINT_FRAMES;
-    if (self) {
-        k->inline_at = frames;
-    } else if (added >= SQ_CHECKPOINT_FRAMES && frames < SQ_CHECKPOINT_INLINE_FRAMES) {
+    if (added >= SQ_CHECKPOINT_FRAMES && frames < SQ_CHECKPOINT_INLINE_FRAMES) {
         k->wanted = 1;
         pthread_cond_signal(&k->cv);
     }
     pthread_mutex_unlock(&k->mu);
     if (self) {
+        /* SQLITE_BUSY (the thread is checkpointing) costs nothing: the next commit tries again. */
         int copied = 0;
-        if (sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, &copied) == SQLITE_OK &&
-            copied > 0) {
+        if (sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, &copied) == SQLITE_OK) {
             pthread_mutex_lock(&k->mu);
-            k->copied = copied;
+            k->inline_at = frames;
+            if (copied > 0) k->copied = copied;
             pthread_mutex_unlock(&k->mu);
         }
     }

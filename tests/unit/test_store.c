@@ -893,19 +893,36 @@ static void test_sqlite_page_size(void **state)
  * the WAL back themselves, yet the pages must reach the database file, and what was committed
  * must read back after the store closed and reopened. 40 MB of blobs (10,000 WAL pages of 4 KB) in
  * separate transactions: without checkpoints the database file would stay a few pages long. */
+/* A new SQLite store, file `name` in a new directory made from dir ("/tmp/...-XXXXXX", filled in),
+ * with a table b (id, data BLOB); o->url is set to url, which must outlive the store. */
+static store_conn *open_blob_store(char *dir, const char *name, store_options *o, char url[128], store **s)
+{
+    socle_err err = {0};
+    assert_non_null(mkdtemp(dir));
+    snprintf(url, 128, "sqlite:%s/%s", dir, name);
+    o->url = url;
+    assert_int_equal(store_open(o, s, &err), 0);
+    store_conn *c;
+    assert_int_equal(store_acquire(*s, &c, &err), 0);
+    assert_int_equal(store_exec_script(c, "CREATE TABLE b (id INTEGER PRIMARY KEY, data BLOB)", &err), 0);
+    return c;
+}
+
+static void remove_dir(const char *dir)
+{
+    char cmd[96];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 static void test_sqlite_checkpoints(void **state)
 {
     socle_err err = {0};
     char dir[64] = "/tmp/socle-ckpt-XXXXXX", url[128], db[128];
-    assert_non_null(mkdtemp(dir));
-    snprintf(url, sizeof url, "sqlite:%s/c.db", dir);
-    snprintf(db, sizeof db, "%s/c.db", dir);
     store *s;
-    store_options o = {.url = url, .pool_size = 2};
-    assert_int_equal(store_open(&o, &s, &err), 0);
-    store_conn *c;
-    assert_int_equal(store_acquire(s, &c, &err), 0);
-    assert_int_equal(store_exec_script(c, "CREATE TABLE b (id INTEGER PRIMARY KEY, data BLOB)", &err), 0);
+    store_options o = {.pool_size = 2};
+    store_conn *c = open_blob_store(dir, "c.db", &o, url, &s);
+    snprintf(db, sizeof db, "%s/c.db", dir);
     enum { BLOBS = 100, BLOB_BYTES = 400 * 1024 };
     char *blob = malloc(BLOB_BYTES);
     assert_non_null(blob);
@@ -942,9 +959,7 @@ static void test_sqlite_checkpoints(void **state)
     store_release(s, c);
     store_close(s);
     free(blob);
-    char cmd[96];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    assert_int_equal(system(cmd), 0);
+    remove_dir(dir);
 }
 
 /* A writer that never pauses: the WAL still restarts and stays bounded (the committer checkpoints
@@ -954,15 +969,10 @@ static void test_sqlite_wal_bounded(void **state)
 {
     socle_err err = {0};
     char dir[64] = "/tmp/socle-wal-XXXXXX", url[128], wal[128];
-    assert_non_null(mkdtemp(dir));
-    snprintf(url, sizeof url, "sqlite:%s/w.db", dir);
-    snprintf(wal, sizeof wal, "%s/w.db-wal", dir);
     store *s;
-    store_options o = {.url = url, .pool_size = 2, .sqlite_synchronous = "OFF", .sqlite_page_size = 512};
-    assert_int_equal(store_open(&o, &s, &err), 0);
-    store_conn *c;
-    assert_int_equal(store_acquire(s, &c, &err), 0);
-    assert_int_equal(store_exec_script(c, "CREATE TABLE b (id INTEGER PRIMARY KEY, data BLOB)", &err), 0);
+    store_options o = {.pool_size = 2, .sqlite_synchronous = "OFF", .sqlite_page_size = 512};
+    store_conn *c = open_blob_store(dir, "w.db", &o, url, &s);
+    snprintf(wal, sizeof wal, "%s/w.db-wal", dir);
     enum { COMMITS = 120, BLOB_BYTES = 512 << 10 };
     char *blob = malloc(BLOB_BYTES);
     assert_non_null(blob);
@@ -981,9 +991,7 @@ static void test_sqlite_wal_bounded(void **state)
     store_release(s, c);
     store_close(s);
     free(blob);
-    char cmd[96];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    assert_int_equal(system(cmd), 0);
+    remove_dir(dir);
 }
 
 #define BOTH(fn)                                                                                             \

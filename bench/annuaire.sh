@@ -59,7 +59,7 @@ fi
 $SOCLE serve --data "$DATA" --listen 127.0.0.1:$PORT --log-level warn 2> "$WORK/annuaire-server.log" &
 pid=$!
 trap 'kill $pid 2>/dev/null || true; wait $pid 2>/dev/null || true' EXIT
-for _ in $(seq 1 300); do curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.2; done
+wait_ready "http://127.0.0.1:$PORT" $pid
 BENCH_TOKEN=$($SOCLE token issue --data "$DATA" --sub 810000000001 --kind professional --profession 10 --ttl 86400)
 export BENCH_TOKEN BENCH_SAMPLE="$SAMPLE"
 

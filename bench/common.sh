@@ -13,6 +13,21 @@ to_ms() { awk '{v=$1; if (v ~ /us$/) {sub(/us/,"",v); v=v/1000} else if (v ~ /ms
 # minute ago may be back on disk: read it once before each run so every run starts warm.
 warm() { cat "$DATA"/socle.db* > /dev/null 2>&1 || true; }
 
+# wait_ready URL PID - wait until URL/healthz answers, as long as the server PID lives: the first
+# start of a new version on a big data set may run migrations for minutes. Fails if the server
+# exits, or after 30 minutes.
+wait_ready() {
+  local i
+  for i in $(seq 1 9000); do
+    curl -sf "$1/healthz" >/dev/null && return 0
+    kill -0 "$2" 2>/dev/null || { echo "the server at $1 exited before answering" >&2; return 1; }
+    [ "$i" = 50 ] && echo "waiting for the server at $1 (migrating the data set?)" >&2
+    sleep 0.2
+  done
+  echo "the server at $1 did not answer within 30 minutes" >&2
+  return 1
+}
+
 # Server CPU time (user + system, clock ticks) of process $1 so far.
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
 

@@ -35,8 +35,7 @@ start_server() { # data db
   $SOCLE serve --data "$1" --db "$2" --listen 127.0.0.1:$PORT --log-level warn --max-body-bytes 8388608 \
     2>> "$WORK/dmp-server.log" &
   pid=$!
-  for _ in $(seq 1 300); do curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && return; sleep 0.2; done
-  echo "the server did not start" >&2; exit 1
+  wait_ready "http://127.0.0.1:$PORT" $pid || exit 1
 }
 stop_server() { [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true; pid=""; }
 trap stop_server EXIT

@@ -56,7 +56,7 @@ spid=$!
   exec node server.js > "$WORK/psc-node.log" 2>&1) &
 npid=$!
 trap 'kill $spid $npid 2>/dev/null || true; wait $spid $npid 2>/dev/null || true' EXIT
-for _ in $(seq 1 300); do curl -sf "http://127.0.0.1:$PORT_SOCLE/healthz" >/dev/null && break; sleep 0.2; done
+wait_ready "http://127.0.0.1:$PORT_SOCLE" $spid
 for _ in $(seq 1 600); do [ -s "$NODE_OUT/access.txt" ] && curl -s -o /dev/null "http://127.0.0.1:$PORT_NODE/oidc/certs" && break; sleep 0.5; done
 
 DATA_SOCLE=$DATA

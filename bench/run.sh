@@ -30,7 +30,7 @@ $SOCLE serve --data "$DATA" --listen 127.0.0.1:$PORT --bench-routes true --log-l
   2> "$WORK/server.log" &
 pid=$!
 trap 'kill $pid 2>/dev/null || true; wait $pid 2>/dev/null || true' EXIT
-for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.1; done
+wait_ready "http://127.0.0.1:$PORT" $pid
 export BENCH_N=$N
 BENCH_TOKEN=$($SOCLE token issue --data "$DATA" --sub bench --kind system --ttl 86400)
 export BENCH_TOKEN

@@ -19,7 +19,7 @@ warm() { cat "$DATA"/socle.db* > /dev/null 2>&1 || true; }
 wait_ready() {
   local i
   for i in $(seq 1 9000); do
-    curl -sf "$1/healthz" >/dev/null && return 0
+    curl -sf --max-time 5 "$1/healthz" >/dev/null && kill -0 "$2" 2>/dev/null && return 0
     kill -0 "$2" 2>/dev/null || { echo "the server at $1 exited before answering" >&2; return 1; }
     [ "$i" = 50 ] && echo "waiting for the server at $1 (migrating the data set?)" >&2
     sleep 0.2

@@ -88,14 +88,14 @@ print(*[s.getsockname()[1] for s in ss])')
     --submission-listen 127.0.0.1:$SUB --imap-listen 127.0.0.1:$IMAP --mss-domain $DOMAIN --log-level warn \
     2>> "$LOG" &
   pid=$!
-  for _ in $(seq 1 300); do
-    if curl -sf "http://127.0.0.1:$HTTP/healthz" > /dev/null && (exec 3<> /dev/tcp/127.0.0.1/$IMAP) 2> /dev/null; then
-      return
-    fi
-    kill -0 $pid 2> /dev/null || break
+  if ! wait_ready "http://127.0.0.1:$HTTP" $pid; then
+    echo "$LOG:" >&2; tail -20 "$LOG" >&2; exit 1
+  fi
+  for _ in $(seq 1 300); do # the IMAP listener opens with the HTTP one
+    (exec 3<> /dev/tcp/127.0.0.1/$IMAP) 2> /dev/null && return
     sleep 0.2
   done
-  echo "the server did not start; $LOG:" >&2; tail -20 "$LOG" >&2; exit 1
+  echo "the server's IMAP listener did not open; $LOG:" >&2; tail -20 "$LOG" >&2; exit 1
 }
 check_server() { # the server must still be running after a phase
   if ! kill -0 "$pid" 2> /dev/null; then

@@ -70,8 +70,9 @@ int fhir_repo_update_ex(store_conn *c, const char *type, const char *id, json_t 
 /* fhir_prepared - version 1 of a new resource in its stored form (validated, meta set, JSON text),
  * built by fhir_repo_prepare without the database so that a transaction only writes it
  * (fhir_repo_create_prepared, the same as fhir_repo_create_ex). lastUpdated is the time of the
- * preparation. id is required (no fresh id here); type and id are not copied: they must outlive it. Free with fhir_repo_prepared_free
- * (zeroed by fhir_repo_prepare even on failure, so freeing is always safe). */
+ * preparation. id is required (no fresh id here); type and id are not copied: they must outlive it.
+ * Free with fhir_repo_prepared_free (zeroed by fhir_repo_prepare even on failure, so freeing is
+ * always safe). */
 typedef struct fhir_prepared {
     const char *type, *id;
     int64_t version, now;

@@ -180,7 +180,7 @@ static int search_param_values(fhir_search *s, socle_buf *w, const fhir_param_de
     buf_putc(w, '(');
     for (int i = 0; i < nv; i++) {
         const char *v = values[i];
-        int r = search_value_rank(def, modifier, v);
+        int r = rank ? search_value_rank(def, modifier, v) : 0;
         if (r > worst) worst = r;
         if (i) buf_puts(w, " OR ");
         if (def->kind == FHIR_PARAM_TOKEN) {

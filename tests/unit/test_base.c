@@ -37,6 +37,32 @@ static void test_buf_json_escapes(void **state)
     buf_free(&b);
 }
 
+/* The escaper copies eight plain bytes at a time: each byte that needs an escape is found at every
+ * place of a word and of the tail, next to UTF-8 bytes (0x80 and up, never escaped). */
+static void test_buf_json_escapes_in_words(void **state)
+{
+    const char specials[] = {'"', '\\', '\n', 0x01, 0x1f};
+    const char *escaped[] = {"\\\"", "\\\\", "\\n", "\\u0001", "\\u001f"};
+    for (size_t k = 0; k < sizeof specials; k++)
+        for (int at = 0; at < 21; at++) {
+            char s[21], want[64];
+            for (int i = 0; i < 21; i++) s[i] = i % 3 ? 'a' + i : (char)0xc3; /* 0xc3 0x.. pairs */
+            for (int i = 0; i < 21; i++) if (i % 3 == 1) s[i] = (char)0xa9;
+            s[at] = specials[k];
+            socle_buf b = SOCLE_BUF_INIT;
+            buf_json_stringn(&b, s, sizeof s);
+            int n = snprintf(want, sizeof want, "\"%.*s%s%.*s\"", at, s, escaped[k], 20 - at, s + at + 1);
+            assert_int_equal(b.len, (size_t)n);
+            assert_memory_equal(b.data, want, (size_t)n);
+            buf_free(&b);
+        }
+    /* 0x20 and 0x7f are plain; a 0x20 right after a borrow-prone 0x00 is still found */
+    socle_buf b = SOCLE_BUF_INIT;
+    buf_json_stringn(&b, " \x7f\x00 ~!#[]}{ \x7f", 13);
+    assert_memory_equal(b.data, "\" \x7f\\u0000 ~!#[]}{ \x7f\"", 20);
+    buf_free(&b);
+}
+
 static void test_arena(void **state)
 {
     arena *a = arena_new(64);
@@ -343,7 +369,7 @@ static void test_config_precedence(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_buf_json_escapes), cmocka_unit_test(test_arena),  cmocka_unit_test(test_text_fold), cmocka_unit_test(test_text_hash),
+        cmocka_unit_test(test_buf_json_escapes), cmocka_unit_test(test_buf_json_escapes_in_words), cmocka_unit_test(test_arena),  cmocka_unit_test(test_text_fold), cmocka_unit_test(test_text_hash),
         cmocka_unit_test(test_time_parse),       cmocka_unit_test(test_time_deadline),       cmocka_unit_test(test_ids),    cmocka_unit_test(test_err_mapping),
         cmocka_unit_test(test_config_precedence),
     };

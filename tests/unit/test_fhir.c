@@ -137,6 +137,51 @@ static void test_json_long_strings(void **state)
     free(body);
 }
 
+/* fhir_json_dump writes containers and strings itself: the same bytes as jansson's compact dump
+ * (keys in insertion order, numbers as jansson writes them) wherever the string escapes agree, and
+ * what it writes always reads back as the same tree. */
+static void test_json_dump(void **state)
+{
+    const char *bodies[] = {
+        "{\"resourceType\":\"Patient\",\"id\":\"p1\",\"active\":true,\"deceasedBoolean\":false,\"x\":null,"
+        "\"multipleBirthInteger\":-2,\"weight\":37.2,\"big\":1e300,\"small\":0.1,\"whole\":3.0,"
+        "\"name\":[{\"family\":\"Müller \\\"le \\\\ fils\\\"\",\"given\":[\"Zoé\",\"\"]}],\"empty\":{},\"none\":[],"
+        "\"z\":{\"b\":1,\"a\":[[],[{}],\"tab\\there\\r\\n\"]}}",
+        "[1,\"a\",{\"key\":\"v\\u0000w\"}]",
+    };
+    for (size_t i = 0; i < sizeof bodies / sizeof bodies[0]; i++) {
+        json_t *j = json_loads(bodies[i], JSON_ALLOW_NUL, NULL);
+        assert_non_null(j);
+        socle_buf b = SOCLE_BUF_INIT;
+        fhir_json_dump(j, &b);
+        char *want = json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(15));
+        assert_non_null(want);
+        assert_string_equal(b.data, want);
+        free(want);
+        buf_free(&b);
+        json_decref(j);
+    }
+    /* controls jansson writes otherwise (\b, \u001F): still the same tree once read back */
+    json_t *j = json_pack("{s:s, s:s#}", "ctl", "\b\f\x1f\x7f", "long", "", (size_t)0);
+    enum { LONG = 9000 };
+    char *s = malloc(LONG);
+    assert_non_null(s);
+    for (int i = 0; i < LONG; i++) s[i] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"[i * 7 % 64];
+    s[LONG - 3] = '"';
+    s[LONG / 2] = '\\';
+    json_object_set_new(j, "long", json_stringn(s, LONG));
+    socle_buf b = SOCLE_BUF_INIT;
+    fhir_json_dump(j, &b);
+    assert_non_null(strstr(b.data, "\"ctl\":\"\\u0008\\u000c\\u001f\x7f\""));
+    json_t *back = json_loadb(b.data, b.len, 0, NULL);
+    assert_non_null(back);
+    assert_true(json_equal(back, j));
+    json_decref(back);
+    json_decref(j);
+    buf_free(&b);
+    free(s);
+}
+
 static void test_validate(void **state)
 {
     socle_err err;
@@ -435,7 +480,7 @@ static void test_paging(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_json_limits), cmocka_unit_test(test_json_long_strings), cmocka_unit_test(test_validate), cmocka_unit_test(test_versions),
+        cmocka_unit_test(test_json_limits), cmocka_unit_test(test_json_long_strings), cmocka_unit_test(test_json_dump), cmocka_unit_test(test_validate), cmocka_unit_test(test_versions),
         cmocka_unit_test(test_layout), cmocka_unit_test(test_history_bodies),
         cmocka_unit_test(test_prepared),
         cmocka_unit_test(test_search),      cmocka_unit_test(test_paging),

@@ -1,8 +1,12 @@
 /* sqlite.c - the SQLite engine of the store.
  *
  * One sqlite3 handle per pooled connection, opened NOMUTEX (the pool guarantees one thread at a
- * time), in WAL mode so readers never wait for the writer. Statements are prepared once per
- * connection (SQLITE_PREPARE_PERSISTENT) and cached by the caller's SQL text; the $N placeholders
+ * time), in WAL mode so readers never wait for the writer. Write transactions, and writes outside
+ * one, run on one more handle, the store's writer, in the process's writer turn: SQLite empties a
+ * handle's page cache whenever another handle committed since its last transaction, so with the
+ * writes spread over the pool each write began by reading its B-trees' upper pages again (a tenth
+ * of a DMP feed's CPU); the one writer keeps them. Statements are prepared once per handle
+ * (SQLITE_PREPARE_PERSISTENT) and cached by the caller's SQL text; the $N placeholders
  * are rewritten to ?N at that moment only. A cached statement that a store_rows is still
  * iterating is marked busy: running the same SQL meanwhile uses a private copy instead of
  * resetting the statement under the iterator. Each connection keeps one store_rows embedded so a
@@ -19,27 +23,39 @@
 #include "base/timeutil.h"
 #include "store/store_internal.h"
 
+/* A sqlite3 handle and its prepared statements. */
+typedef struct sq_handle {
+    sqlite3 *db;
+    store_cache cache;
+    int wal;        /* the journal is a WAL */
+    int sync_after; /* writer: commits at NORMAL, then the WAL is synced after the turn (FULL on a WAL) */
+} sq_handle;
+
+/* The writer's page cache: it serves every write, so it keeps the upper levels of the B-trees. */
+#define SQ_WRITER_CACHE_MB 16
+
 typedef struct sq_rows {
     store_rows base;
+    sq_handle *h; /* the handle the statement belongs to */
     sqlite3_stmt *stmt;
     store_stmt *entry; /* the cache entry (marked busy), or NULL: stmt is private, finalize it */
     int pending;       /* the first step's result, taken in store_query, not yet reported */
     int done;
     int on_row;
     int ncols;
+    int in_turn; /* opened in the writer's turn, which is kept until this is freed */
 } sq_rows;
 
 typedef struct sq_conn {
     store_conn base;
-    sqlite3 *db;
-    store_cache cache;
+    sq_handle own;
+    sq_handle *h; /* own, or the store's writer while this connection holds the writer's turn */
     sq_rows slot; /* reused by the first open store_rows */
     int slot_used;
-    int relaxed;         /* synchronous lowered to NORMAL for the open transaction */
-    int sync_after;      /* ... and its commit syncs the WAL after the writer's turn (sq_tx_commit) */
-    int wal;             /* the journal is a WAL */
-    int writing;         /* holds the store's write_mu (a write transaction is open) */
-    char sync[8];        /* the configured synchronous level, restored after a relaxed transaction */
+    int turn;         /* holds the writer's turn (the store's write_mu) and uses the writer */
+    int writing;      /* a write transaction is open (in the turn) */
+    int relaxed;      /* ... and its commit is not synced after (store_tx_begin_relaxed) */
+    int writer_rows;  /* store_rows opened in the turn: it is kept until they are freed */
 } sq_conn;
 
 static const char sq_empty[1] = "";
@@ -58,7 +74,7 @@ static void sq_write_unlock(sq_conn *c)
     pthread_mutex_unlock(&c->base.owner->write_mu);
 }
 
-static int sq_fail(sq_conn *c, int rc, const char *what, socle_err *err)
+static int sq_fail(sq_handle *h, int rc, const char *what, socle_err *err)
 {
     int code = SOCLE_ESTORE;
     int primary = rc & 0xff;
@@ -69,7 +85,7 @@ static int sq_fail(sq_conn *c, int rc, const char *what, socle_err *err)
     else if (primary == SQLITE_NOMEM)
         code = SOCLE_ENOMEM;
     return socle_err_set(err, code, "store: sqlite: %s: %s", what,
-                         c ? sqlite3_errmsg(c->db) : sqlite3_errstr(rc));
+                         h ? sqlite3_errmsg(h->db) : sqlite3_errstr(rc));
 }
 
 /* --- statements --- */
@@ -118,7 +134,7 @@ static char *sq_rewrite(const char *sql)
     return out;
 }
 
-static int sq_prepare(sq_conn *c, const char *sql, unsigned flags, sqlite3_stmt **out, socle_err *err)
+static int sq_prepare(sq_handle *c, const char *sql, unsigned flags, sqlite3_stmt **out, socle_err *err)
 {
     char *rewritten = NULL;
     if (strchr(sql, '$') && !(rewritten = sq_rewrite(sql)))
@@ -150,7 +166,7 @@ static void sq_drop(void *ctx, store_stmt *e)
 
 /* The statement for sql: the cached one, or a private one when the cached one is busy. *entry is
  * NULL for a private statement. */
-static int sq_stmt(sq_conn *c, const char *sql, sqlite3_stmt **st, store_stmt **entry, socle_err *err)
+static int sq_stmt(sq_handle *c, const char *sql, sqlite3_stmt **st, store_stmt **entry, socle_err *err)
 {
     uint64_t h = store_cache_hash(sql);
     store_stmt *e = store_cache_get(&c->cache, sql, h);
@@ -181,7 +197,7 @@ static void sq_done(sqlite3_stmt *st, store_stmt *entry)
     sqlite3_clear_bindings(st);
 }
 
-static int sq_bind(sq_conn *c, sqlite3_stmt *st, const store_value *p, int n, sqlite3_destructor_type how,
+static int sq_bind(sq_handle *c, sqlite3_stmt *st, const store_value *p, int n, sqlite3_destructor_type how,
                    socle_err *err)
 {
     int want = sqlite3_bind_parameter_count(st);
@@ -211,43 +227,144 @@ static int sq_bind(sq_conn *c, sqlite3_stmt *st, const store_value *p, int n, sq
     return 0;
 }
 
+static int sq_handle_open(store *s, sq_handle *h, const char *sync, socle_err *err);
+static void sq_handle_close(sq_handle *h);
+static int sq_exec_script_on(sq_handle *h, const char *sql, socle_err *err);
+static void sq_sync_wal(sqlite3 *db);
+static int sq_own_wal(sq_conn *c, sqlite3 **db);
+
+/* The store's writer handle, opened at its first use; called in the writer's turn. A database in
+ * memory has a single connection, which writes itself. */
+static sq_handle *sq_writer(sq_conn *c, socle_err *err)
+{
+    store *s = c->base.owner;
+    if (s->memory) return &c->own;
+    if (s->sqlite_writer) return s->sqlite_writer;
+    sq_handle *w = calloc(1, sizeof *w);
+    if (!w) {
+        socle_err_set(err, SOCLE_ENOMEM, "store: out of memory");
+        return NULL;
+    }
+    /* FULL on a WAL: commits write at NORMAL and are synced once the turn is given back. */
+    int full = !strcmp(s->sqlite_sync, "FULL");
+    char cache[48];
+    snprintf(cache, sizeof cache, "PRAGMA cache_size = %d", -SQ_WRITER_CACHE_MB * 1024);
+    if (sq_handle_open(s, w, full ? "NORMAL" : s->sqlite_sync, err) || sq_exec_script_on(w, cache, err)) {
+        sq_handle_close(w);
+        free(w);
+        return NULL;
+    }
+    if (full && !w->wal) {
+        /* WAL refused: the commit itself must be durable. */
+        if (sq_exec_script_on(w, "PRAGMA synchronous=FULL", err)) {
+            sq_handle_close(w);
+            free(w);
+            return NULL;
+        }
+    }
+    w->sync_after = full && w->wal;
+    s->sqlite_writer = w;
+    return w;
+}
+
+/* Take the writer's turn and use the writer handle. */
+static int sq_writer_take(sq_conn *c, socle_err *err)
+{
+    int rc = sq_write_lock(c, err);
+    if (rc) return rc;
+    sq_handle *w = sq_writer(c, err);
+    if (!w) {
+        sq_write_unlock(c);
+        return err->code;
+    }
+    c->h = w;
+    c->turn = 1;
+    return 0;
+}
+
+/* Give the turn back, unless store_rows are still open on the writer (then their free does). */
+static void sq_writer_give(sq_conn *c)
+{
+    if (c->writer_rows) return;
+    c->turn = 0;
+    c->h = &c->own;
+    sq_write_unlock(c);
+}
+
+/* After a commit of the writer's: the sync that makes it durable, once the turn is given back
+ * (through this connection's own handle on the same WAL file; the next writer may already be
+ * using the writer's). */
+static void sq_committed(sq_conn *c, int relaxed)
+{
+    sq_handle *w = c->h;
+    int sync = w->sync_after && !relaxed;
+    sqlite3 *own = NULL;
+    if (sync && !sq_own_wal(c, &own)) {
+        sq_sync_wal(w->db); /* this connection has no WAL open of its own: sync in the turn */
+        sync = 0;
+    }
+    sq_writer_give(c);
+    if (sync) sq_sync_wal(own);
+}
+
+/* Bind and run a statement to completion. */
+static int sq_run(sq_handle *h, sqlite3_stmt *st, const store_value *params, int nparams, int64_t *changes,
+                  socle_err *err)
+{
+    /* The statement runs to completion before we return: the caller's values can be used in place. */
+    int rc = sq_bind(h, st, params, nparams, SQLITE_STATIC, err);
+    if (rc) return rc;
+    int s;
+    while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+    }
+    if (s != SQLITE_DONE) return sq_fail(h, s, "exec", err);
+    if (changes) *changes = sqlite3_stmt_readonly(st) ? 0 : sqlite3_changes64(h->db);
+    return 0;
+}
+
 static int sq_exec(store_conn *bc, const char *sql, const store_value *params, int nparams, int64_t *changes,
                    socle_err *err)
 {
     sq_conn *c = (sq_conn *)bc;
     sqlite3_stmt *st;
     store_stmt *entry;
-    int rc = sq_stmt(c, sql, &st, &entry, err);
+    int rc = sq_stmt(c->h, sql, &st, &entry, err);
     if (rc) return rc;
-    /* The statement runs to completion before we return: the caller's values can be used in place. */
-    rc = sq_bind(c, st, params, nparams, SQLITE_STATIC, err);
-    /* A write outside a transaction is a transaction of its own: it waits for the writer's turn. */
-    int own_turn = !rc && !c->writing && !sqlite3_stmt_readonly(st) && sqlite3_get_autocommit(c->db);
-    if (own_turn) rc = sq_write_lock(c, err);
-    if (!rc) {
-        int s;
-        while ((s = sqlite3_step(st)) == SQLITE_ROW) {
-        }
-        if (s != SQLITE_DONE)
-            rc = sq_fail(c, s, "exec", err);
-        else if (changes)
-            *changes = sqlite3_stmt_readonly(st) ? 0 : sqlite3_changes64(c->db);
-        if (own_turn) sq_write_unlock(c);
+    /* A write outside a transaction is a transaction of its own: the writer runs it, in its turn. */
+    int write = !sqlite3_stmt_readonly(st) && sqlite3_get_autocommit(c->h->db);
+    if (!write || c->turn) {
+        rc = sq_run(c->h, st, params, nparams, changes, err);
+        sq_done(st, entry);
+        /* In a turn kept for open rows after a transaction: this write committed by itself. */
+        if (!rc && write && !c->writing && c->h->sync_after) sq_sync_wal(c->h->db);
+        return rc;
     }
     sq_done(st, entry);
+    if ((rc = sq_writer_take(c, err))) return rc;
+    rc = sq_stmt(c->h, sql, &st, &entry, err);
+    if (!rc) {
+        rc = sq_run(c->h, st, params, nparams, changes, err);
+        sq_done(st, entry);
+    }
+    if (rc)
+        sq_writer_give(c);
+    else
+        sq_committed(c, 0);
+    return rc;
+}
+
+static int sq_exec_script_on(sq_handle *h, const char *sql, socle_err *err)
+{
+    char *msg = NULL;
+    int rc = sqlite3_exec(h->db, sql, NULL, NULL, &msg);
+    if (rc != SQLITE_OK) rc = sq_fail(h, sqlite3_extended_errcode(h->db), "script", err);
+    sqlite3_free(msg);
     return rc;
 }
 
 static int sq_exec_script(store_conn *bc, const char *sql, socle_err *err)
 {
-    sq_conn *c = (sq_conn *)bc;
-    char *msg = NULL;
-    int rc = sqlite3_exec(c->db, sql, NULL, NULL, &msg);
-    if (rc != SQLITE_OK) {
-        rc = sq_fail(c, sqlite3_extended_errcode(c->db), "script", err);
-    }
-    sqlite3_free(msg);
-    return rc;
+    return sq_exec_script_on(((sq_conn *)bc)->h, sql, err);
 }
 
 /* --- rows --- */
@@ -258,12 +375,13 @@ static int sq_query(store_conn *bc, const char *sql, const store_value *params, 
     sq_conn *c = (sq_conn *)bc;
     sqlite3_stmt *st;
     store_stmt *entry;
-    int rc = sq_stmt(c, sql, &st, &entry, err);
+    sq_handle *h = c->h;
+    int rc = sq_stmt(h, sql, &st, &entry, err);
     if (rc) return rc;
     /* The statement outlives this call: SQLite must copy the values. */
-    rc = sq_bind(c, st, params, nparams, SQLITE_TRANSIENT, err);
+    rc = sq_bind(h, st, params, nparams, SQLITE_TRANSIENT, err);
     int first = rc ? 0 : sqlite3_step(st);
-    if (!rc && first != SQLITE_ROW && first != SQLITE_DONE) rc = sq_fail(c, first, "query", err);
+    if (!rc && first != SQLITE_ROW && first != SQLITE_DONE) rc = sq_fail(h, first, "query", err);
     sq_rows *r = NULL;
     if (!rc) {
         if (!c->slot_used) {
@@ -277,8 +395,9 @@ static int sq_query(store_conn *bc, const char *sql, const store_value *params, 
         sq_done(st, entry);
         return rc;
     }
-    *r = (sq_rows){{bc}, st, entry, first, first == SQLITE_DONE, 0, sqlite3_column_count(st)};
+    *r = (sq_rows){{bc}, h, st, entry, first, first == SQLITE_DONE, 0, sqlite3_column_count(st), c->turn};
     if (entry) entry->busy = 1;
+    c->writer_rows += c->turn;
     if (first == SQLITE_DONE) sqlite3_reset(st); /* end the read transaction now */
     *out = &r->base;
     return 0;
@@ -297,7 +416,7 @@ static int sq_rows_next(store_rows *br, socle_err *err)
     int s = sqlite3_step(r->stmt);
     if (s == SQLITE_ROW) return r->on_row = 1;
     r->done = 1;
-    int rc = s == SQLITE_DONE ? 0 : sq_fail((sq_conn *)r->base.conn, s, "query", err);
+    int rc = s == SQLITE_DONE ? 0 : sq_fail(r->h, s, "query", err);
     sqlite3_reset(r->stmt);
     return rc;
 }
@@ -351,50 +470,42 @@ static void sq_rows_free(store_rows *br)
     sq_conn *c = (sq_conn *)br->conn;
     sq_done(r->stmt, r->entry);
     if (r->entry) r->entry->busy = 0;
+    int in_turn = r->in_turn;
     if (r == &c->slot)
         c->slot_used = 0;
     else
         free(r);
+    if (in_turn && --c->writer_rows == 0 && c->turn && !c->writing) sq_writer_give(c);
 }
 
 /* --- transactions --- */
 
 /* Open, or ended by SQLite itself (an I/O error, a full disk roll it back) while this connection
- * still holds the writer's turn: store_tx_rollback then gives the turn back and restores the
- * synchronous level. */
+ * still holds the writer's turn: store_tx_rollback then gives the turn back. */
 static int sq_in_tx(const store_conn *bc)
 {
     const sq_conn *c = (const sq_conn *)bc;
-    return !sqlite3_get_autocommit(c->db) || c->writing;
+    return !sqlite3_get_autocommit(c->h->db) || c->writing;
 }
 
-static void sq_restore_sync(sq_conn *c);
-
-/* A write transaction. At synchronous=FULL on a WAL the commit is made durable in two steps:
- * COMMIT at NORMAL writes the WAL frames inside the writer's turn, then sq_tx_commit syncs the
- * WAL once the turn is given back, before it returns. The caller hears of its commit only once
- * the commit is on disk, as with FULL, but the next writer no longer waits for this one's fsync
- * (and concurrent syncs of the WAL overlap). A reader may see the rows during that fsync; should
- * the machine lose power then, they are lost with a commit nobody was told of. A relaxed
- * transaction (store_tx_begin_relaxed) commits at NORMAL and is not synced after. */
+/* A write transaction, on the writer handle in the writer's turn. At synchronous=FULL on a WAL the
+ * commit is made durable in two steps: COMMIT at NORMAL writes the WAL frames inside the turn,
+ * then sq_tx_commit syncs the WAL once the turn is given back, before it returns. The caller
+ * hears of its commit only once the commit is on disk, as with FULL, but the next writer no
+ * longer waits for this one's fsync (and concurrent syncs of the WAL overlap). A reader may see
+ * the rows during that fsync; should the machine lose power then, they are lost with a commit
+ * nobody was told of. A relaxed transaction (store_tx_begin_relaxed) commits at NORMAL and is not
+ * synced after. */
 static int sq_tx_open(sq_conn *c, int relaxed, socle_err *err)
 {
-    int rc, sync_after = !relaxed && c->wal;
-    if (!strcmp(c->sync, "FULL") && (relaxed || sync_after)) {
-        if ((rc = sq_exec(&c->base, "PRAGMA synchronous=NORMAL", NULL, 0, NULL, err))) return rc;
-        c->relaxed = 1;
-        c->sync_after = sync_after;
-    }
-    if ((rc = sq_write_lock(c, err))) {
-        sq_restore_sync(c);
-        return rc;
-    }
+    int rc = c->turn ? 0 : sq_writer_take(c, err); /* kept for open rows: still this connection's */
+    if (rc) return rc;
     c->writing = 1;
+    c->relaxed = relaxed;
     rc = sq_exec(&c->base, "BEGIN IMMEDIATE", NULL, 0, NULL, err);
     if (rc) {
         c->writing = 0;
-        sq_write_unlock(c);
-        sq_restore_sync(c);
+        sq_writer_give(c);
     }
     return rc;
 }
@@ -404,30 +515,6 @@ static int sq_tx_begin(store_conn *bc, socle_err *err)
     return sq_tx_open((sq_conn *)bc, 0, err);
 }
 
-/* fsync the WAL: the frames a NORMAL commit wrote are durable once this returns. It cannot fail
- * and go on: the commit is already visible and later writers build on it, and after a failed
- * fsync the kernel may have dropped the pages it could not write (a later fsync then succeeds
- * without them). Like PostgreSQL's PANIC, the process stops; SQLite's recovery at the next start
- * keeps exactly what reached the disk. */
-static void sq_sync_wal(sq_conn *c)
-{
-    sqlite3_file *wal = NULL;
-    int rc = sqlite3_file_control(c->db, "main", SQLITE_FCNTL_JOURNAL_POINTER, &wal);
-    if (rc == SQLITE_OK && (!wal || !wal->pMethods)) rc = SQLITE_IOERR_FSYNC;
-    if (rc == SQLITE_OK) rc = wal->pMethods->xSync(wal, SQLITE_SYNC_NORMAL);
-    if (rc == SQLITE_OK) return;
-    log_msg(LOG_ERROR, "store: sqlite: cannot sync the WAL after a commit (%s): stopping", sqlite3_errstr(rc));
-    abort();
-}
-
-/* The transaction ended (either way): give the writer's turn back. */
-static void sq_tx_ended(sq_conn *c)
-{
-    if (!c->writing || !sqlite3_get_autocommit(c->db)) return;
-    c->writing = 0;
-    sq_write_unlock(c);
-}
-
 /* Lower synchronous to NORMAL (WAL frames written, not fsynced) for one transaction; when the
  * configured level is already NORMAL or OFF there is nothing to lower. */
 static int sq_tx_begin_relaxed(store_conn *bc, socle_err *err)
@@ -435,22 +522,43 @@ static int sq_tx_begin_relaxed(store_conn *bc, socle_err *err)
     return sq_tx_open((sq_conn *)bc, 1, err);
 }
 
-/* Back to the configured level once a transaction that lowered it ended (either way). */
-static void sq_restore_sync(sq_conn *c)
+/* fsync the WAL: the frames a NORMAL commit wrote are durable once this returns. It cannot fail
+ * and go on: the commit is already visible and later writers build on it, and after a failed
+ * fsync the kernel may have dropped the pages it could not write (a later fsync then succeeds
+ * without them). Like PostgreSQL's PANIC, the process stops; SQLite's recovery at the next start
+ * keeps exactly what reached the disk. */
+static void sq_sync_wal(sqlite3 *db)
 {
-    if (!c->relaxed) return;
-    c->relaxed = c->sync_after = 0;
-    socle_err err = {0};
-    if (sq_exec(&c->base, "PRAGMA synchronous=FULL", NULL, 0, NULL, &err)) log_msg(LOG_ERROR, "%s", err.msg);
+    sqlite3_file *wal = NULL;
+    int rc = sqlite3_file_control(db, "main", SQLITE_FCNTL_JOURNAL_POINTER, &wal);
+    if (rc == SQLITE_OK && (!wal || !wal->pMethods)) rc = SQLITE_IOERR_FSYNC;
+    if (rc == SQLITE_OK) rc = wal->pMethods->xSync(wal, SQLITE_SYNC_NORMAL);
+    if (rc == SQLITE_OK) return;
+    log_msg(LOG_ERROR, "store: sqlite: cannot sync the WAL after a commit (%s): stopping", sqlite3_errstr(rc));
+    abort();
+}
+
+/* This connection's own handle, when it has the WAL file open (it does once it has read). */
+static int sq_own_wal(sq_conn *c, sqlite3 **db)
+{
+    sqlite3_file *wal = NULL;
+    if (!c->own.wal || sqlite3_file_control(c->own.db, "main", SQLITE_FCNTL_JOURNAL_POINTER, &wal) != SQLITE_OK ||
+        !wal || !wal->pMethods)
+        return 0;
+    *db = c->own.db;
+    return 1;
 }
 
 static int sq_tx_commit(store_conn *bc, socle_err *err)
 {
     sq_conn *c = (sq_conn *)bc;
     int rc = sq_exec(bc, "COMMIT", NULL, 0, NULL, err);
-    sq_tx_ended(c);
-    if (!rc && c->sync_after) sq_sync_wal(c);
-    if (!rc || !sq_in_tx(bc)) sq_restore_sync(c);
+    if (!sqlite3_get_autocommit(c->h->db)) return rc; /* still open: the caller rolls back */
+    c->writing = 0;
+    if (rc)
+        sq_writer_give(c);
+    else
+        sq_committed(c, c->relaxed);
     return rc;
 }
 
@@ -458,21 +566,36 @@ static void sq_tx_rollback(store_conn *bc)
 {
     sq_conn *c = (sq_conn *)bc;
     socle_err err = {0};
-    if (!sqlite3_get_autocommit(c->db) && sq_exec(bc, "ROLLBACK", NULL, 0, NULL, &err))
+    if (!sqlite3_get_autocommit(c->h->db) && sq_exec(bc, "ROLLBACK", NULL, 0, NULL, &err))
         log_msg(LOG_ERROR, "%s", err.msg);
-    sq_tx_ended(c);
-    sq_restore_sync(c);
+    if (!c->writing) return;
+    c->writing = 0;
+    sq_writer_give(c);
 }
 
 /* --- connections --- */
+
+static void sq_handle_close(sq_handle *h)
+{
+    store_cache_clear(&h->cache, sq_drop, h);
+    sqlite3_close_v2(h->db);
+    h->db = NULL;
+}
 
 static void sq_disconnect(store_conn *bc)
 {
     sq_conn *c = (sq_conn *)bc;
     if (!c) return;
-    store_cache_clear(&c->cache, sq_drop, c);
-    sqlite3_close_v2(c->db);
+    sq_handle_close(&c->own);
     free(c);
+}
+
+void store_sqlite_writer_close(store *s)
+{
+    if (!s->sqlite_writer) return;
+    sq_handle_close(s->sqlite_writer);
+    free(s->sqlite_writer);
+    s->sqlite_writer = NULL;
 }
 
 /* Before SQLite's first use in the process: no memory statistics. socle reads none, and keeping them
@@ -483,61 +606,77 @@ static void sq_configure_library(void)
     (void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
 }
 
-static int sq_connect(store *s, store_conn **out, socle_err *err)
+/* Open and configure a handle on the store's database, at synchronous level `sync`. */
+static int sq_handle_open(store *s, sq_handle *h, const char *sync, socle_err *err)
 {
     static pthread_once_t configured = PTHREAD_ONCE_INIT;
     pthread_once(&configured, sq_configure_library);
-    sq_conn *c = calloc(1, sizeof *c);
-    if (!c) return socle_err_set(err, SOCLE_ENOMEM, "store: out of memory");
-    int rc = sqlite3_open_v2(s->target, &c->db,
-                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
-    if (rc != SQLITE_OK) {
-        socle_err_set(err, SOCLE_ESTORE, "store: sqlite: cannot open %s: %s", s->target,
-                      c->db ? sqlite3_errmsg(c->db) : sqlite3_errstr(rc));
-        sq_disconnect(&c->base);
-        return SOCLE_ESTORE;
-    }
-    sqlite3_extended_result_codes(c->db, 1);
-    sqlite3_busy_timeout(c->db, s->busy_timeout_ms);
+    int rc = sqlite3_open_v2(s->target, &h->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                             NULL);
+    if (rc != SQLITE_OK)
+        return socle_err_set(err, SOCLE_ESTORE, "store: sqlite: cannot open %s: %s", s->target,
+                             h->db ? sqlite3_errmsg(h->db) : sqlite3_errstr(rc));
+    sqlite3_extended_result_codes(h->db, 1);
+    sqlite3_busy_timeout(h->db, s->busy_timeout_ms);
 
     /* The page size of a database not created yet (ignored by SQLite once it has pages). Large
      * resources (the directory's, 2-3 KB) fit in 16 KB pages instead of overflowing 4 KB ones. */
     char page_size[48];
     snprintf(page_size, sizeof page_size, "PRAGMA page_size=%d", s->sqlite_page_size);
-    if ((rc = sq_exec_script(&c->base, page_size, err))) {
-        sq_disconnect(&c->base);
-        return rc;
-    }
+    if ((rc = sq_exec_script_on(h, page_size, err))) return rc;
     /* journal_mode answers with the mode in force: WAL may be refused (some file systems). */
     sqlite3_stmt *st = NULL;
-    rc = sqlite3_prepare_v2(c->db, "PRAGMA journal_mode=WAL", -1, &st, NULL);
+    rc = sqlite3_prepare_v2(h->db, "PRAGMA journal_mode=WAL", -1, &st, NULL);
     if (rc == SQLITE_OK) rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
         const char *mode = (const char *)sqlite3_column_text(st, 0);
         if (mode && strcmp(mode, "wal") && !s->memory)
             log_msg(LOG_WARN, "store: sqlite: WAL refused, journal mode is %s", mode);
-        c->wal = mode && !strcmp(mode, "wal");
+        h->wal = mode && !strcmp(mode, "wal");
         rc = SQLITE_OK;
     }
     sqlite3_finalize(st);
-    if (rc != SQLITE_OK) {
-        rc = sq_fail(c, rc, "cannot set WAL mode", err);
-        sq_disconnect(&c->base);
-        return rc;
-    }
-    /* mmap: pages of the database are read in place instead of through a read() and a copy. */
-    char pragmas[160];
-    snprintf(pragmas, sizeof pragmas, "PRAGMA synchronous=%s; PRAGMA foreign_keys=ON; PRAGMA mmap_size=%lld",
-             s->sqlite_sync, s->sqlite_mmap_bytes);
-    if ((rc = sq_exec_script(&c->base, pragmas, err))) {
-        sq_disconnect(&c->base);
-        return rc;
-    }
-    snprintf(c->sync, sizeof c->sync, "%s", s->sqlite_sync);
+    if (rc != SQLITE_OK) return sq_fail(h, rc, "cannot set WAL mode", err);
+    /* mmap: pages of the database are read in place instead of through a read() and a copy. A
+     * first read opens the WAL file (sq_own_wal syncs through it). */
+    char pragmas[200];
+    snprintf(pragmas, sizeof pragmas,
+             "PRAGMA synchronous=%s; PRAGMA foreign_keys=ON; PRAGMA mmap_size=%lld; SELECT 1 FROM sqlite_schema LIMIT 1",
+             sync, s->sqlite_mmap_bytes);
+    if ((rc = sq_exec_script_on(h, pragmas, err))) return rc;
     /* Checkpoints: wake the store's checkpointer instead of running one inside COMMIT. */
-    if (!s->memory) sqlite3_wal_hook(c->db, store_sqlite_wal_hook, s);
+    if (!s->memory) sqlite3_wal_hook(h->db, store_sqlite_wal_hook, s);
+    return 0;
+}
+
+static int sq_connect(store *s, store_conn **out, socle_err *err)
+{
+    sq_conn *c = calloc(1, sizeof *c);
+    if (!c) return socle_err_set(err, SOCLE_ENOMEM, "store: out of memory");
+    c->h = &c->own;
+    int rc = sq_handle_open(s, &c->own, s->sqlite_sync, err);
+    if (rc) {
+        sq_disconnect(&c->base);
+        return rc;
+    }
     *out = &c->base;
     return 0;
+}
+
+int store_sqlite_cache_size(store_conn *bc, int mb, socle_err *err)
+{
+    sq_conn *c = (sq_conn *)bc;
+    char sql[64];
+    snprintf(sql, sizeof sql, "PRAGMA cache_size = %d", mb > 0 ? -mb * 1024 : -2000);
+    int rc = sq_exec_script_on(&c->own, sql, err);
+    if (rc || c->base.owner->memory) return rc;
+    /* The writer serves the bulk load's transactions; back to its own size after. */
+    int took = !c->turn;
+    if (took && (rc = sq_writer_take(c, err))) return rc;
+    snprintf(sql, sizeof sql, "PRAGMA cache_size = %d", -(mb > 0 ? mb : SQ_WRITER_CACHE_MB) * 1024);
+    rc = sq_exec_script_on(c->h, sql, err);
+    if (took) sq_writer_give(c);
+    return rc;
 }
 
 const store_ops store_sqlite_ops = {

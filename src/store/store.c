@@ -178,6 +178,7 @@ void store_close(store *s)
     if (s->engine == STORE_SQLITE) store_sqlite_checkpointer_stop(s);
     for (int i = 0; i < s->nconns; i++)
         s->ops->disconnect(s->conns[i]);
+    if (s->engine == STORE_SQLITE) store_sqlite_writer_close(s);
     free(s->conns);
     free(s->idle);
     if (s->target) {
@@ -415,7 +416,5 @@ int store_ping(store *s, socle_err *err)
 int store_bulk_cache(store_conn *c, int mb, socle_err *err)
 {
     if (store_conn_engine(c) != STORE_SQLITE) return 0;
-    char sql[64];
-    snprintf(sql, sizeof sql, "PRAGMA cache_size = %d", mb > 0 ? -mb * 1024 : -2000);
-    return store_exec_script(c, sql, err);
+    return store_sqlite_cache_size(c, mb, err);
 }

@@ -96,6 +96,10 @@ typedef struct sqlite3 sqlite3;
 int store_sqlite_wal_hook(void *arg, sqlite3 *db, const char *name, int frames);
 int store_sqlite_checkpointer_start(store *s, socle_err *err);
 void store_sqlite_checkpointer_stop(store *s);
+/* sqlite.c: close the writer handle (at store close, after the connections); the page cache of a
+ * connection and of the writer (mb <= 0: back to their usual sizes) for a bulk load. */
+void store_sqlite_writer_close(store *s);
+int store_sqlite_cache_size(store_conn *c, int mb, socle_err *err);
 extern const store_ops store_pg_ops;
 
 /* store_pg_describe - "postgres://user@host:port/db" from a URI or key=value conninfo, without
@@ -113,12 +117,14 @@ struct store {
     int sqlite_page_size;    /* for a database created by this process */
     int memory;              /* SQLite ":memory:": one connection, since each would be its own DB */
     struct sq_checkpointer *checkpointer; /* SQLite file: the WAL checkpoint thread (sqlite_checkpoint.c) */
+    struct sq_handle *sqlite_writer;      /* SQLite file: the handle every write runs on (sqlite.c) */
 
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    /* SQLite: the writer's turn inside this process. SQLite's own lock makes a waiting writer poll
-     * with growing sleeps (1, 2, 5, 10... ms); queuing on a mutex instead wakes it as soon as the
-     * previous writer commits. Other processes still meet SQLite's busy timeout. */
+    /* SQLite: the writer's turn inside this process, and the use of sqlite_writer. SQLite's own lock
+     * makes a waiting writer poll with growing sleeps (1, 2, 5, 10... ms); queuing on a mutex
+     * instead wakes it as soon as the previous writer commits. Other processes still meet SQLite's
+     * busy timeout. */
     pthread_mutex_t write_mu;
     store_conn **conns; /* every connection, for close */
     int nconns;

@@ -834,9 +834,10 @@ static void test_sqlite_durable_commit(void **state)
     assert_int_equal(n, 3);
 
     /* A full disk: SQLite rolls the transaction back by itself. store_tx_rollback still gives the
-     * writer's turn back (another connection writes) and the level is FULL again. */
-    assert_int_equal(store_exec_script(c, "PRAGMA max_page_count = 8", &err), 0);
+     * writer's turn back (another connection writes) and the level is FULL again. The limit is
+     * set inside the transaction: on the writer handle, where writes run. */
     assert_int_equal(store_tx_begin(c, &err), 0);
+    assert_int_equal(store_exec_script(c, "PRAGMA max_page_count = 8", &err), 0);
     assert_int_not_equal(store_exec(c, "INSERT INTO d VALUES (zeroblob(200000))", NULL, 0, NULL, &err), 0);
     store_tx_rollback(c);
     assert_int_equal(sync_level(c), 2);
@@ -849,6 +850,100 @@ static void test_sqlite_durable_commit(void **state)
     store_release(s, c);
     store_close(s);
     sqlite3_vfs_unregister(&counting_vfs);
+    char cmd[96];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+/* Reads of the database and WAL files, counted by a VFS wrapping the default one. */
+static sqlite3_vfs reading_vfs;
+static sqlite3_io_methods reading_methods;
+static const sqlite3_io_methods *reading_real;
+static int page_reads;
+
+static int reading_read(sqlite3_file *f, void *buf, int n, sqlite3_int64 at)
+{
+    if (n >= 512) __atomic_add_fetch(&page_reads, 1, __ATOMIC_SEQ_CST); /* pages, not headers */
+    return reading_real->xRead(f, buf, n, at);
+}
+
+static int reading_open(sqlite3_vfs *vfs, sqlite3_filename name, sqlite3_file *f, int flags, int *out)
+{
+    sqlite3_vfs *real = vfs->pAppData;
+    int rc = real->xOpen(real, name, f, flags, out);
+    if (rc == SQLITE_OK && (flags & (SQLITE_OPEN_MAIN_DB | SQLITE_OPEN_WAL)) && f->pMethods) {
+        if (!reading_real) {
+            reading_real = f->pMethods;
+            reading_methods = *f->pMethods;
+            reading_methods.xRead = reading_read;
+        }
+        if (f->pMethods == reading_real) f->pMethods = &reading_methods;
+    }
+    return rc;
+}
+
+/* Writes run on the store's one writer handle: two pool connections taking turns to write read no
+ * page again (each connection's own handle would have emptied its cache at every turn, the other
+ * having committed). store_rows still open when their transaction ends keep the writer's turn
+ * until they are freed; the connection may write again meanwhile. */
+static void test_sqlite_writer(void **state)
+{
+    sqlite3_vfs *real = sqlite3_vfs_find(NULL);
+    reading_vfs = *real;
+    reading_vfs.zName = "socle-test-reading";
+    reading_vfs.pAppData = real;
+    reading_vfs.xOpen = reading_open;
+    assert_int_equal(sqlite3_vfs_register(&reading_vfs, 1), SQLITE_OK);
+    socle_err err = {0};
+    char dir[64] = "/tmp/socle-writer-XXXXXX", url[128];
+    assert_non_null(mkdtemp(dir));
+    snprintf(url, sizeof url, "sqlite:%s/w.db", dir);
+    store *s;
+    store_options o = {.url = url, .busy_timeout_ms = 200};
+    assert_int_equal(store_open(&o, &s, &err), 0);
+    store_conn *a, *b;
+    assert_int_equal(store_acquire(s, &a, &err), 0);
+    assert_int_equal(store_acquire(s, &b, &err), 0);
+    assert_int_equal(store_tx_begin(a, &err), 0);
+    assert_int_equal(store_exec_script(a, "CREATE TABLE w (k TEXT PRIMARY KEY, v TEXT);"
+                                          "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 20000)"
+                                          " INSERT INTO w SELECT printf('key-%08d', i), hex(randomblob(40)) FROM n", &err), 0);
+    assert_int_equal(store_tx_commit(a, &err), 0);
+    int before = __atomic_load_n(&page_reads, __ATOMIC_SEQ_CST);
+    for (int i = 0; i < 200; i++) {
+        store_conn *c = i % 2 ? a : b;
+        char key[32];
+        snprintf(key, sizeof key, "key-%08d", i * 97 % 20000 + 1);
+        store_value p[1] = {STORE_V_TEXT(key)};
+        assert_int_equal(store_tx_begin(c, &err), 0);
+        assert_int_equal(store_exec(c, "UPDATE w SET v = v || 'x' WHERE k = $1", p, 1, NULL, &err), 0);
+        assert_int_equal(store_tx_commit(c, &err), 0);
+    }
+    assert_int_equal(__atomic_load_n(&page_reads, __ATOMIC_SEQ_CST), before);
+
+    /* rows open past the commit */
+    store_rows *r;
+    assert_int_equal(store_tx_begin(a, &err), 0);
+    assert_int_equal(store_exec(a, "INSERT INTO w VALUES ('open', '1')", NULL, 0, NULL, &err), 0);
+    assert_int_equal(store_query(a, "SELECT k FROM w ORDER BY k LIMIT 3", NULL, 0, &r, &err), 0);
+    assert_int_equal(store_rows_next(r, &err), 1);
+    assert_int_equal(store_tx_commit(a, &err), 0);
+    assert_int_equal(store_tx_begin(b, &err), SOCLE_EBUSY); /* the turn is still a's */
+    assert_int_equal(store_exec(a, "INSERT INTO w VALUES ('after', '1')", NULL, 0, NULL, &err), 0);
+    assert_int_equal(store_tx_begin(a, &err), 0);
+    assert_int_equal(store_exec(a, "INSERT INTO w VALUES ('again', '1')", NULL, 0, NULL, &err), 0);
+    assert_int_equal(store_tx_commit(a, &err), 0);
+    assert_int_equal(store_rows_next(r, &err), 1);
+    store_rows_free(r);
+    assert_int_equal(store_tx_begin(b, &err), 0);
+    int64_t n = 0;
+    assert_int_equal(store_query_int(b, "SELECT COUNT(*) FROM w WHERE v = '1'", NULL, 0, &n, &err), 0);
+    assert_int_equal(n, 3);
+    assert_int_equal(store_tx_commit(b, &err), 0);
+    store_release(s, a);
+    store_release(s, b);
+    store_close(s);
+    sqlite3_vfs_unregister(&reading_vfs);
     char cmd[96];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     assert_int_equal(system(cmd), 0);
@@ -1017,6 +1112,7 @@ int main(void)
         cmocka_unit_test(test_sqlite_memory_and_sync),
         cmocka_unit_test(test_sqlite_page_size),
         cmocka_unit_test(test_sqlite_durable_commit),
+        cmocka_unit_test(test_sqlite_writer),
         cmocka_unit_test(test_sqlite_checkpoints),
         cmocka_unit_test(test_sqlite_wal_bounded),
     };

@@ -312,6 +312,10 @@ def test_replace_update_withdraw(ctx):
     assert _find(author, "patient=%s&status=superseded" % pid) == ([old], 1)
     found = author.search("DocumentReference", "patient=%s&status=superseded" % pid).json["entry"][0]["resource"]
     assert found["status"] == "superseded" and found["meta"]["versionId"] == "2", found["meta"]
+    # Only its author replaces a document: another professional's replacement is refused, audited.
+    forged = _docref(pid, OTHER, "forged", relatesTo=[{"code": "replaces", "target": {"reference": "DocumentReference/" + new_id}}])
+    assert "only the author" in _outcome(_provide(other, pid, [forged], expect=403))
+    assert _find(author, "patient=%s&status=current" % pid) == ([new_id], 1)
     # A superseded document cannot be replaced again.
     again = _docref(pid, AUTHOR, "v3", relatesTo=[{"code": "replaces", "target": {"reference": "DocumentReference/" + old}}])
     assert "not current" in _outcome(_provide(author, pid, [again], expect=422))
@@ -357,11 +361,18 @@ def test_access_authorisation_and_care_team(ctx):
     _op(d.patient_client("100000000000000"), "Patient/%s/$dmp-authorize" % pid, professional=OTHER, expect=403)
     assert "not in the directory" in _outcome(_op(patient, "Patient/%s/$dmp-authorize" % pid,
                                                   professional="819999999990", expect=422))
+    # A co-author outside the care team and without authorisation reads the document they wrote
+    # (the author always reads), though not the rest of the record.
+    cosigned = _docref(pid, AUTHOR, "co-signed")
+    cosigned["author"].append({"reference": "Practitioner/" + OTHER})
+    (cowritten,) = _provide(d.pro[AUTHOR], pid, [cosigned])
+    other.get("/fhir/DocumentReference/" + cowritten, expect=200)
+    _find(other, "patient=" + pid, expect=403)
     # The médecin traitant reads without an explicit authorisation.
     gp = d.pro[GP]
     _find(gp, "patient=" + pid, expect=403)
     _op(patient, "Patient/%s/$dmp-medecin-traitant" % pid, professional=GP)
-    assert _find(gp, "patient=" + pid)[1] == 1
+    assert _find(gp, "patient=" + pid)[1] == 2
 
 
 def test_access_matrix(ctx):
@@ -406,6 +417,11 @@ def test_mask_block_and_author(ctx):
     assert _find(d.pro[AUTHOR], "patient=" + pid)[1] == 2, "its author still sees it"
     assert _find(patient, "patient=" + pid)[1] == 2, "the patient sees it"
     _op(d.pro[OTHER], "DocumentReference/%s/$dmp-unmask" % doc, expect=403)
+    # The author may not lift the patient's mask through a metadata update.
+    unmasked = d.pro[AUTHOR].get("/fhir/DocumentReference/" + doc, expect=200).json
+    unmasked["securityLabel"] = [{"coding": [{"system": VISIBILITY, "code": "N"}]}]
+    assert "only the patient" in _outcome(d.pro[AUTHOR].put("/fhir/DocumentReference/" + doc, unmasked, expect=403))
+    assert _find(d.pro[OTHER], "patient=" + pid) == ([plain], 1), "still masked"
     # Bris de glace does not reveal a masked document.
     _op(d.pro[SAMU], "Patient/%s/$dmp-emergency-access" % pid, mode="bris_de_glace", reason="coma, urgence vitale")
     assert _find(d.pro[SAMU], "patient=" + pid) == ([plain], 1)

@@ -143,6 +143,14 @@ typedef struct dmp_view {
  * the patient has no record. A professional's first access is notified to the patient. */
 int dmp_view_open(dmp_service *svc, store_conn *c, http_request *req, const auth_subject *who,
                   const char *patient_id, dmp_view *v, rest_result *res);
+/* dmp_view_open_document - the same for reading one document: its author opens it without the
+ * record's access authorisation (the author always reads; the record must still be active, a
+ * block still holds, and the per-document check still applies). */
+int dmp_view_open_document(dmp_service *svc, store_conn *c, http_request *req, const auth_subject *who,
+                           const dmp_document *d, dmp_view *v, rest_result *res);
+/* dmp_is_author - does the caller speak for the document: one of its professional authors, or
+ * software with a system token (not a bare client certificate)? */
+int dmp_is_author(const auth_subject *who, const dmp_document *d);
 /* dmp_view_may_see - may the viewer see this document (policy engine, per document)? */
 int dmp_view_may_see(dmp_view *v, const dmp_document *d);
 /* dmp_view_detail - the access mode for the audit trail ("mode=normal"...). */

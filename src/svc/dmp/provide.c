@@ -329,7 +329,7 @@ static int dmp_subject(dmp_provide *p, const json_t *doc, char *out, size_t n, s
     return rc;
 }
 
-/* Supersede the document `id` replaced by d (same patient, still current). */
+/* Supersede the document `id` replaced by d (same patient, still current, replaced by its author). */
 static int dmp_supersede(dmp_provide *p, const char *id, const dmp_document *d, socle_err *err)
 {
     dmp_document old;
@@ -345,6 +345,12 @@ static int dmp_supersede(dmp_provide *p, const char *id, const dmp_document *d, 
         return socle_err_at(err, SOCLE_EUNPROCESSABLE, "DocumentReference.relatesTo",
                             "DocumentReference.relatesTo: the replaced document is %s, not current",
                             old.status);
+    if (!dmp_is_author(p->who, &old)) {
+        rest_audit(p->svc->app, p->req, p->who, "update", "denied", "DocumentReference", id, old.patient_id,
+                   "only the author replaces a document");
+        return socle_err_at(err, SOCLE_EFORBIDDEN, "DocumentReference.relatesTo",
+                            "access denied: only the author of %.64s replaces it", id);
+    }
     fhir_stored s;
     if ((rc = fhir_repo_read(p->c, "DocumentReference", id, 0, p->req->arena, &s, err))) return rc;
     json_t *body = json_loadb(s.body, s.body_len, 0, NULL);

@@ -46,7 +46,7 @@ static int dmp_with_conn(dmp_service *svc, http_request *req, const auth_subject
 static int dmp_visible_document(dmp_service *svc, http_request *req, const auth_subject *who, store_conn *c,
                                 const dmp_document *d, dmp_view *v, rest_result *res)
 {
-    int rc = dmp_view_open(svc, c, req, who, d->patient_id, v, res);
+    int rc = dmp_view_open_document(svc, c, req, who, d, v, res);
     if (rc == SOCLE_ENOTFOUND) return dmp_refuse(res, SOCLE_ENOTFOUND, "no such document");
     if (rc) return rc;
     if (!strcmp(d->status, "withdrawn") || !dmp_view_may_see(v, d)) {
@@ -78,8 +78,7 @@ static int dmp_read_document(dmp_service *svc, http_request *req, const auth_sub
     return 0;
 }
 
-/* Does the caller speak for the document: one of its authors, or software with a system token? */
-static int dmp_is_author(const auth_subject *who, const dmp_document *d)
+int dmp_is_author(const auth_subject *who, const dmp_document *d)
 {
     if (who->kind == AUTH_KIND_SYSTEM && strcmp(who->issuer, AUTH_ISSUER_CLIENT_CERT)) return 1;
     if (who->kind != AUTH_KIND_PROFESSIONAL) return 0;
@@ -135,6 +134,13 @@ static int dmp_update_document(dmp_service *svc, http_request *req, const auth_s
                                      " replace the document (ITI-65, relatesTo replaces) to change more"});
     dmp_document check = d;
     if ((rc = dmp_metadata_check(svc, op->resource, &check, &res->err))) return rest_fail(res, &res->err);
+    /* MASQUE_PS is the patient's control: an author may mask at the patient's request, only the
+     * patient lifts a mask. */
+    if (d.masked && !check.masked) {
+        const char *reason = "only the patient lifts MASQUE_PS";
+        rest_audit(svc->app, req, who, "update", "denied", "DocumentReference", op->id, d.patient_id, reason);
+        return dmp_refuse(res, SOCLE_EFORBIDDEN, "access denied: only the patient lifts MASQUE_PS");
+    }
     if (op->if_match && op->if_match != s.version)
         return dmp_refuse(res, SOCLE_EPRECONDITION, "If-Match is not the current version");
     int created;

@@ -6,8 +6,10 @@
 
 #include "svc/dmp/dmp_internal.h"
 
-int dmp_view_open(dmp_service *svc, store_conn *c, http_request *req, const auth_subject *who,
-                  const char *patient_id, dmp_view *v, rest_result *res)
+/* Open the record; for_author: the caller is a professional author of the document about to be
+ * read, who needs no access authorisation (the per-document check decides). */
+static int dmp_view_open_as(dmp_service *svc, store_conn *c, http_request *req, const auth_subject *who,
+                            const char *patient_id, int for_author, dmp_view *v, rest_result *res)
 {
     memset(v, 0, sizeof *v);
     v->svc = svc;
@@ -23,6 +25,8 @@ int dmp_view_open(dmp_service *svc, store_conn *c, http_request *req, const auth
             return rest_fail(res, &err);
         }
         v->has_reader = 1;
+        /* A block is the patient's: a blocked author reads nothing either. */
+        if (v->reader.blocked) for_author = 0;
     } else if (who->kind != AUTH_KIND_SYSTEM) {
         socle_err_set(&err, SOCLE_EFORBIDDEN, "only professionals and the patient read a DMP");
         return rest_fail(res, &err);
@@ -31,11 +35,25 @@ int dmp_view_open(dmp_service *svc, store_conn *c, http_request *req, const auth
                              .matrix = svc->matrix,
                              .record = &v->record.facts,
                              .reader = v->has_reader ? &v->reader : NULL};
-    if (dmp_authorize(svc, req, who, AUTH_ACTION_SEARCH, "DocumentReference", NULL, patient_id, &pc, res))
+    if (!for_author &&
+        dmp_authorize(svc, req, who, AUTH_ACTION_SEARCH, "DocumentReference", NULL, patient_id, &pc, res))
         return res->err.code;
     if (!seen_before && (rc = dmp_note_first_access(c, patient_id, who->sub, &err)))
         return rest_fail(res, &err);
     return 0;
+}
+
+int dmp_view_open(dmp_service *svc, store_conn *c, http_request *req, const auth_subject *who,
+                  const char *patient_id, dmp_view *v, rest_result *res)
+{
+    return dmp_view_open_as(svc, c, req, who, patient_id, 0, v, res);
+}
+
+int dmp_view_open_document(dmp_service *svc, store_conn *c, http_request *req, const auth_subject *who,
+                           const dmp_document *d, dmp_view *v, rest_result *res)
+{
+    int author = who->kind == AUTH_KIND_PROFESSIONAL && dmp_is_author(who, d);
+    return dmp_view_open_as(svc, c, req, who, d->patient_id, author, v, res);
 }
 
 int dmp_view_may_see(dmp_view *v, const dmp_document *d)

@@ -398,6 +398,13 @@ def test_access_matrix(ctx):
     assert "withheld" not in json.dumps(body) and "outcome" not in json.dumps(body), "nothing hints at hidden documents"
     d.pro[KINE].get("/fhir/DocumentReference/" + ids["certificat"], expect=404)
     d.pro[NURSE].get("/fhir/DocumentReference/" + ids["certificat"], expect=404)
+    # The submission set (ITI-66 and read) lists only the documents the reader sees.
+    listed = lambda lst: sorted(e["item"]["reference"].split("/")[-1] for e in lst.get("entry", []))
+    (found,) = [e["resource"] for e in d.pro[KINE].search("List", "patient=" + pid).json["entry"]]
+    assert listed(found) == sorted([ids["cr"], ids["bio"]]), found
+    assert listed(d.pro[KINE].get("/fhir/List/" + found["id"]).json) == sorted([ids["cr"], ids["bio"]])
+    assert ids["certificat"] not in json.dumps(d.pro[NURSE].get("/fhir/List/" + found["id"]).json)
+    assert len(d.pro[AUTHOR].get("/fhir/List/" + found["id"]).json["entry"]) == 4, "the author sees the whole set"
     assert d.pro[AUTHOR].get("/fhir/DocumentReference/" + ids["certificat"], expect=200)
 
 

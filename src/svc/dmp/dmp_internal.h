@@ -151,6 +151,10 @@ int dmp_view_open_document(dmp_service *svc, store_conn *c, http_request *req, c
 /* dmp_is_author - does the caller speak for the document: one of its professional authors, or
  * software with a system token (not a bare client certificate)? */
 int dmp_is_author(const auth_subject *who, const dmp_document *d);
+/* dmp_list_only_visible - the submission set `list` showing only the documents of `visible` (those
+ * the caller sees): its other entries are left out, so that a List reveals neither the hidden
+ * documents nor their count. list->body is replaced (arena); 0 or SOCLE_ENOMEM. */
+int dmp_list_only_visible(fhir_stored *list, const dmp_document *visible, size_t n, arena *a, socle_err *err);
 /* dmp_view_may_see - may the viewer see this document (policy engine, per document)? */
 int dmp_view_may_see(dmp_view *v, const dmp_document *d);
 /* dmp_view_detail - the access mode for the audit trail ("mode=normal"...). */

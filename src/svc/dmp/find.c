@@ -310,6 +310,46 @@ int dmp_find_references(dmp_service *svc, http_request *req, const auth_subject 
     return buf_ok(b) ? 0 : rest_fail(res, &(socle_err){.code = SOCLE_ENOMEM, .msg = "out of memory"});
 }
 
+/* Does the reference name DocumentReference/id (relative, or the tail of an absolute URL)? */
+static int dmp_reference_is(const char *ref, const char *id)
+{
+    static const char type[] = "DocumentReference/";
+    size_t n = strlen(ref), k = strlen(id), t = sizeof type - 1;
+    if (n < t + k || strcmp(ref + n - k, id) || strncmp(ref + n - k - t, type, t)) return 0;
+    return n == t + k || ref[n - k - t - 1] == '/';
+}
+
+int dmp_list_only_visible(fhir_stored *list, const dmp_document *visible, size_t n, arena *a, socle_err *err)
+{
+    json_t *j = json_loadb(list->body, list->body_len, 0, NULL);
+    json_t *entries = json_object_get(j, "entry");
+    if (!json_is_array(entries)) {
+        json_decref(j);
+        return 0;
+    }
+    json_t *kept = json_array();
+    size_t i;
+    json_t *e;
+    json_array_foreach(entries, i, e) {
+        const char *ref = json_string_value(json_object_get(json_object_get(e, "item"), "reference"));
+        int show = 0;
+        for (size_t k = 0; ref && k < n && !show; k++)
+            show = !strcmp(visible[k].submission_set, list->id) && dmp_reference_is(ref, visible[k].id);
+        if (show) json_array_append(kept, e);
+    }
+    json_object_set_new(j, "entry", kept);
+    socle_buf b = SOCLE_BUF_INIT;
+    fhir_json_dump(j, &b);
+    json_decref(j);
+    char *body = buf_ok(&b) ? arena_strndup(a, b.data, b.len) : NULL;
+    size_t len = b.len;
+    buf_free(&b);
+    if (!body) return socle_err_set(err, SOCLE_ENOMEM, "out of memory");
+    list->body = body;
+    list->body_len = len;
+    return 0;
+}
+
 /* ITI-66: the submission sets of the patient that hold at least one document the caller sees. */
 int dmp_find_lists(dmp_service *svc, http_request *req, const auth_subject *who, store_conn *c,
                    const rest_op *op, rest_result *res)
@@ -362,6 +402,7 @@ int dmp_find_lists(dmp_service *svc, http_request *req, const auth_subject *who,
         for (int i = 0; i < f.ndates && ok; i++)
             ok = probe.date_ms >= f.date_low[i] && probe.date_ms <= f.date_high[i];
         json_decref(list);
+        if (ok && dmp_list_only_visible(&s, docs, n, req->arena, &res->err)) return rest_fail(res, &res->err);
         if (ok) lists[nlists++] = s;
     }
     socle_buf *b = &res->body;

@@ -204,7 +204,7 @@ int dmp_handle_document(void *ctx, http_request *req, const auth_subject *who, s
     }
 }
 
-/* A submission set is visible when at least one of its documents is. */
+/* A submission set is visible when at least one of its documents is, and shows only those. */
 static int dmp_read_list(dmp_service *svc, http_request *req, const auth_subject *who, store_conn *c,
                          const rest_op *op, rest_result *res)
 {
@@ -223,15 +223,28 @@ static int dmp_read_list(dmp_service *svc, http_request *req, const auth_subject
     store_value p[1] = {STORE_V_TEXT(op->id)};
     store_rows *rows;
     if ((rc = store_query(c, sql, p, 1, &rows, &res->err))) return rest_fail(res, &res->err);
-    int visible = 0;
-    dmp_document d;
-    while (!visible && (rc = store_rows_next(rows, &res->err)) == 1) {
+    size_t visible = 0, cap = 0;
+    dmp_document *seen = NULL;
+    while ((rc = store_rows_next(rows, &res->err)) == 1) {
+        dmp_document d;
         dmp_document_from_row(rows, &d);
-        visible = strcmp(d.status, "withdrawn") && dmp_view_may_see(&v, &d);
+        if (!strcmp(d.status, "withdrawn") || !dmp_view_may_see(&v, &d)) continue;
+        if (visible == cap) {
+            dmp_document *more = arena_alloc(req->arena, sizeof *more * (cap = cap ? 2 * cap : 8));
+            if (!more) {
+                store_rows_free(rows);
+                return dmp_refuse(res, SOCLE_ENOMEM, "out of memory");
+            }
+            if (visible) memcpy(more, seen, sizeof *more * visible);
+            seen = more;
+        }
+        seen[visible++] = d;
     }
     store_rows_free(rows);
     if (rc < 0) return rest_fail(res, &res->err);
     if (!visible) return dmp_refuse(res, SOCLE_ENOTFOUND, "no such List");
+    if (dmp_list_only_visible(&s, seen, visible, req->arena, &res->err))
+        return rest_fail(res, &res->err);
     rest_audit(svc->app, req, who, "read", "success", "List", op->id, s.patient_id, dmp_view_detail(&v));
     res->status = 200;
     buf_append(&res->body, s.body, s.body_len);

@@ -555,6 +555,14 @@ def test_patient_reads_the_traces(ctx):
     # Nobody else's traces come back to the patient.
     all_evs = patient.search("AuditEvent", "_count=200").json.get("entry", [])
     assert all(("Patient/" + pid) in json.dumps(e) for e in all_evs), "only the patient's own record"
+    # A result not yet announced leaves no trace the patient sees: not its feed, nor its reads.
+    (hidden,) = _provide(d.pro[AUTHOR], pid, [_docref(pid, AUTHOR, "grave", labels=("N", "INVISIBLE_PATIENT"))])
+    d.pro[COLLEAGUE].get("/fhir/DocumentReference/" + hidden, expect=200)
+    patient.get("/fhir/DocumentReference/" + hidden, expect=404)
+    wait_for(lambda: hidden in json.dumps(d.admin.search("AuditEvent", "patient=%s&_count=200" % pid).json),
+             "the hidden document's traces in the trail")
+    assert hidden not in json.dumps(patient.search("AuditEvent", "_count=200").json)
+    assert doc in json.dumps(patient.search("AuditEvent", "_count=200").json), "the other traces stay"
 
 
 # --- the published examples -------------------------------------------------------------------

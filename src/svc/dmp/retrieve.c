@@ -309,6 +309,62 @@ int dmp_handle_binary(void *ctx, http_request *req, const auth_subject *who, sto
                       "a document's Binary is written with ITI-65 and read by its id (ITI-68)");
 }
 
+/* Does an AuditEvent of the page name one of the hidden documents (or its Binary)? */
+static int dmp_event_names(json_t *event, json_t *hidden)
+{
+    size_t i;
+    json_t *entity;
+    json_array_foreach(json_object_get(event, "entity"), i, entity) {
+        const char *ref = json_string_value(json_object_get(json_object_get(entity, "what"), "reference"));
+        if (ref && json_object_get(hidden, ref)) return 1;
+    }
+    return 0;
+}
+
+/* The traces of a record name documents the reader must not know of yet (INVISIBLE_PATIENT, and
+ * INVISIBLE_REPRESENTANTS_LEGAUX for a legal representative): those events leave the page. */
+static int dmp_audit_hide_unseen(store_conn *c, const char *patient_id, int representative, socle_buf *body,
+                                 socle_err *err)
+{
+    store_value p[2] = {STORE_V_TEXT(patient_id), STORE_V_INT(representative)};
+    store_rows *r;
+    int rc = store_query(c,
+                         "SELECT id, binary_id FROM dmp_document WHERE patient_id = $1"
+                         " AND (invisible_patient = 1 OR ($2 = 1 AND invisible_representatives = 1))",
+                         p, 2, &r, err);
+    if (rc) return rc;
+    json_t *hidden = json_object();
+    while ((rc = store_rows_next(r, err)) == 1) {
+        char ref[96];
+        snprintf(ref, sizeof ref, "DocumentReference/%s", store_rows_text(r, 0, NULL));
+        json_object_set_new(hidden, ref, json_true());
+        snprintf(ref, sizeof ref, "Binary/%s", store_rows_text(r, 1, NULL));
+        json_object_set_new(hidden, ref, json_true());
+    }
+    store_rows_free(r);
+    json_t *bundle = rc || !json_object_size(hidden) ? NULL : json_loadb(body->data, body->len, 0, NULL);
+    json_t *entries = json_object_get(bundle, "entry");
+    if (json_is_array(entries)) {
+        json_t *kept = json_array(), *e;
+        size_t i;
+        json_array_foreach(entries, i, e) {
+            if (!dmp_event_names(json_object_get(e, "resource"), hidden)) json_array_append(kept, e);
+        }
+        if (json_array_size(kept))
+            json_object_set_new(bundle, "entry", kept);
+        else {
+            json_decref(kept);
+            json_object_del(bundle, "entry");
+        }
+        buf_reset(body);
+        fhir_json_dump(bundle, body);
+        if (!buf_ok(body)) rc = socle_err_set(err, SOCLE_ENOMEM, "out of memory");
+    }
+    json_decref(bundle);
+    json_decref(hidden);
+    return rc < 0 ? rc : 0;
+}
+
 /* A patient lists the accesses to their own record: AuditEvent search, scoped to their Patient. */
 int dmp_handle_audit(void *ctx, http_request *req, const auth_subject *who, store_conn *conn,
                      const rest_op *op, rest_result *res)
@@ -346,6 +402,12 @@ int dmp_handle_audit(void *ctx, http_request *req, const auth_subject *who, stor
     if (!conn) audit_flush_within(svc->app->audit, AUDIT_READER_FLUSH_MS);
     if ((rc = audit_search(svc->app->store, qp, n, op->lenient, svc->app->fhir_base, &res->body, &res->err)))
         return rest_fail(res, &res->err);
+    c = conn;
+    rc = c ? 0 : store_acquire(svc->app->store, &c, &res->err);
+    if (!rc) rc = dmp_audit_hide_unseen(c, r.patient_id, auth_has_role(who, "representant-legal"), &res->body,
+                                        &res->err);
+    if (!conn && c) store_release(svc->app->store, c);
+    if (rc) return rest_fail(res, &res->err);
     rest_audit(svc->app, req, who, "search", "success", "AuditEvent", NULL, r.patient_id, NULL);
     res->status = 200;
     return 0;

@@ -338,6 +338,26 @@ def test_replace_update_withdraw(ctx):
     assert evs
 
 
+def test_software_writes_go_through_the_dmp(ctx):
+    # Software with a system token keeps the generic interactions, but a DMP document is updated and
+    # withdrawn through the DMP (its search index follows), and its Binary and List are never rewritten.
+    d = _dmp(ctx)
+    pid, _ = d.patient()
+    author = d.pro[AUTHOR]
+    (doc,) = _provide(author, pid, [_docref(pid, AUTHOR, "logiciel")])
+    stored = author.get("/fhir/DocumentReference/" + doc).json
+    binary = stored["content"][0]["attachment"]["url"].split("/")[-1]
+    (lst,) = [e["resource"]["id"] for e in author.search("List", "patient=" + pid).json["entry"]]
+    body = d.admin.get("/fhir/Binary/" + binary, headers={"Accept": "application/fhir+json"}).json
+    d.admin.put("/fhir/Binary/" + binary, body, expect=405)
+    d.admin.delete("/fhir/List/" + lst, expect=405)
+    changed = dict(stored, description="rewritten by software")
+    assert "securityLabel" in _outcome(d.admin.put("/fhir/DocumentReference/" + doc, changed, expect=422))
+    d.admin.delete("/fhir/DocumentReference/" + doc, expect=204)
+    assert _find(author, "patient=%s&status=current" % pid) == ([], 0), "withdrawn from the DMP's searches"
+    author.get("/fhir/Binary/" + binary, expect=404)
+
+
 # --- who reads what ---------------------------------------------------------------------------
 
 

@@ -15,7 +15,9 @@ static int dmp_refuse(rest_result *res, int code, const char *msg)
 }
 
 /* The DMP serves professionals and patients; software with a system subject keeps the generic
- * FHIR interactions (the foundation's rules decide for it). */
+ * FHIR interactions (the foundation's rules decide for it), except writes to what the DMP holds:
+ * a DMP document is updated or withdrawn through the DMP (its index and rules follow), and a
+ * document's Binary or submission set is never rewritten. */
 static int dmp_serves(const auth_subject *who)
 {
     return who->kind == AUTH_KIND_PROFESSIONAL || who->kind == AUTH_KIND_PATIENT;
@@ -179,11 +181,48 @@ static int dmp_withdraw_document(dmp_service *svc, http_request *req, const auth
     return 0;
 }
 
+/* Software's write (PUT, DELETE) to a DocumentReference: through the DMP when it is a DMP document,
+ * else the generic interaction (REST_PASS). */
+static int dmp_system_write(dmp_service *svc, http_request *req, const auth_subject *who, store_conn *c,
+                            const rest_op *op, rest_result *res)
+{
+    dmp_document d;
+    int rc = dmp_document_load(c, op->id, &d, &res->err);
+    if (rc == SOCLE_ENOTFOUND) return REST_PASS;
+    if (rc) return rest_fail(res, &res->err);
+    return op->kind == REST_UPDATE ? dmp_update_document(svc, req, who, c, op, res)
+                                   : dmp_withdraw_document(svc, req, who, c, op, res);
+}
+
+/* Software's write (PUT, DELETE) to a List or Binary: refused when it belongs to a DMP document. */
+static int dmp_system_write_part(dmp_service *svc, http_request *req, const auth_subject *who, store_conn *c,
+                                 const rest_op *op, rest_result *res)
+{
+    int binary = !strcmp(op->type, "Binary");
+    store_value p[1] = {STORE_V_TEXT(op->id)};
+    int64_t n = 0;
+    if (store_query_int(c,
+                        binary ? "SELECT COUNT(*) FROM dmp_document WHERE binary_id = $1"
+                               : "SELECT COUNT(*) FROM dmp_document WHERE submission_set = $1",
+                        p, 1, &n, &res->err))
+        return rest_fail(res, &res->err);
+    if (!n) return REST_PASS;
+    return dmp_refuse(res, SOCLE_EMETHOD,
+                      binary ? "a DMP document's Binary is never rewritten: replace the document (ITI-65)"
+                             : "a DMP submission set is never rewritten: documents are fed with ITI-65");
+}
+
+static int dmp_system_writes(const auth_subject *who, const rest_op *op)
+{
+    return who->kind == AUTH_KIND_SYSTEM && op->id && (op->kind == REST_UPDATE || op->kind == REST_DELETE);
+}
+
 int dmp_handle_document(void *ctx, http_request *req, const auth_subject *who, store_conn *conn,
                         const rest_op *op, rest_result *res)
 {
-    if (!dmp_serves(who)) return REST_PASS;
     dmp_service *svc = ctx;
+    if (dmp_system_writes(who, op)) return dmp_with_conn(svc, req, who, conn, op, res, 1, dmp_system_write);
+    if (!dmp_serves(who)) return REST_PASS;
     switch (op->kind) {
     case REST_SEARCH:
         return dmp_with_conn(svc, req, who, conn, op, res, 0, dmp_find_references);
@@ -254,8 +293,9 @@ static int dmp_read_list(dmp_service *svc, http_request *req, const auth_subject
 int dmp_handle_list(void *ctx, http_request *req, const auth_subject *who, store_conn *conn,
                     const rest_op *op, rest_result *res)
 {
-    if (!dmp_serves(who)) return REST_PASS;
     dmp_service *svc = ctx;
+    if (dmp_system_writes(who, op)) return dmp_with_conn(svc, req, who, conn, op, res, 0, dmp_system_write_part);
+    if (!dmp_serves(who)) return REST_PASS;
     if (op->kind == REST_SEARCH) return dmp_with_conn(svc, req, who, conn, op, res, 0, dmp_find_lists);
     if (op->kind == REST_READ || op->kind == REST_VREAD)
         return dmp_with_conn(svc, req, who, conn, op, res, 0, dmp_read_list);
@@ -302,8 +342,9 @@ static int dmp_read_binary(dmp_service *svc, http_request *req, const auth_subje
 int dmp_handle_binary(void *ctx, http_request *req, const auth_subject *who, store_conn *conn,
                       const rest_op *op, rest_result *res)
 {
-    if (!dmp_serves(who)) return REST_PASS;
     dmp_service *svc = ctx;
+    if (dmp_system_writes(who, op)) return dmp_with_conn(svc, req, who, conn, op, res, 0, dmp_system_write_part);
+    if (!dmp_serves(who)) return REST_PASS;
     if (op->kind == REST_READ) return dmp_with_conn(svc, req, who, conn, op, res, 0, dmp_read_binary);
     return dmp_refuse(res, SOCLE_EMETHOD,
                       "a document's Binary is written with ITI-65 and read by its id (ITI-68)");

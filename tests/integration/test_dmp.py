@@ -388,11 +388,22 @@ def test_access_authorisation_and_care_team(ctx):
     (cowritten,) = _provide(d.pro[AUTHOR], pid, [cosigned])
     other.get("/fhir/DocumentReference/" + cowritten, expect=200)
     _find(other, "patient=" + pid, expect=403)
+    # The patient is told that a structure joined the care team, and may take it out: its
+    # professionals then need an authorisation, even after the structure feeds again.
+    notes = json.dumps(patient.get("/fhir/Patient/%s/$dmp-notifications" % pid).json)
+    assert "care-team" in notes and "structure-a" in notes, notes[:600]
+    _op(patient, "Patient/%s/$dmp-revoke" % pid, structure="structure-a")
+    _find(d.pro[COLLEAGUE], "patient=" + pid, expect=403)
+    _provide(d.pro[AUTHOR], pid, [_docref(pid, AUTHOR, "encore")])
+    _find(d.pro[COLLEAGUE], "patient=" + pid, expect=403)
+    _op(d.pro[AUTHOR], "Patient/%s/$dmp-authorize" % pid, structure="structure-a", expect=403)
+    _op(patient, "Patient/%s/$dmp-authorize" % pid, structure="structure-a")
+    assert _find(d.pro[COLLEAGUE], "patient=" + pid)[1] == 3
     # The médecin traitant reads without an explicit authorisation.
     gp = d.pro[GP]
     _find(gp, "patient=" + pid, expect=403)
     _op(patient, "Patient/%s/$dmp-medecin-traitant" % pid, professional=GP)
-    assert _find(gp, "patient=" + pid)[1] == 2
+    assert _find(gp, "patient=" + pid)[1] == 3
 
 
 def test_access_matrix(ctx):

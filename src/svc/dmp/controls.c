@@ -3,7 +3,8 @@
  *
  *   Patient/{id}/$dmp-oppose | $dmp-close | $dmp-reopen              record state (the patient)
  *   Patient/{id}/$dmp-block | $dmp-unblock                           professional= IDNPS
- *   Patient/{id}/$dmp-authorize | $dmp-revoke                        professional= IDNPS
+ *   Patient/{id}/$dmp-authorize | $dmp-revoke                        professional= IDNPS, or
+ *                                                                    structure= (the care team)
  *   Patient/{id}/$dmp-medecin-traitant                               professional= IDNPS ("" to clear)
  *   Patient/{id}/$dmp-emergency-opposition                           mode=, oppose= (boolean)
  *   Patient/{id}/$dmp-emergency-access                               mode=bris_de_glace|centre_15, reason=
@@ -99,7 +100,14 @@ static int dmp_op_apply(dmp_service *svc, store_conn *c, http_request *req, cons
                         dmp_operation op, dmp_record *r, const json_t *params, const char **detail,
                         socle_err *err)
 {
-    const char *pro = dmp_param(params, "professional");
+    const char *pro = dmp_param(params, "professional"), *structure = dmp_param(params, "structure");
+    if ((op == DMP_OP_AUTHORIZE || op == DMP_OP_REVOKE) && structure && !pro) {
+        /* The care team: a structure whose professionals read in normal mode. */
+        if (!*structure || strlen(structure) >= 128)
+            return socle_err_at(err, SOCLE_EINVAL, "structure", "structure must be a structure identifier");
+        *detail = structure;
+        return dmp_care_team_set(c, r->patient_id, structure, op == DMP_OP_AUTHORIZE, err);
+    }
     int needs_pro = op == DMP_OP_BLOCK || op == DMP_OP_UNBLOCK || op == DMP_OP_AUTHORIZE ||
                     op == DMP_OP_REVOKE || op == DMP_OP_MEDECIN_TRAITANT;
     if (needs_pro && (!pro || (op != DMP_OP_MEDECIN_TRAITANT && !*pro) || strlen(pro) >= 32))

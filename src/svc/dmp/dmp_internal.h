@@ -51,7 +51,13 @@ int dmp_reader_load(dmp_service *svc, store_conn *c, const auth_subject *who, co
 /* Patient controls and the care team (dmp_control rows: kind "block" or "authorise"). */
 int dmp_control_set(store_conn *c, const char *patient_id, const char *kind, const char *idnps, int on,
                     socle_err *err);
-int dmp_care_team_add(store_conn *c, const char *patient_id, const char *structure, socle_err *err);
+/* dmp_care_team_add - the structure joins the record's care team (its professionals read in normal
+ * mode), unless the patient took it out of it (dmp_care_team_set); *joined (may be NULL) says
+ * whether it was not a member before. */
+int dmp_care_team_add(store_conn *c, const char *patient_id, const char *structure, int *joined, socle_err *err);
+/* dmp_care_team_set - the patient's decision: the structure in the care team (on), or out of it
+ * and kept out when it feeds the record again (off). */
+int dmp_care_team_set(store_conn *c, const char *patient_id, const char *structure, int on, socle_err *err);
 /* dmp_emergency_open - open an emergency access (mode, reason) for idnps on the record until
  * expires_ms. */
 int dmp_emergency_open(store_conn *c, const char *patient_id, const char *idnps, dmp_mode mode,

@@ -398,7 +398,11 @@ static int dmp_provide_open_record(dmp_provide *p, const char *patient_id, dmp_e
     if (dmp_authorize(svc, p->req, p->who, AUTH_ACTION_CREATE, "DocumentReference", NULL, patient_id, &pc,
                       &e->result))
         return *err = e->result.err, err->code;
-    if ((rc = dmp_care_team_add(p->c, patient_id, p->who->structure, err))) return rc;
+    /* The structure that feeds joins the care team (presumed consent); the patient is told, and
+     * may take it out (Patient/$dmp-revoke structure=). */
+    int joined;
+    if ((rc = dmp_care_team_add(p->c, patient_id, p->who->structure, &joined, err))) return rc;
+    if (joined && (rc = dmp_notify(p->c, patient_id, "care-team", p->who->sub, p->who->structure, err))) return rc;
     snprintf(p->patient_id, sizeof p->patient_id, "%s", patient_id);
     p->record_open = 1;
     return 0;

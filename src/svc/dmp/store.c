@@ -153,14 +153,32 @@ int dmp_control_set(store_conn *c, const char *patient_id, const char *kind, con
                       p, 4, NULL, err);
 }
 
-int dmp_care_team_add(store_conn *c, const char *patient_id, const char *structure, socle_err *err)
+/* A structure the patient took out of the care team: a dmp_control row of kind "care-team-out"
+ * (its idnps column holds the structure). */
+int dmp_care_team_add(store_conn *c, const char *patient_id, const char *structure, int *joined, socle_err *err)
 {
+    if (joined) *joined = 0;
     if (!structure || !*structure) return 0;
     store_value p[2] = {STORE_V_TEXT(patient_id), STORE_V_TEXT(structure)};
-    return store_exec(c,
-                      "INSERT INTO dmp_care_team (patient_id, structure) VALUES ($1, $2)"
-                      " ON CONFLICT (patient_id, structure) DO NOTHING",
-                      p, 2, NULL, err);
+    int64_t added = 0;
+    int rc = store_exec(c,
+                        "INSERT INTO dmp_care_team (patient_id, structure) SELECT $1, $2"
+                        " WHERE NOT EXISTS (SELECT 1 FROM dmp_control WHERE patient_id = $1 AND kind = 'care-team-out'"
+                        " AND idnps = $2)"
+                        " ON CONFLICT (patient_id, structure) DO NOTHING",
+                        p, 2, &added, err);
+    if (!rc && joined) *joined = added > 0;
+    return rc;
+}
+
+int dmp_care_team_set(store_conn *c, const char *patient_id, const char *structure, int on, socle_err *err)
+{
+    store_value p[2] = {STORE_V_TEXT(patient_id), STORE_V_TEXT(structure)};
+    int rc = dmp_control_set(c, patient_id, "care-team-out", structure, !on, err);
+    if (!rc && on) rc = dmp_care_team_add(c, patient_id, structure, NULL, err);
+    if (!rc && !on)
+        rc = store_exec(c, "DELETE FROM dmp_care_team WHERE patient_id = $1 AND structure = $2", p, 2, NULL, err);
+    return rc;
 }
 
 int dmp_emergency_open(store_conn *c, const char *patient_id, const char *idnps, dmp_mode mode,

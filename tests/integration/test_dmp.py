@@ -358,6 +358,27 @@ def test_software_writes_go_through_the_dmp(ctx):
     author.get("/fhir/Binary/" + binary, expect=404)
 
 
+def test_patient_deposits_class_90(ctx):
+    # The patient feeds their own record with documents of class 90 (déposé par le patient), and
+    # nothing else; not another patient's record. An authorised professional reads the deposit.
+    d = _dmp(ctx)
+    pid, ins = d.patient()
+    patient = d.patient_client(ins)
+    mine = _docref(pid, AUTHOR, "mes directives anticipées", klass="90")
+    mine["author"] = [{"reference": "Patient/" + pid}]
+    (doc,) = _provide(patient, pid, [mine])
+    assert _find(patient, "patient=" + pid) == ([doc], 1)
+    other_class = _docref(pid, AUTHOR, "faux compte rendu", klass="10")
+    other_class["author"] = [{"reference": "Patient/" + pid}]
+    assert "class 90" in _outcome(_provide(patient, pid, [other_class], expect=403))
+    someone, _ = d.patient()
+    theirs = _docref(someone, AUTHOR, "pas le mien", klass="90")
+    theirs["author"] = [{"reference": "Patient/" + someone}]
+    _provide(patient, someone, [theirs], expect=403)
+    _op(patient, "Patient/%s/$dmp-authorize" % pid, professional=NURSE)
+    assert _find(d.pro[NURSE], "patient=" + pid) == ([doc], 1)
+
+
 # --- who reads what ---------------------------------------------------------------------------
 
 

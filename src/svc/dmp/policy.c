@@ -76,8 +76,13 @@ int dmp_policy_rule(void *ctx, const auth_subject *s, auth_action a, const auth_
             return AUTH_DENY;
         }
         if (s->kind == AUTH_KIND_SYSTEM) return AUTH_ALLOW;
+        /* The patient deposits documents of class 90 in their own record (provide.c checks the
+         * class of each). */
+        if (s->kind == AUTH_KIND_PATIENT && pc->reader &&
+            (pc->reader->kind == DMP_READER_PATIENT || pc->reader->kind == DMP_READER_LEGAL_REPRESENTATIVE))
+            return AUTH_ALLOW;
         if (s->kind != AUTH_KIND_PROFESSIONAL) {
-            snprintf(reason, reason_len, "only professionals and their software feed the DMP");
+            snprintf(reason, reason_len, "only professionals, their software and the patient feed the DMP");
             return AUTH_DENY;
         }
         if (pc->reader && pc->reader->blocked) {

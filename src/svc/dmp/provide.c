@@ -264,7 +264,7 @@ static int dmp_id_matches(const dmp_cda_id *cda, const char *idnps)
 /* The CDA header (parsed by dmp_prepare_document) against the metadata and the patient's
  * qualified INS. */
 static int dmp_check_cda(const dmp_document *d, const dmp_record *record, const dmp_cda_header *h,
-                         socle_err *err)
+                         int check_author, socle_err *err)
 {
     int patient = 0;
     for (int i = 0; i < h->npatient_ids && !patient; i++)
@@ -276,7 +276,7 @@ static int dmp_check_cda(const dmp_document *d, const dmp_record *record, const 
         return socle_err_at(err, SOCLE_EUNPROCESSABLE, "DocumentReference.type",
                             "DocumentReference.type %.64s differs from the CDA header's code %.64s",
                             d->type_code, h->type_code);
-    int author = 0;
+    int author = !check_author;
     for (int i = 0; i < h->nauthor_ids && !author; i++)
         for (int k = 0; k < d->nauthors && !author; k++)
             author = dmp_id_matches(&h->author_ids[i], d->authors[k]);
@@ -389,8 +389,12 @@ static int dmp_provide_open_record(dmp_provide *p, const char *patient_id, dmp_e
     int rc = dmp_record_open(p->c, patient_id, &p->record, err);
     if (rc) return rc;
     dmp_reader reader;
-    int is_reader = p->who->kind == AUTH_KIND_PROFESSIONAL;
-    if (is_reader && (rc = dmp_reader_load(svc, p->c, p->who, &p->record, &reader, NULL, err))) return rc;
+    int is_reader = p->who->kind == AUTH_KIND_PROFESSIONAL || p->who->kind == AUTH_KIND_PATIENT;
+    if (is_reader && (rc = dmp_reader_load(svc, p->c, p->who, &p->record, &reader, NULL, err))) {
+        if (rc != SOCLE_EFORBIDDEN) return rc;
+        rest_audit(svc->app, p->req, p->who, "create", "denied", "DocumentReference", NULL, patient_id, err->msg);
+        return rc;
+    }
     dmp_policy_context pc = {.check = DMP_CHECK_FEED,
                              .matrix = svc->matrix,
                              .record = &p->record.facts,
@@ -465,12 +469,24 @@ static int dmp_provide_document(dmp_provide *p, dmp_entry *e, socle_err *err)
                             "every document of a submission set must be about the same patient");
     if (!p->record_open && (rc = dmp_provide_open_record(p, d->patient_id, e, err))) return rc;
     const dmp_record *record = &p->record;
-    if ((rc = dmp_metadata_authors(p->c, p->req->arena, doc, d, err))) return rc;
+    /* The patient deposits class 90 only ("déposé par le patient"), as its author: no
+     * professional author is required, and the CDA's author is not compared. */
+    int by_patient = p->who->kind == AUTH_KIND_PATIENT;
+    if (by_patient && strcmp(d->class_code, "90")) {
+        rest_audit(svc->app, p->req, p->who, "create", "denied", "DocumentReference", NULL, d->patient_id,
+                   "a patient feeds class 90 only");
+        return socle_err_at(err, SOCLE_EFORBIDDEN, "DocumentReference.category",
+                            "access denied: a patient feeds documents of class 90 (deposited by the patient) only");
+    }
+    if (by_patient)
+        d->nauthors = 0;
+    else if ((rc = dmp_metadata_authors(p->c, p->req->arena, doc, d, err)))
+        return rc;
     fhir_stored s;
     if (e->inline_binary &&
         (rc = fhir_repo_create_prepared(p->c, &e->binary, FHIR_REPO_UNINDEXED, p->req->arena, &s, err)))
         return rc;
-    if (e->cda && (rc = dmp_check_cda(d, record, e->cda, err))) return rc;
+    if (e->cda && (rc = dmp_check_cda(d, record, e->cda, !by_patient, err))) return rc;
     size_t i;
     const json_t *relation;
     json_array_foreach(json_object_get(doc, "relatesTo"), i, relation)

@@ -576,6 +576,8 @@ def test_record_lifecycle(ctx):
     assert "closed" in _outcome(_provide(author, pid, [_docref(pid, AUTHOR)], expect=403))
     assert "closed" in _outcome(_find(author, "patient=" + pid, expect=403))
     _find(patient, "patient=" + pid, expect=403)
+    # Nor does anything in it change: its author neither withdraws nor updates a document.
+    assert "closed" in _outcome(author.delete("/fhir/DocumentReference/" + doc, expect=403))
     _op(patient, "Patient/%s/$dmp-reopen" % pid)
     assert _find(author, "patient=" + pid)[1] == 1
     # Opposition: nothing is fed or read; a patient may oppose before any record exists.

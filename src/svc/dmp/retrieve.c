@@ -99,8 +99,14 @@ static int dmp_authored_document(dmp_service *svc, http_request *req, const auth
     if (rc == SOCLE_ENOTFOUND || (!rc && !strcmp(d->status, "withdrawn")))
         return dmp_refuse(res, SOCLE_ENOTFOUND, "no such document");
     if (rc) return rest_fail(res, &res->err);
-    if (dmp_is_author(who, d)) return 0;
     char *reason = arena_printf(req->arena, "only the author %s", what);
+    if (dmp_is_author(who, d)) {
+        /* A closed or opposed record: nothing is fed, and nothing in it changes either. */
+        dmp_record r;
+        if ((rc = dmp_record_load(c, d->patient_id, &r, &res->err))) return rest_fail(res, &res->err);
+        if (r.facts.state == DMP_RECORD_ACTIVE) return 0;
+        reason = r.facts.state == DMP_RECORD_CLOSED ? "the DMP is closed" : "the DMP is opposed by the patient";
+    }
     rest_audit(svc->app, req, who, action, "denied", "DocumentReference", id, d->patient_id, reason);
     return dmp_refuse(res, SOCLE_EFORBIDDEN, arena_printf(req->arena, "access denied: %s", reason));
 }
@@ -281,7 +287,10 @@ static int dmp_read_list(dmp_service *svc, http_request *req, const auth_subject
     }
     store_rows_free(rows);
     if (rc < 0) return rest_fail(res, &res->err);
-    if (!visible) return dmp_refuse(res, SOCLE_ENOTFOUND, "no such List");
+    if (!visible) {
+        rest_audit(svc->app, req, who, "read", "denied", "List", op->id, s.patient_id, "no document the caller sees");
+        return dmp_refuse(res, SOCLE_ENOTFOUND, "no such List");
+    }
     if (dmp_list_only_visible(&s, seen, visible, req->arena, &res->err))
         return rest_fail(res, &res->err);
     rest_audit(svc->app, req, who, "read", "success", "List", op->id, s.patient_id, dmp_view_detail(&v));

@@ -42,7 +42,7 @@ static const config_key config_table[] = {
     {"psc_refresh_ttl_s", CONFIG_INT, "43200", NULL, 0, "Pro Santé Connect: lifetime of a refresh token"},
     {"psc_login_max_failures", CONFIG_INT, "5", NULL, 0, "failed logins (per account, per address) before lockout"},
     {"psc_claims_cache_s", CONFIG_INT, "30", NULL, 0, "Pro Santé Connect: seconds a node keeps a professional's claims (0: off)"},
-    {"psc_login_quiet_s", CONFIG_INT, "900", NULL, 0, "Pro Santé Connect: seconds without a failed login after which a key's counts are forgotten"},
+    {"psc_login_quiet_s", CONFIG_INT, "900", NULL, 0, "Pro Santé Connect: seconds without a failed login, from the end of the last lockout, after which a key's counts and lockout level are forgotten"},
     {"psc_rsa_key", CONFIG_PATH, "${data}/keys/signing-rsa.pem", NULL, 0, "RS256 key for the ID tokens of clients that ask for it"},
     {"dmp_check_hash", CONFIG_BOOL, "true", NULL, 0, "DMP: refuse a document whose attachment size or SHA-1 hash differs from its bytes"},
     {"dmp_max_document_bytes", CONFIG_INT, "20971520", NULL, 0, "DMP: largest document accepted (bytes)"},

@@ -21,7 +21,7 @@ struct psc_service {
     char *jwks;                     /* both public keys */
     int64_t code_ttl_s, access_ttl_s, refresh_ttl_s;
     int max_failures;
-    int64_t quiet_s;                /* failures forgotten after this long without one */
+    int64_t quiet_s;                /* failures and level forgotten this long after the last one or lockout */
     psc_claims_cache *claims_cache; /* NULL when psc_claims_cache_s is 0 */
 };
 
@@ -74,7 +74,8 @@ int psc_ecps_check(store_conn *c, const char *idnps, const char *code, socle_err
 /* psc_throttle_check - SOCLE_EBUSY with the seconds to wait in *retry_s when key is locked. */
 int psc_throttle_check(store_conn *c, const char *key, int64_t *retry_s, socle_err *err);
 /* psc_throttle_fail - count a failure of key; locks it (growing: 30 s doubling, at most 1 h)
- * once max failures are reached; counts older than quiet_s seconds are forgotten first. */
+ * once max failures are reached; counts and level are forgotten first when the key has had no
+ * failure for quiet_s seconds since its last failure or the end of its last lockout. */
 int psc_throttle_fail(store_conn *c, const char *key, int max_failures, int64_t quiet_s, socle_err *err);
 /* psc_throttle_clear - forget key's failures (after a success). */
 int psc_throttle_clear(store_conn *c, const char *key, socle_err *err);

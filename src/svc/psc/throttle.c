@@ -1,7 +1,8 @@
 /* throttle.c - failed-login counting per account and per address, in the store so that every node
  * sees the same counts: after max failures the key is locked for 30 s, doubling with each lockout
- * up to an hour; a success clears it, and so do psc_login_quiet_s seconds without a failure. An
- * address key covers an IPv6 /64 (one host's usual share). */
+ * up to an hour; a success clears it, and so do psc_login_quiet_s seconds without a failure after
+ * the end of its last lockout (so the level outlives every lockout and keeps growing while they
+ * follow one another). An address key covers an IPv6 /64 (one host's usual share). */
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <string.h>
@@ -25,9 +26,16 @@ int psc_throttle_check(store_conn *c, const char *key, int64_t *retry_s, socle_e
     return 0;
 }
 
-/* A key's past counts, forgotten after quiet_s seconds without a failure ($2 now, $4 quiet_s). */
-#define PAST_FAILURES "(CASE WHEN CAST($2 AS BIGINT) - psc_throttle.last_failure > $4 THEN 0 ELSE psc_throttle.failures END)"
-#define PAST_LOCKOUTS "(CASE WHEN CAST($2 AS BIGINT) - psc_throttle.last_failure > $4 THEN 0 ELSE psc_throttle.lockouts END)"
+/* Has the key been quiet for more than quiet_s seconds ($2 now, $4 quiet_s)? Quiet time starts at
+ * its last failure or at the end of its last lockout, whichever is later: measured from the failure
+ * that locked it, a lockout longer than quiet_s would end with its level forgotten, and the levels
+ * would cycle below the longest lockout instead of reaching it. */
+#define QUIET                                                                                                \
+    "(CAST($2 AS BIGINT) - (CASE WHEN psc_throttle.locked_until > psc_throttle.last_failure"                 \
+    " THEN psc_throttle.locked_until ELSE psc_throttle.last_failure END) > $4)"
+/* A key's past counts, forgotten once it has been quiet. */
+#define PAST_FAILURES "(CASE WHEN " QUIET " THEN 0 ELSE psc_throttle.failures END)"
+#define PAST_LOCKOUTS "(CASE WHEN " QUIET " THEN 0 ELSE psc_throttle.lockouts END)"
 
 int psc_throttle_fail(store_conn *c, const char *key, int max_failures, int64_t quiet_s, socle_err *err)
 {
@@ -36,8 +44,9 @@ int psc_throttle_fail(store_conn *c, const char *key, int max_failures, int64_t 
     /* One statement, so concurrent failures on two nodes both count. PostgreSQL infers the type of
      * a bare "$2 + integer" as integer (32 bits): the CAST keeps the Unix time a BIGINT (past 2038
      * the statement would fail and, its error being ignored by the caller, never lock anything).
-     * Counts and lockout levels older than quiet_s are forgotten: a shared address (a hospital's
-     * NAT) does not climb to the longest lockout over weeks of occasional typos. */
+     * Counts and lockout levels are forgotten once the key has been quiet for quiet_s: a shared
+     * address (a hospital's NAT) does not climb to the longest lockout over weeks of occasional
+     * typos, while an attacker who waits out each lockout does. */
     return store_exec(c,
                       "INSERT INTO psc_throttle (key, failures, locked_until, lockouts, last_failure)"
                       " VALUES ($1, 1, 0, 0, CAST($2 AS BIGINT))"

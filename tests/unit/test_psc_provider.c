@@ -1,0 +1,125 @@
+/* test_psc_provider.c - unit tests of the Pro Santé Connect provider's defences, on a whole
+ * application (app_open) in a temporary directory: the lockout levels of the login throttle, which
+ * grow to the longest lockout and are forgotten only after a quiet period that follows the end of
+ * the last lockout. Time passes by moving a key's stored times back (no clock hook, no sleeping). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/app.h"
+#include "svc/psc/psc_internal.h"
+
+static char dir[64];
+static socle_config *cfg;
+static socle_app app;
+
+static int setup(void **state)
+{
+    snprintf(dir, sizeof dir, "/tmp/socle-psc-provider-XXXXXX");
+    if (!mkdtemp(dir)) return -1;
+    char *argv[] = {"--data", dir, "--log-level", "error"};
+    socle_err err;
+    if (config_load(&cfg, NULL, 4, argv, NULL, &err) || app_open(&app, cfg, APP_ALL, &err)) {
+        fprintf(stderr, "psc provider fixture: %s\n", err.msg);
+        return -1;
+    }
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    app_close(&app);
+    config_free(cfg);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    return system(cmd) ? -1 : 0;
+}
+
+/* ---- the login throttle ---------------------------------------------------------------------- */
+
+#define MAX_FAILURES 3
+#define QUIET_S 900
+
+/* Move key's stored times `seconds` into the past: as if that much time had passed. */
+static void time_passes(store_conn *c, const char *key, int64_t seconds)
+{
+    socle_err err;
+    store_value p[2] = {STORE_V_INT(seconds), STORE_V_TEXT(key)};
+    int64_t changed = 0;
+    assert_int_equal(store_exec(c,
+                                "UPDATE psc_throttle SET locked_until = locked_until - $1,"
+                                " last_failure = last_failure - $1 WHERE key = $2",
+                                p, 2, &changed, &err),
+                     0);
+    assert_int_equal(changed, 1);
+}
+
+/* MAX_FAILURES failures in a row on key: the last one locks it; the length of that lockout. */
+static int64_t lock(store_conn *c, const char *key)
+{
+    socle_err err;
+    int64_t retry = 0;
+    for (int i = 0; i < MAX_FAILURES; i++) {
+        assert_int_equal(psc_throttle_check(c, key, &retry, &err), 0);
+        assert_int_equal(psc_throttle_fail(c, key, MAX_FAILURES, QUIET_S, &err), 0);
+    }
+    assert_int_equal(psc_throttle_check(c, key, &retry, &err), SOCLE_EBUSY);
+    return retry;
+}
+
+/* The lockout is at least `expected` - 1 seconds (the clock may tick during the test) and at most
+ * `expected`. */
+static void assert_lockout(int64_t got, int64_t expected)
+{
+    if (got < expected - 1 || got > expected)
+        fail_msg("lockout of %lld s, expected %lld s", (long long)got, (long long)expected);
+}
+
+/* An attacker who waits out every lockout and guesses again at once climbs to the longest lockout
+ * (an hour) and stays there: the level is not forgotten while the lockouts follow one another. */
+static void test_lockouts_grow_to_an_hour(void **state)
+{
+    store_conn *c;
+    socle_err err;
+    assert_int_equal(store_acquire(app.store, &c, &err), 0);
+    const char *key = "test:grow";
+    static const int64_t expected[] = {30, 60, 120, 240, 480, 960, 1920, 3600, 3600, 3600};
+    for (size_t i = 0; i < sizeof expected / sizeof expected[0]; i++) {
+        int64_t got = lock(c, key);
+        assert_lockout(got, expected[i]);
+        time_passes(c, key, got + 1); /* the lockout ended a second ago */
+    }
+    store_release(app.store, c);
+}
+
+/* A level is forgotten after quiet_s seconds without a failure once its lockout has ended (a
+ * shared address does not keep a long lockout for occasional typos weeks apart). */
+static void test_level_forgotten_after_quiet_period(void **state)
+{
+    store_conn *c;
+    socle_err err;
+    assert_int_equal(store_acquire(app.store, &c, &err), 0);
+    const char *key = "test:quiet";
+    assert_lockout(lock(c, key), 30);
+    time_passes(c, key, 31);
+    assert_lockout(lock(c, key), 60);
+    time_passes(c, key, 60 + QUIET_S - 10); /* ended, but less than quiet_s ago: the level stays */
+    assert_lockout(lock(c, key), 120);
+    time_passes(c, key, 120 + QUIET_S + 1); /* ended more than quiet_s ago: the level is forgotten */
+    assert_lockout(lock(c, key), 30);
+    store_release(app.store, c);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_lockouts_grow_to_an_hour),
+        cmocka_unit_test(test_level_forgotten_after_quiet_period),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}

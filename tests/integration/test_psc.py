@@ -19,6 +19,7 @@ import secrets
 import ssl
 import struct
 import subprocess
+import threading
 import time
 import urllib.parse
 
@@ -511,3 +512,42 @@ def test_failures_forgotten_after_quiet_period(ctx):
     assert [attempt(), attempt(), attempt()] == [401, 401, 401], "counting starts again after the quiet period"
     assert attempt() == 429, "three failures in a row lock the next attempt"
     srv.stop_ok()
+
+
+def _request_blob(h, cid="rp"):
+    """The signed request of a login page (what the login forms post back)."""
+    _, challenge = pkce()
+    st, _, page = _authorize(h, cid, challenge)
+    assert st == 200, (st, short(page))
+    return html.unescape(re.search(r'name="request" value="([^"]+)"', page).group(1))
+
+
+def test_parallel_guesses_are_counted(ctx):
+    """Wrong e-CPS codes sent all at once: each one is checked against the lockout and counted in
+    one step, so no more than psc_login_max_failures of them (3 here) get an answer other than 429,
+    however many run side by side."""
+    env = ctx.env
+    d, db, pros = _setup(env, "psc-burst", count=10)
+    _client(env, d, db, "rp")
+    srv = env.server(d, db, ["--psc-login-max-failures", "3", "--threads", "16", "--db-pool-size", "24"],
+                     name="psc-burst")
+    h = Http(srv.port)
+    _activate(env, d, db, h, pros[0])
+    request = _request_blob(h)
+    n = 32
+    barrier = threading.Barrier(n)
+    statuses = []
+
+    def guess():
+        barrier.wait()
+        statuses.append(h.send("POST", "/oidc/login", {"request": request, "idnps": pros[0], "otp": "000000"})[0])
+
+    threads = [threading.Thread(target=guess) for _ in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(statuses) == n and set(statuses) <= {401, 429}, statuses
+    assert statuses.count(401) <= 3, "%d guesses answered 401 (3 at most): %s" % (statuses.count(401), statuses)
+    srv.stop_ok()
+

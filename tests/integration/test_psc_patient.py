@@ -8,6 +8,7 @@ import html
 import json
 import os
 import re
+import threading
 import time
 import urllib.parse
 
@@ -46,21 +47,26 @@ def _request_of(h, cid, challenge):
     return html.unescape(re.search(r'name="request" value="([^"]+)"', page).group(1)), page
 
 
-def test_patient_realm(ctx):
-    env = ctx.env
-    d = env.new_data("psc-patient")
+def _realm(env, name, flags=(), n=3):
+    """A server with the INS reference base imported, a patient-realm client "mes" (its secret
+    returned), a professional client "rp", and n qualified Patients (see _qualified)."""
+    d = env.new_data(name)
     db = env.new_db(d)
     env.cli("ins", "generate", "--count", "200", "--seed", "21", "--out", os.path.join(d, "base.csv"))
     env.cli("ins", "import", os.path.join(d, "base.csv"), "--data", d, "--db", db, "--log-level", "warn")
     out = env.cli("oidc", "client", "add", "--id", "mes", "--realm", "patient", "--redirect-uri", "http://127.0.0.1:9/cb/mes",
                   "--data", d, "--db", db, "--log-level", "warn").stdout
     secret = re.search(r"client_secret=(\S+)", out).group(1)
-    out = env.cli("oidc", "client", "add", "--id", "rp", "--redirect-uri", "http://127.0.0.1:9/cb/rp",
-                  "--data", d, "--db", db, "--log-level", "warn").stdout
+    env.cli("oidc", "client", "add", "--id", "rp", "--redirect-uri", "http://127.0.0.1:9/cb/rp",
+            "--data", d, "--db", db, "--log-level", "warn")
     env.secrets.add(secret)
-    srv = env.server(d, db, name="psc-patient")
-    h = Http(srv.port)
-    people = _qualified(env, d, db, srv, 3)
+    srv = env.server(d, db, list(flags), name=name)
+    return d, db, srv, Http(srv.port), secret, _qualified(env, d, db, srv, n)
+
+
+def test_patient_realm(ctx):
+    env = ctx.env
+    d, db, srv, h, secret, people = _realm(env, "psc-patient")
     assert len(people) == 3
     (ins, pid, row), (ins2, _, _), (ins3, _, _) = people
     # Opposition before the accounts exist: sync never opens one for that patient.
@@ -122,4 +128,34 @@ def test_patient_realm(ctx):
     st, _, _ = h.send("POST", "/oidc/login/patient", {"request": request, "ins": ins, "password": password,
                                                       "otp": totp(key, time.time() + 60)})
     assert st == 401, st
+    srv.stop_ok()
+
+
+def test_parallel_guesses_are_counted(ctx):
+    """Wrong passwords sent all at once: the check of the lockout and the count of the failure are
+    one step, so the time Argon2 takes on each does not let more than psc_login_max_failures
+    guesses (3 here) be answered other than 429."""
+    env = ctx.env
+    d, db, srv, h, _, people = _realm(env, "psc-patient-burst", ["--psc-login-max-failures", "3", "--threads", "8",
+                                                                 "--db-pool-size", "12"], n=1)
+    ins = people[0][0]
+    env.cli("psc", "patients", "sync", "--data", d, "--db", db, "--log-level", "warn")
+    key = _activate(env, d, db, h, ins, "un mot de passe assez long")
+    request, _ = _request_of(h, "mes", pkce()[1])
+    n = 16
+    barrier = threading.Barrier(n)
+    statuses = []
+
+    def guess(i):
+        barrier.wait()
+        form = {"request": request, "ins": ins, "password": "pas le bon mot de passe %d" % i, "otp": totp(key)}
+        statuses.append(h.send("POST", "/oidc/login/patient", form)[0])
+
+    threads = [threading.Thread(target=guess, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(statuses) == n and set(statuses) <= {401, 429}, statuses
+    assert statuses.count(401) <= 3, "%d guesses answered 401 (3 at most): %s" % (statuses.count(401), statuses)
     srv.stop_ok()

@@ -1,7 +1,8 @@
 /* test_psc_provider.c - unit tests of the Pro Santé Connect provider's defences, on a whole
  * application (app_open) in a temporary directory: the lockout levels of the login throttle, which
  * grow to the longest lockout and are forgotten only after a quiet period that follows the end of
- * the last lockout. Time passes by moving a key's stored times back (no clock hook, no sleeping). */
+ * the last lockout; a failure on a locked key, which is refused and not counted. Time passes by
+ * moving a key's stored times back (no clock hook, no sleeping). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -66,7 +67,7 @@ static int64_t lock(store_conn *c, const char *key)
     int64_t retry = 0;
     for (int i = 0; i < MAX_FAILURES; i++) {
         assert_int_equal(psc_throttle_check(c, key, &retry, &err), 0);
-        assert_int_equal(psc_throttle_fail(c, key, MAX_FAILURES, QUIET_S, &err), 0);
+        assert_int_equal(psc_throttle_fail(c, key, MAX_FAILURES, QUIET_S, &retry, &err), 0);
     }
     assert_int_equal(psc_throttle_check(c, key, &retry, &err), SOCLE_EBUSY);
     return retry;
@@ -115,11 +116,32 @@ static void test_level_forgotten_after_quiet_period(void **state)
     store_release(app.store, c);
 }
 
+/* A failure on a locked key is refused as locked and not counted: attempts that all passed the
+ * early check side by side cannot count (and be told) more failures than the limit, nor push the
+ * key to a longer lockout. */
+static void test_failure_on_a_locked_key(void **state)
+{
+    store_conn *c;
+    socle_err err;
+    assert_int_equal(store_acquire(app.store, &c, &err), 0);
+    const char *key = "test:alongside";
+    assert_lockout(lock(c, key), 30);
+    int64_t retry = 0;
+    for (int i = 0; i < 2 * MAX_FAILURES; i++) {
+        assert_int_equal(psc_throttle_fail(c, key, MAX_FAILURES, QUIET_S, &retry, &err), SOCLE_EBUSY);
+        assert_lockout(retry, 30);
+    }
+    time_passes(c, key, 31);
+    assert_lockout(lock(c, key), 60); /* the next level, not three more */
+    store_release(app.store, c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_lockouts_grow_to_an_hour),
         cmocka_unit_test(test_level_forgotten_after_quiet_period),
+        cmocka_unit_test(test_failure_on_a_locked_key),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

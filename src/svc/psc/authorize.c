@@ -277,7 +277,19 @@ typedef struct login_keys {
     char address[100], account[200];
 } login_keys;
 
-/* 0 to go on; -1 when the account or the address is locked (the 429 page is written). */
+/* The answer to a login refused because the address or the account is locked: 429. */
+static void login_lockout(psc_service *svc, http_request *req, http_response *res, const psc_client *client,
+                          const char *blob, const char *typed, int64_t retry, const char *message)
+{
+    psc_audit_as(svc, req, "anonymous", "login", "failure", NULL, client->id, "locked out");
+    http_set_header(req, res, "Retry-After", arena_printf(req->arena, "%lld", (long long)retry));
+    login_page(svc, req, res, 429, blob, client, message, typed);
+}
+
+/* 0 to go on; -1 when the account or the address is locked (the 429 page is written). Asked
+ * before the credentials are checked (a locked key costs no check, no Argon2) and again once they
+ * are found right: a success is told only if no failure counted meanwhile locked a key, so that
+ * attempts sent side by side learn no more than attempts sent one after the other. */
 static int login_locked(psc_service *svc, http_request *req, http_response *res, store_conn *c,
                         const psc_client *client, const char *blob, const char *prefix, const char *typed,
                         login_keys *k)
@@ -289,21 +301,33 @@ static int login_locked(psc_service *svc, http_request *req, http_response *res,
     int rc = psc_throttle_check(c, k->address, &retry, &err);
     if (!rc && typed) rc = psc_throttle_check(c, k->account, &retry, &err);
     if (rc != SOCLE_EBUSY) return 0;
-    psc_audit_as(svc, req, "anonymous", "login", "failure", NULL, client->id, "locked out");
-    http_set_header(req, res, "Retry-After", arena_printf(req->arena, "%lld", (long long)retry));
-    login_page(svc, req, res, 429, blob, client, err.msg, typed);
+    login_lockout(svc, req, res, client, blob, typed, retry, err.msg);
     return -1;
 }
 
 /* A refused login: counted for the address and the account, audited, the page again with one
- * message for every cause (an attacker learns nothing about the account). */
+ * message for every cause (an attacker learns nothing about the account). Each count is one step
+ * with its key's lockout check: when an attempt alongside locked a key first, this one is answered
+ * as locked (429), so its result is not told. */
 static void login_refused(psc_service *svc, http_request *req, http_response *res, store_conn *c,
                           const psc_client *client, const char *blob, const char *typed, const login_keys *k,
                           const char *detail, const char *message)
 {
-    socle_err err;
-    psc_throttle_fail(c, k->address, svc->max_failures, svc->quiet_s, &err);
-    if (typed && *typed) psc_throttle_fail(c, k->account, svc->max_failures, svc->quiet_s, &err);
+    socle_err err, account_err;
+    int64_t retry = 0, account_retry = 0;
+    int locked = psc_throttle_fail(c, k->address, svc->max_failures, svc->quiet_s, &retry, &err) == SOCLE_EBUSY;
+    if (typed && *typed &&
+        psc_throttle_fail(c, k->account, svc->max_failures, svc->quiet_s, &account_retry, &account_err) ==
+            SOCLE_EBUSY &&
+        account_retry > retry) {
+        locked = 1;
+        retry = account_retry;
+        err = account_err;
+    }
+    if (locked) {
+        login_lockout(svc, req, res, client, blob, typed, retry, err.msg);
+        return;
+    }
     psc_audit_as(svc, req, "anonymous", "login", "failure", NULL, client->id, detail);
     login_page(svc, req, res, 401, blob, client, message, typed);
 }
@@ -329,7 +353,7 @@ void psc_login_route(void *ctx, http_request *req, http_response *res)
     if (!rc) rc = psc_in_directory(c, idnps, &err);
     if (!rc) rc = psc_ecps_check(c, idnps, otp, &err);
     if (rc) login_refused(svc, req, res, c, &client, blob, idnps, &k, "e-CPS refused", "identifiant ou code e-CPS incorrect");
-    else {
+    else if (!login_locked(svc, req, res, c, &client, blob, "pp", idnps, &k)) {
         psc_throttle_clear(c, k.account, &err);
         finish_login(svc, req, res, c, &ar, idnps, "otp");
     }
@@ -389,7 +413,7 @@ void psc_login_patient_route(void *ctx, http_request *req, http_response *res)
     if (rc)
         login_refused(svc, req, res, c, &client, blob, ins, &k, "patient login refused",
                       "identifiant, mot de passe ou code incorrect");
-    else {
+    else if (!login_locked(svc, req, res, c, &client, blob, "pat", ins, &k)) {
         psc_throttle_clear(c, k.account, &err);
         finish_login(svc, req, res, c, &ar, ins, "pwd otp");
     }

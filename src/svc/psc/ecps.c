@@ -94,10 +94,11 @@ void psc_ecps_activate_route(void *ctx, http_request *req, http_response *res)
                         "UPDATE psc_ecps SET secret = $1, last_step = -1, activation_hash = NULL"
                         " WHERE idnps = $2 AND activation_hash = $3 AND activation_expires > $4",
                         p, 4, &changed, &err);
-        if (!rc && changed != 1) {
-            psc_throttle_fail(c, throttle_key, svc->max_failures, svc->quiet_s, &err);
-            rc = socle_err_set(&err, SOCLE_EUNAUTHORIZED, "unknown, used or expired activation code");
-        }
+        /* A wrong code is counted, or refused as locked when an attempt alongside locked the key. */
+        if (!rc && changed != 1)
+            rc = psc_throttle_fail(c, throttle_key, svc->max_failures, svc->quiet_s, &retry, &err) == SOCLE_EBUSY
+                     ? SOCLE_EBUSY
+                     : socle_err_set(&err, SOCLE_EUNAUTHORIZED, "unknown, used or expired activation code");
     } else if (!rc) {
         rc = socle_err_set(&err, SOCLE_EINVAL, "idnps is required");
     }

@@ -183,10 +183,11 @@ void psc_patient_activate_route(void *ctx, http_request *req, http_response *res
                         "UPDATE psc_patient SET password_hash = $1, totp_secret = $2, last_step = -1, activation_hash = NULL"
                         " WHERE ins = $3 AND activation_hash = $4 AND activation_expires > $5 AND opposed = 0",
                         p, 5, &changed, &err);
-        if (!rc && changed != 1) {
-            psc_throttle_fail(c, throttle_key, svc->max_failures, svc->quiet_s, &err);
-            rc = socle_err_set(&err, SOCLE_EUNAUTHORIZED, "unknown, used or expired activation code");
-        }
+        /* A wrong code is counted, or refused as locked when an attempt alongside locked the key. */
+        if (!rc && changed != 1)
+            rc = psc_throttle_fail(c, throttle_key, svc->max_failures, svc->quiet_s, &retry, &err) == SOCLE_EBUSY
+                     ? SOCLE_EBUSY
+                     : socle_err_set(&err, SOCLE_EUNAUTHORIZED, "unknown, used or expired activation code");
     }
     if (c) store_release(svc->app->store, c);
     if (rc) {

@@ -71,12 +71,17 @@ int psc_in_directory(store_conn *c, const char *idnps, socle_err *err);
 int psc_ecps_check(store_conn *c, const char *idnps, const char *code, socle_err *err);
 
 /* ---- brute force (throttle.c) ---- */
-/* psc_throttle_check - SOCLE_EBUSY with the seconds to wait in *retry_s when key is locked. */
+/* psc_throttle_check - SOCLE_EBUSY with the seconds to wait in *retry_s when key is locked. A
+ * read: it refuses early, before any work, but decides nothing for attempts running alongside. */
 int psc_throttle_check(store_conn *c, const char *key, int64_t *retry_s, socle_err *err);
-/* psc_throttle_fail - count a failure of key; locks it (growing: 30 s doubling, at most 1 h)
- * once max failures are reached; counts and level are forgotten first when the key has had no
- * failure for quiet_s seconds since its last failure or the end of its last lockout. */
-int psc_throttle_fail(store_conn *c, const char *key, int max_failures, int64_t quiet_s, socle_err *err);
+/* psc_throttle_fail - count a failure of key, in one step with the check of its lockout: 0 when
+ * counted; SOCLE_EBUSY with the seconds to wait in *retry_s, nothing counted, when the key is
+ * locked (another attempt reached the limit meanwhile: refuse this one as locked). Locks the key
+ * (growing: 30 s doubling, at most 1 h) once max failures are reached; counts and level are
+ * forgotten first when the key has had no failure for quiet_s seconds since its last failure or
+ * the end of its last lockout. */
+int psc_throttle_fail(store_conn *c, const char *key, int max_failures, int64_t quiet_s, int64_t *retry_s,
+                      socle_err *err);
 /* psc_throttle_clear - forget key's failures (after a success). */
 int psc_throttle_clear(store_conn *c, const char *key, socle_err *err);
 /* psc_throttle_address_key - the throttle key of a client address into out (n bytes, 64 are

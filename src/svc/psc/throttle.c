@@ -37,29 +37,40 @@ int psc_throttle_check(store_conn *c, const char *key, int64_t *retry_s, socle_e
 #define PAST_FAILURES "(CASE WHEN " QUIET " THEN 0 ELSE psc_throttle.failures END)"
 #define PAST_LOCKOUTS "(CASE WHEN " QUIET " THEN 0 ELSE psc_throttle.lockouts END)"
 
-int psc_throttle_fail(store_conn *c, const char *key, int max_failures, int64_t quiet_s, socle_err *err)
+int psc_throttle_fail(store_conn *c, const char *key, int max_failures, int64_t quiet_s, int64_t *retry_s,
+                      socle_err *err)
 {
-    int64_t now = (int64_t)time(NULL);
+    int64_t now = (int64_t)time(NULL), changed = 0;
+    *retry_s = 0;
     store_value p[4] = {STORE_V_TEXT(key), STORE_V_INT(now), STORE_V_INT(max_failures), STORE_V_INT(quiet_s)};
-    /* One statement, so concurrent failures on two nodes both count. PostgreSQL infers the type of
-     * a bare "$2 + integer" as integer (32 bits): the CAST keeps the Unix time a BIGINT (past 2038
-     * the statement would fail and, its error being ignored by the caller, never lock anything).
+    /* One statement, so concurrent failures on two nodes both count, and a failure is counted only
+     * while the key is not locked: the check and the count are one step (the statement's WHERE is
+     * evaluated on the row as it is when the statement takes it). PostgreSQL infers the type of a
+     * bare "$2 + integer" as integer (32 bits): the CAST keeps the Unix time a BIGINT (past 2038
+     * the statement would fail and never lock anything).
      * Counts and lockout levels are forgotten once the key has been quiet for quiet_s: a shared
      * address (a hospital's NAT) does not climb to the longest lockout over weeks of occasional
      * typos, while an attacker who waits out each lockout does. */
-    return store_exec(c,
-                      "INSERT INTO psc_throttle (key, failures, locked_until, lockouts, last_failure)"
-                      " VALUES ($1, 1, 0, 0, CAST($2 AS BIGINT))"
-                      " ON CONFLICT (key) DO UPDATE SET"
-                      " failures = CASE WHEN " PAST_FAILURES " + 1 >= $3 THEN 0 ELSE " PAST_FAILURES " + 1 END,"
-                      " locked_until = CASE WHEN " PAST_FAILURES " + 1 >= $3"
-                      "   THEN CAST($2 AS BIGINT) + (CASE WHEN " PAST_LOCKOUTS " >= 7 THEN 3600"
-                      "   ELSE 30 * (1 << " PAST_LOCKOUTS ") END)"
-                      "   ELSE psc_throttle.locked_until END,"
-                      " lockouts = CASE WHEN " PAST_FAILURES " + 1 >= $3 THEN " PAST_LOCKOUTS " + 1"
-                      "   ELSE " PAST_LOCKOUTS " END,"
-                      " last_failure = CAST($2 AS BIGINT)",
-                      p, 4, NULL, err);
+    int rc = store_exec(c,
+                        "INSERT INTO psc_throttle (key, failures, locked_until, lockouts, last_failure)"
+                        " VALUES ($1, 1, 0, 0, CAST($2 AS BIGINT))"
+                        " ON CONFLICT (key) DO UPDATE SET"
+                        " failures = CASE WHEN " PAST_FAILURES " + 1 >= $3 THEN 0 ELSE " PAST_FAILURES " + 1 END,"
+                        " locked_until = CASE WHEN " PAST_FAILURES " + 1 >= $3"
+                        "   THEN CAST($2 AS BIGINT) + (CASE WHEN " PAST_LOCKOUTS " >= 7 THEN 3600"
+                        "   ELSE 30 * (1 << " PAST_LOCKOUTS ") END)"
+                        "   ELSE psc_throttle.locked_until END,"
+                        " lockouts = CASE WHEN " PAST_FAILURES " + 1 >= $3 THEN " PAST_LOCKOUTS " + 1"
+                        "   ELSE " PAST_LOCKOUTS " END,"
+                        " last_failure = CAST($2 AS BIGINT)"
+                        " WHERE psc_throttle.locked_until <= CAST($2 AS BIGINT)",
+                        p, 4, &changed, err);
+    if (rc || changed) return rc;
+    /* Locked by an attempt that ran alongside: this one is not counted, and gets the lockout. */
+    rc = psc_throttle_check(c, key, retry_s, err);
+    if (rc) return rc;
+    *retry_s = 1; /* the lockout ended in between */
+    return socle_err_set(err, SOCLE_EBUSY, "too many failed logins: try again in 1 s");
 }
 
 int psc_throttle_clear(store_conn *c, const char *key, socle_err *err)

@@ -446,6 +446,15 @@ def test_edges(ctx):
                                               "scope": "openid"}, _basic("rp", secret))
     assert st == 200 and body["scope"] == "openid", body
     env.secrets.update([body["access_token"], body["refresh_token"]])
+    # Only that access token was narrowed: the new refresh token keeps the grant's scope (RFC 6749 §6).
+    st, body = h.json("POST", "/oidc/token", {"grant_type": "refresh_token", "refresh_token": body["refresh_token"],
+                                              "scope": "openid scope_all"}, _basic("rp", secret))
+    assert st == 200 and body["scope"] == "openid scope_all", body
+    env.secrets.update([body["access_token"], body["refresh_token"]])
+    st, body = h.json("POST", "/oidc/token", {"grant_type": "refresh_token", "refresh_token": body["refresh_token"]},
+                      _basic("rp", secret))
+    assert st == 200 and body["scope"] == "openid scope_all", body
+    env.secrets.update([body["access_token"], body["refresh_token"]])
     srv.stop_ok()
 
 

@@ -174,6 +174,7 @@ static void half_hash(const char *text, char out[32])
 
 typedef struct grant {
     const char *idnps, *scope, *nonce, *amr, *family;
+    const char *access_scope; /* a refresh's narrower scope for this access token; NULL: scope */
     int64_t auth_time;
     const char *spend_sql; /* marks the code or refresh token used: must change exactly one row */
     const char *spend_key; /* its $1 */
@@ -203,7 +204,8 @@ static json_t *amr_list(const char *amr)
     return list;
 }
 
-/* Issue access, ID and refresh tokens for a grant; the JSON answer. */
+/* Issue access, ID and refresh tokens for a grant; the JSON answer. The refresh token keeps the
+ * grant's scope even when this access token's is narrower (RFC 6749 §6). */
 static int issue_tokens(psc_service *svc, http_request *req, store_conn *c, const psc_client *client, const grant *g,
                         json_t **out, socle_err *err)
 {
@@ -275,7 +277,8 @@ static int issue_tokens(psc_service *svc, http_request *req, store_conn *c, cons
     }
     if (!rc)
         *out = json_pack("{s:s, s:s, s:I, s:s, s:s, s:s}", "access_token", access, "token_type", "Bearer", "expires_in",
-                         (json_int_t)svc->access_ttl_s, "id_token", id_token, "refresh_token", refresh, "scope", g->scope);
+                         (json_int_t)svc->access_ttl_s, "id_token", id_token, "refresh_token", refresh, "scope",
+                         g->access_scope ? g->access_scope : g->scope);
     free(access);
     free(id_token);
     json_decref(claims);
@@ -448,7 +451,7 @@ static void grant_refresh(psc_service *svc, http_request *req, http_response *re
         psc_oauth_error(req, res, 400, "invalid_grant", "refresh token expired");
         return;
     }
-    if (scope) g.scope = scope;
+    g.access_scope = scope; /* the new refresh token keeps g.scope */
     g.spend_sql = "UPDATE psc_refresh SET state = 1 WHERE token_hash = $1 AND state = 0"; /* rotation */
     g.spend_key = hash;
     json_t *out = NULL;

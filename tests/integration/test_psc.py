@@ -16,6 +16,7 @@ import json
 import os
 import re
 import secrets
+import sqlite3
 import ssl
 import struct
 import subprocess
@@ -558,5 +559,67 @@ def test_parallel_guesses_are_counted(ctx):
         t.join()
     assert len(statuses) == n and set(statuses) <= {401, 429}, statuses
     assert statuses.count(401) <= 3, "%d guesses answered 401 (3 at most): %s" % (statuses.count(401), statuses)
+    srv.stop_ok()
+
+def _fail_revocations(env, db, on):
+    """Make the store refuse (on) or accept again (off) the revocation of refresh tokens: a trigger
+    that aborts every UPDATE setting state 2 (revoked) in psc_refresh."""
+    if db.startswith("sqlite:"):
+        con = sqlite3.connect(db[len("sqlite:"):], timeout=30)
+        con.execute("CREATE TRIGGER it_no_revoke BEFORE UPDATE ON psc_refresh WHEN NEW.state = 2"
+                    " BEGIN SELECT RAISE(ABORT, 'it: revocation refused'); END" if on else
+                    "DROP TRIGGER it_no_revoke")
+        con.commit()
+        con.close()
+    elif on:
+        env.psql("CREATE FUNCTION it_no_revoke() RETURNS trigger LANGUAGE plpgsql AS"
+                 " $$BEGIN RAISE EXCEPTION 'it: revocation refused'; END$$;"
+                 " CREATE TRIGGER it_no_revoke BEFORE UPDATE ON psc_refresh FOR EACH ROW WHEN (NEW.state = 2)"
+                 " EXECUTE FUNCTION it_no_revoke()", url=db)
+    else:
+        env.psql("DROP TRIGGER it_no_revoke ON psc_refresh; DROP FUNCTION it_no_revoke()", url=db)
+
+
+def test_revocation(ctx):
+    """RFC 7009: a refresh token issued to another client is refused (400 invalid_grant, RFC 7009
+    §2.1 and RFC 6749 §5.2) and stays valid; a store that cannot revoke answers 503 (the client
+    keeps the token and tries again, §2.2.1); an unknown token is 200."""
+    env = ctx.env
+    d, db, pros = _setup(env, "psc-revoke", count=10)
+    secret = _client(env, d, db, "rp")
+    secret2 = _client(env, d, db, "rp2")
+    srv = env.server(d, db, name="psc-revoke")
+    h = Http(srv.port)
+    key = _activate(env, d, db, h, pros[0])
+    verifier, challenge = pkce()
+    code = _login(h, "rp", challenge, pros[0], totp(key))
+    st, tokens = h.json("POST", "/oidc/token", {"grant_type": "authorization_code", "code": code,
+                                                "redirect_uri": "http://127.0.0.1:9/cb/rp", "code_verifier": verifier},
+                        _basic("rp", secret))
+    assert st == 200, tokens
+    env.secrets.update([tokens["access_token"], tokens["refresh_token"]])
+
+    def refresh(token):
+        st, body = h.json("POST", "/oidc/token", {"grant_type": "refresh_token", "refresh_token": token},
+                          _basic("rp", secret))
+        assert st == 200, (st, body)
+        env.secrets.update([body["access_token"], body["refresh_token"]])
+        return body["refresh_token"]
+
+    st, body = h.json("POST", "/oidc/revoke", {"token": tokens["refresh_token"]}, _basic("rp2", secret2))
+    assert st == 400 and body["error"] == "invalid_grant", (st, body)
+    token = refresh(tokens["refresh_token"])  # not revoked
+    st, body = h.json("POST", "/oidc/revoke", {"token": "no-such-token"}, _basic("rp2", secret2))
+    assert st == 200, (st, body)
+
+    _fail_revocations(env, db, True)
+    st, body = h.json("POST", "/oidc/revoke", {"token": token}, _basic("rp", secret))
+    _fail_revocations(env, db, False)
+    assert st == 503 and body["error"] == "temporarily_unavailable", (st, body)
+    token = refresh(token)  # still valid: nothing was revoked
+    st, _ = h.json("POST", "/oidc/revoke", {"token": token}, _basic("rp", secret))
+    assert st == 200, st
+    st, body = h.json("POST", "/oidc/token", {"grant_type": "refresh_token", "refresh_token": token}, _basic("rp", secret))
+    assert st == 400 and body["error"] == "invalid_grant" and "revoked" in body["error_description"], body
     srv.stop_ok()
 

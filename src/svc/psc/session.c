@@ -77,18 +77,36 @@ void psc_revoke_route(void *ctx, http_request *req, http_response *res)
     if (!token) {
         psc_oauth_error(req, res, 400, "invalid_request", "token is required");
     } else {
-        /* A refresh token of this client revokes its family; anything else (an access token, which
-         * expires on its own, or an unknown value) is answered 200 as RFC 7009 §2.2 says. */
+        /* A refresh token of this client revokes its family. One issued to another client is
+         * refused and left alone (RFC 7009 §2.1; invalid_grant: "issued to another client", RFC
+         * 6749 §5.2). Anything else (an access token, which expires on its own, or an unknown
+         * value) is answered 200 as RFC 7009 §2.2 says. When the store fails, 503: the client
+         * keeps the token and may try again (§2.2.1). */
         char hash[65];
         socle_err err;
         psc_hash_hex(token, hash);
         store_value p[2] = {STORE_V_TEXT(hash), STORE_V_TEXT(client.id)};
-        store_exec(c,
-                   "UPDATE psc_refresh SET state = 2 WHERE client_id = $2 AND family IN"
-                   " (SELECT family FROM psc_refresh WHERE token_hash = $1 AND client_id = $2)",
-                   p, 2, NULL, &err);
-        psc_audit(svc, req, "revoke", "success", NULL, client.id, NULL);
-        psc_json(req, res, 200, json_object());
+        int64_t mine = 0;
+        int rc = store_query_int(c,
+                                 "SELECT CASE WHEN client_id = $2 THEN 1 ELSE 0 END FROM psc_refresh"
+                                 " WHERE token_hash = $1",
+                                 p, 2, &mine, &err);
+        if (!rc && mine)
+            rc = store_exec(c,
+                            "UPDATE psc_refresh SET state = 2 WHERE client_id = $2 AND family IN"
+                            " (SELECT family FROM psc_refresh WHERE token_hash = $1 AND client_id = $2)",
+                            p, 2, NULL, &err);
+        if (rc && rc != SOCLE_ENOTFOUND) {
+            psc_audit(svc, req, "revoke", "failure", NULL, client.id, "store unavailable");
+            psc_oauth_error(req, res, 503, "temporarily_unavailable",
+                            "store unavailable: the token is not revoked");
+        } else if (!rc && !mine) {
+            psc_audit(svc, req, "revoke", "failure", NULL, client.id, "token of another client");
+            psc_oauth_error(req, res, 400, "invalid_grant", "this token was issued to another client");
+        } else {
+            psc_audit(svc, req, "revoke", "success", NULL, client.id, NULL);
+            psc_json(req, res, 200, json_object());
+        }
     }
     store_release(svc->app->store, c);
 }

@@ -561,6 +561,7 @@ def test_parallel_guesses_are_counted(ctx):
     assert statuses.count(401) <= 3, "%d guesses answered 401 (3 at most): %s" % (statuses.count(401), statuses)
     srv.stop_ok()
 
+
 def _fail_revocations(env, db, on):
     """Make the store refuse (on) or accept again (off) the revocation of refresh tokens: a trigger
     that aborts every UPDATE setting state 2 (revoked) in psc_refresh."""
@@ -623,3 +624,32 @@ def test_revocation(ctx):
     assert st == 400 and body["error"] == "invalid_grant" and "revoked" in body["error_description"], body
     srv.stop_ok()
 
+
+def test_active_unknown_cannot_log_in(ctx):
+    """A Practitioner of the directory whose active flag is absent (unknown in FHIR) is treated as not
+    active, the stricter reading, everywhere: the login refuses it (not the token endpoint later)."""
+    env = ctx.env
+    d, db, pros = _setup(env, "psc-active", count=10)
+    secret = _client(env, d, db, "rp")
+    srv = env.server(d, db, name="psc-active")
+    h = Http(srv.port)
+    key = _activate(env, d, db, h, pros[0])
+    admin = srv.client(env.token(d, "it-admin", "system", roles=["admin"]))
+    prac = admin.get("/fhir/Practitioner/" + pros[0], expect=200).json
+    del prac["active"]
+    admin.put("/fhir/Practitioner/" + pros[0], prac, expect=200)
+    verifier, challenge = pkce()
+    code = _login(h, "rp", challenge, pros[0], totp(key), expect=401)
+    assert code is None
+    p = env.cli("psc", "enrol", "--idnps", pros[0], "--data", d, "--db", db, check=False)
+    assert p.returncode == 1 and "not in the directory" in p.stderr, p.stderr
+    # Once active again, the same professional logs in and gets tokens.
+    prac["active"] = True
+    admin.put("/fhir/Practitioner/" + pros[0], prac, expect=200)
+    code = _login(h, "rp", challenge, pros[0], totp(key, time.time() + 30))
+    st, tokens = h.json("POST", "/oidc/token", {"grant_type": "authorization_code", "code": code,
+                                                "redirect_uri": "http://127.0.0.1:9/cb/rp", "code_verifier": verifier},
+                        _basic("rp", secret))
+    assert st == 200, tokens
+    env.secrets.update([tokens["access_token"], tokens["refresh_token"]])
+    srv.stop_ok()

@@ -547,6 +547,11 @@ static int build_claims(build *b, const char *idnps, const json_t *prac, json_t 
     return 0;
 }
 
+int psc_practitioner_active(const json_t *practitioner)
+{
+    return json_is_true(json_object_get(practitioner, "active"));
+}
+
 int psc_claims_build(store_conn *c, const char *idnps, arena *a, json_t **out, socle_err *err)
 {
     *out = NULL;
@@ -558,7 +563,7 @@ int psc_claims_build(store_conn *c, const char *idnps, arena *a, json_t **out, s
     if (rc) return rc;
     json_t *prac;
     if ((rc = load(st.body, st.body_len, &prac, err))) return rc;
-    if (!json_is_true(json_object_get(prac, "active"))) {
+    if (!psc_practitioner_active(prac)) {
         json_decref(prac);
         return socle_err_set(err, SOCLE_ENOTFOUND, "the professional is not active in the directory");
     }

@@ -37,10 +37,15 @@
  * On success *out is a new JSON object (the caller json_decref's it) and 0 is returned; the same
  * directory content always gives the same JSON (key order included).
  * Failures (*out left NULL): SOCLE_ENOTFOUND when idnps is not a valid id, or the Practitioner
- * never existed, is deleted, or is not active (a professional absent from the directory cannot
- * log in); SOCLE_EINTERNAL when a stored resource is not JSON; SOCLE_ENOMEM; the store's errors
+ * never existed, is deleted, or is not active (psc_practitioner_active: a professional absent
+ * from the directory cannot log in); SOCLE_EINTERNAL when a stored resource is not JSON; SOCLE_ENOMEM; the store's errors
  * (SOCLE_ESTORE, SOCLE_EBUSY...) as fhir_repo_read / fhir_search_run return them. */
 int psc_claims_build(store_conn *c, const char *idnps, arena *a, json_t **out, socle_err *err);
+
+/* psc_practitioner_active - 1 when the Practitioner resource says "active": true, else 0. FHIR
+ * reads an absent active as unknown; logging in takes the stricter reading, not active. The one
+ * rule of the login, the e-CPS enrolment and the claims (a login never ends in a token refusal). */
+int psc_practitioner_active(const json_t *practitioner);
 
 /* psc_claims_profession - the first exercice's codeProfession (for the access token's profession
  * claim) into out. 0; SOCLE_ENOTFOUND when claims has no exercice or its code is empty (out is

@@ -9,6 +9,7 @@
 #include "crypto/crypto.h"
 #include "crypto/totp.h"
 #include "fhir/repo.h"
+#include "svc/psc/claims.h"
 #include "svc/psc/psc_internal.h"
 
 #define ECPS_ACTIVATION_S (24 * 3600)
@@ -21,7 +22,7 @@ int psc_in_directory(store_conn *c, const char *idnps, socle_err *err)
     int rc = fhir_repo_read(c, "Practitioner", idnps, 0, a, &s, err);
     if (!rc) {
         json_t *p = json_loadb(s.body, s.body_len, 0, NULL);
-        if (!p || json_is_false(json_object_get(p, "active"))) rc = SOCLE_ENOTFOUND;
+        if (!psc_practitioner_active(p)) rc = SOCLE_ENOTFOUND;
         json_decref(p);
     }
     arena_free(a);

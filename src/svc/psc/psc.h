@@ -15,7 +15,8 @@
  *      a TLS client certificate of the test PKI naming its IDNPS (the CPS card's stand-in, amr x509)
  *      or with IDNPS + a TOTP code of the e-CPS app (amr otp) enrolled by
  *      `socle psc enrol` (a one-time activation code) and /oidc/ecps. A password alone is never
- *      enough; a professional absent from the directory, or inactive, cannot log in. Both means
+ *      enough; a professional absent from the directory, or not marked active (an absent active
+ *      is not enough), cannot log in. Both means
  *      are PSC's "substantial" level: acr eidas1.
  *      Codes (single use, psc_code_ttl_s), refresh tokens (rotated; a reused one revokes its
  *      family) and the replay cache of client assertions are in the store, hashed. Access tokens

@@ -63,8 +63,8 @@ int psc_claims_get(psc_service *svc, store_conn *c, const char *idnps, arena *a,
 int psc_claims_get_json(psc_service *svc, store_conn *c, const char *idnps, arena *a, json_t **claims, socle_err *err);
 
 /* ---- e-CPS (ecps.c) ---- */
-/* psc_in_directory - 0 when idnps is an active Practitioner of the directory, SOCLE_ENOTFOUND
- * otherwise (also deleted ones). */
+/* psc_in_directory - 0 when idnps is an active Practitioner of the directory (active true, the
+ * rule of psc_practitioner_active), SOCLE_ENOTFOUND otherwise (also deleted ones). */
 int psc_in_directory(store_conn *c, const char *idnps, socle_err *err);
 /* psc_ecps_check - verify a TOTP code of idnps (replay-protected, the step is stored). 0, or
  * SOCLE_EUNAUTHORIZED (wrong code, or no activated e-CPS). */

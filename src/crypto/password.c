@@ -12,6 +12,14 @@
 #define PASSWORD_SALT 16
 #define PASSWORD_HASH 32
 
+#define PASSWORD_TEXT(x) #x
+#define PASSWORD_NUMBER(x) PASSWORD_TEXT(x)
+/* The hash verify_none checks against: the parameters of new hashes, a zero salt and a zero hash
+ * (base64 of 16 and 32 bytes), which no password can be expected to give. */
+static const char PASSWORD_NONE[] =
+    "$argon2id$v=19$m=" PASSWORD_NUMBER(PASSWORD_M_COST_KIB) ",t=" PASSWORD_NUMBER(PASSWORD_T_COST)
+    ",p=" PASSWORD_NUMBER(PASSWORD_LANES) "$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+
 int crypto_password_hash(const char *password, char out[CRYPTO_PASSWORD_HASH_MAX], socle_err *err)
 {
     size_t n = password ? strlen(password) : 0;
@@ -38,4 +46,10 @@ int crypto_password_verify(const char *encoded, const char *password, socle_err 
         argon2id_verify(encoded, password ? password : "", n) != ARGON2_OK)
         return socle_err_set(err, SOCLE_EUNAUTHORIZED, "wrong password");
     return 0;
+}
+
+int crypto_password_verify_none(const char *password, socle_err *err)
+{
+    crypto_password_verify(PASSWORD_NONE, password, err);
+    return socle_err_set(err, SOCLE_EUNAUTHORIZED, "wrong password");
 }

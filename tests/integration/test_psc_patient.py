@@ -128,6 +128,17 @@ def test_patient_realm(ctx):
     st, _, _ = h.send("POST", "/oidc/login/patient", {"request": request, "ins": ins, "password": password,
                                                       "otp": totp(key, time.time() + 60)})
     assert st == 401, st
+
+    # Activation attempts are throttled per INS; the lockout, then the code, are checked before the
+    # password is hashed (Argon2): a too short password gets the 401 of a wrong code, then the 429
+    # of a locked INS, not a 400.
+    for i in range(5):
+        st, _, _ = h.send("POST", "/oidc/patient/activate", {"ins": ins2, "activation_code": "AAAA-AAAA-AAAA-AAAA",
+                                                             "password": password if i else "court"})
+        assert st == 401, (i, st)
+    st, _, _ = h.send("POST", "/oidc/patient/activate", {"ins": ins2, "activation_code": "AAAA-AAAA-AAAA-AAAA",
+                                                         "password": "court"})
+    assert st == 429, st
     srv.stop_ok()
 
 

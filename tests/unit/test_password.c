@@ -1,4 +1,5 @@
-/* test_password.c - Argon2id password hashes: the encoded form, verification, length limits. */
+/* test_password.c - Argon2id password hashes: the encoded form, verification, length limits, the
+ * verification against no account. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -46,11 +47,21 @@ static void test_length_limits(void **state)
     assert_int_equal(crypto_password_hash("twelve chars", h, &err), 0);
 }
 
+/* crypto_password_verify_none refuses every password, the empty one and none included. */
+static void test_verify_none(void **state)
+{
+    socle_err err;
+    assert_int_equal(crypto_password_verify_none("correct horse battery", &err), SOCLE_EUNAUTHORIZED);
+    assert_int_equal(crypto_password_verify_none("", &err), SOCLE_EUNAUTHORIZED);
+    assert_int_equal(crypto_password_verify_none(NULL, &err), SOCLE_EUNAUTHORIZED);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_hash_and_verify),
         cmocka_unit_test(test_length_limits),
+        cmocka_unit_test(test_verify_none),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

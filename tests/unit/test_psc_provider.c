@@ -2,7 +2,8 @@
  * application (app_open) in a temporary directory: the lockout levels of the login throttle, which
  * grow to the longest lockout and are forgotten only after a quiet period that follows the end of
  * the last lockout; a failure on a locked key, which is refused and not counted. Time passes by
- * moving a key's stored times back (no clock hook, no sleeping). */
+ * moving a key's stored times back (no clock hook, no sleeping). The patient login, which spends
+ * the same Argon2 work whether the account exists or not. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,8 +12,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cli/app.h"
+#include "crypto/password.h"
+#include "svc/psc/patient.h"
 #include "svc/psc/psc_internal.h"
 
 static char dir[64];
@@ -136,12 +140,58 @@ static void test_failure_on_a_locked_key(void **state)
     store_release(app.store, c);
 }
 
+/* ---- the patient login ------------------------------------------------------------------------ */
+
+static int64_t thread_cpu_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+    return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
+/* The CPU time of three refused checks of ins (a wrong password). */
+static int64_t refused_check_cost(store_conn *c, const char *ins)
+{
+    socle_err err;
+    char patient_id[128];
+    int64_t start = thread_cpu_ns();
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(psc_patient_check(c, ins, "pas le bon mot de passe", "000000", patient_id, &err),
+                         SOCLE_EUNAUTHORIZED);
+    return thread_cpu_ns() - start;
+}
+
+/* Argon2 runs whether the account exists or not, so the time of a refusal does not tell. CPU time
+ * of this thread (the machine's load does not count), with a wide margin: skipping Argon2 makes a
+ * missing account a thousand times cheaper, the same work costs about the same. */
+static void test_patient_check_costs_the_same(void **state)
+{
+    store_conn *c;
+    socle_err err;
+    assert_int_equal(store_acquire(app.store, &c, &err), 0);
+    char phash[CRYPTO_PASSWORD_HASH_MAX];
+    assert_int_equal(crypto_password_hash("un mot de passe assez long", phash, &err), 0);
+    store_value p[2] = {STORE_V_TEXT("1800175123456"), STORE_V_TEXT(phash)};
+    assert_int_equal(store_exec(c,
+                                "INSERT INTO psc_patient (ins, patient_id, password_hash, totp_secret, last_step,"
+                                " activation_hash, activation_expires, opposed, created)"
+                                " VALUES ($1, 'p1', $2, 'JBSWY3DPEHPK3PXP', -1, NULL, 0, 0, 0)",
+                                p, 2, NULL, &err),
+                     0);
+    int64_t account = refused_check_cost(c, "1800175123456"), none = refused_check_cost(c, "2800175123456");
+    if (2 * none < account)
+        fail_msg("a refusal costs %lld us with an account, %lld us without", (long long)account / 1000,
+                 (long long)none / 1000);
+    store_release(app.store, c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_lockouts_grow_to_an_hour),
         cmocka_unit_test(test_level_forgotten_after_quiet_period),
         cmocka_unit_test(test_failure_on_a_locked_key),
+        cmocka_unit_test(test_patient_check_costs_the_same),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -137,6 +137,9 @@ void psc_patient_activate_page_route(void *ctx, http_request *req, http_response
     psc_html_page(req, res, 200, "Activer mon compte", ACTIVATION_FORM);
 }
 
+/* The open account an activation code names ($1 INS, $2 hash of the code, $3 now). */
+#define ACTIVATION_MATCH " WHERE ins = $1 AND activation_hash = $2 AND activation_expires > $3 AND opposed = 0"
+
 static void activation_error(http_request *req, http_response *res, int status, const char *msg)
 {
     psc_html_page(req, res, status, "Activer mon compte",
@@ -159,40 +162,39 @@ void psc_patient_activate_route(void *ctx, http_request *req, http_response *res
         activation_error(req, res, 400, "INS, activation code and password are required");
         return;
     }
-    char hash[65], phash[CRYPTO_PASSWORD_HASH_MAX];
-    psc_activation_code_hash(typed, hash);
-    if (crypto_password_hash(password, phash, &err)) {
-        activation_error(req, res, 400, err.code == SOCLE_EINVAL ? err.msg : "cannot hash the password");
-        return;
-    }
-    store_conn *c = NULL;
-    char throttle_key[64];
-    snprintf(throttle_key, sizeof throttle_key, "patient-activation:%.20s", ins);
-    int64_t retry = 0;
-    int rc = store_acquire(svc->app->store, &c, &err);
-    if (!rc) rc = psc_throttle_check(c, throttle_key, &retry, &err);
+    char hash[65], phash[CRYPTO_PASSWORD_HASH_MAX] = "", b32[40] = "", throttle_key[64];
     uint8_t key[20];
-    char b32[40];
+    psc_activation_code_hash(typed, hash);
+    snprintf(throttle_key, sizeof throttle_key, "patient-activation:%.20s", ins);
+    int64_t retry = 0, found = 0, changed = 0;
+    store_value p[5] = {STORE_V_TEXT(ins), STORE_V_TEXT(hash), STORE_V_INT((int64_t)time(NULL)), STORE_V_TEXT(phash),
+                        STORE_V_TEXT(b32)};
+    store_conn *c = NULL;
+    int rc = store_acquire(svc->app->store, &c, &err);
+    /* The lockout first, then the code: a locked INS or a wrong code costs no Argon2 hashing. */
+    if (!rc) rc = psc_throttle_check(c, throttle_key, &retry, &err);
+    if (!rc) rc = store_query_int(c, "SELECT 1 FROM psc_patient" ACTIVATION_MATCH, p, 3, &found, &err);
+    if (!rc) rc = crypto_password_hash(password, phash, &err);
     if (!rc) {
+        /* Spend the code and set the password and TOTP key in one statement: it works once. */
         crypto_totp_secret_new(key, sizeof key, b32, sizeof b32);
         memset(key, 0, sizeof key);
-        int64_t changed = 0;
-        store_value p[5] = {STORE_V_TEXT(phash), STORE_V_TEXT(b32), STORE_V_TEXT(ins), STORE_V_TEXT(hash),
-                            STORE_V_INT((int64_t)time(NULL))};
         rc = store_exec(c,
-                        "UPDATE psc_patient SET password_hash = $1, totp_secret = $2, last_step = -1, activation_hash = NULL"
-                        " WHERE ins = $3 AND activation_hash = $4 AND activation_expires > $5 AND opposed = 0",
+                        "UPDATE psc_patient SET password_hash = $4, totp_secret = $5, last_step = -1,"
+                        " activation_hash = NULL" ACTIVATION_MATCH,
                         p, 5, &changed, &err);
-        /* A wrong code is counted, or refused as locked when an attempt alongside locked the key. */
-        if (!rc && changed != 1)
-            rc = psc_throttle_fail(c, throttle_key, svc->max_failures, svc->quiet_s, &retry, &err) == SOCLE_EBUSY
-                     ? SOCLE_EBUSY
-                     : socle_err_set(&err, SOCLE_EUNAUTHORIZED, "unknown, used or expired activation code");
+        if (!rc && changed != 1) rc = SOCLE_ENOTFOUND; /* spent meanwhile by an attempt alongside */
     }
+    /* A wrong code is counted, or refused as locked when an attempt alongside locked the key. */
+    if (rc == SOCLE_ENOTFOUND)
+        rc = psc_throttle_fail(c, throttle_key, svc->max_failures, svc->quiet_s, &retry, &err) == SOCLE_EBUSY
+                 ? SOCLE_EBUSY
+                 : socle_err_set(&err, SOCLE_EUNAUTHORIZED, "unknown, used or expired activation code");
     if (c) store_release(svc->app->store, c);
     if (rc) {
         psc_audit(svc, req, "patient-activate", "failure", NULL, NULL, rc == SOCLE_EBUSY ? "locked" : "refused");
-        activation_error(req, res, rc == SOCLE_EBUSY ? 429 : 401, err.msg);
+        int status = rc == SOCLE_EBUSY ? 429 : rc == SOCLE_EINVAL ? 400 : rc == SOCLE_EUNAUTHORIZED ? 401 : 500;
+        activation_error(req, res, status, status == 500 ? "cannot activate the account now" : err.msg);
         return;
     }
     audit_event e = {.action = "patient-activate", .outcome = "success", .agent_kind = "patient", .agent_id = ins,
@@ -224,8 +226,10 @@ int psc_patient_check(store_conn *c, const char *ins, const char *password, cons
     }
     store_rows_free(r);
     if (rc) return rc;
-    /* Both factors are always checked, so the answer's time does not tell which one failed. */
+    /* Both factors are always checked, and Argon2 runs without an account too (against no hash), so
+     * the answer's time tells neither which factor failed nor whether the account exists. */
     int password_ok = phash[0] && !crypto_password_verify(phash, password, err);
+    if (!phash[0]) crypto_password_verify_none(password, err);
     int64_t step = 0;
     int otp_ok = psc_totp_matches(b32, last, otp, &step);
     if (!password_ok || !otp_ok) return socle_err_set(err, SOCLE_EUNAUTHORIZED, "wrong password or code");

@@ -22,9 +22,10 @@ int psc_patient_activation(store *s, const char *ins, char code[20], socle_err *
  * sync never opens one again. patient_id may be NULL. */
 int psc_patient_oppose(store *s, const char *ins, const char *patient_id, socle_err *err);
 
-/* psc_patient_check - password and TOTP code of ins (both checked every time; a code step is good
- * once); patient_id receives the FHIR Patient id. SOCLE_EUNAUTHORIZED when either is wrong, or the
- * account is not open or not activated. */
+/* psc_patient_check - password and TOTP code of ins (both checked every time, and Argon2 runs even
+ * without an account: the time tells nothing; a code step is good once); patient_id receives the
+ * FHIR Patient id. SOCLE_EUNAUTHORIZED when either is wrong, or the account is not open or not
+ * activated. */
 int psc_patient_check(store_conn *c, const char *ins, const char *password, const char *otp, char patient_id[128],
                       socle_err *err);
 /* psc_patient_lookup - the FHIR Patient id of the open account of ins; SOCLE_ENOTFOUND. */

@@ -217,6 +217,9 @@ static int issue_tokens(psc_service *svc, http_request *req, store_conn *c, cons
         snprintf(who.sub, sizeof who.sub, "%s", g->idnps);
         rc = psc_patient_identity(svc, req, c, g->idnps, &who, a, &claims, err);
         if (rc == SOCLE_ENOTFOUND) return socle_err_set(err, SOCLE_EUNPROCESSABLE, "the patient's account is closed");
+        if (rc == SOCLE_EFORBIDDEN) /* decided and audited by psc_patient_identity */
+            return socle_err_set(err, SOCLE_EUNPROCESSABLE,
+                                 "the policy refuses the patient's identity to this login");
     } else {
         rc = psc_claims_get_json(svc, c, g->idnps, a, &claims, err);
         if (rc == SOCLE_ENOTFOUND) return socle_err_set(err, SOCLE_EUNPROCESSABLE, "the professional is no longer in the directory");

@@ -404,6 +404,38 @@ def test_mss_smtp_refusals(ctx):
     assert len(after) == before, "a refused message was stored"
 
 
+def test_mss_xdm_budget_per_message(ctx):
+    """IHE XDM packages each within their own limits (20 MiB an entry, 50 MiB a package) but many
+    in one message: read one at a time, and refused (554 5.6.0, nothing stored) once what they
+    inflate to together passes the message's budget (100 MiB); five of them (90 MiB) still pass."""
+    m = _mss(ctx)
+    block = 1 << 20  # 18 MiB that deflate about 110 to 1 (under the 200 to 1 limit of an entry)
+    doc = b"".join(os.urandom(8192) + b"\0" * (block - 8192) for _ in range(18))
+    pkg = _xdm(doc)
+
+    def message(n, subject):
+        msg = _message(m.a, m.b, subject, xdm=pkg)
+        for i in range(n - 1):
+            msg.add_attachment(pkg, maintype="application", subtype="zip", filename="IHE_XDM%d.ZIP" % i)
+        return msg
+
+    before = len(_inbox(m, m.tok_b, m.b))
+    with m.smtp(m.tok_a, m.a) as s:
+        assert s.send_message(message(5, "five packages")) == {}
+        try:
+            s.send_message(message(6, "six packages"))
+            raise AssertionError("six packages of 18 MiB each were accepted")
+        except smtplib.SMTPDataError as e:
+            assert e.smtp_code == 554 and b"5.6.0" in e.smtp_error and b"in all" in e.smtp_error, e
+    inbox = _inbox(m, m.tok_b, m.b)
+    assert len(inbox) == before + 1 and b"five packages" in inbox[-1][1]
+    # The HTTP API reads them the same way: every document listed, the one asked for served.
+    base = "/mss/v1/mailboxes/%s/folders/INBOX/messages/%d/documents" % (m.b, inbox[-1][0])
+    client_b = m.srv.client(m.tok_b)
+    assert len(client_b.get(base, validate=False).json["documents"]) == 5
+    assert client_b.get(base + "/5", validate=False).body == doc
+
+
 def test_mss_citizen_rule(ctx):
     """A patient answers only a professional who wrote first, until X-MSS-MES: FIN; an
     INVISIBLE_PATIENT document never reaches the patient's mailbox."""

@@ -3,7 +3,8 @@
  * xdm_read refuses hostile or inconsistent packages built here by hand with libzip: no METADATA.XML,
  * unsafe entry names (traversal, absolute, backslash, drive letter, NUL byte), a missing document, a
  * wrong hash or size, a DTD or entity in METADATA.XML, too many entries, zip bombs (size, ratio,
- * total, a lying directory), encrypted entries, bytes that are no ZIP at all. */
+ * total, a lying directory), encrypted entries, bytes that are no ZIP at all; and mss_xdm_walk: the
+ * packages of one message read one at a time within a budget for all of them. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -21,6 +22,8 @@
 #include "base/arena.h"
 #include "base/buf.h"
 #include "crypto/crypto.h"
+#include "svc/mss/mime.h"
+#include "svc/mss/mss_internal.h"
 #include "svc/mss/xdm.h"
 
 #define INS "279035121518989^^^&1.2.250.1.213.1.4.8&ISO"
@@ -759,6 +762,87 @@ static void test_silent(void **state)
     assert_int_equal(sb.st_size, 0);
 }
 
+
+/* ---- the packages of one message (deliver.c) ---- */
+
+typedef struct walk_seen {
+    int packages;
+    size_t unpacked;
+} walk_seen;
+
+static int walk_count(void *ctx, const xdm_package *pkg)
+{
+    walk_seen *w = ctx;
+    w->packages++;
+    w->unpacked += pkg->unpacked;
+    assert_int_equal(pkg->ndocuments, 1);
+    assert_memory_equal(pkg->documents[0].data, CDA, sizeof CDA - 1);
+    return 0;
+}
+
+/* walk_message - a message with `count` ZIP parts, each the package zip (a bad one when bad). */
+static void walk_message(socle_buf *msg, const socle_buf *zip, int count, int bad)
+{
+    buf_puts(msg, "From: <a@mss.test>\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b\"\r\n\r\n");
+    buf_puts(msg, "--b\r\nContent-Type: text/plain\r\n\r\nBonjour\r\n");
+    for (int i = 0; i < count; i++) {
+        buf_puts(msg, "--b\r\nContent-Type: application/zip\r\nContent-Transfer-Encoding: base64\r\n\r\n");
+        char line[80];
+        const unsigned char *data = bad && i == 0 ? (const unsigned char *)"not a zip at all" : (const unsigned char *)zip->data;
+        size_t len = bad && i == 0 ? 16 : zip->len;
+        for (size_t off = 0; off < len; off += 57) {
+            size_t w = crypto_b64_encode(data + off, len - off < 57 ? len - off : 57, line);
+            buf_append(msg, line, w);
+            buf_puts(msg, "\r\n");
+        }
+    }
+    buf_puts(msg, "--b--\r\n");
+}
+
+/* Many small packages in one message: read one at a time, and refused once what they inflate to
+ * together passes the budget (each one alone is within its own limits). */
+static void test_message_budget(void **state)
+{
+    xdm_build_input in = full_input();
+    in.file_name = NULL;
+    socle_buf zip = SOCLE_BUF_INIT, msg = SOCLE_BUF_INIT;
+    assert_int_equal(xdm_build(&in, &zip, NULL), 0);
+    walk_message(&msg, &zip, 5, 0);
+    arena *a = arena_new(0);
+    mime_part *root;
+    socle_err err = {0};
+    assert_int_equal(mime_parse(msg.data, msg.len, NULL, a, &root, &err), 0);
+    char reply[300] = "";
+    walk_seen all = {0};
+    assert_int_equal(mss_xdm_walk(msg.data, root, 1, MSS_XDM_MESSAGE_BYTES, walk_count, &all, reply, sizeof reply), 0);
+    assert_int_equal(all.packages, 5);
+    size_t one = all.unpacked / 5;
+    assert_true(one >= sizeof CDA - 1);
+    /* A budget for two and a half packages: the third one is refused, the others were seen. */
+    walk_seen some = {0};
+    assert_int_equal(mss_xdm_walk(msg.data, root, 1, one * 5 / 2, walk_count, &some, reply, sizeof reply), -1);
+    assert_int_equal(some.packages, 2);
+    assert_non_null(strstr(reply, "554 5.6.0"));
+    assert_non_null(strstr(reply, "in all"));
+    arena_free(a);
+    buf_reset(&msg);
+    /* A part that is no package: refused when accepting a message, skipped (as if it had used a
+     * whole package's limit) when reading stored mail. */
+    walk_message(&msg, &zip, 3, 1);
+    a = arena_new(0);
+    assert_int_equal(mime_parse(msg.data, msg.len, NULL, a, &root, &err), 0);
+    walk_seen strict = {0}, lenient = {0};
+    assert_int_equal(mss_xdm_walk(msg.data, root, 1, MSS_XDM_MESSAGE_BYTES, walk_count, &strict, reply, sizeof reply), -1);
+    assert_int_equal(strict.packages, 0);
+    assert_non_null(strstr(reply, "554 5.6.0 IHE XDM attachment refused"));
+    assert_int_equal(mss_xdm_walk(msg.data, root, 0, MSS_XDM_MESSAGE_BYTES, walk_count, &lenient, reply, sizeof reply), 0);
+    assert_int_equal(lenient.packages, 2);
+    assert_int_equal(mss_xdm_walk(msg.data, root, 0, XDM_DEFAULT_TOTAL_BYTES, walk_count, &lenient, reply, sizeof reply), -1);
+    arena_free(a);
+    buf_free(&msg);
+    buf_free(&zip);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -781,6 +865,7 @@ int main(void)
         cmocka_unit_test(test_encrypted),
         cmocka_unit_test(test_not_a_zip),
         cmocka_unit_test(test_silent),
+        cmocka_unit_test(test_message_budget),
     };
     return cmocka_run_group_tests_name("mss_xdm", tests, NULL, NULL);
 }

@@ -80,25 +80,47 @@ static void api_annuaire(void *ctx, http_request *req, http_response *res)
 /* ---- the documents of a message --------------------------------------------------------------- */
 
 typedef struct api_docs {
-    xdm_document *docs[64];
+    arena *a;           /* the request's: what outlives each package */
+    int want;           /* the one document whose bytes are kept (1-based), 0: none */
+    xdm_document *docs; /* the first 64 documents of the message (a's) */
     int n;
 } api_docs;
 
-/* api_collect - the documents of every XDM package under part. */
-static void api_collect(const char *msg, const mime_part *p, arena *a, api_docs *out)
+/* api_copy_code - a metadata code's strings into a. */
+static void api_copy_code(arena *a, xdm_code *c)
 {
-    for (int i = 0; i < p->nchildren; i++) api_collect(msg, &p->children[i], a, out);
-    if (p->message) api_collect(msg, p->message, a, out);
-    if (p->nchildren || p->message || !mss_is_zip(p)) return;
-    socle_buf zip;
-    buf_init(&zip);
-    socle_err err;
-    xdm_package *pkg;
-    if (!mime_decode(msg, p, &zip, &err) && buf_ok(&zip) && !xdm_read(zip.data, zip.len, NULL, a, &pkg, &err))
-        for (int i = 0; i < pkg->ndocuments && out->n < 64; i++) out->docs[out->n++] = &pkg->documents[i];
-    buf_free(&zip);
+    c->code = c->code ? arena_strdup(a, c->code) : NULL;
+    c->scheme = c->scheme ? arena_strdup(a, c->scheme) : NULL;
+    c->display = c->display ? arena_strdup(a, c->display) : NULL;
 }
 
+/* api_keep - copy what the routes show of a package's documents (the package's arena goes once
+ * this returns): the metadata, and the bytes of the wanted document only. */
+static int api_keep(void *ctx, const xdm_package *pkg)
+{
+    api_docs *out = ctx;
+    for (int i = 0; i < pkg->ndocuments; i++) {
+        if (out->n == 64) return 1;
+        xdm_document *d = &out->docs[out->n++];
+        *d = pkg->documents[i];
+        const char **strings[] = {&d->entry_uuid, &d->unique_id, &d->patient_id,    &d->mime_type,
+                                  &d->title,      &d->uri,       &d->creation_time, &d->hash};
+        for (size_t k = 0; k < sizeof strings / sizeof strings[0]; k++)
+            if (*strings[k]) *strings[k] = arena_strdup(out->a, *strings[k]);
+        xdm_code *codes[] = {&d->type, &d->class_code, &d->format, &d->confidentiality, &d->facility, &d->practice};
+        for (size_t k = 0; k < sizeof codes / sizeof codes[0]; k++) api_copy_code(out->a, codes[k]);
+        d->nauthors = 0;
+        d->data = NULL;
+        if (out->n == out->want) {
+            char *data = arena_alloc(out->a, d->data_len + 1);
+            if (!data) return 1;
+            memcpy(data, pkg->documents[i].data, d->data_len);
+            data[d->data_len] = 0;
+            d->data = data;
+        }
+    }
+    return 0;
+}
 /* api_message - the mailbox (policy checked), then the message's documents. 0 or a response sent. */
 static int api_message(mss_service *svc, http_request *req, http_response *res, api_docs *docs)
 {
@@ -137,7 +159,19 @@ static int api_message(mss_service *svc, http_request *req, http_response *res, 
     }
     mss_audit(svc, &who, "read", "success", m.address, req->remote_addr, "XDM documents");
     mime_part *root;
-    if (!mime_parse(msg, len, NULL, req->arena, &root, &err)) api_collect(msg, root, req->arena, docs);
+    char reply[300];
+    docs->a = req->arena;
+    docs->docs = arena_zalloc(req->arena, 64 * sizeof *docs->docs);
+    if (!docs->docs) {
+        http_respond_status(req, res, 500, "exception", "out of memory");
+        return -1;
+    }
+    if (!mime_parse(msg, len, NULL, req->arena, &root, &err) &&
+        mss_xdm_walk(msg, root, 0, MSS_XDM_MESSAGE_BYTES, api_keep, docs, reply, sizeof reply)) {
+        int temporary = reply[0] == '4';
+        http_respond_status(req, res, temporary ? 503 : 422, temporary ? "transient" : "too-costly", reply);
+        return -1;
+    }
     return 0;
 }
 
@@ -157,7 +191,7 @@ static void api_documents(void *ctx, http_request *req, http_response *res)
     if (api_message(ctx, req, res, &docs)) return;
     json_t *list = json_array();
     for (int i = 0; i < docs.n; i++) {
-        const xdm_document *d = docs.docs[i];
+        const xdm_document *d = &docs.docs[i];
         json_t *o = json_pack("{s:i,s:s,s:s,s:s,s:s,s:I,s:s}", "n", i + 1, "uniqueId", d->unique_id ? d->unique_id : "",
                               "patientId", d->patient_id ? d->patient_id : "", "mimeType", d->mime_type ? d->mime_type : "",
                               "title", d->title ? d->title : "", "size", (json_int_t)d->data_len, "creationTime",
@@ -176,13 +210,18 @@ static void api_documents(void *ctx, http_request *req, http_response *res)
 static void api_document(void *ctx, http_request *req, http_response *res)
 {
     api_docs docs = {0};
+    docs.want = atoi(http_path_param(req, "n"));
+    int n = docs.want;
     if (api_message(ctx, req, res, &docs)) return;
-    int n = atoi(http_path_param(req, "n"));
     if (n < 1 || n > docs.n) {
         http_respond_status(req, res, 404, "not-found", "no such document in this message");
         return;
     }
-    const xdm_document *d = docs.docs[n - 1];
+    const xdm_document *d = &docs.docs[n - 1];
+    if (!d->data) {
+        http_respond_status(req, res, 500, "exception", "out of memory reading the document");
+        return;
+    }
     buf_append(&res->body, d->data, d->data_len);
     res->content_type = d->mime_type && *d->mime_type ? arena_strdup(req->arena, d->mime_type) : "application/octet-stream";
 }

@@ -114,38 +114,85 @@ typedef struct mss_content {
     char refusal[300];
 } mss_content;
 
-/* mss_walk - count attachments, read and check every XDM package (depth bounded by mime_parse). */
-static void mss_walk(const char *msg, const mime_part *p, arena *a, mss_content *out)
+/* mss_attachments - the attachments under p (an attachment disposition, or a ZIP). */
+static int mss_attachments(const mime_part *p)
 {
-    if (out->refusal[0]) return;
-    if (p->nchildren) {
-        for (int i = 0; i < p->nchildren; i++) mss_walk(msg, &p->children[i], a, out);
-        return;
-    }
-    if (p->message) {
-        mss_walk(msg, p->message, a, out);
-        return;
-    }
-    if ((p->disposition && !strcmp(p->disposition, "attachment")) || mss_is_zip(p)) out->attachments++;
-    if (!mss_is_zip(p)) return;
+    int n = 0;
+    for (int i = 0; i < p->nchildren; i++) n += mss_attachments(&p->children[i]);
+    if (p->message) n += mss_attachments(p->message);
+    if (!p->nchildren && !p->message && ((p->disposition && !strcmp(p->disposition, "attachment")) || mss_is_zip(p)))
+        n++;
+    return n;
+}
+
+/* mss_check_package - what delivery needs of a package: the count, INVISIBLE_PATIENT documents. */
+static int mss_check_package(void *ctx, const xdm_package *pkg)
+{
+    mss_content *out = ctx;
+    out->xdm_packages++;
+    for (int i = 0; i < pkg->ndocuments; i++)
+        if (pkg->documents[i].confidentiality.code &&
+            !strcmp(pkg->documents[i].confidentiality.code, "INVISIBLE_PATIENT"))
+            out->invisible_patient = 1;
+    return 0;
+}
+
+/* The state of one mss_xdm_walk. */
+typedef struct mss_xdm_state {
+    const char *msg;
+    int strict;
+    size_t budget, spent;
+    mss_xdm_fn fn;
+    void *ctx;
+    char *reply;
+    size_t n;
+    int over; /* stopped: a refusal in reply, or fn asked */
+} mss_xdm_state;
+
+#define XDM_REFUSE(st, ...) (snprintf((st)->reply, (st)->n, __VA_ARGS__), (st)->over = -1)
+
+/* mss_xdm_part - read one ZIP part in an arena of its own, hand it to fn, free it. */
+static void mss_xdm_part(mss_xdm_state *st, const mime_part *p)
+{
     socle_buf zip;
     buf_init(&zip);
     socle_err err;
     xdm_package *pkg;
-    if (mime_decode(msg, p, &zip, &err)) {
-        snprintf(out->refusal, sizeof out->refusal, "554 5.6.0 attachment cannot be decoded: %s", err.msg);
-    } else if (!buf_ok(&zip)) {
-        snprintf(out->refusal, sizeof out->refusal, "452 4.3.1 insufficient system storage");
-    } else if (xdm_read(zip.data, zip.len, NULL, a, &pkg, &err)) {
-        snprintf(out->refusal, sizeof out->refusal, "554 5.6.0 IHE XDM attachment refused: %s", err.msg);
+    arena *a = NULL;
+    int rc = mime_decode(st->msg, p, &zip, &err);
+    if (rc) {
+        if (st->strict) XDM_REFUSE(st, "554 5.6.0 attachment cannot be decoded: %s", err.msg);
+    } else if (!buf_ok(&zip) || !(a = arena_new(1 << 16))) {
+        XDM_REFUSE(st, "452 4.3.1 insufficient system storage");
+    } else if ((rc = xdm_read(zip.data, zip.len, NULL, a, &pkg, &err))) {
+        if (rc == SOCLE_ENOMEM) XDM_REFUSE(st, "452 4.3.1 insufficient system storage");
+        else if (st->strict) XDM_REFUSE(st, "554 5.6.0 IHE XDM attachment refused: %s", err.msg);
+        else st->spent += XDM_DEFAULT_TOTAL_BYTES; /* it may have inflated that much before failing */
     } else {
-        out->xdm_packages++;
-        for (int i = 0; i < pkg->ndocuments; i++)
-            if (pkg->documents[i].confidentiality.code &&
-                !strcmp(pkg->documents[i].confidentiality.code, "INVISIBLE_PATIENT"))
-                out->invisible_patient = 1;
+        st->spent += pkg->unpacked;
+        if (st->spent <= st->budget && st->fn(st->ctx, pkg)) st->over = 1;
     }
+    if (!st->over && st->spent > st->budget)
+        XDM_REFUSE(st, "554 5.6.0 IHE XDM attachments refused: the message's packages inflate to more than %zu bytes in all",
+                   st->budget);
+    arena_free(a);
     buf_free(&zip);
+}
+
+/* mss_xdm_tree - every ZIP leaf under p, in order (depth bounded by mime_parse). */
+static void mss_xdm_tree(mss_xdm_state *st, const mime_part *p)
+{
+    for (int i = 0; !st->over && i < p->nchildren; i++) mss_xdm_tree(st, &p->children[i]);
+    if (!st->over && p->message) mss_xdm_tree(st, p->message);
+    if (!st->over && !p->nchildren && !p->message && mss_is_zip(p)) mss_xdm_part(st, p);
+}
+
+int mss_xdm_walk(const char *msg, const mime_part *p, int strict, size_t budget, mss_xdm_fn fn, void *ctx, char *reply,
+                 size_t n)
+{
+    mss_xdm_state st = {.msg = msg, .strict = strict, .budget = budget, .fn = fn, .ctx = ctx, .reply = reply, .n = n};
+    mss_xdm_tree(&st, p);
+    return st.over < 0 ? -1 : 0;
 }
 
 /* mss_count - add to the steering counters (day, structure, couloir, direction). */
@@ -328,9 +375,11 @@ int mss_deliver(mss_service *svc, const mss_sender *s, const mss_envelope *env, 
     const char *message_id = mime_header(msg, root, "Message-ID", a);
     char message_id_copy[256];
     snprintf(message_id_copy, sizeof message_id_copy, "%s", message_id ? message_id : "");
-    mss_walk(msg, root, a, &content);
+    content.attachments = mss_attachments(root);
+    int refused = mss_xdm_walk(msg, root, 1, MSS_XDM_MESSAGE_BYTES, mss_check_package, &content, content.refusal,
+                               sizeof content.refusal);
     arena_free(a);
-    if (content.refusal[0]) return REPLY("%s", content.refusal);
+    if (refused) return REPLY("%s", content.refusal);
     int citizen_sender = mss_sender_is_citizen(svc, s), to_citizen = 0;
     for (int i = 0; i < env->nrcpt; i++) to_citizen |= mss_citizen_address(svc, env->rcpt[i]);
     if (content.invisible_patient && to_citizen) {

@@ -205,6 +205,21 @@ int mss_deliver_generated(mss_service *svc, const char *to, const char *msg, siz
 /* mss_is_zip - does this leaf MIME part carry a ZIP (an XDM package): its type, or a .zip name? */
 struct mime_part;
 int mss_is_zip(const struct mime_part *p);
+/* What all the IHE XDM packages of one message may inflate to together (each package has its
+ * own limits too, xdm.h): a message of many small ZIPs never costs more than this. */
+#define MSS_XDM_MESSAGE_BYTES ((size_t)100 * 1024 * 1024)
+/* mss_xdm_fn - called with each package mss_xdm_walk read; pkg lives only during the call.
+ * Non-zero stops the walk. */
+struct xdm_package;
+typedef int (*mss_xdm_fn)(void *ctx, const struct xdm_package *pkg);
+/* mss_xdm_walk - read and check the XDM packages (ZIP parts) of the message under p, one at a
+ * time, each in an arena freed once fn has seen it, while the bytes they inflate to stay within
+ * budget in all. strict (a message being accepted): a part that is not a sound package refuses
+ * the message; otherwise (stored mail being read) it is skipped, counted as if it had used a
+ * whole package's limit. 0, or -1 with an SMTP reply in reply (size n): "554 5.6.0 ..." (a bad
+ * package, over budget) or "452 4.3.1 ..." (out of memory). */
+int mss_xdm_walk(const char *msg, const struct mime_part *p, int strict, size_t budget, mss_xdm_fn fn, void *ctx,
+                 char *reply, size_t n);
 /* mss_generated_write - mss_deliver_generated's writes inside the caller's transaction; *ours
  * says whether it went to a local mailbox (mss_changed) or to the relay queue (mss_notify). */
 int mss_generated_write(mss_service *svc, store_conn *c, const char *to, const char *msg, size_t len, int *ours,

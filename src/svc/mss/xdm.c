@@ -38,7 +38,6 @@
 
 #define XDM_DEFAULT_ENTRIES 64
 #define XDM_DEFAULT_ENTRY_BYTES ((size_t)20 * 1024 * 1024)
-#define XDM_DEFAULT_TOTAL_BYTES ((size_t)50 * 1024 * 1024)
 #define XDM_DEFAULT_RATIO 200
 
 #define XDM_SUBSET "SUBSET01"
@@ -767,6 +766,7 @@ int xdm_read(const void *zip, size_t len, const xdm_limits *lim, arena *a, xdm_p
     int rc = p != NULL ? xdm_read_package(&r, zip, len, p, err)
                        : socle_err_set(err, SOCLE_ENOMEM, "out of memory reading the package");
     zip_discard(r.za);
+    if (rc == 0) p->unpacked = r.total;
     if (rc == 0) *out = p;
     return rc;
 }

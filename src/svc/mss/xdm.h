@@ -30,10 +30,12 @@
 #include "base/buf.h"
 #include "base/err.h"
 
+#define XDM_DEFAULT_TOTAL_BYTES ((size_t)50 * 1024 * 1024)
+
 typedef struct xdm_limits {
     int max_entries;        /* 0: 64 */
     size_t max_entry_bytes; /* 0: 20 MiB */
-    size_t max_total_bytes; /* 0: 50 MiB */
+    size_t max_total_bytes; /* 0: XDM_DEFAULT_TOTAL_BYTES */
     int max_ratio;          /* uncompressed / compressed of one entry; 0: 200 */
 } xdm_limits;
 
@@ -66,6 +68,7 @@ typedef struct xdm_package {
     const char *submission_patient_id;
     xdm_document *documents;
     int ndocuments;
+    size_t unpacked;               /* bytes inflated to read it (METADATA.XML and the documents) */
 } xdm_package;
 
 /* xdm_read - read and check the ZIP zip[0..len); everything it returns lives in a. lim may be

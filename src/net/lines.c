@@ -27,6 +27,7 @@
 #define LINES_READ_BUFFER 16384
 #define LINES_TLS_READ_AHEAD 65536
 #define LINES_DISCARD_MAX (1 << 20) /* an over-long line longer than this ends the connection */
+#define LINES_WRITE_DIRECT 65536    /* writes this large skip the buffer; the buffer is flushed at this size */
 #if defined(__SANITIZE_ADDRESS__)
 #define LINES_STACK (4u << 20)
 #else
@@ -277,9 +278,35 @@ int lines_wait(lines_conn *c, int timeout_ms)
     return r > 0;
 }
 
+/* lines_send - send p[0..n) now (TLS or not); a failure marks the connection broken. */
+static int lines_send(lines_conn *c, const char *p, size_t n)
+{
+    size_t done = 0;
+    while (!c->broken && done < n) {
+        ssize_t w;
+        if (c->ssl) {
+            ERR_clear_error();
+            int r = SSL_write(c->ssl, p + done, (int)(n - done > 1 << 30 ? 1 << 30 : n - done));
+            w = r > 0 ? r : -1;
+        } else {
+            w = send(c->fd, p + done, n - done, MSG_NOSIGNAL);
+            if (w < 0 && errno == EINTR) continue;
+        }
+        if (w <= 0) c->broken = 1;
+        else done += (size_t)w;
+    }
+    return c->broken ? LINES_EOF : 0;
+}
+
 int lines_write(lines_conn *c, const void *data, size_t n)
 {
     if (c->broken) return LINES_EOF;
+    if (n >= LINES_WRITE_DIRECT) {
+        /* A large block (an IMAP literal) goes out from the caller's memory: the buffer never
+         * grows to its size, and a session keeps no large buffer after it. */
+        if (lines_flush(c)) return LINES_EOF;
+        return lines_send(c, data, n);
+    }
     if (c->wlen + n > c->wcap) {
         size_t cap = c->wcap ? c->wcap : 4096;
         while (cap < c->wlen + n) cap *= 2;
@@ -293,7 +320,7 @@ int lines_write(lines_conn *c, const void *data, size_t n)
     }
     memcpy(c->wbuf + c->wlen, data, n);
     c->wlen += n;
-    return c->wlen >= 65536 ? lines_flush(c) : 0;
+    return c->wlen >= LINES_WRITE_DIRECT ? lines_flush(c) : 0;
 }
 
 int lines_printf(lines_conn *c, const char *fmt, ...)
@@ -317,22 +344,9 @@ int lines_printf(lines_conn *c, const char *fmt, ...)
 
 int lines_flush(lines_conn *c)
 {
-    size_t done = 0;
-    while (!c->broken && done < c->wlen) {
-        ssize_t w;
-        if (c->ssl) {
-            ERR_clear_error();
-            int r = SSL_write(c->ssl, c->wbuf + done, (int)(c->wlen - done > 1 << 30 ? 1 << 30 : c->wlen - done));
-            w = r > 0 ? r : -1;
-        } else {
-            w = send(c->fd, c->wbuf + done, c->wlen - done, MSG_NOSIGNAL);
-            if (w < 0 && errno == EINTR) continue;
-        }
-        if (w <= 0) c->broken = 1;
-        else done += (size_t)w;
-    }
+    int r = lines_send(c, c->wbuf, c->wlen);
     c->wlen = 0;
-    return c->broken ? LINES_EOF : 0;
+    return r;
 }
 
 int lines_starttls(lines_conn *c, socle_err *err)

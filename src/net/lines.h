@@ -82,7 +82,9 @@ int lines_wait(lines_conn *c, int timeout_ms);
 /* lines_pending - 1 when input is already buffered (a pipelining client). */
 int lines_pending(lines_conn *c);
 
-/* lines_write / lines_printf - buffered output; lines_flush sends it. Return 0 or LINES_EOF. */
+/* lines_write / lines_printf - buffered output; lines_flush sends it. A block of 64 KiB or more is
+ * sent at once from the caller's memory, after what is buffered (the buffer stays small). Return 0
+ * or LINES_EOF. */
 int lines_write(lines_conn *c, const void *data, size_t n);
 int lines_printf(lines_conn *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int lines_flush(lines_conn *c);

@@ -1144,6 +1144,37 @@ def test_mss_stop_with_stalled_reader(ctx):
     m.srv.start()
 
 
+def _rss_kib(m):
+    """The resident memory of m's server, in KiB."""
+    with open("/proc/%d/status" % m.srv.proc.pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmRSS for the server")
+
+
+def test_mss_fetch_streams_large_items(ctx):
+    """A FETCH naming the same large section 32 times is answered in full, but the server holds one
+    section at a time and keeps no large buffer after it (a 4 MiB message fetched 32 times used to
+    be rendered into one 128 MiB response, copied into the session's write buffer, which stayed)."""
+    m = _mss(ctx)
+    c = m.imap(m.tok_b, m.b)
+    c.create("Large")
+    big = _message(m.b, m.b, "large", body=("y" * 998 + "\n") * 4000).as_bytes()
+    assert c.append("Large", None, None, big)[0] == "OK"
+    c.select("Large")
+    typ, data = c.fetch("1", "(BODY.PEEK[HEADER])")
+    assert typ == "OK"
+    before = _rss_kib(m)
+    typ, data = c.fetch("1", "(" + " ".join(["BODY.PEEK[]"] * 32) + ")")
+    assert typ == "OK", data
+    literals = [d[1] for d in data if isinstance(d, tuple)]
+    assert len(literals) == 32 and len(literals[0]) > 4000000 and all(x == literals[0] for x in literals)
+    grown = _rss_kib(m) - before
+    assert grown < 64 * 1024, "the server still holds %d KiB more after the FETCH" % grown
+    c.logout()
+
+
 def test_mss_certificate_and_password_logins(ctx):
     """AUTH EXTERNAL / AUTHENTICATE EXTERNAL with a professional's client certificate of the test
     PKI; passwords (PLAIN, LOGIN) only once the operator allows them, and only over TLS; EXAMINE

@@ -1,7 +1,8 @@
 /* test_mss.c - unit tests of the MSSanté service's small pieces of logic: the SASL OAUTHBEARER
  * and XOAUTH2 client responses (RFC 7628), addresses, mailbox kinds, the trust-space file (format,
  * reload when it changes, a missing file), and the line reader of net/lines.c over a socket pair
- * (CRLF, bare LF, over-long lines, exact reads), and the segment files of message bodies. */
+ * (CRLF, bare LF, over-long lines, exact reads) and writer (large blocks in order), and the segment
+ * files of message bodies. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -167,6 +168,43 @@ static void test_lines_reader(void **state)
     assert_memory_equal(lc.exact, "12345", 5);
 }
 
+/* A session writing small pieces around a large block (sent from the caller's memory, not the
+ * buffer): the peer reads them all, in order. */
+#define LINES_BIG (1 << 20)
+static void lines_writer_session(lines_conn *c, void *ctx)
+{
+    const char *big = ctx;
+    lines_write(c, "head:", 5);
+    lines_write(c, big, LINES_BIG);
+    lines_printf(c, ":tail\r\n");
+    lines_write(c, big, 70000);
+    lines_flush(c);
+}
+
+static void test_lines_writer(void **state)
+{
+    (void)state;
+    char *big = malloc(LINES_BIG), *got = malloc(LINES_BIG + 70000 + 12);
+    assert_non_null(big);
+    assert_non_null(got);
+    for (size_t i = 0; i < LINES_BIG; i++) big[i] = (char)('a' + i % 23);
+    lines_server *srv;
+    socle_err err;
+    lines_options o = {.listen = "127.0.0.1:0", .name = "test", .idle_timeout_s = 5};
+    assert_int_equal(lines_server_start(&o, lines_writer_session, big, &srv, &err), 0);
+    lines_conn *c;
+    assert_int_equal(lines_connect("127.0.0.1", lines_server_port(srv), NULL, 5, &c, &err), 0);
+    assert_int_equal(lines_read_bytes(c, got, LINES_BIG + 70000 + 12), 0);
+    assert_memory_equal(got, "head:", 5);
+    assert_memory_equal(got + 5, big, LINES_BIG);
+    assert_memory_equal(got + 5 + LINES_BIG, ":tail\r\n", 7);
+    assert_memory_equal(got + 12 + LINES_BIG, big, 70000);
+    lines_close(c);
+    lines_server_stop(srv);
+    free(big);
+    free(got);
+}
+
 /* Segment files: bodies read back as written; a store opened again appends after what is there
  * (never over it), and a missing range reads as an error, not as zeros. */
 static void test_segments(void **state)
@@ -212,7 +250,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sasl_oauthbearer), cmocka_unit_test(test_sasl_xoauth2),
         cmocka_unit_test(test_addresses),        cmocka_unit_test(test_trust_file),
-        cmocka_unit_test(test_lines_reader),     cmocka_unit_test(test_segments),
+        cmocka_unit_test(test_lines_reader),     cmocka_unit_test(test_lines_writer),
+        cmocka_unit_test(test_segments),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,6 +1,7 @@
 /* test_mss_mime.c - unit tests of src/svc/mss/mime.c: the tree of parts of simple, multipart,
  * nested and message/rfc822 messages, their IMAP BODYSTRUCTURE and BODY strings (expected values
- * worked out by hand), ENVELOPE (display names, groups, missing fields, literals), BODY[section],
+ * worked out by hand), ENVELOPE (display names, groups, missing fields, literals), BODY[section]
+ * (and mime_section_check, which must judge a spec as BODY[section] does),
  * malformed input and limits (each with its error code and message), and mime_decode (base64,
  * quoted-printable). Every message is copied to a buffer of its exact size, without a NUL, so that
  * ASan catches any read past its end. */
@@ -102,6 +103,7 @@ static void expect_section(tmsg *t, const char *spec, const char *want)
     int rc = mime_section(t->m, t->len, t->root, spec, t->a, &b, &err);
     if (rc != 0) print_error("section \"%s\": %s\n", spec, err.msg);
     assert_int_equal(rc, 0);
+    assert_int_equal(mime_section_check(spec, t->a, &err), 0);
     size_t n = strlen(want);
     if (b.len != n || (n && memcmp(b.data, want, n) != 0))
         print_error("section \"%s\": got [%.*s] want [%s]\n", spec, (int)b.len, b.data ? b.data : "", want);
@@ -119,6 +121,7 @@ static void expect_section_error(tmsg *t, const char *spec)
     if (rc != SOCLE_EINVAL) print_error("section \"%s\" accepted\n", spec);
     assert_int_equal(rc, SOCLE_EINVAL);
     assert_int_equal(err.code, SOCLE_EINVAL);
+    assert_int_equal(mime_section_check(spec, t->a, &err), SOCLE_EINVAL); /* without a message too */
     buf_free(&b);
 }
 

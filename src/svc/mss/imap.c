@@ -1006,7 +1006,7 @@ void mss_imap_session(lines_conn *c, void *ctx)
             int over = imap_dispatch(s, line, &bad);
             arena_free(s->a);
             s->a = NULL;
-            if (over) break;
+            if (over || s->over) break;
         }
         s->tag[0] = 0;
         if (!lines_pending(c) && lines_flush(c)) break;

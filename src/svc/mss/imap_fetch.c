@@ -286,53 +286,54 @@ static int imap_mark_seen(imap_session *s, size_t i)
     return rc;
 }
 
-/* imap_fetch_render - the attributes of message i into out (without "* n FETCH (" and ")").
- * -1: a section the message cannot answer (BAD). */
-static int imap_fetch_render(imap_session *s, size_t i, int uid, const imap_item *items, int nitems, int has_uid,
-                             const char *msg, size_t len, const mime_part *root, arena *ma, socle_buf *out)
+/* imap_fetch_send - "* n FETCH (...)" of message i, written as it is rendered: the text between
+ * literals gathers in a small buffer, and each literal goes to the connection from the bytes of
+ * its section, one section at a time (however many large items a FETCH names, it never holds more
+ * than one of them). Every section spec was checked before. flags_too: FLAGS ends the list (\Seen
+ * was just set). 0; 1 when nothing was written (out of memory: answer NO); -1 when the response
+ * broke off (the session must end). */
+static int imap_fetch_send(imap_session *s, size_t i, int uid, const imap_item *items, int nitems, int has_uid,
+                           int flags_too, const char *msg, size_t len, const mime_part *root, arena *ma)
 {
-    int first = 1;
-    socle_buf tmp;
+    int started = 0, failed = 0;
+    socle_buf out, tmp;
+    buf_init(&out);
     buf_init(&tmp);
     socle_err err;
-#define SEP() (first ? (first = 0, (void)0) : buf_putc(out, ' '))
-    if (uid && !has_uid) {
-        SEP();
-        buf_printf(out, "UID %lld", (long long)s->msgs[i].uid);
-    }
-    for (int j = 0; j < nitems; j++) {
+    buf_printf(&out, "* %zu FETCH (", i + 1);
+    if (uid && !has_uid) buf_printf(&out, "UID %lld ", (long long)s->msgs[i].uid);
+    for (int j = 0; j < nitems && !failed; j++) {
         const imap_item *it = &items[j];
-        SEP();
-        buf_reset(&tmp);
+        if (j) buf_putc(&out, ' ');
         switch (it->kind) {
         case F_FLAGS: {
             char flags[128];
             imap_flags_text(s->msgs[i].flags, flags, sizeof flags);
-            buf_printf(out, "FLAGS (%s)", flags);
+            buf_printf(&out, "FLAGS (%s)", flags);
             break;
         }
         case F_UID:
-            buf_printf(out, "UID %lld", (long long)s->msgs[i].uid);
+            buf_printf(&out, "UID %lld", (long long)s->msgs[i].uid);
             break;
         case F_INTERNALDATE: {
             char date[40];
             imap_internal_date(s->msgs[i].internal_ms, date, sizeof date);
-            buf_printf(out, "INTERNALDATE \"%s\"", date);
+            buf_printf(&out, "INTERNALDATE \"%s\"", date);
             break;
         }
         case F_SIZE:
-            buf_printf(out, "RFC822.SIZE %lld", (long long)s->msgs[i].size);
+            buf_printf(&out, "RFC822.SIZE %lld", (long long)s->msgs[i].size);
             break;
         case F_ENVELOPE:
-            buf_puts(out, "ENVELOPE ");
-            if (root) mime_envelope(msg, root, ma, out);
-            else buf_puts(out, "(NIL NIL NIL NIL NIL NIL NIL NIL NIL NIL)");
+            buf_puts(&out, "ENVELOPE ");
+            if (root) mime_envelope(msg, root, ma, &out);
+            else buf_puts(&out, "(NIL NIL NIL NIL NIL NIL NIL NIL NIL NIL)");
             break;
         case F_BODYSTRUCTURE:
         case F_BODY:
-            buf_puts(out, it->kind == F_BODY ? "BODY " : "BODYSTRUCTURE ");
-            if (root) mime_bodystructure(msg, root, it->kind == F_BODYSTRUCTURE, ma, out);
-            else buf_printf(out, "(\"text\" \"plain\" NIL NIL NIL \"7bit\" %zu 0)", len);
+            buf_puts(&out, it->kind == F_BODY ? "BODY " : "BODYSTRUCTURE ");
+            if (root) mime_bodystructure(msg, root, it->kind == F_BODYSTRUCTURE, ma, &out);
+            else buf_printf(&out, "(\"text\" \"plain\" NIL NIL NIL \"7bit\" %zu 0)", len);
             break;
         case F_RFC822:
         case F_RFC822_HEADER:
@@ -342,13 +343,14 @@ static int imap_fetch_render(imap_session *s, size_t i, int uid, const imap_item
                                : it->kind == F_RFC822_HEADER ? "HEADER"
                                : it->kind == F_RFC822_TEXT   ? "TEXT"
                                                              : "";
+            buf_reset(&tmp);
             if (root && mime_section(msg, len, root, spec, ma, &tmp, &err)) {
-                buf_free(&tmp);
-                return -1;
+                failed = 1;
+                break;
             }
-            if (!root && !*spec) buf_append(&tmp, msg, len);
             const char *data = tmp.data ? tmp.data : "";
             size_t dl = tmp.len;
+            if (!root && !*spec) data = msg, dl = len;
             if (it->offset >= 0) {
                 size_t off = (size_t)it->offset < dl ? (size_t)it->offset : dl;
                 data += off;
@@ -356,23 +358,38 @@ static int imap_fetch_render(imap_session *s, size_t i, int uid, const imap_item
                 if ((size_t)it->count < dl) dl = (size_t)it->count;
             }
             if (it->kind == F_SECTION) {
-                buf_printf(out, "BODY[%s]", it->section);
-                if (it->offset >= 0) buf_printf(out, "<%lld>", (long long)it->offset);
-                buf_putc(out, ' ');
+                buf_printf(&out, "BODY[%s]", it->section);
+                if (it->offset >= 0) buf_printf(&out, "<%lld>", (long long)it->offset);
+                buf_putc(&out, ' ');
             } else {
-                buf_printf(out, "%s ", it->kind == F_RFC822          ? "RFC822"
-                                       : it->kind == F_RFC822_HEADER ? "RFC822.HEADER"
-                                                                     : "RFC822.TEXT");
+                buf_printf(&out, "%s ", it->kind == F_RFC822          ? "RFC822"
+                                        : it->kind == F_RFC822_HEADER ? "RFC822.HEADER"
+                                                                      : "RFC822.TEXT");
             }
-            buf_printf(out, "{%zu}\r\n", dl);
-            buf_append(out, data, dl);
+            buf_printf(&out, "{%zu}\r\n", dl);
+            if (!buf_ok(&out) || !buf_ok(&tmp)) {
+                failed = 1;
+                break;
+            }
+            started = 1;
+            lines_write(s->c, out.data, out.len);
+            lines_write(s->c, data, dl);
+            buf_reset(&out);
             break;
         }
         }
     }
-#undef SEP
+    if (!failed && flags_too) {
+        char flags[128];
+        imap_flags_text(s->msgs[i].flags, flags, sizeof flags);
+        buf_printf(&out, " FLAGS (%s)", flags);
+    }
+    buf_puts(&out, ")\r\n");
+    if (!failed && !buf_ok(&out)) failed = 1;
+    if (!failed) lines_write(s->c, out.data, out.len);
+    buf_free(&out);
     buf_free(&tmp);
-    return 0;
+    return !failed ? 0 : started ? -1 : 1;
 }
 
 void imap_cmd_fetch(imap_session *s, imap_cursor *k, int uid)
@@ -392,6 +409,12 @@ void imap_cmd_fetch(imap_session *s, imap_cursor *k, int uid)
     int need_body = 0, sets_seen = 0, has_flags = 0, has_uid = 0;
     for (int i = 0; i < nitems; i++) {
         imap_item_kind kd = items[i].kind;
+        socle_err err;
+        /* A bad section is refused before anything is answered (nor \Seen set). */
+        if (kd == F_SECTION && mime_section_check(items[i].section, s->a, &err)) {
+            imap_tagged(s, "BAD bad section");
+            return;
+        }
         need_body |= kd >= F_ENVELOPE;
         sets_seen |= (kd == F_SECTION && !items[i].peek) || kd == F_RFC822 || kd == F_RFC822_TEXT;
         has_flags |= kd == F_FLAGS;
@@ -399,8 +422,6 @@ void imap_cmd_fetch(imap_session *s, imap_cursor *k, int uid)
     }
     if (s->readonly) sets_seen = 0;
     int failed = 0;
-    socle_buf out;
-    buf_init(&out);
     for (size_t i = 0; i < s->n && !failed; i++) {
         if (!imap_selects(s, &set, i, uid)) continue;
         arena *ma = arena_new(16384);
@@ -421,27 +442,21 @@ void imap_cmd_fetch(imap_session *s, imap_cursor *k, int uid)
             if (rc) failed = 1;
             else if (mime_parse(msg, len, NULL, ma, &root, &err)) root = NULL; /* shown as one text part */
         }
-        buf_reset(&out);
-        if (!failed && imap_fetch_render(s, i, uid, items, nitems, has_uid, msg, len, root, ma, &out)) failed = 2;
-        /* \Seen only once the content could be given; its FLAGS go with it. */
+        /* \Seen once the content can be given; its FLAGS go with it. */
+        int flags_too = 0;
         if (!failed && sets_seen && !(s->msgs[i].flags & IMAP_SEEN)) {
             if (imap_mark_seen(s, i)) failed = 1;
-            else if (!has_flags) {
-                char flags[128];
-                imap_flags_text(s->msgs[i].flags, flags, sizeof flags);
-                buf_printf(&out, " FLAGS (%s)", flags);
-            }
+            else flags_too = !has_flags;
         }
         if (!failed) {
-            lines_printf(s->c, "* %zu FETCH (", i + 1);
-            lines_write(s->c, out.data ? out.data : "", out.len);
-            lines_write(s->c, ")\r\n", 3);
+            int rc = imap_fetch_send(s, i, uid, items, nitems, has_uid, flags_too, msg, len, root, ma);
+            if (rc < 0) s->over = 1;
+            if (rc) failed = 1;
         }
         arena_free(ma);
     }
-    buf_free(&out);
-    if (failed == 2) imap_tagged(s, "BAD bad section");
-    else if (failed) imap_tagged(s, "NO [UNAVAILABLE] temporary failure");
+    if (s->over) return; /* the response broke off: the session ends without another word */
+    if (failed) imap_tagged(s, "NO [UNAVAILABLE] temporary failure");
     else imap_tagged(s, "OK %sFETCH completed", uid ? "UID " : "");
 }
 

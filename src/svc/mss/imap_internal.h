@@ -21,6 +21,7 @@ typedef struct imap_session {
     lines_conn *c;
     int authenticated;
     int auth_failures;
+    int over;            /* the session must end now (a command said so; its BYE, if any, was sent) */
     auth_subject who;
     mss_mailbox mailbox;
     /* The selected folder (folder == 0: none). */

@@ -1101,13 +1101,22 @@ static void section_header_fields(const char *msg, size_t len, const mime_part *
     if (pos < end) buf_append(out, msg + pos, end - pos); /* the blank line */
 }
 
-int mime_section(const char *msg, size_t len, const mime_part *root, const char *spec, arena *a,
-                 socle_buf *out, socle_err *err)
-{
-    if (!msg || !root || !out) return socle_err_set(err, SOCLE_EINVAL, "mime_section: missing argument");
-    const char *s = spec ? spec : "";
+/* A parsed section spec. */
+typedef struct mime_spec {
     unsigned long path[MIME_SECTION_MAX_PATH];
-    int np = 0, dot = 0;
+    int np, kind;
+    mime_fname *names; /* HEADER.FIELDS[.NOT] */
+    int nnames;
+} mime_spec;
+
+/* section_parse - spec into sp (field names in a). SOCLE_EINVAL for a malformed spec. */
+static int section_parse(const char *spec, arena *a, mime_spec *sp, socle_err *err)
+{
+    const char *s = spec ? spec : "";
+    int dot = 0;
+    sp->np = 0;
+    sp->names = NULL;
+    sp->nnames = 0;
     while (*s >= '0' && *s <= '9') {
         if (*s == '0')
             return socle_err_set(err, SOCLE_EINVAL, "section part number 0 or with a leading zero");
@@ -1117,8 +1126,8 @@ int mime_section(const char *msg, size_t len, const mime_part *root, const char 
             if (++nd > 9) return socle_err_set(err, SOCLE_EINVAL, "section part number too large");
             v = v * 10 + (unsigned long)(*s - '0');
         }
-        if (np == MIME_SECTION_MAX_PATH) return socle_err_set(err, SOCLE_EINVAL, "section nested too deep");
-        path[np++] = v;
+        if (sp->np == MIME_SECTION_MAX_PATH) return socle_err_set(err, SOCLE_EINVAL, "section nested too deep");
+        sp->path[sp->np++] = v;
         dot = 0;
         if (*s == '.') {
             s++;
@@ -1127,29 +1136,43 @@ int mime_section(const char *msg, size_t len, const mime_part *root, const char 
             return socle_err_set(err, SOCLE_EINVAL, "malformed section");
         }
     }
-    int kind;
-    mime_fname *names = NULL;
-    int nnames = 0;
     if (!*s) {
         if (dot) return socle_err_set(err, SOCLE_EINVAL, "section ends with a dot");
-        kind = np ? SEC_PART : SEC_ALL;
+        sp->kind = sp->np ? SEC_PART : SEC_ALL;
     } else if (strncasecmp(s, "HEADER.FIELDS.NOT", 17) == 0) {
-        kind = SEC_FIELDS_NOT;
-        int rc = section_fields(s + 17, a, &names, &nnames, err);
-        if (rc) return rc;
+        sp->kind = SEC_FIELDS_NOT;
+        return section_fields(s + 17, a, &sp->names, &sp->nnames, err);
     } else if (strncasecmp(s, "HEADER.FIELDS", 13) == 0) {
-        kind = SEC_FIELDS;
-        int rc = section_fields(s + 13, a, &names, &nnames, err);
-        if (rc) return rc;
+        sp->kind = SEC_FIELDS;
+        return section_fields(s + 13, a, &sp->names, &sp->nnames, err);
     } else if (text_equal_nocase(s, "HEADER")) {
-        kind = SEC_HEADER;
+        sp->kind = SEC_HEADER;
     } else if (text_equal_nocase(s, "TEXT")) {
-        kind = SEC_TEXT;
-    } else if (text_equal_nocase(s, "MIME") && np > 0) {
-        kind = SEC_MIME;
+        sp->kind = SEC_TEXT;
+    } else if (text_equal_nocase(s, "MIME") && sp->np > 0) {
+        sp->kind = SEC_MIME;
     } else {
         return socle_err_set(err, SOCLE_EINVAL, "unknown section");
     }
+    return 0;
+}
+
+int mime_section_check(const char *spec, arena *a, socle_err *err)
+{
+    mime_spec sp;
+    return section_parse(spec, a, &sp, err);
+}
+
+int mime_section(const char *msg, size_t len, const mime_part *root, const char *spec, arena *a,
+                 socle_buf *out, socle_err *err)
+{
+    if (!msg || !root || !out) return socle_err_set(err, SOCLE_EINVAL, "mime_section: missing argument");
+    mime_spec sp;
+    int rc = section_parse(spec, a, &sp, err);
+    if (rc) return rc;
+    const unsigned long *path = sp.path;
+    int np = sp.np, kind = sp.kind, nnames = sp.nnames;
+    const mime_fname *names = sp.names;
     const mime_part *node = root;
     int is_msg = 1;
     for (int i = 0; i < np && node; i++)

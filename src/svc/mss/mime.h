@@ -6,7 +6,7 @@
  *      BODYSTRUCTURE and BODY[section]; decoding of a part's content.
  * SYNOPSIS
  *      mime_parse() mime_header() mime_envelope() mime_bodystructure() mime_section()
- *      mime_decode()
+ *      mime_section_check() mime_decode()
  * DESCRIPTION
  *      The message is never copied: parts are offsets into the caller's bytes, which must outlive
  *      the tree. The parser is strict where a wrong answer would be dangerous (a multipart without
@@ -88,6 +88,10 @@ void mime_bodystructure(const char *msg, const mime_part *part, int extended, ar
  * for a malformed spec. */
 int mime_section(const char *msg, size_t len, const mime_part *root, const char *spec, arena *a, socle_buf *out,
                  socle_err *err);
+
+/* mime_section_check - would mime_section accept spec? 0 or SOCLE_EINVAL, without a message (IMAP
+ * checks every item of a FETCH before it answers any). */
+int mime_section_check(const char *spec, arena *a, socle_err *err);
 
 /* mime_decode - append the content of a leaf part to out, decoded from its transfer encoding
  * (base64, quoted-printable, 7bit, 8bit, binary). SOCLE_EINVAL for invalid base64; out is then

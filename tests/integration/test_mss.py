@@ -516,6 +516,56 @@ def test_mss_idle_and_curl(ctx):
     assert p.returncode == 0 and b"SEARCH" in p.stdout, (p.stdout, p.stderr)
 
 
+def _sql(m, sql):
+    """Run one write statement on m's database (what no command does: closing a mailbox...)."""
+    if m.db.startswith("sqlite:"):
+        import sqlite3
+        c = sqlite3.connect(m.db[len("sqlite:"):], timeout=30)
+        try:
+            c.execute(sql)
+            c.commit()
+        finally:
+            c.close()
+    else:
+        m.env.psql(sql, url=m.db)
+
+
+def test_mss_imap_login_lapses(ctx):
+    """The login is checked again at every command and while idling: once the token has expired,
+    or the mailbox is closed, the session ends with a BYE (it used to go on until LOGOUT)."""
+    m = _mss(ctx)
+    ttl = 4
+    short = m.env.token(m.data, PRO_B, "professional", profession="10", structure="s-22", ttl=ttl)
+    issued = time.time()
+    c = m.imap(short, m.b)
+    assert c.select("INBOX")[0] == "OK" and c.noop()[0] == "OK"
+    idle = m.imap(short, m.b)
+    idle.send(b"I1 IDLE\r\n")
+    assert idle.readline().startswith(b"+")
+    time.sleep(max(0.0, issued + ttl + 1 - time.time()))  # past the token's expiry
+    try:
+        c.noop()
+        raise AssertionError("a command was obeyed after the token expired")
+    except imaplib.IMAP4.abort as e:
+        assert "expired" in str(e), e
+    while True:  # while idling, the BYE comes unasked
+        line = idle.readline()
+        assert line, "the idling session closed without a BYE"
+        if line.startswith(b"* BYE"):
+            assert b"expired" in line, line
+            break
+    # A mailbox closed while a session uses it.
+    closing = m.mailbox("PER", PRO_B, "dr.closing@" + DOMAIN)
+    c = m.imap(m.tok_b, closing)
+    assert c.select("INBOX")[0] == "OK"
+    _sql(m, "UPDATE mss_mailbox SET active = 0 WHERE address = '%s'" % closing)
+    try:
+        c.noop()
+        raise AssertionError("a command was obeyed on a closed mailbox")
+    except imaplib.IMAP4.abort as e:
+        assert "closed" in str(e), e
+
+
 def test_mss_idle_done_read_ahead(ctx):
     """DONE right behind IDLE, as two TLS records in one TCP segment, ends the IDLE at once: the server
     reads records ahead, and must see those OpenSSL holds but has not decrypted yet."""

@@ -852,12 +852,45 @@ void imap_expunge_uids(imap_session *s, const int64_t *uids, size_t n)
     imap_expunge_some(s, 1, "UID EXPUNGE", &x);
 }
 
-/* imap_idle - RFC 2177: report changes until DONE. */
+/* imap_lapsed - why the login no longer holds, or NULL while it does: the token expired, or (with
+ * ask_store) the mailbox is gone, closed or no longer the subject's (the policy's mss-mailbox
+ * rule, asked again). A store failure keeps the session: the next command says so itself. */
+static const char *imap_lapsed(imap_session *s, int ask_store)
+{
+    if (!s->authenticated) return NULL;
+    if (s->who.expires_ms <= time_now_ms()) return "the token expired, log in again";
+    if (!ask_store) return NULL;
+    socle_err err;
+    store_conn *c;
+    mss_mailbox m;
+    if (store_acquire(s->svc->app->store, &c, &err)) return NULL;
+    int rc = mss_mailbox_get(c, s->mailbox.address, &m, &err);
+    store_release(s->svc->app->store, c);
+    if (rc == SOCLE_ENOTFOUND) return "the mailbox is gone";
+    if (rc) return NULL;
+    if (!mss_may_use(s->svc, &s->who, &m, lines_remote_addr(s->c), "session"))
+        return "the mailbox is closed or no longer yours";
+    s->mailbox = m;
+    return NULL;
+}
+
+/* imap_end_if_lapsed - end the session with a BYE when its login no longer holds. 1 when it ended. */
+static int imap_end_if_lapsed(imap_session *s, int ask_store)
+{
+    const char *why = imap_lapsed(s, ask_store);
+    if (!why) return 0;
+    lines_printf(s->c, "* BYE %s\r\n", why);
+    s->over = 1;
+    return 1;
+}
+
+/* imap_idle - RFC 2177: report changes until DONE. The login is checked again while idling (the
+ * token's expiry every second, the mailbox with the poll), and the inactivity timer runs. */
 static void imap_idle(imap_session *s, char *line)
 {
     lines_printf(s->c, "+ idling\r\n");
     lines_flush(s->c);
-    int64_t last = time_now_ms();
+    int64_t start = time_now_ms(), last = start;
     for (;;) {
         int r = lines_wait(s->c, 1000);
         if (r < 0) return;
@@ -868,10 +901,18 @@ static void imap_idle(imap_session *s, char *line)
             else imap_tagged(s, "BAD expected DONE");
             return;
         }
+        int64_t now = time_now_ms();
+        if (now - start >= (int64_t)s->svc->imap_timeout_s * 1000) {
+            lines_printf(s->c, "* BYE autologout: idle for too long\r\n");
+            s->over = 1;
+            return;
+        }
         int changed = mss_change_count(s->svc, s->mailbox.address) != s->generation;
-        /* Other nodes' deliveries are seen by polling every half minute. */
-        if (s->folder && (changed || time_now_ms() - last > 30000)) {
-            last = time_now_ms();
+        /* Other nodes' deliveries, and the mailbox's state, are seen by polling every half minute. */
+        int poll = now - last > 30000;
+        if (imap_end_if_lapsed(s, poll)) return;
+        if (poll) last = now;
+        if (s->folder && (changed || poll)) {
             imap_refresh(s, 1);
             if (lines_flush(s->c)) return;
         }
@@ -890,6 +931,7 @@ static int imap_dispatch(imap_session *s, char *line, int *bad)
         imap_tagged(s, "BAD malformed command");
         return 0;
     }
+    if (imap_end_if_lapsed(s, 1)) return 1;
     int uid = 0;
     if (!strcasecmp(verb, "UID")) {
         uid = 1;

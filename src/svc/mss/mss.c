@@ -64,6 +64,9 @@ int mss_open(socle_app *app, mss_service **out, socle_err *err)
     svc->max_message = (size_t)config_get_int(cfg, "mss_max_message_bytes", 25 << 20);
     svc->allow_password = config_get_bool(cfg, "mss_allow_password", 0);
     svc->session_timeout_s = (int)config_get_int(cfg, "mss_session_timeout_s", 600);
+    if (svc->session_timeout_s <= 0) svc->session_timeout_s = 600;
+    /* RFC 3501 section 5.4: an IMAP session's inactivity timer is at least 30 minutes. */
+    svc->imap_timeout_s = svc->session_timeout_s > 1860 ? svc->session_timeout_s : 1860;
     svc->routes = config_get(cfg, "mss_routes");
     const char *postmaster = config_get(cfg, "mss_postmaster");
     if (postmaster) snprintf(svc->postmaster, sizeof svc->postmaster, "%s", postmaster);
@@ -117,8 +120,7 @@ int mss_start(mss_service *svc, socle_err *err)
     if (!smtp && !sub && !imap) return 0;
     if (!svc->domain[0]) return socle_err_set(err, SOCLE_EINVAL, "MSSanté listeners need mss_domain");
     int rc = mss_tls(svc, err);
-    int timeout = svc->session_timeout_s > 0 ? svc->session_timeout_s : 600;
-    lines_options o = {.tls = svc->server_tls, .idle_timeout_s = timeout};
+    lines_options o = {.tls = svc->server_tls, .idle_timeout_s = svc->session_timeout_s};
     if (!rc && smtp) {
         o.listen = smtp, o.name = "smtp", o.busy = "421 4.3.2 too many connections, try later";
         rc = lines_server_start(&o, mss_smtp_session, svc, &svc->smtp, err);
@@ -129,7 +131,7 @@ int mss_start(mss_service *svc, socle_err *err)
     }
     if (!rc && imap) {
         o.listen = imap, o.name = "imap", o.busy = "* BYE too many connections, try later";
-        o.idle_timeout_s = timeout > 1860 ? timeout : 1860; /* RFC 3501 §5.4: at least 30 minutes */
+        o.idle_timeout_s = svc->imap_timeout_s;
         rc = lines_server_start(&o, mss_imap_session, svc, &svc->imap, err);
     }
     if (!rc) rc = mss_relay_start(svc, err);

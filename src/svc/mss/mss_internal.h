@@ -27,7 +27,8 @@ struct mss_service {
     char citizen_domain[MSS_ADDRESS_MAX];  /* mss_citizen_domain */
     size_t max_message;                    /* mss_max_message_bytes */
     int allow_password;                    /* mss_allow_password */
-    int session_timeout_s;
+    int session_timeout_s;                 /* mss_session_timeout_s (SMTP; > 0) */
+    int imap_timeout_s;                    /* an IMAP session's, IDLE included: 1860 at least */
     const char *routes;                    /* mss_routes, NULL when unset */
     char postmaster[MSS_ADDRESS_MAX];      /* mss_postmaster, lower case, "" when unset */
     int retry_s[16];                       /* mss_retry_s */

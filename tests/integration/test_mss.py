@@ -937,6 +937,47 @@ def test_mss_http_api(ctx):
     m.srv.client(None).get("/mss/v1/annuaire", expect=401)
 
 
+def test_mss_no_smuggling_out(ctx):
+    """What leaves for another operator has CRLF line ends only: the HTTP API turns a bare CR of
+    the text into a line end, refuses a line over 998 octets (RFC 5321 4.5.3.1.6) and a message
+    over mss_max_message_bytes (as SMTP does); the relay never sends a message holding a bare CR
+    or LF (a queued one gets a DSN instead)."""
+    m = _mss(ctx)
+    client_a = m.srv.client(m.tok_a)
+    marker = harness.uid(6)
+    client_a.post("/mss/v1/messages", {"from": m.a, "to": [m.b], "subject": "cr " + marker,
+                                       "text": "line1\r.\rMAIL FROM:<x@y>\r\nend"}, expect=202, validate=False)
+    raw = [raw for _, raw, _ in _inbox(m, m.tok_b, m.b) if marker.encode() in raw][0]
+    assert re.search(rb"\r(?!\n)|(?<!\r)\n", raw) is None, raw
+    assert b"\r\n.\r\nMAIL FROM:<x@y>\r\n" in raw, raw
+    client_a.post("/mss/v1/messages", {"from": m.a, "to": [m.b], "subject": "998", "text": "x" * 998 + "\n"},
+                  expect=202, validate=False)
+    r = client_a.post("/mss/v1/messages", {"from": m.a, "to": [m.b], "subject": "999", "text": "ok\n" + "x" * 999},
+                      expect=422, validate=False)
+    assert "line 2" in r.body.decode(), r.body
+    # A queued message holding a bare CR (written straight into the queue: nothing lets one in).
+    smuggled = b"From: <%s>\r\nSubject: smuggled %s\r\n\r\nline1\r.\rMAIL FROM:<x@y>\r\n" % (m.a.encode(), marker.encode())
+    blob = ("X'%s'" if m.db.startswith("sqlite:") else "'\\x%s'::bytea") % smuggled.hex()
+    _sql(m, "INSERT INTO mss_queue (sender, recipient, domain, message, next_ms, created_ms) VALUES"
+            " ('%s', 'x@%s', '%s', %s, 0, 0)" % (m.a, PEER, PEER, blob))
+    flags = list(m.srv.flags)
+    m.srv.stop_ok()
+    m.srv.flags = flags + ["--mss-max-message-bytes", "20000"]
+    try:
+        m.srv.start()  # the relay worker looks at the queue at once
+
+        def dsn():
+            return any(b"Action: failed" in raw and b"bare CR or LF" in raw and (b"smuggled " + marker.encode()) in raw
+                       for _, raw, _ in _inbox(m, m.tok_a, m.a))
+        wait_for(dsn, "the DSN of the message the relay would not send", timeout=30)
+        client_a = m.srv.client(m.tok_a)
+        r = client_a.post("/mss/v1/messages", {"from": m.a, "to": [m.b], "subject": "big", "text": ("y" * 900 + "\n") * 30},
+                          expect=422, validate=False)
+        assert "5.3.4" in r.body.decode(), r.body
+    finally:
+        _restart_as_before(m, flags)
+
+
 # ---- a real Postfix as another operator -----------------------------------------------------
 
 POSTFIX_DOMAIN = "postfix.socle.test"

@@ -1,8 +1,8 @@
 /* test_mss.c - unit tests of the MSSanté service's small pieces of logic: the SASL OAUTHBEARER
- * and XOAUTH2 client responses (RFC 7628), addresses, mailbox kinds, the trust-space file (format,
- * reload when it changes, a missing file), and the line reader of net/lines.c over a socket pair
- * (CRLF, bare LF, over-long lines, exact reads) and writer (large blocks in order), and the segment
- * files of message bodies. */
+ * and XOAUTH2 client responses (RFC 7628), addresses, mailbox kinds, bare CR and LF, the
+ * trust-space file (format, reload when it changes, a missing file), the line reader of
+ * net/lines.c over a socket pair (CRLF, bare LF, over-long lines, exact reads) and its writer
+ * (large blocks in order), and the segment files of message bodies. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -74,6 +74,20 @@ static void test_addresses(void **state)
     assert_int_equal(mss_kind_parse("CIT"), MSS_CIT);
     assert_int_equal(mss_kind_parse("XYZ"), 0);
     assert_string_equal(mss_kind_name(MSS_ORG), "ORG");
+}
+
+/* Line ends that may go out over SMTP: CRLF only; the first bare CR or LF is found. */
+static void test_bare_line_end(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *msg;
+        long want;
+    } cases[] = {{"", -1},          {"a\r\nb\r\n", -1}, {"no line end", -1}, {"a\nb", 1},
+                 {"a\rb", 1},       {"a\r\n\r", 3},     {"\n", 0},         {"a\r", 1},
+                 {"ab\r\n.\r\r\n", 5}, {"x\r\n\n\r", 3}, {"\r\r\n", 0}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        assert_int_equal(mss_bare_line_end(cases[i].msg, strlen(cases[i].msg)), cases[i].want);
 }
 
 static void test_trust_file(void **state)
@@ -249,7 +263,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sasl_oauthbearer), cmocka_unit_test(test_sasl_xoauth2),
-        cmocka_unit_test(test_addresses),        cmocka_unit_test(test_trust_file),
+        cmocka_unit_test(test_addresses),        cmocka_unit_test(test_bare_line_end),
+        cmocka_unit_test(test_trust_file),
         cmocka_unit_test(test_lines_reader),     cmocka_unit_test(test_lines_writer),
         cmocka_unit_test(test_segments),
     };

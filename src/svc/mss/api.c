@@ -293,9 +293,12 @@ static int api_compose(mss_service *svc, json_t *body, const mss_mailbox *from, 
                        socle_err *err)
 {
     const char *subject = api_header_value(body, "subject");
-    const char *text = json_string_value(json_object_get(body, "text"));
+    json_t *jtext = json_object_get(body, "text");
+    const char *text = json_string_value(jtext);
     json_t *to = json_object_get(body, "to");
     if (!subject) return socle_err_set(err, SOCLE_EINVAL, "subject: a one-line string is required");
+    if (text && strlen(text) != json_string_length(jtext))
+        return socle_err_set(err, SOCLE_EUNPROCESSABLE, "text: a NUL character cannot travel in a message");
     if (!json_is_array(to) || !json_array_size(to) || json_array_size(to) > MSS_MAX_RECIPIENTS)
         return socle_err_set(err, SOCLE_EINVAL, "to: a list of 1 to %d addresses is required", MSS_MAX_RECIPIENTS);
     memset(env, 0, sizeof *env);
@@ -334,7 +337,8 @@ static int api_compose(mss_service *svc, json_t *body, const mss_mailbox *from, 
     id_uuid(id);
     snprintf(boundary, sizeof boundary, "socle-%s", id);
     buf_printf(msg, "From: <%s>\r\nTo: ", from->address);
-    for (int r = 0; r < env->nrcpt; r++) buf_printf(msg, "%s<%s>", r ? ", " : "", env->rcpt[r]);
+    /* One recipient a line (folded): 100 addresses would not fit in one 998-octet line. */
+    for (int r = 0; r < env->nrcpt; r++) buf_printf(msg, "%s<%s>", r ? ",\r\n\t" : "", env->rcpt[r]);
     buf_printf(msg, "\r\nSubject: %s\r\nDate: %s\r\nMessage-ID: <%s@%s>\r\nMIME-Version: 1.0\r\n", subject, date, id,
                svc->domain);
     if (json_is_true(json_object_get(body, "mdn"))) buf_printf(msg, "Disposition-Notification-To: <%s>\r\n", from->address);
@@ -343,8 +347,23 @@ static int api_compose(mss_service *svc, json_t *body, const mss_mailbox *from, 
     buf_printf(msg, "Content-Type: multipart/mixed; boundary=\"%s\"\r\n\r\n--%s\r\n"
                     "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n",
                boundary, boundary);
+    /* Every line end of the text becomes CRLF (LF, CR LF and a bare CR alike: a bare CR could end a
+     * line for another server, SMTP smuggling); a line keeps to 998 octets (RFC 5321 4.5.3.1.6). */
+    size_t col = 0;
+    int lineno = 1;
     for (const char *p = text ? text : ""; *p; p++) {
-        if (*p == '\n' && (p == text || p[-1] != '\r')) buf_putc(msg, '\r');
+        if (*p == '\r' || *p == '\n') {
+            if (*p == '\r' && p[1] == '\n') p++;
+            buf_puts(msg, "\r\n");
+            col = 0;
+            lineno++;
+            continue;
+        }
+        if (++col > 998) {
+            buf_free(&zip);
+            return socle_err_set(err, SOCLE_EUNPROCESSABLE,
+                                 "text: line %d is longer than 998 octets (RFC 5321 section 4.5.3.1.6)", lineno);
+        }
         buf_putc(msg, *p);
     }
     buf_puts(msg, "\r\n");
@@ -362,7 +381,12 @@ static int api_compose(mss_service *svc, json_t *body, const mss_mailbox *from, 
     }
     buf_printf(msg, "--%s--\r\n", boundary);
     buf_free(&zip);
-    return buf_ok(msg) ? 0 : socle_err_set(err, SOCLE_ENOMEM, "out of memory");
+    if (!buf_ok(msg)) return socle_err_set(err, SOCLE_ENOMEM, "out of memory");
+    /* The limit SMTP applies (SIZE, and at DATA). */
+    if (msg->len > svc->max_message)
+        return socle_err_set(err, SOCLE_EUNPROCESSABLE, "552 5.3.4 message size exceeds the limit of %zu bytes",
+                             svc->max_message);
+    return 0;
 }
 
 static void api_send(void *ctx, http_request *req, http_response *res)

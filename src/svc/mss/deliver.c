@@ -107,6 +107,23 @@ int mss_is_zip(const mime_part *p)
     return 0;
 }
 
+long mss_bare_line_end(const char *msg, size_t len)
+{
+    long first = -1;
+    const char *end = msg + len;
+    for (const char *p = msg; (p = memchr(p, '\n', (size_t)(end - p))); p++) /* every LF after a CR */
+        if (p == msg || p[-1] != '\r') {
+            first = (long)(p - msg);
+            break;
+        }
+    for (const char *p = msg; (p = memchr(p, '\r', (size_t)(end - p))); p++) /* every CR before an LF */
+        if (p + 1 == end || p[1] != '\n') {
+            if (first < 0 || (long)(p - msg) < first) first = (long)(p - msg);
+            break;
+        }
+    return first;
+}
+
 typedef struct mss_content {
     int attachments;
     int xdm_packages;

@@ -206,6 +206,10 @@ int mss_deliver_generated(mss_service *svc, const char *to, const char *msg, siz
 /* mss_is_zip - does this leaf MIME part carry a ZIP (an XDM package): its type, or a .zip name? */
 struct mime_part;
 int mss_is_zip(const struct mime_part *p);
+/* mss_bare_line_end - the offset of the first CR not followed by LF or LF not preceded by CR in
+ * msg[0..len), or -1 when every line ends with CRLF (what may go out over SMTP: RFC 5321 section
+ * 2.3.8; a bare CR or LF is how SMTP smuggling hides a second message in a first). */
+long mss_bare_line_end(const char *msg, size_t len);
 /* What all the IHE XDM packages of one message may inflate to together (each package has its
  * own limits too, xdm.h): a message of many small ZIPs never costs more than this. */
 #define MSS_XDM_MESSAGE_BYTES ((size_t)100 * 1024 * 1024)

@@ -89,6 +89,13 @@ static int relay_send(mss_service *svc, const relay_entry *e, const char *msg, s
                       int *dsn)
 {
     *dsn = 0;
+    /* Defence in depth: what SMTP and the HTTP API accept has CRLF line ends only; anything else
+     * could smuggle a second message past the peer (RFC 5321 section 2.3.8). Never sent. */
+    long bare = mss_bare_line_end(msg, len);
+    if (bare >= 0) {
+        snprintf(text, n, "not sent: the message holds a bare CR or LF (byte %ld)", bare);
+        return 2;
+    }
     char host[MSS_ADDRESS_MAX];
     int port;
     relay_route(svc, e->domain, host, sizeof host, &port);

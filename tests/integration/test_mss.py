@@ -125,7 +125,8 @@ def _cda(ins="123456789012345", confidentiality="N"):
             "</ClinicalDocument>\n" % (harness.uid(8), confidentiality, ins)).encode()
 
 
-def _xdm(doc, ins="123456789012345", confidentiality="N", size=None, sha1=None, name="DOC0001.XML", extra=()):
+def _xdm(doc, ins="123456789012345", confidentiality="N", size=None, sha1=None, name="DOC0001.XML", extra=(),
+         mime="text/xml"):
     """An IHE XDM package written here, independently of socle's own builder."""
     rim = "urn:oasis:names:tc:ebxml-regrep:xsd:rim:3.0"
     size = len(doc) if size is None else size
@@ -144,7 +145,7 @@ def _xdm(doc, ins="123456789012345", confidentiality="N", size=None, sha1=None, 
     meta = ("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
             "<lcm:SubmitObjectsRequest xmlns:lcm=\"urn:oasis:names:tc:ebxml-regrep:xsd:lcm:3.0\" xmlns:rim=\"%s\">"
             "<rim:RegistryObjectList>"
-            "<rim:ExtrinsicObject id=\"Doc1\" mimeType=\"text/xml\" objectType=\"urn:uuid:7edca82f-054d-47f2-a032-9b2a5b5186c1\">"
+            "<rim:ExtrinsicObject id=\"Doc1\" mimeType=\"%s\" objectType=\"urn:uuid:7edca82f-054d-47f2-a032-9b2a5b5186c1\">"
             "%s%s%s%s<rim:Name><rim:LocalizedString value=\"Lettre de liaison\"/></rim:Name>"
             "%s%s%s"
             "<rim:ExternalIdentifier identificationScheme=\"urn:uuid:58a6f841-87b3-4a3e-92fd-a8ffeff98427\" value=\"%s\" id=\"urn:uuid:%s\" registryObject=\"Doc1\"/>"
@@ -155,7 +156,7 @@ def _xdm(doc, ins="123456789012345", confidentiality="N", size=None, sha1=None, 
             "<rim:ExternalIdentifier identificationScheme=\"urn:uuid:554ac39e-e3fe-47fe-b233-965d2a147832\" value=\"1.2.250.1.999\" id=\"urn:uuid:%s\" registryObject=\"SubSet\"/>"
             "<rim:ExternalIdentifier identificationScheme=\"urn:uuid:6b5aea1a-625c-4a0d-a8ee-d4c3b75d4e0c\" value=\"%s\" id=\"urn:uuid:%s\" registryObject=\"SubSet\"/>"
             "</rim:RegistryPackage></rim:RegistryObjectList></lcm:SubmitObjectsRequest>\n"
-            % (rim, slot("creationTime", "20261120100000"), slot("URI", name), slot("size", size), slot("hash", sha1),
+            % (rim, mime, slot("creationTime", "20261120100000"), slot("URI", name), slot("size", size), slot("hash", sha1),
                cls("urn:uuid:f0306f51-975f-434e-a61c-c59651d33983", "11490-0", "2.16.840.1.113883.6.1"),
                cls("urn:uuid:41a5887f-8865-4c09-adf7-e362475b143a", "10", "1.2.250.1.213.1.1.4.1"),
                cls("urn:uuid:f4f85eac-e6cb-4883-b524-f2705394840f", confidentiality, "1.2.250.1.213.1.1.4.13"),
@@ -976,6 +977,28 @@ def test_mss_no_smuggling_out(ctx):
         assert "5.3.4" in r.body.decode(), r.body
     finally:
         _restart_as_before(m, flags)
+
+
+def test_mss_documents_served_as_attachments(ctx):
+    """A document's bytes are served for saving, never for showing: Content-Disposition
+    attachment, nosniff, a sandboxing CSP, and the sender's mimeType only when it is on the
+    allow-list (PDF, XML, JPEG, PNG, plain text); text/html is served as application/octet-stream
+    (it used to be served as the sender wrote it: stored XSS on the operator's origin)."""
+    m = _mss(ctx)
+    client_b = m.srv.client(m.tok_b)
+    for mime, served in (("text/html", "application/octet-stream"), ("image/svg+xml", "application/octet-stream"),
+                         ("application/PDF; name=x", "application/pdf"), ("text/xml", "text/xml")):
+        doc = b"<html><body><script>alert(document.cookie)</script></body></html>"
+        subject = "doc " + harness.uid(6)
+        with m.smtp(m.tok_a, m.a) as s:
+            assert s.send_message(_message(m.a, m.b, subject, xdm=_xdm(doc, mime=mime))) == {}
+        uid = [u for u, raw, _ in _inbox(m, m.tok_b, m.b) if subject.encode() in raw][0]
+        r = client_b.get("/mss/v1/mailboxes/%s/folders/INBOX/messages/%d/documents/1" % (m.b, uid), validate=False)
+        assert r.body == doc
+        assert r.h("Content-Type") == served, (mime, r.h("Content-Type"))
+        assert r.h("X-Content-Type-Options") == "nosniff", mime
+        assert r.h("Content-Disposition") == "attachment", mime
+        assert "sandbox" in (r.h("Content-Security-Policy") or ""), mime
 
 
 # ---- a real Postfix as another operator -----------------------------------------------------

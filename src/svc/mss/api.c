@@ -207,6 +207,20 @@ static void api_documents(void *ctx, http_request *req, http_response *res)
     http_respond_json(res, 200, json_pack("{s:o}", "documents", list));
 }
 
+/* api_document_type - the Content-Type a document is served with: a type of the allow-list (its
+ * parameters dropped), anything else as bare bytes. The sender chose the metadata's mimeType: as
+ * text/html or image/svg+xml it would run script in the reader's browser, on our origin. */
+static const char *api_document_type(const char *mime_type)
+{
+    static const char *const served[] = {"application/pdf", "text/xml",  "application/xml",
+                                         "image/jpeg",      "image/png", "text/plain"};
+    size_t n = mime_type ? strcspn(mime_type, ";") : 0;
+    while (n && (mime_type[n - 1] == ' ' || mime_type[n - 1] == '\t')) n--;
+    for (size_t i = 0; i < sizeof served / sizeof served[0]; i++)
+        if (strlen(served[i]) == n && !strncasecmp(mime_type, served[i], n)) return served[i];
+    return "application/octet-stream";
+}
+
 static void api_document(void *ctx, http_request *req, http_response *res)
 {
     api_docs docs = {0};
@@ -223,7 +237,11 @@ static void api_document(void *ctx, http_request *req, http_response *res)
         return;
     }
     buf_append(&res->body, d->data, d->data_len);
-    res->content_type = d->mime_type && *d->mime_type ? arena_strdup(req->arena, d->mime_type) : "application/octet-stream";
+    res->content_type = api_document_type(d->mime_type);
+    /* Saved, never shown in the browser: no sniffing, no inline rendering, no script. */
+    http_set_header(req, res, "X-Content-Type-Options", "nosniff");
+    http_set_header(req, res, "Content-Disposition", "attachment");
+    http_set_header(req, res, "Content-Security-Policy", "default-src 'none'; sandbox");
 }
 
 /* ---- sending ------------------------------------------------------------------------------------ */

@@ -567,6 +567,49 @@ def test_mss_imap_login_lapses(ctx):
         assert "closed" in str(e), e
 
 
+def test_mss_store_failures_answer_once(ctx):
+    """When the store refuses a write (an SQLite trigger stands in for a failing disk), STORE
+    answers NO and the session's view keeps the other messages' flags (the message after the one
+    that failed used to lose its own), and CLOSE answers one NO and keeps the folder selected (it
+    used to send a NO, then an OK as well)."""
+    m = _mss(ctx)
+    if not m.db.startswith("sqlite:"):
+        raise Skip("the failure is injected with an SQLite trigger")
+    box = m.mailbox("PER", PRO_B, "dr.failing@" + DOMAIN)
+    c = m.imap(m.tok_b, box)
+    for i in range(2):
+        assert c.append("INBOX", None, None, _message(box, box, "f%d" % i).as_bytes())[0] == "OK"
+    assert c.select("INBOX")[0] == "OK"
+    assert c.store("2", "+FLAGS", "(\\Flagged)")[0] == "OK"
+    _sql(m, "CREATE TRIGGER socle_test_no_deleted BEFORE UPDATE ON mss_message"
+            " WHEN instr(NEW.flags, 'Deleted') > 0 BEGIN SELECT RAISE(ABORT, 'injected failure'); END")
+    try:
+        typ, data = c.store("1", "+FLAGS", "(\\Deleted)")
+        assert typ == "NO", (typ, data)
+    finally:
+        _sql(m, "DROP TRIGGER socle_test_no_deleted")
+    typ, data = c.fetch("2", "(FLAGS)")
+    assert "\\Flagged" in data[0].decode(), data
+    assert c.store("1", "+FLAGS", "(\\Deleted)")[0] == "OK"
+    _sql(m, "CREATE TRIGGER socle_test_no_delete BEFORE DELETE ON mss_message"
+            " WHEN OLD.folder_id IN (SELECT id FROM mss_folder WHERE address = '%s')"
+            " BEGIN SELECT RAISE(ABORT, 'injected failure'); END" % box)
+    try:
+        c.send(b"C1 CLOSE\r\nN1 NOOP\r\n")
+        tagged = []
+        while not tagged or not tagged[-1].startswith(b"N1 "):
+            line = c.readline()
+            assert line, "connection closed"
+            if not line.startswith(b"*"):
+                tagged.append(line.strip())
+        assert len(tagged) == 2 and tagged[0].startswith(b"C1 NO") and tagged[1].startswith(b"N1 OK"), tagged
+    finally:
+        _sql(m, "DROP TRIGGER socle_test_no_delete")
+    typ, data = c.fetch("1", "(FLAGS)")  # still selected
+    assert typ == "OK" and "\\Deleted" in data[0].decode(), data
+    c.logout()
+
+
 def test_mss_idle_done_read_ahead(ctx):
     """DONE right behind IDLE, as two TLS records in one TCP segment, ends the IDLE at once: the server
     reads records ahead, and must see those OpenSSL holds but has not decrypted yet."""

@@ -827,29 +827,33 @@ static int imap_expunge_run(imap_session *s, store_conn *c, void *ctx, socle_err
     return rc;
 }
 
-static void imap_expunge_some(imap_session *s, int report, const char *verb, imap_expunge_ctx *x)
+/* imap_expunge_some - remove the \Deleted messages (only those of x when given); report: send the
+ * EXPUNGE responses; verb: the tagged OK to send. 0, or non-zero when a NO was sent. */
+static int imap_expunge_some(imap_session *s, int report, const char *verb, imap_expunge_ctx *x)
 {
     if (s->readonly) {
         if (report) imap_tagged(s, "NO [READ-ONLY] folder opened with EXAMINE");
-        return;
+        return report;
     }
     int rc = imap_with_store(s, imap_expunge_run, x);
-    if (rc) return;
+    if (rc == SOCLE_ENOTFOUND || rc == SOCLE_ECONFLICT) imap_tagged(s, "NO [UNAVAILABLE] temporary failure");
+    if (rc) return rc;
     mss_segments_reclaim(s->svc->segments, s->svc->app->store);
     mss_audit(s->svc, &s->who, "delete", "success", s->mailbox.address, lines_remote_addr(s->c), "expunge");
     imap_refresh(s, report);
     if (verb) imap_tagged(s, "OK %s completed", verb);
+    return 0;
 }
 
-static void imap_expunge(imap_session *s, int report, const char *verb)
+static int imap_expunge(imap_session *s, int report, const char *verb)
 {
-    imap_expunge_some(s, report, verb, NULL);
+    return imap_expunge_some(s, report, verb, NULL);
 }
 
 void imap_expunge_uids(imap_session *s, const int64_t *uids, size_t n)
 {
     imap_expunge_ctx x = {uids, n};
-    imap_expunge_some(s, 1, "UID EXPUNGE", &x);
+    (void)imap_expunge_some(s, 1, "UID EXPUNGE", &x);
 }
 
 /* imap_lapsed - why the login no longer holds, or NULL while it does: the token expired, or (with
@@ -993,7 +997,8 @@ static int imap_dispatch(imap_session *s, char *line, int *bad)
         (*bad)++;
         imap_tagged(s, "BAD select a folder first");
     } else if (IS("CLOSE") || IS("UNSELECT")) {
-        if (IS("CLOSE") && !s->readonly) imap_expunge(s, 0, NULL);
+        /* CLOSE expunges first: when that fails, its NO is the one answer and the folder stays. */
+        if (IS("CLOSE") && !s->readonly && imap_expunge(s, 0, NULL)) return 0;
         s->folder = 0;
         free(s->msgs);
         s->msgs = NULL;

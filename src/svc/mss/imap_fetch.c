@@ -788,10 +788,11 @@ void imap_cmd_store(imap_session *s, imap_cursor *k, int uid)
     const char *read_sql = c && store_conn_engine(c) == STORE_POSTGRES
                                ? "SELECT flags FROM mss_message WHERE folder_id = $1 AND uid = $2 FOR UPDATE"
                                : "SELECT flags FROM mss_message WHERE folder_id = $1 AND uid = $2";
-    size_t reached = 0;
+    size_t reached = 0; /* the messages whose flags before[] holds */
     if (!rc) rc = store_tx_begin(c, &err);
-    for (size_t i = 0; !rc && i < s->n; i++, reached = i) {
+    for (size_t i = 0; !rc && i < s->n; i++) {
         before[i] = s->msgs[i].flags;
+        reached = i + 1;
         if (!imap_selects(s, &set, i, uid)) continue;
         store_value p[] = {STORE_V_INT(s->folder), STORE_V_INT(s->msgs[i].uid)};
         store_rows *r = NULL;
@@ -811,7 +812,7 @@ void imap_cmd_store(imap_session *s, imap_cursor *k, int uid)
     }
     if (rc) {
         /* Nothing was committed: the view goes back to what it was. */
-        for (size_t i = 0; before && i <= reached && i < s->n; i++) s->msgs[i].flags = before[i];
+        for (size_t i = 0; i < reached; i++) s->msgs[i].flags = before[i];
         free(before);
         imap_tagged(s, "NO [UNAVAILABLE] temporary failure");
         return;

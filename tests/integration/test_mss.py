@@ -909,8 +909,9 @@ def test_mss_relay_between_operators(ctx):
         assert s.send_message(_message(m.a, "x@unreachable.test", "perdu")) == {}
 
     def dsn():
-        return any(b"delivery-status" in raw and b"x@unreachable.test" in raw for _, raw, _ in _inbox(m, m.tok_a, m.a))
-    wait_for(dsn, "the DSN", timeout=60)
+        return any(b"delivery-status" in raw and b"x@unreachable.test" in raw and b"Action: failed" in raw
+                   and b"Status: 5.4.7" in raw for _, raw, _ in _inbox(m, m.tok_a, m.a))
+    wait_for(dsn, "the DSN (failed, 5.4.7: RFC 3464 2.3.3, a failure is permanent)", timeout=60)
     # The relay listener: no client certificate, then a relaying attempt with a good one.
     ctx_plain = ssl.create_default_context(cafile=os.path.join(m.data, "pki", "ca.pem"))
     _raw(m.ports["smtp"], [("EHLO peer", "250"), ("STARTTLS", None), ("EHLO peer", "250"),

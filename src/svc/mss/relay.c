@@ -177,7 +177,8 @@ static void relay_finish(mss_service *svc, const relay_entry *e, const char *msg
     socle_buf dsn;
     buf_init(&dsn);
     if (notify)
-        mss_dsn(svc, e->sender, e->recipient, e->orcpt, "failed", failed == 2 ? "5.0.0" : "4.4.7", why, msg, len,
+        /* RFC 3464 2.3.3: "failed" is a permanent status; out of retries is 5.4.7 (RFC 3463). */
+        mss_dsn(svc, e->sender, e->recipient, e->orcpt, "failed", failed == 2 ? "5.0.0" : "5.4.7", why, msg, len,
                 e->envid, &dsn);
     else if (relayed)
         mss_dsn(svc, e->sender, e->recipient, e->orcpt, "relayed", "2.0.0", NULL, msg, len, e->envid, &dsn);

@@ -1286,6 +1286,30 @@ def test_mss_protocol_edges(ctx):
         pass
 
 
+def test_mss_search_text_and_limits(ctx):
+    """SEARCH finds text anywhere in a message without regard to ASCII case (with a linear
+    substring search now); one SEARCH takes at most 100 keys (NO [LIMIT] beyond)."""
+    m = _mss(ctx)
+    marker = harness.uid(8).lower()
+    c = m.imap(m.tok_b, m.b)
+    c.create("Search")
+    body = "x" * 5000 + "\nAvec le Mot " + marker + " au milieu\n" + "y" * 5000 + "\n"
+    assert c.append("Search", None, None, _message(m.b, m.b, "Sujet " + marker.upper(), body=body).as_bytes())[0] == "OK"
+    assert c.select("Search")[0] == "OK"
+    for key in ("TEXT", "BODY"):
+        typ, data = c.search(None, key, '"MOT %s AU"' % marker.upper())
+        assert typ == "OK" and data[0].split() == [b"1"], (key, data)
+    typ, data = c.search(None, "SUBJECT", '"sujet %s"' % marker)
+    assert typ == "OK" and data[0].split() == [b"1"], data
+    typ, data = c.search(None, "TEXT", '"%s absent"' % marker)
+    assert typ == "OK" and data[0].split() == [], data
+    typ, data = c.search(None, *(["UNDELETED"] * 100))
+    assert typ == "OK" and data[0].split() == [b"1"], data
+    typ, data = c.search(None, *(["UNDELETED"] * 50 + ["NOT", "OR", "SEEN", "DELETED"] * 13))  # 102 keys
+    assert typ == "NO" and b"LIMIT" in data[0], (typ, data)
+    c.logout()
+
+
 def test_mss_stop_with_stalled_reader(ctx):
     """SIGTERM ends even a session writing to a client that stopped reading."""
     m = _mss(ctx)

@@ -14,7 +14,8 @@
 
 #define IMAP_STAR INT64_MIN
 #define IMAP_SEARCH_DEPTH 32
-#define IMAP_SEARCH_NEEDLE_MAX 256 /* bytes of a SEARCH string (the substring search is O(n*m)) */
+#define IMAP_SEARCH_NEEDLE_MAX 256 /* bytes of a SEARCH string */
+#define IMAP_SEARCH_KEYS_MAX 100   /* keys of one SEARCH: each may read every message once */
 
 /* ---- sequence sets -------------------------------------------------------------------------- */
 
@@ -507,6 +508,28 @@ static int64_t imap_search_date(const char *s)
 
 static imap_key *imap_search_key(imap_session *s, imap_cursor *k, int depth);
 
+/* imap_search_value - the string a text key looks for, lower case (compared with lower-cased
+ * text); NULL when missing or over IMAP_SEARCH_NEEDLE_MAX. */
+static const char *imap_search_value(imap_session *s, imap_cursor *k)
+{
+    const char *v = imap_astring(s, k);
+    if (!v || strlen(v) > IMAP_SEARCH_NEEDLE_MAX) return NULL;
+    char *lower = arena_strdup(s->a, v);
+    return lower ? mss_lower(lower) : NULL;
+}
+
+/* imap_key_count - the keys of a parsed search (lists, NOT, OR). */
+static size_t imap_key_count(const imap_key *key)
+{
+    size_t n = 0;
+    for (; key; key = key->b) {
+        n++;
+        if (key->a) n += imap_key_count(key->a);
+        if (key->op == K_OR) n += imap_key_count((const imap_key *)key->field);
+    }
+    return n;
+}
+
 /* imap_search_list - keys until the end (or a ')' when inner), ANDed. */
 static imap_key *imap_search_list(imap_session *s, imap_cursor *k, int depth, int inner)
 {
@@ -564,19 +587,19 @@ static imap_key *imap_search_key(imap_session *s, imap_cursor *k, int depth)
         if (!strcasecmp(word, headers[i])) {
             key->op = K_HEADER;
             key->field = headers[i];
-            key->value = imap_astring(s, k);
-            return key->value && strlen(key->value) <= IMAP_SEARCH_NEEDLE_MAX ? key : NULL;
+            key->value = imap_search_value(s, k);
+            return key->value ? key : NULL;
         }
     if (!strcasecmp(word, "HEADER")) {
         key->op = K_HEADER;
         key->field = imap_astring(s, k);
-        key->value = key->field ? imap_astring(s, k) : NULL;
-        return key->value && strlen(key->value) <= IMAP_SEARCH_NEEDLE_MAX ? key : NULL;
+        key->value = key->field ? imap_search_value(s, k) : NULL;
+        return key->value ? key : NULL;
     }
     if (!strcasecmp(word, "BODY") || !strcasecmp(word, "TEXT")) {
         key->op = !strcasecmp(word, "BODY") ? K_BODY : K_TEXT;
-        key->value = imap_astring(s, k);
-        return key->value && strlen(key->value) <= IMAP_SEARCH_NEEDLE_MAX ? key : NULL;
+        key->value = imap_search_value(s, k);
+        return key->value ? key : NULL;
     }
     static const struct {
         const char *name;
@@ -632,17 +655,15 @@ typedef struct imap_eval {
     const char *msg; /* loaded on demand */
     size_t len;
     mime_part *root;
+    char *lower;     /* msg in lower case (ASCII), made on demand */
     int loaded;
 } imap_eval;
 
-/* imap_contains - case-insensitive (ASCII) substring of hay[0..n). */
+/* imap_contains - does hay[0..n) hold needle (both in lower case)? memmem: linear, whatever the
+ * text (a byte-by-byte comparison at every position was O(n*m)). */
 static int imap_contains(const char *hay, size_t n, const char *needle)
 {
-    size_t nl = strlen(needle);
-    if (!nl) return 1;
-    for (size_t i = 0; i + nl <= n; i++)
-        if (!strncasecmp(hay + i, needle, nl)) return 1;
-    return 0;
+    return memmem(hay, n, needle, strlen(needle)) != NULL;
 }
 
 static int imap_eval_load(imap_eval *e)
@@ -654,6 +675,14 @@ static int imap_eval_load(imap_eval *e)
         if (e->msg && mime_parse(e->msg, e->len, NULL, e->s->a, &e->root, &err)) e->root = NULL;
     }
     return e->msg && e->root;
+}
+
+/* imap_eval_lower - the message in lower case (once per message: NUL bytes and all). */
+static const char *imap_eval_lower(imap_eval *e)
+{
+    if (!e->lower && imap_eval_load(e) && (e->lower = arena_alloc(e->s->a, e->len + 1)))
+        for (size_t j = 0; j <= e->len; j++) e->lower[j] = (char)tolower((unsigned char)e->msg[j]);
+    return e->lower;
 }
 
 static int imap_eval_key(imap_eval *e, const imap_key *key)
@@ -694,14 +723,15 @@ static int imap_eval_key(imap_eval *e, const imap_key *key)
     case K_HEADER: {
         if (!imap_eval_load(e)) return 0;
         const char *v = mime_header(e->msg, e->root, key->field, e->s->a);
-        return v && imap_contains(v, strlen(v), key->value);
+        char *lower = v ? arena_strdup(e->s->a, v) : NULL;
+        return lower && imap_contains(mss_lower(lower), strlen(lower), key->value);
     }
     case K_BODY:
-        if (!imap_eval_load(e)) return 0;
-        return imap_contains(e->msg + e->root->body_offset, e->root->body_length, key->value);
+        if (!imap_eval_lower(e)) return 0;
+        return imap_contains(e->lower + e->root->body_offset, e->root->body_length, key->value);
     case K_TEXT:
-        if (!imap_eval_load(e)) return 0;
-        return imap_contains(e->msg, e->len, key->value);
+        if (!imap_eval_lower(e)) return 0;
+        return imap_contains(e->lower, e->len, key->value);
     }
     return 0;
 }
@@ -720,6 +750,10 @@ void imap_cmd_search(imap_session *s, imap_cursor *k, int uid)
     imap_key *key = imap_search_list(s, k, 0, 0);
     if (!key || !key->a) {
         imap_tagged(s, "BAD malformed search");
+        return;
+    }
+    if (imap_key_count(key->a) > IMAP_SEARCH_KEYS_MAX) {
+        imap_tagged(s, "NO [LIMIT] at most %d search keys", IMAP_SEARCH_KEYS_MAX);
         return;
     }
     /* Bodies are read one by one (a store connection only for each read); the answer is sent once

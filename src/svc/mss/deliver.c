@@ -251,9 +251,10 @@ static int mss_store_local(mss_service *svc, store_conn *c, const char *address,
     return rc;
 }
 
-/* mss_queue - put a copy for a recipient of another operator in the relay queue. */
-static int mss_queue(store_conn *c, const char *sender, const char *rcpt, const mss_envelope *env, int i,
-                     const char *msg, size_t len, socle_err *err)
+/* mss_queue - queue the stored body for a recipient of another operator (every remote recipient
+ * of a message points at the same body). */
+static int mss_queue(store_conn *c, const char *sender, const char *rcpt, const mss_envelope *env, int i, int64_t body,
+                     socle_err *err)
 {
     const char *domain = strrchr(rcpt, '@') + 1;
     int64_t now = time_now_ms();
@@ -261,12 +262,12 @@ static int mss_queue(store_conn *c, const char *sender, const char *rcpt, const 
     const char *envid = env ? env->envid : "", *notify = env ? env->notify[i] : "NEVER";
     const char *orcpt = env ? env->orcpt[i] : "", *ret = env ? env->ret : "";
     store_value p[] = {STORE_V_TEXT(sender), STORE_V_TEXT(rcpt),   STORE_V_TEXT(domain), STORE_V_TEXT(envid),
-                       STORE_V_TEXT(notify), STORE_V_BLOB(msg, len), STORE_V_INT(now),   STORE_V_INT(now),
-                       STORE_V_TEXT(orcpt),  STORE_V_TEXT(ret)};
+                       STORE_V_TEXT(notify), STORE_V_BLOB("", 0),  STORE_V_INT(now),     STORE_V_INT(now),
+                       STORE_V_TEXT(orcpt),  STORE_V_TEXT(ret),    STORE_V_INT(body)};
     return store_exec(c,
                       "INSERT INTO mss_queue (sender, recipient, domain, envid, notify, message, next_ms, created_ms,"
-                      " orcpt, ret) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-                      p, 10, NULL, err);
+                      " orcpt, ret, body_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                      p, 11, NULL, err);
 }
 
 /* mss_job_write - every write of one accepted message, inside the caller's transaction. */
@@ -275,13 +276,13 @@ static int mss_job_write(mss_service *svc, store_conn *c, const mss_job *j, socl
     const mss_sender *s = j->s;
     const mss_envelope *env = j->env;
     int64_t body = 0;
-    int rc = 0;
-    if (j->local_count || s->submission) rc = mss_body_store(c, j->msg, j->len, j->ref, &body, err);
+    /* Stored once, whatever holds it: the local INBOXes, the relay queue, the sender's Sent. */
+    int rc = mss_body_store(c, j->msg, j->len, j->ref, &body, err);
     for (int i = 0; !rc && i < env->nrcpt; i++) {
         const char *rcpt = env->rcpt[i];
         if (mss_domain_kind(svc, strrchr(rcpt, '@') + 1))
             rc = mss_store_local(svc, c, rcpt, body, j->len, s, j->attachments, j->couloir, err);
-        else rc = mss_queue(c, env->from, rcpt, env, i, j->msg, j->len, err);
+        else rc = mss_queue(c, env->from, rcpt, env, i, body, err);
         if (!rc && !j->citizen_sender && env->from[0] && mss_citizen_address(svc, rcpt)) {
             store_value p[] = {STORE_V_TEXT(rcpt), STORE_V_TEXT(env->from), STORE_V_INT(!j->fin),
                                STORE_V_INT(time_now_ms())};
@@ -408,11 +409,11 @@ int mss_deliver(mss_service *svc, const mss_sender *s, const mss_envelope *env, 
     int local_count = 0;
     for (int i = 0; i < env->nrcpt; i++) local_count += mss_domain_kind(svc, strrchr(env->rcpt[i], '@') + 1) != 0;
     mss_job job = {.s = s, .env = env, .msg = msg, .len = len, .attachments = content.attachments, .fin = fin,
-                   .citizen_sender = citizen_sender, .local_count = local_count, .couloir = couloir};
+                   .citizen_sender = citizen_sender, .couloir = couloir};
     /* On SQLite the bytes go to a segment file first, synced by this session, in parallel with the
      * others; the group commit then only writes the rows that point there. */
     mss_body_ref ref;
-    if (svc->segments && len > 0 && (local_count || s->submission)) {
+    if (svc->segments && len > 0) {
         if (mss_segment_append(svc->segments, msg, len, &ref, &err)) {
             log_msg(LOG_ERROR, "mss: delivery failed: %s", err.msg);
             return REPLY("451 4.3.0 temporary failure, try again");
@@ -461,9 +462,9 @@ int mss_generated_write(mss_service *svc, store_conn *c, const char *to, const c
     if (!*ours && !mss_trust_has(svc->trust, domain))
         return socle_err_set(err, SOCLE_EFORBIDDEN, "%s is not in the trust space", domain);
     int64_t body;
-    int rc = *ours ? mss_body_store(c, msg, len, NULL, &body, err) : 0;
+    int rc = mss_body_store(c, msg, len, NULL, &body, err);
     if (!rc) rc = *ours ? mss_store_local(svc, c, to, body, len, NULL, 0, "professional", err)
-                        : mss_queue(c, "", to, NULL, 0, msg, len, err);
+                        : mss_queue(c, "", to, NULL, 0, body, err);
     return rc;
 }
 

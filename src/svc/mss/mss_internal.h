@@ -91,12 +91,19 @@ int mss_message_append(store_conn *c, int64_t folder, int64_t body, size_t len, 
  * body id (0 for a message stored before bodies were shared; may be NULL). SOCLE_ENOTFOUND. */
 int mss_message_body(mss_service *svc, store_conn *c, int64_t folder, int64_t uid, arena *a, const char **msg,
                      size_t *len, int64_t *body, socle_err *err);
+/* mss_queue_body - the bytes of relay queue entry id (copied into a, NUL-terminated) and its body
+ * id (0 for an entry that holds its own copy). SOCLE_ENOTFOUND. */
+int mss_queue_body(mss_service *svc, store_conn *c, int64_t id, arena *a, const char **msg, size_t *len,
+                   int64_t *body, socle_err *err);
+/* mss_body_release - delete a stored body (and free its range of a segment file) unless a folder
+ * or the relay queue still holds it. Inside the caller's transaction. */
+int mss_body_release(store_conn *c, int64_t body, socle_err *err);
 /* mss_body_hold - lock a stored body until the transaction ends (PostgreSQL: FOR UPDATE; SQLite's
  * writers are serialized anyway). 1 when it exists, 0 when it is gone, or an error. */
 int mss_body_hold(store_conn *c, int64_t body, socle_err *err);
 /* mss_messages_delete - delete the messages of folder (only those flagged \Deleted when
- * only_deleted; only UID only_uid unless 0) and the bodies no folder holds any more. Inside the
- * caller's transaction. */
+ * only_deleted; only UID only_uid unless 0) and the bodies nothing holds any more
+ * (mss_body_release). Inside the caller's transaction. */
 int mss_messages_delete(store_conn *c, int64_t folder, int only_deleted, int64_t only_uid, socle_err *err);
 /* ---- message bodies in segment files (segment.c) ---------------------------------------------- */
 
@@ -188,7 +195,7 @@ typedef struct mss_job {
     const struct mss_envelope *env;
     const char *msg;
     size_t len;
-    int attachments, fin, citizen_sender, local_count;
+    int attachments, fin, citizen_sender;
     const char *couloir;
     const mss_body_ref *ref; /* the body already in a segment file, or NULL: into the table */
     int rc, done;

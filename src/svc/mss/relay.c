@@ -18,6 +18,7 @@
 
 typedef struct relay_entry {
     int64_t id, next_ms;
+    int64_t body; /* the stored body it points at (0: the entry holds its own copy) */
     int attempts;
     char sender[MSS_ADDRESS_MAX], recipient[MSS_ADDRESS_MAX], domain[MSS_ADDRESS_MAX];
     char envid[101], notify[32], orcpt[MSS_ORCPT_MAX], ret[8];
@@ -166,6 +167,15 @@ done:
     return rc;
 }
 
+/* relay_dequeue - remove the entry, and its body when nothing else holds it (in c's transaction). */
+static int relay_dequeue(store_conn *c, const relay_entry *e, socle_err *err)
+{
+    store_value p[] = {STORE_V_INT(e->id)};
+    int rc = store_exec(c, "DELETE FROM mss_queue WHERE id = $1", p, 1, NULL, err);
+    if (!rc && e->body) rc = mss_body_release(c, e->body, err);
+    return rc;
+}
+
 /* relay_finish - remove the entry and, on failure, return a DSN to its sender; also a "relayed"
  * one when the sender asked for success notices and the peer takes no DSN (RFC 3461 5.2.2). */
 static void relay_finish(mss_service *svc, const relay_entry *e, const char *msg, size_t len, int failed,
@@ -191,9 +201,8 @@ static void relay_finish(mss_service *svc, const relay_entry *e, const char *msg
         buf_free(&dsn);
         return; /* still claimed: tried again when the claim expires */
     }
-    store_value p[] = {STORE_V_INT(e->id)};
     rc = store_tx_begin(c, &err);
-    if (!rc) rc = store_exec(c, "DELETE FROM mss_queue WHERE id = $1", p, 1, NULL, &err);
+    if (!rc) rc = relay_dequeue(c, e, &err);
     if (!rc && notify && buf_ok(&dsn)) {
         socle_err why_not;
         if (mss_generated_write(svc, c, e->sender, dsn.data, dsn.len, &ours, &why_not)) {
@@ -202,13 +211,14 @@ static void relay_finish(mss_service *svc, const relay_entry *e, const char *msg
             notify = 0;
             store_tx_rollback(c);
             rc = store_tx_begin(c, &err);
-            if (!rc) rc = store_exec(c, "DELETE FROM mss_queue WHERE id = $1", p, 1, NULL, &err);
+            if (!rc) rc = relay_dequeue(c, e, &err);
         }
     }
     if (!rc) rc = store_tx_commit(c, &err);
     store_tx_rollback(c);
     store_release(svc->app->store, c);
     buf_free(&dsn);
+    if (!rc && e->body) mss_segments_reclaim(svc->segments, svc->app->store);
     if (!rc && notify) {
         if (ours) mss_changed(svc, e->sender);
         else mss_notify(svc);
@@ -229,22 +239,18 @@ static void relay_one(mss_service *svc, relay_entry *e)
     int64_t now = time_now_ms(), changes = 0;
     store_value claim[] = {STORE_V_INT(now + RELAY_CLAIM_MS), STORE_V_INT(e->id), STORE_V_INT(e->next_ms)};
     int rc = store_exec(c, "UPDATE mss_queue SET next_ms = $1 WHERE id = $2 AND next_ms = $3", claim, 3, &changes, &err);
-    char *msg = NULL;
+    const char *msg = NULL;
     size_t len = 0;
-    if (!rc && changes == 1) {
-        store_value p[] = {STORE_V_INT(e->id)};
-        store_rows *r = NULL;
-        if (!store_query(c, "SELECT message FROM mss_queue WHERE id = $1", p, 1, &r, &err)) {
-            if (store_rows_next(r, &err) == 1) {
-                const void *b = store_rows_blob(r, 0, &len);
-                msg = malloc(len ? len : 1);
-                if (msg) memcpy(msg, b, len);
-            }
-            store_rows_free(r);
-        }
+    arena *a = !rc && changes == 1 ? arena_new(0) : NULL;
+    if (a && mss_queue_body(svc, c, e->id, a, &msg, &len, &e->body, &err)) {
+        if (err.code != SOCLE_ENOTFOUND) log_msg(LOG_ERROR, "mss: reading a queued message: %s", err.msg);
+        msg = NULL;
     }
     store_release(svc->app->store, c);
-    if (!msg) return;
+    if (!msg) {
+        arena_free(a);
+        return;
+    }
     char why[600] = "";
     int peer_dsn = 0;
     int result = relay_send(svc, e, msg, len, why, sizeof why, &peer_dsn);
@@ -262,7 +268,7 @@ static void relay_one(mss_service *svc, relay_entry *e)
         log_int(&l, "attempts", e->attempts + 1);
         log_end(&l);
     }
-    free(msg);
+    arena_free(a);
 }
 
 /* relay_due - the entries due now (at most RELAY_BATCH); returns their count, and *next_ms the

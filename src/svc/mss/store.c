@@ -83,6 +83,13 @@ const store_migration mss_migrations[] = {
      "ALTER TABLE mss_queue ADD COLUMN ret TEXT NOT NULL DEFAULT '';",
      "ALTER TABLE mss_queue ADD COLUMN orcpt TEXT NOT NULL DEFAULT '';"
      "ALTER TABLE mss_queue ADD COLUMN ret TEXT NOT NULL DEFAULT '';"},
+    /* The relay queue points at the stored body, one for all the remote recipients of a message,
+     * instead of holding a copy each; message keeps the bytes of the rows written before. */
+    {6, "mss queue shares bodies", NULL,
+     "ALTER TABLE mss_queue ADD COLUMN body_id INTEGER;"
+     "CREATE INDEX mss_queue_body ON mss_queue(body_id);",
+     "ALTER TABLE mss_queue ADD COLUMN body_id BIGINT;"
+     "CREATE INDEX mss_queue_body ON mss_queue(body_id);"},
 };
 const size_t mss_migrations_count = sizeof mss_migrations / sizeof mss_migrations[0];
 
@@ -191,16 +198,15 @@ int mss_body_store(store_conn *c, const char *msg, size_t len, const mss_body_re
     return store_query_int(c, "INSERT INTO mss_body (body) VALUES ($1) RETURNING id", p, 1, body, err);
 }
 
-int mss_message_body(mss_service *svc, store_conn *c, int64_t folder, int64_t uid, arena *a, const char **msg,
-                     size_t *len, int64_t *body, socle_err *err)
+/* mss_body_query - the bytes of the one row sql selects, whose columns are: the bytes kept in a
+ * row, the body id, and where the body lives in a segment file (file_id, file_offset, file_length;
+ * NULL when not there). Copied into a, NUL-terminated. SOCLE_ENOTFOUND when there is no row. */
+static int mss_body_query(mss_service *svc, store_conn *c, const char *sql, const store_value *p, int np, arena *a,
+                          const char **msg, size_t *len, int64_t *body, socle_err *err)
 {
-    store_value p[] = {STORE_V_INT(folder), STORE_V_INT(uid)};
     store_rows *r = NULL;
     mss_segments_hold(svc->segments);
-    int rc = store_query(c,
-                         "SELECT COALESCE(b.body, m.body), m.body_id, b.file_id, b.file_offset, b.file_length"
-                         " FROM mss_message m LEFT JOIN mss_body b ON b.id = m.body_id WHERE m.folder_id = $1 AND m.uid = $2",
-                         p, 2, &r, err);
+    int rc = store_query(c, sql, p, np, &r, err);
     if (rc) {
         mss_segments_release(svc->segments);
         return rc;
@@ -231,6 +237,26 @@ int mss_message_body(mss_service *svc, store_conn *c, int64_t folder, int64_t ui
     store_rows_free(r);
     mss_segments_release(svc->segments);
     return rc;
+}
+
+int mss_message_body(mss_service *svc, store_conn *c, int64_t folder, int64_t uid, arena *a, const char **msg,
+                     size_t *len, int64_t *body, socle_err *err)
+{
+    store_value p[] = {STORE_V_INT(folder), STORE_V_INT(uid)};
+    return mss_body_query(svc, c,
+                          "SELECT COALESCE(b.body, m.body), m.body_id, b.file_id, b.file_offset, b.file_length"
+                          " FROM mss_message m LEFT JOIN mss_body b ON b.id = m.body_id WHERE m.folder_id = $1 AND m.uid = $2",
+                          p, 2, a, msg, len, body, err);
+}
+
+int mss_queue_body(mss_service *svc, store_conn *c, int64_t id, arena *a, const char **msg, size_t *len, int64_t *body,
+                   socle_err *err)
+{
+    store_value p[] = {STORE_V_INT(id)};
+    return mss_body_query(svc, c,
+                          "SELECT COALESCE(b.body, q.message), q.body_id, b.file_id, b.file_offset, b.file_length"
+                          " FROM mss_queue q LEFT JOIN mss_body b ON b.id = q.body_id WHERE q.id = $1",
+                          p, 1, a, msg, len, body, err);
 }
 
 int mss_body_hold(store_conn *c, int64_t body, socle_err *err)
@@ -275,23 +301,29 @@ int mss_messages_delete(store_conn *c, int64_t folder, int only_deleted, int64_t
     if (rc > 0) rc = 0;
     snprintf(sql, sizeof sql, "DELETE FROM mss_message WHERE folder_id = $1%s", cond);
     if (!rc) rc = store_exec(c, sql, p, np, NULL, err);
-    /* The bodies no other folder holds. The body is locked first (mss_body_hold), so that a COPY
-     * adding a holder in another transaction is either seen by the check or finds the body gone. */
-    for (size_t i = 0; !rc && i < n; i++) {
-        store_value b[] = {STORE_V_INT(ids[i])};
-        int held = mss_body_hold(c, ids[i], err);
-        if (held < 0) rc = held;
-        if (held <= 0) continue;
-        rc = store_exec(c,
+    for (size_t i = 0; !rc && i < n; i++) rc = mss_body_release(c, ids[i], err);
+    free(ids);
+    return rc;
+}
+
+int mss_body_release(store_conn *c, int64_t body, socle_err *err)
+{
+    /* The body is locked first (mss_body_hold), so that a COPY adding a holder in another
+     * transaction is either seen by the check or finds the body gone. */
+    store_value b[] = {STORE_V_INT(body)};
+    int held = mss_body_hold(c, body, err);
+    if (held <= 0) return held;
+    int rc = store_exec(c,
                         "INSERT INTO mss_body_free (file_id, file_offset, file_length) SELECT file_id, file_offset, file_length"
                         " FROM mss_body WHERE id = $1 AND file_id IS NOT NULL"
-                        " AND NOT EXISTS (SELECT 1 FROM mss_message WHERE body_id = $1)",
+                        " AND NOT EXISTS (SELECT 1 FROM mss_message WHERE body_id = $1)"
+                        " AND NOT EXISTS (SELECT 1 FROM mss_queue WHERE body_id = $1)",
                         b, 1, NULL, err);
-        if (!rc) rc = store_exec(c,
-                        "DELETE FROM mss_body WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM mss_message WHERE body_id = $1)",
+    if (!rc)
+        rc = store_exec(c,
+                        "DELETE FROM mss_body WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM mss_message WHERE body_id = $1)"
+                        " AND NOT EXISTS (SELECT 1 FROM mss_queue WHERE body_id = $1)",
                         b, 1, NULL, err);
-    }
-    free(ids);
     return rc;
 }
 

@@ -762,7 +762,6 @@ static void test_silent(void **state)
     assert_int_equal(sb.st_size, 0);
 }
 
-
 /* ---- the packages of one message (deliver.c) ---- */
 
 typedef struct walk_seen {
@@ -783,12 +782,15 @@ static int walk_count(void *ctx, const xdm_package *pkg)
 /* walk_message - a message with `count` ZIP parts, each the package zip (a bad one when bad). */
 static void walk_message(socle_buf *msg, const socle_buf *zip, int count, int bad)
 {
-    buf_puts(msg, "From: <a@mss.test>\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b\"\r\n\r\n");
+    buf_puts(
+        msg,
+        "From: <a@mss.test>\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b\"\r\n\r\n");
     buf_puts(msg, "--b\r\nContent-Type: text/plain\r\n\r\nBonjour\r\n");
     for (int i = 0; i < count; i++) {
         buf_puts(msg, "--b\r\nContent-Type: application/zip\r\nContent-Transfer-Encoding: base64\r\n\r\n");
         char line[80];
-        const unsigned char *data = bad && i == 0 ? (const unsigned char *)"not a zip at all" : (const unsigned char *)zip->data;
+        const unsigned char *data =
+            bad && i == 0 ? (const unsigned char *)"not a zip at all" : (const unsigned char *)zip->data;
         size_t len = bad && i == 0 ? 16 : zip->len;
         for (size_t off = 0; off < len; off += 57) {
             size_t w = crypto_b64_encode(data + off, len - off < 57 ? len - off : 57, line);
@@ -814,13 +816,15 @@ static void test_message_budget(void **state)
     assert_int_equal(mime_parse(msg.data, msg.len, NULL, a, &root, &err), 0);
     char reply[300] = "";
     walk_seen all = {0};
-    assert_int_equal(mss_xdm_walk(msg.data, root, 1, MSS_XDM_MESSAGE_BYTES, walk_count, &all, reply, sizeof reply), 0);
+    assert_int_equal(
+        mss_xdm_walk(msg.data, root, 1, MSS_XDM_MESSAGE_BYTES, walk_count, &all, reply, sizeof reply), 0);
     assert_int_equal(all.packages, 5);
     size_t one = all.unpacked / 5;
     assert_true(one >= sizeof CDA - 1);
     /* A budget for two and a half packages: the third one is refused, the others were seen. */
     walk_seen some = {0};
-    assert_int_equal(mss_xdm_walk(msg.data, root, 1, one * 5 / 2, walk_count, &some, reply, sizeof reply), -1);
+    assert_int_equal(mss_xdm_walk(msg.data, root, 1, one * 5 / 2, walk_count, &some, reply, sizeof reply),
+                     -1);
     assert_int_equal(some.packages, 2);
     assert_non_null(strstr(reply, "554 5.6.0"));
     assert_non_null(strstr(reply, "in all"));
@@ -832,12 +836,16 @@ static void test_message_budget(void **state)
     a = arena_new(0);
     assert_int_equal(mime_parse(msg.data, msg.len, NULL, a, &root, &err), 0);
     walk_seen strict = {0}, lenient = {0};
-    assert_int_equal(mss_xdm_walk(msg.data, root, 1, MSS_XDM_MESSAGE_BYTES, walk_count, &strict, reply, sizeof reply), -1);
+    assert_int_equal(
+        mss_xdm_walk(msg.data, root, 1, MSS_XDM_MESSAGE_BYTES, walk_count, &strict, reply, sizeof reply), -1);
     assert_int_equal(strict.packages, 0);
     assert_non_null(strstr(reply, "554 5.6.0 IHE XDM attachment refused"));
-    assert_int_equal(mss_xdm_walk(msg.data, root, 0, MSS_XDM_MESSAGE_BYTES, walk_count, &lenient, reply, sizeof reply), 0);
+    assert_int_equal(
+        mss_xdm_walk(msg.data, root, 0, MSS_XDM_MESSAGE_BYTES, walk_count, &lenient, reply, sizeof reply), 0);
     assert_int_equal(lenient.packages, 2);
-    assert_int_equal(mss_xdm_walk(msg.data, root, 0, XDM_DEFAULT_TOTAL_BYTES, walk_count, &lenient, reply, sizeof reply), -1);
+    assert_int_equal(
+        mss_xdm_walk(msg.data, root, 0, XDM_DEFAULT_TOTAL_BYTES, walk_count, &lenient, reply, sizeof reply),
+        -1);
     arena_free(a);
     buf_free(&msg);
     buf_free(&zip);

@@ -121,6 +121,7 @@ static int api_keep(void *ctx, const xdm_package *pkg)
     }
     return 0;
 }
+
 /* api_message - the mailbox (policy checked), then the message's documents. 0 or a response sent. */
 static int api_message(mss_service *svc, http_request *req, http_response *res, api_docs *docs)
 {

@@ -44,6 +44,7 @@ typedef struct sq_rows {
     int on_row;
     int ncols;
     int in_turn; /* opened in the writer's turn, which is kept until this is freed */
+    struct sq_rows *prev, *next; /* the connection's open rows (sq_release detaches them) */
 } sq_rows;
 
 typedef struct sq_conn {
@@ -52,10 +53,12 @@ typedef struct sq_conn {
     sq_handle *h; /* own, or the store's writer while this connection holds the writer's turn */
     sq_rows slot; /* reused by the first open store_rows */
     int slot_used;
+    sq_rows *open; /* open store_rows */
     int turn;         /* holds the writer's turn (the store's write_mu) and uses the writer */
     int writing;      /* a write transaction is open (in the turn) */
     int relaxed;      /* ... and its commit is not synced after (store_tx_begin_relaxed) */
     int writer_rows;  /* store_rows opened in the turn: it is kept until they are freed */
+    int kept;         /* the turn is kept for them: the writer is at FULL meanwhile (sq_writer_give) */
 } sq_conn;
 
 static const char sq_empty[1] = "";
@@ -238,7 +241,9 @@ static int sq_own_wal(sq_conn *c, sqlite3 **db);
 static sq_handle *sq_writer(sq_conn *c, socle_err *err)
 {
     store *s = c->base.owner;
-    if (s->memory) return &c->own;
+    /* In memory, or WAL refused (a rollback journal: readers and the writer would lock each other
+     * out): the connection writes itself. */
+    if (s->memory || !c->own.wal) return &c->own;
     if (s->sqlite_writer) return s->sqlite_writer;
     sq_handle *w = calloc(1, sizeof *w);
     if (!w) {
@@ -282,10 +287,25 @@ static int sq_writer_take(sq_conn *c, socle_err *err)
     return 0;
 }
 
+/* The writer's synchronous level while a turn is kept for open rows: a write outside a
+ * transaction then commits durably by itself (FULL), and back to NORMAL after. */
+static void sq_writer_sync(sq_conn *c, int keep)
+{
+    if (!c->h->sync_after || c->kept == keep) return;
+    socle_err err = {0};
+    if (sq_exec_script_on(c->h, keep ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL", &err))
+        log_msg(LOG_ERROR, "%s", err.msg);
+    c->kept = keep;
+}
+
 /* Give the turn back, unless store_rows are still open on the writer (then their free does). */
 static void sq_writer_give(sq_conn *c)
 {
-    if (c->writer_rows) return;
+    if (c->writer_rows) {
+        sq_writer_sync(c, 1);
+        return;
+    }
+    sq_writer_sync(c, 0);
     c->turn = 0;
     c->h = &c->own;
     sq_write_unlock(c);
@@ -335,8 +355,6 @@ static int sq_exec(store_conn *bc, const char *sql, const store_value *params, i
     if (!write || c->turn) {
         rc = sq_run(c->h, st, params, nparams, changes, err);
         sq_done(st, entry);
-        /* In a turn kept for open rows after a transaction: this write committed by itself. */
-        if (!rc && write && !c->writing && c->h->sync_after) sq_sync_wal(c->h->db);
         return rc;
     }
     sq_done(st, entry);
@@ -395,7 +413,10 @@ static int sq_query(store_conn *bc, const char *sql, const store_value *params, 
         sq_done(st, entry);
         return rc;
     }
-    *r = (sq_rows){{bc}, h, st, entry, first, first == SQLITE_DONE, 0, sqlite3_column_count(st), c->turn};
+    *r = (sq_rows){{bc}, h, st, entry, first, first == SQLITE_DONE, 0, sqlite3_column_count(st), c->turn, NULL,
+                   c->open};
+    if (c->open) c->open->prev = r;
+    c->open = r;
     if (entry) entry->busy = 1;
     c->writer_rows += c->turn;
     if (first == SQLITE_DONE) sqlite3_reset(st); /* end the read transaction now */
@@ -412,7 +433,7 @@ static int sq_rows_next(store_rows *br, socle_err *err)
         r->pending = 0;
         return r->on_row = p == SQLITE_ROW;
     }
-    if (r->done) return 0;
+    if (r->done || !r->stmt) return 0;
     int s = sqlite3_step(r->stmt);
     if (s == SQLITE_ROW) return r->on_row = 1;
     r->done = 1;
@@ -468,8 +489,15 @@ static void sq_rows_free(store_rows *br)
 {
     sq_rows *r = (sq_rows *)br;
     sq_conn *c = (sq_conn *)br->conn;
+    if (!r->stmt) { /* detached when its connection was released (sq_release) */
+        if (r != &c->slot) free(r);
+        return;
+    }
     sq_done(r->stmt, r->entry);
     if (r->entry) r->entry->busy = 0;
+    if (r->prev) r->prev->next = r->next;
+    else c->open = r->next;
+    if (r->next) r->next->prev = r->prev;
     int in_turn = r->in_turn;
     if (r == &c->slot)
         c->slot_used = 0;
@@ -500,6 +528,7 @@ static int sq_tx_open(sq_conn *c, int relaxed, socle_err *err)
 {
     int rc = c->turn ? 0 : sq_writer_take(c, err); /* kept for open rows: still this connection's */
     if (rc) return rc;
+    sq_writer_sync(c, 0);
     c->writing = 1;
     c->relaxed = relaxed;
     rc = sq_exec(&c->base, "BEGIN IMMEDIATE", NULL, 0, NULL, err);
@@ -574,6 +603,23 @@ static void sq_tx_rollback(store_conn *bc)
 }
 
 /* --- connections --- */
+
+/* Back to the pool: rows the caller never freed (store_release logged them) are detached and their
+ * statements reset, so that they hold no read snapshot and no writer's turn. */
+static void sq_release(store_conn *bc)
+{
+    sq_conn *c = (sq_conn *)bc;
+    for (sq_rows *r = c->open; r; r = r->next) {
+        sq_done(r->stmt, r->entry);
+        if (r->entry) r->entry->busy = 0;
+        r->stmt = NULL;
+        r->done = 1;
+        r->pending = r->on_row = 0;
+    }
+    c->open = NULL;
+    c->writer_rows = 0;
+    if (c->turn && !c->writing) sq_writer_give(c);
+}
 
 static void sq_handle_close(sq_handle *h)
 {
@@ -683,6 +729,7 @@ const store_ops store_sqlite_ops = {
     .connect = sq_connect,
     .disconnect = sq_disconnect,
     .revive = NULL,
+    .release = sq_release,
     .in_tx = sq_in_tx,
     .tx_begin = sq_tx_begin,
     .tx_begin_relaxed = sq_tx_begin_relaxed,

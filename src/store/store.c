@@ -241,6 +241,7 @@ void store_release(store *s, store_conn *c)
         c->rows_open = 0;
     }
     if (c->ops->in_tx(c)) c->ops->tx_rollback(c);
+    if (c->ops->release) c->ops->release(c);
     pthread_mutex_lock(&s->mu);
     s->idle[s->nidle++] = c;
     pthread_cond_signal(&s->cv);

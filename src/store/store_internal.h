@@ -68,6 +68,8 @@ struct store_ops {
     void (*disconnect)(store_conn *c);
     /* revive - called at acquire: make a broken connection usable again (NULL: nothing to do). */
     int (*revive)(store_conn *c, socle_err *err);
+    /* release - called when the connection goes back to the pool, after any rollback (NULL: nothing). */
+    void (*release)(store_conn *c);
     int (*in_tx)(const store_conn *c);
     int (*tx_begin)(store_conn *c, socle_err *err);
     int (*tx_begin_relaxed)(store_conn *c, socle_err *err);

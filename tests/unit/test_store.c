@@ -832,6 +832,16 @@ static void test_sqlite_durable_commit(void **state)
     int64_t n = 0;
     assert_int_equal(store_query_int(c, "SELECT COUNT(*) FROM d", NULL, 0, &n, &err), 0);
     assert_int_equal(n, 3);
+    /* While rows opened in a transaction keep the writer's turn past its commit, a statement
+     * outside a transaction still commits durably. */
+    store_rows *open;
+    assert_int_equal(store_tx_begin(c, &err), 0);
+    assert_int_equal(store_query(c, "SELECT x FROM d", NULL, 0, &open, &err), 0);
+    assert_int_equal(store_tx_commit(c, &err), 0);
+    before = __atomic_load_n(&wal_syncs, __ATOMIC_SEQ_CST);
+    assert_int_equal(store_exec(c, "DELETE FROM d WHERE x = 4", NULL, 0, NULL, &err), 0);
+    assert_true(__atomic_load_n(&wal_syncs, __ATOMIC_SEQ_CST) > before);
+    store_rows_free(open);
 
     /* A full disk: SQLite rolls the transaction back by itself. store_tx_rollback still gives the
      * writer's turn back (another connection writes) and the level is FULL again. The limit is
@@ -940,6 +950,16 @@ static void test_sqlite_writer(void **state)
     assert_int_equal(store_query_int(b, "SELECT COUNT(*) FROM w WHERE v = '1'", NULL, 0, &n, &err), 0);
     assert_int_equal(n, 3);
     assert_int_equal(store_tx_commit(b, &err), 0);
+    /* Rows never freed (a caller's bug, logged) do not keep the turn past the connection's release. */
+    assert_int_equal(store_tx_begin(a, &err), 0);
+    assert_int_equal(store_query(a, "SELECT k FROM w ORDER BY k LIMIT 3", NULL, 0, &r, &err), 0);
+    assert_int_equal(store_tx_commit(a, &err), 0);
+    store_release(s, a);
+    assert_int_equal(store_rows_next(r, &err), 0); /* detached: no more rows, no crash */
+    assert_int_equal(store_tx_begin(b, &err), 0);
+    assert_int_equal(store_exec(b, "INSERT INTO w VALUES ('released', '1')", NULL, 0, NULL, &err), 0);
+    assert_int_equal(store_tx_commit(b, &err), 0);
+    assert_int_equal(store_acquire(s, &a, &err), 0);
     store_release(s, a);
     store_release(s, b);
     store_close(s);

@@ -216,5 +216,5 @@ static void json_dump_value(const json_t *j, socle_buf *out)
 
 void fhir_json_dump(const json_t *j, socle_buf *out)
 {
-    json_dump_value(j, out);
+    if (j) json_dump_value(j, out);
 }

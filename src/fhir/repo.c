@@ -303,6 +303,7 @@ static int repo_build(const char *type, const char *id, json_t *resource, int64_
     out->now = time_now_ms();
     out->stored = repo_with_meta(type, id, resource, version, out->now);
     out->body = (socle_buf)SOCLE_BUF_INIT;
+    if (!out->stored) return socle_err_set(err, SOCLE_ENOMEM, "out of memory");
     fhir_json_dump(out->stored, &out->body);
     out->has_patient = fhir_resource_patient(t, id, out->stored, out->patient, sizeof out->patient);
     if (buf_ok(&out->body)) return 0;

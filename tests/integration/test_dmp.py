@@ -371,6 +371,9 @@ def test_patient_deposits_class_90(ctx):
     other_class = _docref(pid, AUTHOR, "faux compte rendu", klass="10")
     other_class["author"] = [{"reference": "Patient/" + pid}]
     assert "class 90" in _outcome(_provide(patient, pid, [other_class], expect=403))
+    # A deposit is the patient's: it cannot name a professional as its author.
+    forged = _docref(pid, AUTHOR, "ordonnance", klass="90")
+    assert "author" in _outcome(_provide(patient, pid, [forged], expect=422))
     someone, _ = d.patient()
     theirs = _docref(someone, AUTHOR, "pas le mien", klass="90")
     theirs["author"] = [{"reference": "Patient/" + someone}]
@@ -481,6 +484,9 @@ def test_mask_block_and_author(ctx):
     unmasked["securityLabel"] = [{"coding": [{"system": VISIBILITY, "code": "N"}]}]
     assert "only the patient" in _outcome(d.pro[AUTHOR].put("/fhir/DocumentReference/" + doc, unmasked, expect=403))
     assert _find(d.pro[OTHER], "patient=" + pid) == ([plain], 1), "still masked"
+    # Nor by replacing it with an unmasked version.
+    replacement = _docref(pid, AUTHOR, "masquable v2", relatesTo=[{"code": "replaces", "target": {"reference": "DocumentReference/" + doc}}])
+    assert "MASQUE_PS" in _outcome(_provide(d.pro[AUTHOR], pid, [replacement], expect=403))
     # Bris de glace does not reveal a masked document.
     _op(d.pro[SAMU], "Patient/%s/$dmp-emergency-access" % pid, mode="bris_de_glace", reason="coma, urgence vitale")
     assert _find(d.pro[SAMU], "patient=" + pid) == ([plain], 1)
@@ -609,14 +615,31 @@ def test_patient_reads_the_traces(ctx):
     # Nobody else's traces come back to the patient.
     all_evs = patient.search("AuditEvent", "_count=200").json.get("entry", [])
     assert all(("Patient/" + pid) in json.dumps(e) for e in all_evs), "only the patient's own record"
-    # A result not yet announced leaves no trace the patient sees: not its feed, nor its reads.
-    (hidden,) = _provide(d.pro[AUTHOR], pid, [_docref(pid, AUTHOR, "grave", labels=("N", "INVISIBLE_PATIENT"))])
+    # A result not yet announced leaves no trace the patient sees: not its feed, nor its reads, nor
+    # the care team its structure would have joined.
+    (hidden,) = _provide(d.pro[OTHER], pid, [_docref(pid, OTHER, "grave", labels=("N", "INVISIBLE_PATIENT"))])
+    assert "structure-66" not in json.dumps(patient.get("/fhir/Patient/%s/$dmp-notifications" % pid).json)
+    _find(d.pro[OTHER], "patient=" + pid, expect=403)
     d.pro[COLLEAGUE].get("/fhir/DocumentReference/" + hidden, expect=200)
     patient.get("/fhir/DocumentReference/" + hidden, expect=404)
     wait_for(lambda: hidden in json.dumps(d.admin.search("AuditEvent", "patient=%s&_count=200" % pid).json),
              "the hidden document's traces in the trail")
-    assert hidden not in json.dumps(patient.search("AuditEvent", "_count=200").json)
-    assert doc in json.dumps(patient.search("AuditEvent", "_count=200").json), "the other traces stay"
+    everything = patient.search("AuditEvent", "_count=200").json
+    assert hidden not in json.dumps(everything)
+    assert doc in json.dumps(everything), "the other traces stay"
+    # Nor do the pages tell how many were left out: each is full until the last, and the next links
+    # walk exactly the events the patient sees.
+    walked, url = [], "/fhir/AuditEvent?_count=2"
+    while url:
+        page = patient.get(url).json
+        ids = [e["resource"]["id"] for e in page.get("entry", [])]
+        nxt = [l["url"] for l in page.get("link", []) if l["relation"] == "next"]
+        assert len(ids) == 2 or not nxt, (ids, nxt)
+        walked += ids
+        url = nxt[0][nxt[0].index("/fhir/"):] if nxt else None
+    seen = [e["resource"]["id"] for e in everything["entry"]]
+    # (the walk's own searches are traced too: newer events at its head)
+    assert [i for i in walked if int(i) <= max(int(x) for x in seen)] == seen, (walked, seen)
 
 
 # --- the published examples -------------------------------------------------------------------

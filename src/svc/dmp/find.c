@@ -337,6 +337,11 @@ int dmp_list_only_visible(fhir_stored *list, const dmp_document *visible, size_t
             show = !strcmp(visible[k].submission_set, list->id) && dmp_reference_is(ref, visible[k].id);
         if (show) json_array_append(kept, e);
     }
+    if (json_array_size(kept) < json_array_size(entries)) {
+        /* Its narrative and notes may speak of the documents left out. */
+        json_object_del(j, "text");
+        json_object_del(j, "note");
+    }
     json_object_set_new(j, "entry", kept);
     socle_buf b = SOCLE_BUF_INIT;
     fhir_json_dump(j, &b);

@@ -48,6 +48,7 @@ typedef struct dmp_provide {
     int nsuperseded;
     dmp_record record; /* the patient's record, opened and authorised once per bundle */
     int record_open;
+    int seen_by_patient; /* the bundle holds a document the patient sees (not INVISIBLE_PATIENT) */
 } dmp_provide;
 
 static const char *dmp_list_code(const json_t *list)
@@ -264,7 +265,7 @@ static int dmp_id_matches(const dmp_cda_id *cda, const char *idnps)
 /* The CDA header (parsed by dmp_prepare_document) against the metadata and the patient's
  * qualified INS. */
 static int dmp_check_cda(const dmp_document *d, const dmp_record *record, const dmp_cda_header *h,
-                         int check_author, socle_err *err)
+                         int by_patient, socle_err *err)
 {
     int patient = 0;
     for (int i = 0; i < h->npatient_ids && !patient; i++)
@@ -276,7 +277,12 @@ static int dmp_check_cda(const dmp_document *d, const dmp_record *record, const 
         return socle_err_at(err, SOCLE_EUNPROCESSABLE, "DocumentReference.type",
                             "DocumentReference.type %.64s differs from the CDA header's code %.64s",
                             d->type_code, h->type_code);
-    int author = !check_author;
+    /* A patient's deposit: its CDA authors, if any, are the patient. */
+    for (int i = 0; by_patient && i < h->nauthor_ids; i++)
+        if (strcmp(h->author_ids[i].extension, record->ins))
+            return socle_err_at(err, SOCLE_EUNPROCESSABLE, "DocumentReference.author",
+                                "a document deposited by the patient has the patient as its CDA author");
+    int author = by_patient;
     for (int i = 0; i < h->nauthor_ids && !author; i++)
         for (int k = 0; k < d->nauthors && !author; k++)
             author = dmp_id_matches(&h->author_ids[i], d->authors[k]);
@@ -329,6 +335,31 @@ static int dmp_subject(dmp_provide *p, const json_t *doc, char *out, size_t n, s
     return rc;
 }
 
+/* A patient's deposit names the patient as its author, and nobody else: it cannot be shown as a
+ * professional's. No professional author is indexed (d->nauthors stays 0). */
+static int dmp_patient_is_author(const json_t *doc, const char *patient_id, socle_err *err)
+{
+    size_t i;
+    const json_t *author;
+    const json_t *authors = json_object_get(doc, "author");
+    int n = 0;
+    json_array_foreach(authors, i, author)
+    {
+        const char *ref = json_string_value(json_object_get(author, "reference"));
+        char type[64], id[128];
+        if (!ref || !fhir_reference_parse(ref, type, sizeof type, id, sizeof id) || strcmp(type, "Patient") ||
+            strcmp(id, patient_id))
+            return socle_err_at(err, SOCLE_EUNPROCESSABLE, "DocumentReference.author",
+                                "a document deposited by the patient has the patient (Patient/%.64s) as its only author",
+                                patient_id);
+        n++;
+    }
+    if (!n)
+        return socle_err_at(err, SOCLE_EUNPROCESSABLE, "DocumentReference.author",
+                            "DocumentReference.author: a document deposited by the patient names the patient");
+    return 0;
+}
+
 /* Supersede the document `id` replaced by d (same patient, still current, replaced by its author). */
 static int dmp_supersede(dmp_provide *p, const char *id, const dmp_document *d, socle_err *err)
 {
@@ -350,6 +381,13 @@ static int dmp_supersede(dmp_provide *p, const char *id, const dmp_document *d, 
                    "only the author replaces a document");
         return socle_err_at(err, SOCLE_EFORBIDDEN, "DocumentReference.relatesTo",
                             "access denied: only the author of %.64s replaces it", id);
+    }
+    if (old.masked && !d->masked) {
+        rest_audit(p->svc->app, p->req, p->who, "update", "denied", "DocumentReference", id, old.patient_id,
+                   "only the patient lifts MASQUE_PS");
+        return socle_err_at(err, SOCLE_EFORBIDDEN, "DocumentReference.securityLabel",
+                            "access denied: %.64s is masked by the patient (MASQUE_PS): its replacement keeps the mask",
+                            id);
     }
     fhir_stored s;
     if ((rc = fhir_repo_read(p->c, "DocumentReference", id, 0, p->req->arena, &s, err))) return rc;
@@ -402,11 +440,6 @@ static int dmp_provide_open_record(dmp_provide *p, const char *patient_id, dmp_e
     if (dmp_authorize(svc, p->req, p->who, AUTH_ACTION_CREATE, "DocumentReference", NULL, patient_id, &pc,
                       &e->result))
         return *err = e->result.err, err->code;
-    /* The structure that feeds joins the care team (presumed consent); the patient is told, and
-     * may take it out (Patient/$dmp-revoke structure=). */
-    int joined;
-    if ((rc = dmp_care_team_add(p->c, patient_id, p->who->structure, &joined, err))) return rc;
-    if (joined && (rc = dmp_notify(p->c, patient_id, "care-team", p->who->sub, p->who->structure, err))) return rc;
     snprintf(p->patient_id, sizeof p->patient_id, "%s", patient_id);
     p->record_open = 1;
     return 0;
@@ -479,14 +512,15 @@ static int dmp_provide_document(dmp_provide *p, dmp_entry *e, socle_err *err)
                             "access denied: a patient feeds documents of class 90 (deposited by the patient) only");
     }
     if (by_patient)
-        d->nauthors = 0;
-    else if ((rc = dmp_metadata_authors(p->c, p->req->arena, doc, d, err)))
-        return rc;
+        rc = dmp_patient_is_author(doc, d->patient_id, err);
+    else
+        rc = dmp_metadata_authors(p->c, p->req->arena, doc, d, err);
+    if (rc) return rc;
     fhir_stored s;
     if (e->inline_binary &&
         (rc = fhir_repo_create_prepared(p->c, &e->binary, FHIR_REPO_UNINDEXED, p->req->arena, &s, err)))
         return rc;
-    if (e->cda && (rc = dmp_check_cda(d, record, e->cda, !by_patient, err))) return rc;
+    if (e->cda && (rc = dmp_check_cda(d, record, e->cda, by_patient, err))) return rc;
     size_t i;
     const json_t *relation;
     json_array_foreach(json_object_get(doc, "relatesTo"), i, relation)
@@ -600,8 +634,16 @@ static int dmp_provide_run(dmp_provide *p, size_t *failed, socle_err *err)
                 *failed = i;
                 return rc;
             }
+            if (e->kind == DMP_ENTRY_DOCUMENT && !e->doc->invisible_patient) p->seen_by_patient = 1;
         }
-    return 0;
+    /* The structure that feeds joins the care team (presumed consent); the patient is told, and may
+     * take it out (Patient/$dmp-revoke structure=). Not by a bundle of documents the patient may not
+     * know of yet: the notice would tell of them. */
+    int joined = 0, rc = 0;
+    if (p->record_open && p->seen_by_patient)
+        rc = dmp_care_team_add(p->c, p->patient_id, p->who->structure, &joined, err);
+    if (!rc && joined) rc = dmp_notify(p->c, p->patient_id, "care-team", p->who->sub, p->who->structure, err);
+    return rc;
 }
 
 int dmp_provide_bundle(void *ctx, http_request *req, http_response *res, const auth_subject *who,

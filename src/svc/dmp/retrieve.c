@@ -371,48 +371,123 @@ static int dmp_event_names(json_t *event, json_t *hidden)
     return 0;
 }
 
-/* The traces of a record name documents the reader must not know of yet (INVISIBLE_PATIENT, and
- * INVISIBLE_REPRESENTANTS_LEGAUX for a legal representative): those events leave the page. */
-static int dmp_audit_hide_unseen(store_conn *c, const char *patient_id, int representative, socle_buf *body,
-                                 socle_err *err)
+/* What the traces of a record may not name for this reader (documents INVISIBLE_PATIENT, and
+ * INVISIBLE_REPRESENTANTS_LEGAUX for a legal representative): those documents, their Binaries,
+ * and the submission sets that hold nothing else; as "Type/id" keys of *hidden (empty: none). */
+static int dmp_audit_hidden(store_conn *c, const char *patient_id, int representative, json_t *hidden,
+                            socle_err *err)
 {
+#define DMP_HIDDEN_EXPR "(invisible_patient = 1 OR ($2 = 1 AND invisible_representatives = 1))"
     store_value p[2] = {STORE_V_TEXT(patient_id), STORE_V_INT(representative)};
     store_rows *r;
     int rc = store_query(c,
-                         "SELECT id, binary_id FROM dmp_document WHERE patient_id = $1"
-                         " AND (invisible_patient = 1 OR ($2 = 1 AND invisible_representatives = 1))",
+                         "SELECT 'DocumentReference/' || id, 'Binary/' || binary_id FROM dmp_document"
+                         " WHERE patient_id = $1 AND " DMP_HIDDEN_EXPR
+                         " UNION ALL SELECT 'List/' || submission_set, NULL FROM dmp_document WHERE patient_id = $1"
+                         " GROUP BY submission_set HAVING MIN(CASE WHEN " DMP_HIDDEN_EXPR " THEN 1 ELSE 0 END) = 1",
                          p, 2, &r, err);
+#undef DMP_HIDDEN_EXPR
     if (rc) return rc;
-    json_t *hidden = json_object();
-    while ((rc = store_rows_next(r, err)) == 1) {
-        char ref[96];
-        snprintf(ref, sizeof ref, "DocumentReference/%s", store_rows_text(r, 0, NULL));
-        json_object_set_new(hidden, ref, json_true());
-        snprintf(ref, sizeof ref, "Binary/%s", store_rows_text(r, 1, NULL));
-        json_object_set_new(hidden, ref, json_true());
-    }
+    while ((rc = store_rows_next(r, err)) == 1)
+        for (int col = 0; col < 2; col++)
+            if (!store_rows_isnull(r, col)) json_object_set_new(hidden, store_rows_text(r, col, NULL), json_true());
     store_rows_free(r);
-    json_t *bundle = rc || !json_object_size(hidden) ? NULL : json_loadb(body->data, body->len, 0, NULL);
-    json_t *entries = json_object_get(bundle, "entry");
-    if (json_is_array(entries)) {
-        json_t *kept = json_array(), *e;
-        size_t i;
-        json_array_foreach(entries, i, e) {
-            if (!dmp_event_names(json_object_get(e, "resource"), hidden)) json_array_append(kept, e);
-        }
-        if (json_array_size(kept))
-            json_object_set_new(bundle, "entry", kept);
-        else {
-            json_decref(kept);
-            json_object_del(bundle, "entry");
-        }
-        buf_reset(body);
-        fhir_json_dump(bundle, body);
-        if (!buf_ok(body)) rc = socle_err_set(err, SOCLE_ENOMEM, "out of memory");
+    return rc;
+}
+
+/* The `_cursor` of a searchset's next link, or NULL. */
+static const char *dmp_next_cursor(json_t *bundle, const char **url)
+{
+    size_t i;
+    json_t *link;
+    *url = NULL;
+    json_array_foreach(json_object_get(bundle, "link"), i, link) {
+        const char *rel = json_string_value(json_object_get(link, "relation"));
+        const char *u = json_string_value(json_object_get(link, "url"));
+        if (!rel || strcmp(rel, "next") || !u) continue;
+        const char *at = strstr(u, "_cursor=");
+        *url = u;
+        return at ? at + 8 : NULL;
     }
-    json_decref(bundle);
-    json_decref(hidden);
-    return rc < 0 ? rc : 0;
+    return NULL;
+}
+
+/* The patient's page of traces without the events that name what they may not know of yet:
+ * pages are read on until `count` events are kept, and the next link starts after the last event
+ * read, so that neither the page sizes nor the links tell how many were left out. */
+static int dmp_audit_page(dmp_service *svc, const audit_query_param *qp, int n, int lenient, json_t *hidden,
+                          arena *a, socle_buf *out, socle_err *err)
+{
+    int count = 50;
+    for (int i = 0; i < n; i++)
+        if (!strcmp(qp[i].name, "_count")) count = atoi(qp[i].value) > 1000 ? 1000 : atoi(qp[i].value);
+    audit_query_param *q = arena_zalloc(a, sizeof *q * (size_t)(n + 1));
+    if (!q) return socle_err_set(err, SOCLE_ENOMEM, "out of memory");
+    int nq = 0;
+    for (int i = 0; i < n; i++)
+        if (strcmp(qp[i].name, "_cursor")) q[nq++] = qp[i];
+    const char *cursor = NULL, *next = NULL, *first_next_url = NULL;
+    for (int i = 0; i < n; i++)
+        if (!strcmp(qp[i].name, "_cursor")) cursor = qp[i].value;
+    json_t *first = NULL, *kept = json_array();
+    int rc = 0;
+    for (int pages = 0; pages < 10000; pages++) {
+        socle_buf page = SOCLE_BUF_INIT;
+        q[nq] = (audit_query_param){"_cursor", cursor};
+        rc = audit_search(svc->app->store, q, nq + (cursor ? 1 : 0), lenient, svc->app->fhir_base, &page, err);
+        json_t *b = rc ? NULL : json_loadb(page.data, page.len, 0, NULL);
+        buf_free(&page);
+        if (!rc && !b) rc = socle_err_set(err, SOCLE_ENOMEM, "out of memory");
+        if (rc) break;
+        const char *url, *page_next = dmp_next_cursor(b, &url);
+        if (!first) {
+            first = json_incref(b);
+            first_next_url = url;
+        }
+        size_t i;
+        json_t *e;
+        const char *last = NULL;
+        int full = 0;
+        json_array_foreach(json_object_get(b, "entry"), i, e) {
+            json_t *event = json_object_get(e, "resource");
+            if (dmp_event_names(event, hidden)) continue;
+            if ((int)json_array_size(kept) == count) {
+                full = 1;
+                break;
+            }
+            json_array_append(kept, e);
+            last = json_string_value(json_object_get(event, "id"));
+        }
+        next = full ? (last ? arena_strdup(a, last) : cursor) : page_next ? arena_strdup(a, page_next) : NULL;
+        json_decref(b);
+        if (full || !next || (int)json_array_size(kept) == count) break;
+        cursor = next;
+    }
+    if (!rc) {
+        if (json_array_size(kept))
+            json_object_set(first, "entry", kept);
+        else
+            json_object_del(first, "entry");
+        json_t *links = json_array(), *link;
+        size_t i;
+        json_array_foreach(json_object_get(first, "link"), i, link) {
+            const char *rel = json_string_value(json_object_get(link, "relation"));
+            if (!rel || strcmp(rel, "next")) json_array_append(links, link);
+        }
+        if (next && first_next_url) {
+            const char *at = strstr(first_next_url, "_cursor=");
+            char *url = arena_printf(a, "%.*s_cursor=%s", (int)(at ? at - first_next_url : 0), first_next_url, next);
+            if (!at) url = NULL;
+            if (url) json_array_append_new(links, json_pack("{s:s, s:s}", "relation", "next", "url", url));
+        }
+        json_object_set_new(first, "link", links);
+        buf_reset(out);
+        fhir_json_dump(first, out);
+        if (!buf_ok(out)) rc = socle_err_set(err, SOCLE_ENOMEM, "out of memory");
+    }
+    json_decref(first);
+    json_decref(kept);
+    return rc;
 }
 
 /* A patient lists the accesses to their own record: AuditEvent search, scoped to their Patient. */
@@ -450,13 +525,16 @@ int dmp_handle_audit(void *ctx, http_request *req, const auth_subject *who, stor
     qp[n].name = "patient";
     qp[n++].value = r.patient_id;
     if (!conn) audit_flush_within(svc->app->audit, AUDIT_READER_FLUSH_MS);
-    if ((rc = audit_search(svc->app->store, qp, n, op->lenient, svc->app->fhir_base, &res->body, &res->err)))
-        return rest_fail(res, &res->err);
+    json_t *hidden = json_object();
     c = conn;
     rc = c ? 0 : store_acquire(svc->app->store, &c, &res->err);
-    if (!rc) rc = dmp_audit_hide_unseen(c, r.patient_id, auth_has_role(who, "representant-legal"), &res->body,
-                                        &res->err);
+    if (!rc) rc = dmp_audit_hidden(c, r.patient_id, auth_has_role(who, "representant-legal"), hidden, &res->err);
     if (!conn && c) store_release(svc->app->store, c);
+    if (!rc)
+        rc = json_object_size(hidden)
+                 ? dmp_audit_page(svc, qp, n, op->lenient, hidden, req->arena, &res->body, &res->err)
+                 : audit_search(svc->app->store, qp, n, op->lenient, svc->app->fhir_base, &res->body, &res->err);
+    json_decref(hidden);
     if (rc) return rest_fail(res, &res->err);
     rest_audit(svc->app, req, who, "search", "success", "AuditEvent", NULL, r.patient_id, NULL);
     res->status = 200;

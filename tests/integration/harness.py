@@ -622,6 +622,28 @@ class Env:
             shutil.rmtree(self.root, ignore_errors=True)
 
 
+def all_at_once(n, fn):
+    """fn(0) ... fn(n - 1) on n threads released together; their results, in completion order."""
+    barrier, results = threading.Barrier(n), []
+
+    def run(i):
+        barrier.wait()
+        results.append(fn(i))
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return results
+
+
+def assert_at_most_answered(statuses, n, most):
+    """Guesses sent all at once: each refused (401) or locked out (429), at most `most` answered 401."""
+    assert len(statuses) == n and set(statuses) <= {401, 429}, statuses
+    assert statuses.count(401) <= most, "%d guesses answered 401 (%d at most): %s" % (statuses.count(401), most, statuses)
+
+
 def wait_for(fn, what, timeout=20, interval=0.1):
     """Poll fn() until it returns a true value (the audit writer commits asynchronously)."""
     deadline = time.time() + timeout

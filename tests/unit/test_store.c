@@ -748,31 +748,61 @@ static void test_sqlite_memory_and_sync(void **state)
     store_close(s);
 }
 
-/* A VFS that counts the syncs of WAL files: the default VFS with its WAL files' xSync wrapped. */
-static sqlite3_vfs counting_vfs;
-static sqlite3_io_methods counting_wal_methods;
-static const sqlite3_io_methods *real_methods;
-static int wal_syncs;
+/* A VFS that watches the default one: it counts the syncs of WAL files and the page reads of the
+ * database and WAL files (the methods of both kinds of file wrapped). */
+static sqlite3_vfs watching_vfs;
+static sqlite3_io_methods watched_wal, watched_db;
+static const sqlite3_io_methods *real_wal, *real_db; /* SQLite opens WAL files without locks: other methods */
+static int wal_syncs, page_reads;
 
-static int counting_sync(sqlite3_file *f, int flags)
+static int watched_sync(sqlite3_file *f, int flags)
 {
     __atomic_add_fetch(&wal_syncs, 1, __ATOMIC_SEQ_CST);
-    return real_methods->xSync(f, flags);
+    return real_wal->xSync(f, flags);
 }
 
-static int counting_open(sqlite3_vfs *vfs, sqlite3_filename name, sqlite3_file *f, int flags, int *out)
+static int watched_read(sqlite3_file *f, void *buf, int n, sqlite3_int64 at)
+{
+    if (n >= 512) __atomic_add_fetch(&page_reads, 1, __ATOMIC_SEQ_CST); /* pages, not headers */
+    return (f->pMethods == &watched_wal ? real_wal : real_db)->xRead(f, buf, n, at);
+}
+
+static int watching_open(sqlite3_vfs *vfs, sqlite3_filename name, sqlite3_file *f, int flags, int *out)
 {
     sqlite3_vfs *real = vfs->pAppData;
     int rc = real->xOpen(real, name, f, flags, out);
-    if (rc == SQLITE_OK && (flags & SQLITE_OPEN_WAL) && f->pMethods) {
-        if (!real_methods) {
-            real_methods = f->pMethods;
-            counting_wal_methods = *f->pMethods;
-            counting_wal_methods.xSync = counting_sync;
-        }
-        if (f->pMethods == real_methods) f->pMethods = &counting_wal_methods;
+    if (rc != SQLITE_OK || !f->pMethods || !(flags & (SQLITE_OPEN_WAL | SQLITE_OPEN_MAIN_DB))) return rc;
+    int wal = (flags & SQLITE_OPEN_WAL) != 0;
+    const sqlite3_io_methods **realm = wal ? &real_wal : &real_db;
+    sqlite3_io_methods *watched = wal ? &watched_wal : &watched_db;
+    if (!*realm) {
+        *realm = f->pMethods;
+        *watched = *f->pMethods;
+        watched->xRead = watched_read;
+        if (wal) watched->xSync = watched_sync;
     }
+    if (f->pMethods == *realm) f->pMethods = watched;
     return rc;
+}
+
+/* A store on a new database in a new directory (dir: "/tmp/socle-NAME-XXXXXX" to fill), its files
+ * opened through the watching VFS (the default VFS until the caller unregisters it). */
+static store *open_watched(char dir[64], store_options *o)
+{
+    sqlite3_vfs *real = sqlite3_vfs_find(NULL);
+    watching_vfs = *real;
+    watching_vfs.zName = "socle-test-watching";
+    watching_vfs.pAppData = real;
+    watching_vfs.xOpen = watching_open;
+    assert_int_equal(sqlite3_vfs_register(&watching_vfs, 1), SQLITE_OK);
+    socle_err err = {0};
+    static char url[128];
+    assert_non_null(mkdtemp(dir));
+    snprintf(url, sizeof url, "sqlite:%s/watched.db", dir);
+    o->url = url;
+    store *s;
+    assert_int_equal(store_open(o, &s, &err), 0);
+    return s;
 }
 
 static int64_t sync_level(store_conn *c)
@@ -789,19 +819,10 @@ static int64_t sync_level(store_conn *c)
  * after a transaction SQLite rolled back by itself. */
 static void test_sqlite_durable_commit(void **state)
 {
-    sqlite3_vfs *real = sqlite3_vfs_find(NULL);
-    counting_vfs = *real;
-    counting_vfs.zName = "socle-test-counting";
-    counting_vfs.pAppData = real;
-    counting_vfs.xOpen = counting_open;
-    assert_int_equal(sqlite3_vfs_register(&counting_vfs, 1), SQLITE_OK);
     socle_err err = {0};
-    char dir[64] = "/tmp/socle-durable-XXXXXX", url[128];
-    assert_non_null(mkdtemp(dir));
-    snprintf(url, sizeof url, "sqlite:%s/d.db", dir);
-    store *s;
-    store_options o = {.url = url, .sqlite_synchronous = "FULL"};
-    assert_int_equal(store_open(&o, &s, &err), 0);
+    char dir[64] = "/tmp/socle-durable-XXXXXX";
+    store_options o = {.sqlite_synchronous = "FULL"};
+    store *s = open_watched(dir, &o);
     store_conn *c;
     assert_int_equal(store_acquire(s, &c, &err), 0);
     assert_int_equal(store_exec_script(c, "CREATE TABLE d (x INTEGER)", &err), 0);
@@ -859,37 +880,10 @@ static void test_sqlite_durable_commit(void **state)
     store_release(s, other);
     store_release(s, c);
     store_close(s);
-    sqlite3_vfs_unregister(&counting_vfs);
+    sqlite3_vfs_unregister(&watching_vfs);
     char cmd[96];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     assert_int_equal(system(cmd), 0);
-}
-
-/* Reads of the database and WAL files, counted by a VFS wrapping the default one. */
-static sqlite3_vfs reading_vfs;
-static sqlite3_io_methods reading_methods;
-static const sqlite3_io_methods *reading_real;
-static int page_reads;
-
-static int reading_read(sqlite3_file *f, void *buf, int n, sqlite3_int64 at)
-{
-    if (n >= 512) __atomic_add_fetch(&page_reads, 1, __ATOMIC_SEQ_CST); /* pages, not headers */
-    return reading_real->xRead(f, buf, n, at);
-}
-
-static int reading_open(sqlite3_vfs *vfs, sqlite3_filename name, sqlite3_file *f, int flags, int *out)
-{
-    sqlite3_vfs *real = vfs->pAppData;
-    int rc = real->xOpen(real, name, f, flags, out);
-    if (rc == SQLITE_OK && (flags & (SQLITE_OPEN_MAIN_DB | SQLITE_OPEN_WAL)) && f->pMethods) {
-        if (!reading_real) {
-            reading_real = f->pMethods;
-            reading_methods = *f->pMethods;
-            reading_methods.xRead = reading_read;
-        }
-        if (f->pMethods == reading_real) f->pMethods = &reading_methods;
-    }
-    return rc;
 }
 
 /* Writes run on the store's one writer handle: two pool connections taking turns to write read no
@@ -898,19 +892,10 @@ static int reading_open(sqlite3_vfs *vfs, sqlite3_filename name, sqlite3_file *f
  * until they are freed; the connection may write again meanwhile. */
 static void test_sqlite_writer(void **state)
 {
-    sqlite3_vfs *real = sqlite3_vfs_find(NULL);
-    reading_vfs = *real;
-    reading_vfs.zName = "socle-test-reading";
-    reading_vfs.pAppData = real;
-    reading_vfs.xOpen = reading_open;
-    assert_int_equal(sqlite3_vfs_register(&reading_vfs, 1), SQLITE_OK);
     socle_err err = {0};
-    char dir[64] = "/tmp/socle-writer-XXXXXX", url[128];
-    assert_non_null(mkdtemp(dir));
-    snprintf(url, sizeof url, "sqlite:%s/w.db", dir);
-    store *s;
-    store_options o = {.url = url, .busy_timeout_ms = 200};
-    assert_int_equal(store_open(&o, &s, &err), 0);
+    char dir[64] = "/tmp/socle-writer-XXXXXX";
+    store_options o = {.busy_timeout_ms = 200};
+    store *s = open_watched(dir, &o);
     store_conn *a, *b;
     assert_int_equal(store_acquire(s, &a, &err), 0);
     assert_int_equal(store_acquire(s, &b, &err), 0);
@@ -930,6 +915,13 @@ static void test_sqlite_writer(void **state)
         assert_int_equal(store_tx_commit(c, &err), 0);
     }
     assert_int_equal(__atomic_load_n(&page_reads, __ATOMIC_SEQ_CST), before);
+    store_conn *cold; /* the count does see reads: a connection that has not read the table yet */
+    int64_t rows = 0;
+    assert_int_equal(store_acquire(s, &cold, &err), 0);
+    assert_int_equal(store_query_int(cold, "SELECT COUNT(*) FROM w", NULL, 0, &rows, &err), 0);
+    assert_int_equal(rows, 20000);
+    assert_true(__atomic_load_n(&page_reads, __ATOMIC_SEQ_CST) > before);
+    store_release(s, cold);
 
     /* rows open past the commit */
     store_rows *r;
@@ -963,7 +955,7 @@ static void test_sqlite_writer(void **state)
     store_release(s, a);
     store_release(s, b);
     store_close(s);
-    sqlite3_vfs_unregister(&reading_vfs);
+    sqlite3_vfs_unregister(&watching_vfs);
     char cmd[96];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     assert_int_equal(system(cmd), 0);

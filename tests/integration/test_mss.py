@@ -567,6 +567,27 @@ def test_mss_imap_login_lapses(ctx):
         assert "closed" in str(e), e
 
 
+def test_mss_submission_login_lapses(ctx):
+    """Submission checks the login again at each message: once the token has expired, or the mailbox
+    is closed, MAIL FROM is refused with 530 (the session used to keep sending)."""
+    m = _mss(ctx)
+    ttl = 4
+    short = m.env.token(m.data, PRO_B, "professional", profession="10", structure="s-22", ttl=ttl)
+    issued = time.time()
+    s = m.smtp(short, m.b)
+    s.sendmail(m.b, [m.a], b"From: %s\r\nTo: %s\r\nSubject: avant\r\n\r\nencore valable\r\n" % (m.b.encode(), m.a.encode()))
+    time.sleep(max(0.0, issued + ttl + 1 - time.time()))  # past the token's expiry
+    code, msg = s.mail(m.b)
+    assert code == 530 and b"expired" in msg, (code, msg)
+    s.quit()
+    closing = m.mailbox("PER", PRO_B, "dr.closing-smtp@" + DOMAIN)
+    s = m.smtp(m.tok_b, closing)
+    _sql(m, "UPDATE mss_mailbox SET active = 0 WHERE address = '%s'" % closing)
+    code, msg = s.mail(closing)
+    assert code == 530 and b"closed" in msg, (code, msg)
+    s.quit()
+
+
 def test_mss_store_failures_answer_once(ctx):
     """When the store refuses a write (an SQLite trigger stands in for a failing disk), STORE
     answers NO and the session's view keeps the other messages' flags (the message after the one

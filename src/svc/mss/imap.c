@@ -856,32 +856,12 @@ void imap_expunge_uids(imap_session *s, const int64_t *uids, size_t n)
     (void)imap_expunge_some(s, 1, "UID EXPUNGE", &x);
 }
 
-/* imap_lapsed - why the login no longer holds, or NULL while it does: the token expired, or (with
- * ask_store) the mailbox is gone, closed or no longer the subject's (the policy's mss-mailbox
- * rule, asked again). A store failure keeps the session: the next command says so itself. */
-static const char *imap_lapsed(imap_session *s, int ask_store)
-{
-    if (!s->authenticated) return NULL;
-    if (s->who.expires_ms <= time_now_ms()) return "the token expired, log in again";
-    if (!ask_store) return NULL;
-    socle_err err;
-    store_conn *c;
-    mss_mailbox m;
-    if (store_acquire(s->svc->app->store, &c, &err)) return NULL;
-    int rc = mss_mailbox_get(c, s->mailbox.address, &m, &err);
-    store_release(s->svc->app->store, c);
-    if (rc == SOCLE_ENOTFOUND) return "the mailbox is gone";
-    if (rc) return NULL;
-    if (!mss_may_use(s->svc, &s->who, &m, lines_remote_addr(s->c), "session"))
-        return "the mailbox is closed or no longer yours";
-    s->mailbox = m;
-    return NULL;
-}
-
-/* imap_end_if_lapsed - end the session with a BYE when its login no longer holds. 1 when it ended. */
+/* imap_end_if_lapsed - end the session with a BYE when its login no longer holds (mss_login_lapsed;
+ * the mailbox is asked about with ask_store). 1 when it ended. */
 static int imap_end_if_lapsed(imap_session *s, int ask_store)
 {
-    const char *why = imap_lapsed(s, ask_store);
+    const char *why =
+        s->authenticated ? mss_login_lapsed(s->svc, &s->who, &s->mailbox, lines_remote_addr(s->c), ask_store) : NULL;
     if (!why) return 0;
     lines_printf(s->c, "* BYE %s\r\n", why);
     s->over = 1;

@@ -136,6 +136,11 @@ int mss_split_address(const char *address, char *local, size_t nl, char *domain,
  * (rule "mss-mailbox") and audits a refusal. */
 int mss_may_use(mss_service *svc, const auth_subject *who, const mss_mailbox *m, const char *address_of_caller,
                 const char *action);
+/* mss_login_lapsed - why a session's login no longer holds, or NULL while it does: the token
+ * expired, or (with ask_store) the mailbox is gone, closed or no longer the subject's (mss_may_use
+ * asked again; *m is refreshed). A store failure is not a lapse: the next command says so itself. */
+const char *mss_login_lapsed(mss_service *svc, const auth_subject *who, mss_mailbox *m, const char *remote,
+                             int ask_store);
 /* mss_audit - one audit event about a mailbox (never the content). */
 void mss_audit(mss_service *svc, const auth_subject *who, const char *action, const char *outcome,
                const char *mailbox, const char *remote, const char *detail);

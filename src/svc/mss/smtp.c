@@ -296,8 +296,13 @@ static void smtp_mail(smtp_session *s, const char *args)
         smtp_reply(s, "503 5.5.1 nested MAIL command");
         return;
     }
+    /* The login is checked again at each message: an expired token or a closed mailbox sends no more. */
+    const char *lapsed = s->submission && s->authenticated
+                             ? mss_login_lapsed(s->svc, &s->sender.who, &s->sender.mailbox, lines_remote_addr(s->c), 1)
+                             : NULL;
+    if (lapsed) s->authenticated = 0;
     if (s->submission && !s->authenticated) {
-        smtp_reply(s, "530 5.7.0 Authentication required");
+        smtp_reply(s, "530 5.7.0 Authentication required%s%s", lapsed ? ": " : "", lapsed ? lapsed : "");
         return;
     }
     if (!s->submission && smtp_relay_peer(s)) return;

@@ -417,3 +417,21 @@ int mss_may_use(mss_service *svc, const auth_subject *who, const mss_mailbox *m,
     if (!d.allowed) mss_audit(svc, who, action, "denied", m->address, remote, d.reason);
     return d.allowed;
 }
+
+const char *mss_login_lapsed(mss_service *svc, const auth_subject *who, mss_mailbox *m, const char *remote,
+                             int ask_store)
+{
+    if (who->expires_ms <= time_now_ms()) return "the token expired, log in again";
+    if (!ask_store) return NULL;
+    socle_err err;
+    store_conn *c;
+    mss_mailbox now;
+    if (store_acquire(svc->app->store, &c, &err)) return NULL;
+    int rc = mss_mailbox_get(c, m->address, &now, &err);
+    store_release(svc->app->store, c);
+    if (rc == SOCLE_ENOTFOUND) return "the mailbox is gone";
+    if (rc) return NULL;
+    if (!mss_may_use(svc, who, &now, remote, "session")) return "the mailbox is closed or no longer yours";
+    *m = now;
+    return NULL;
+}

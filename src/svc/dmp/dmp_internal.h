@@ -96,6 +96,8 @@ extern const char dmp_document_columns[];
 void dmp_document_from_row(store_rows *r, dmp_document *d);
 int dmp_document_insert(store_conn *c, const dmp_document *d, socle_err *err);
 int dmp_document_load(store_conn *c, const char *id, dmp_document *out, socle_err *err);
+/* dmp_wrote_in_record - *wrote: is idnps an author of some document of the patient's record? */
+int dmp_wrote_in_record(store_conn *c, const char *patient_id, const char *idnps, int *wrote, socle_err *err);
 int dmp_document_by_binary(store_conn *c, const char *binary_id, dmp_document *out, socle_err *err);
 /* dmp_document_set - change a document's status and visibility flags. */
 int dmp_document_set(store_conn *c, const dmp_document *d, socle_err *err);

@@ -373,6 +373,20 @@ int dmp_document_load(store_conn *c, const char *id, dmp_document *out, socle_er
     return dmp_document_one(c, "id", id, out, err);
 }
 
+int dmp_wrote_in_record(store_conn *c, const char *patient_id, const char *idnps, int *wrote, socle_err *err)
+{
+    /* authors: the IDNPS separated by single spaces (dmp_authors_join) */
+    store_value p[2] = {STORE_V_TEXT(patient_id), STORE_V_TEXT(idnps)};
+    int64_t n = 0;
+    int rc = store_query_int(c,
+                             "SELECT COUNT(*) FROM (SELECT 1 FROM dmp_document WHERE patient_id = $1"
+                             " AND status <> 'withdrawn' AND (' ' || authors || ' ') LIKE ('% ' || CAST($2 AS TEXT) || ' %') LIMIT 1)"
+                             " AS one",
+                             p, 2, &n, err);
+    *wrote = n > 0;
+    return rc;
+}
+
 int dmp_document_by_binary(store_conn *c, const char *binary_id, dmp_document *out, socle_err *err)
 {
     return dmp_document_one(c, "binary_id", binary_id, out, err);

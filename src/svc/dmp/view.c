@@ -7,7 +7,8 @@
 #include "svc/dmp/dmp_internal.h"
 
 /* Open the record; for_author: the caller is a professional author of the document about to be
- * read, who needs no access authorisation (the per-document check decides). */
+ * read (or, for a search, of some document of the record), who needs no access authorisation (the
+ * per-document check decides what they see). */
 static int dmp_view_open_as(dmp_service *svc, store_conn *c, http_request *req, const auth_subject *who,
                             const char *patient_id, int for_author, dmp_view *v, rest_result *res)
 {
@@ -27,6 +28,16 @@ static int dmp_view_open_as(dmp_service *svc, store_conn *c, http_request *req, 
         v->has_reader = 1;
         /* A block is the patient's: a blocked author reads nothing either. */
         if (v->reader.blocked) for_author = 0;
+        /* A search by a professional who may not open the record but wrote some of its documents:
+         * the results are filtered (they see what they wrote), not refused. */
+        char why[64];
+        if (!for_author && v->reader.kind == DMP_READER_PROFESSIONAL && !v->reader.blocked &&
+            v->record.facts.state == DMP_RECORD_ACTIVE &&
+            !dmp_access_may_open_record(&v->record.facts, &v->reader, why, sizeof why)) {
+            int wrote = 0;
+            if ((rc = dmp_wrote_in_record(c, patient_id, who->sub, &wrote, &err))) return rest_fail(res, &err);
+            for_author = wrote;
+        }
     } else if (who->kind != AUTH_KIND_SYSTEM) {
         socle_err_set(&err, SOCLE_EFORBIDDEN, "only professionals and the patient read a DMP");
         return rest_fail(res, &err);

@@ -196,6 +196,9 @@ static int search_param_values(fhir_search *s, socle_buf *w, const fhir_param_de
                 buf_printf(w, "(code = $%d AND system = $%d)", search_bind_text(s, bar + 1), ps);
             }
         } else if (def->kind == FHIR_PARAM_STRING) {
+            /* A name or an address, not a document: past this SQLite would refuse the pattern. */
+            if (strlen(v) > 2048)
+                return socle_err_at(err, SOCLE_EINVAL, name, "search parameter %s: a string of at most 2048 bytes", name);
             if (modifier && !strcmp(modifier, "exact")) {
                 buf_printf(w, "exact = $%d", search_bind_text(s, v));
                 continue;

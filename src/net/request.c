@@ -143,9 +143,10 @@ int http_parse_query(arena *a, const char *raw, http_param **out, int *n)
     *out = NULL;
     *n = 0;
     if (!raw || !*raw) return 0;
+    /* One slot per non-empty piece: a body of '&' alone reserves nothing. */
     int cap = 1;
     for (const char *p = raw; *p; p++)
-        cap += *p == '&';
+        cap += *p == '&' && p[1] && p[1] != '&';
     http_param *ps = arena_alloc(a, sizeof *ps * (size_t)cap);
     if (!ps) return SOCLE_ENOMEM;
     int count = 0, nul = 0;

@@ -251,8 +251,8 @@ static void bundle_transaction(socle_app *app, http_request *req, http_response 
             rest_kind k = e->op.kind;
             if (k != order[pass][0] && k != order[pass][1] && k != order[pass][2]) continue;
             if (e->existing_id) {
-                e->result.status = 200;
-                snprintf(e->result.location, sizeof e->result.location, "%s/%s", e->op.type, e->existing_id);
+                if (rest_conditional_existing(app, req, who, c, &e->op, e->existing_id, &e->result)) failed = (int)i;
+                else snprintf(e->result.location, sizeof e->result.location, "%s/%s", e->op.type, e->existing_id);
                 continue;
             }
             if (rest_interact(app, req, who, c, &e->op, &e->result)) failed = (int)i;

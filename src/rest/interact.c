@@ -235,6 +235,7 @@ static int rest_history(socle_app *app, http_request *req, const auth_subject *w
     }
     if (rest_authorize(app, req, who, op->kind, op->type, op->id, patient, NULL, res)) return res->err.code;
     fhir_history_query q = {.type = op->type, .id = op->id, .since_ms = TIME_MIN_MS, .count = 20};
+    const char *since = NULL; /* kept in the links, so that every page holds to it */
     for (int i = 0; i < op->nparams; i++) {
         const char *name = op->params[i].name, *value = op->params[i].value ? op->params[i].value : "";
         if (!strcmp(name, "_count")) {
@@ -248,6 +249,11 @@ static int rest_history(socle_app *app, http_request *req, const auth_subject *w
                 socle_err_at(&res->err, SOCLE_EINVAL, "_since", "_since: %s", res->err.msg);
                 return rest_fail(res, &res->err);
             }
+            socle_buf enc = SOCLE_BUF_INIT;
+            text_url_encode(&enc, value);
+            since = buf_ok(&enc) ? arena_printf(req->arena, "_since=%s&", enc.data) : NULL;
+            buf_free(&enc);
+            if (!since) return rest_fail_code(res, SOCLE_ENOMEM, "out of memory");
         } else if (!strcmp(name, "_cursor")) {
             char *end;
             q.before_seq = strtoll(value, &end, 10);
@@ -267,12 +273,12 @@ static int rest_history(socle_app *app, http_request *req, const auth_subject *w
     socle_buf *b = &res->body;
     rest_bundle_open(b, "history");
     buf_puts(b, ",\"link\":[{\"relation\":\"self\",\"url\":");
-    buf_json_string(b, arena_printf(req->arena, "%s/%s?_count=%d", app->fhir_base, path, q.count));
+    buf_json_string(b, arena_printf(req->arena, "%s/%s?%s_count=%d", app->fhir_base, path, since ? since : "", q.count));
     buf_putc(b, '}');
     if (next) {
         buf_puts(b, ",{\"relation\":\"next\",\"url\":");
-        buf_json_string(b, arena_printf(req->arena, "%s/%s?_count=%d&_cursor=%lld", app->fhir_base, path, q.count,
-                                        (long long)next));
+        buf_json_string(b, arena_printf(req->arena, "%s/%s?%s_count=%d&_cursor=%lld", app->fhir_base, path,
+                                        since ? since : "", q.count, (long long)next));
         buf_putc(b, '}');
     }
     buf_putc(b, ']');
@@ -316,6 +322,39 @@ static int rest_history(socle_app *app, http_request *req, const auth_subject *w
 /* Conditional create: 0 matches -> go on (*existing NULL), 1 -> *existing, more -> 412. */
 static int rest_if_none_exist(socle_app *app, http_request *req, store_conn *c, const rest_op *op,
                               fhir_search_hit **existing, rest_result *res);
+static int rest_answer_existing(socle_app *app, http_request *req, const auth_subject *who, store_conn *c,
+                                const char *type, const char *id, rest_result *res);
+
+/* A conditional create that matched: the existing resource is answered (200) only to a caller who
+ * may read it, and that read is traced like any other (FHIR returns the match; it must not become a
+ * way round the read policy). */
+static int rest_answer_existing(socle_app *app, http_request *req, const auth_subject *who, store_conn *c,
+                                const char *type, const char *id, rest_result *res)
+{
+    fhir_stored s;
+    int rc = fhir_repo_read(c, type, id, 0, req->arena, &s, &res->err);
+    if (rc) return rest_fail(res, &res->err);
+    if (rest_authorize(app, req, who, REST_READ, type, id, s.patient_id, NULL, res)) return res->err.code;
+    if ((rc = rest_audit_stored(app, c, req, who, "read", &s, "If-None-Exist matched it", &res->err)))
+        return rest_fail(res, &res->err);
+    res->status = 200;
+    buf_append(&res->body, s.body, s.body_len);
+    rest_set_version_headers(res, &s);
+    snprintf(res->location, sizeof res->location, "%s/%s/%s/_history/%lld", app->fhir_base, type, id,
+             (long long)s.version);
+    return 0;
+}
+
+int rest_conditional_existing(socle_app *app, http_request *req, const auth_subject *who, store_conn *c,
+                              const rest_op *op, const char *existing_id, rest_result *res)
+{
+    const fhir_type *t = fhir_type_find(op->type);
+    char patient[128];
+    int has = t && op->resource && fhir_resource_patient(t, "", op->resource, patient, sizeof patient);
+    if (rest_authorize(app, req, who, REST_CREATE, op->type, NULL, has ? patient : NULL, op->resource, res))
+        return res->err.code;
+    return rest_answer_existing(app, req, who, c, op->type, existing_id, res);
+}
 
 int rest_conditional_match(socle_app *app, http_request *req, store_conn *c, const char *type, const char *query,
                            const char **id_out, rest_result *res)
@@ -395,12 +434,7 @@ static int rest_write(socle_app *app, http_request *req, const auth_subject *who
     if (op->kind == REST_CREATE) {
         fhir_search_hit *existing = NULL;
         if (op->if_none_exist && (rc = rest_if_none_exist(app, req, c, op, &existing, res))) return rc;
-        if (existing) {
-            res->status = 200;
-            buf_append(&res->body, existing->body, existing->body_len);
-            snprintf(res->location, sizeof res->location, "%s/%s/%s", app->fhir_base, existing->type, existing->id);
-            return 0;
-        }
+        if (existing) return rest_answer_existing(app, req, who, c, existing->type, existing->id, res);
         rc = fhir_repo_create(c, op->type, op->id, op->resource, req->arena, &s, &res->err);
         created = 1;
     } else if (op->kind == REST_UPDATE) {
@@ -411,6 +445,7 @@ static int rest_write(socle_app *app, http_request *req, const auth_subject *who
             res->status = 204;
             return 0;
         }
+        s.patient_id = patient; /* the trace of a deletion names the patient it was about */
     }
     if (!rc) rc = rest_audit_stored(app, c, req, who, rest_kind_action[op->kind], &s, NULL, &res->err);
     if (rc) return rest_fail(res, &res->err);

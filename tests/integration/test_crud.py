@@ -1,6 +1,7 @@
 """test_crud.py - Patient create/read/vread/update/delete/history, versions and ETags, conditional
 create, Prefer: return=minimal."""
 
+import json
 import re
 import time
 
@@ -202,6 +203,41 @@ def test_conditional_create(ctx):
     # A malformed condition is the caller's fault.
     r = ctx.admin.post("/fhir/Patient", body, headers={"If-None-Exist": "nosuchparam=1"})
     assert r.status == 400, "If-None-Exist with an unknown parameter: %r" % r
+    # The match is not a way round the policy: in a transaction, a caller who may neither create nor
+    # read Patients learns nothing of an existing one (it used to get 200 and its id, untraced).
+    one = "1" + uid(8)
+    ctx.admin.create(_patient("Existant", identifier=[{"system": SYS, "value": one}]))
+    entry = {"fullUrl": "urn:uuid:%s-0000-4000-8000-000000000000" % uid(8), "resource": _patient("Sonde"),
+             "request": {"method": "POST", "url": "Patient", "ifNoneExist": "identifier=%s|%s" % (SYS, one)}}
+    ctx.pro.post("/fhir", {"resourceType": "Bundle", "type": "transaction", "entry": [entry]}, expect=403)
+    # Answered to a caller who may read it, and traced as a read.
+    r = ctx.admin.post("/fhir", {"resourceType": "Bundle", "type": "transaction", "entry": [entry]}, expect=200)
+    found = r.json["entry"][0]["response"]
+    assert found["status"].startswith("200") and found["location"].startswith("Patient/"), found
+    pid = found["location"].split("/")[1]
+    harness.wait_for(lambda: "If-None-Exist matched" in json.dumps(
+        ctx.admin.search("AuditEvent", "patient=Patient/%s&_count=100" % pid).json), "the match traced as a read")
+
+
+def test_delete_trace_and_history_paging(ctx):
+    # The trace of a deletion names its patient; history pages keep _since.
+    p = ctx.admin.create(_patient("Versionne"))
+    c = ctx.admin.create({"resourceType": "Consent", "status": "active", "scope": {"coding": [
+        {"system": "http://terminology.hl7.org/CodeSystem/consentscope", "code": "patient-privacy"}]},
+        "category": [{"coding": [{"system": "http://loinc.org", "code": "59284-0"}]}],
+        "patient": {"reference": "Patient/" + p["id"]}})
+    ctx.admin.delete("/fhir/Consent/" + c["id"], expect=204)
+    harness.wait_for(lambda: any("delete" in json.dumps(e) and c["id"] in json.dumps(e) for e in ctx.admin.search(
+        "AuditEvent", "patient=Patient/%s&_count=100" % p["id"]).json.get("entry", [])), "the deletion in the patient's traces")
+    for i in range(3):
+        ctx.admin.put("/fhir/Patient/" + p["id"], dict(_patient("Versionne %d" % i), id=p["id"]), expect=200)
+    page = ctx.admin.get("/fhir/Patient/%s/_history?_since=2000-01-01T00:00:00Z&_count=1" % p["id"]).json
+    nxt = harness.link(page, "next")
+    assert nxt and "_since=2000-01-01T00:00:00Z" in nxt, nxt
+    # A :contains value is bounded: a clear 400, not a 500 from SQLite's pattern limit.
+    r = ctx.admin.request("POST", "/fhir/Practitioner/_search", ("name:contains=" + "a" * 60000).encode(),
+                          ctype="application/x-www-form-urlencoded")
+    assert r.status == 400, r
 
 
 def test_etag_on_every_read(ctx):

@@ -284,6 +284,9 @@ def test_insi_bad_input(ctx):
     outcome(rechercher(pro, {"traits": traits_of(r, sexe="X")}, expect=422), 422, "traits.sexe")
     outcome(rechercher(pro, {"traits": traits_of(r, lieuNaissance="2C001")}, expect=422), 422, "traits.lieuNaissance")
     outcome(rechercher(pro, {"traits": traits_of(r, prenoms="JEAN")}, expect=400), 400, "traits.prenoms")
+    # An empty first name would switch the first-name rule off (a search by three traits answered 00).
+    outcome(rechercher(pro, {"traits": traits_of(r, prenoms=[""])}, expect=400), 400, "traits.prenoms")
+    outcome(rechercher(pro, {"traits": traits_of(r, prenoms=["-"])}, expect=422), 422, "traits.prenoms")
     outcome(rechercher(pro, {"carteVitale": {"matriculeOuvrantDroit": "123", "dateNaissance": "1980-01-01"}},
                        expect=422), 422, "carteVitale.matriculeOuvrantDroit")
     bad = r["matricule"][:13] + "%02d" % ((int(r["matricule"][13:]) % 97) + 1)
@@ -306,6 +309,11 @@ def test_insi_who_may_call(ctx):
     rechercher(ctx.patient, body, expect=403)
     assert rechercher(ctx.system, body).json["cr"] == "00", "software (system token) may call INSi"
     ctx.pro.get("/insi/v1/usage", expect=403)
+    # Software's token is not the identitovigilance cell, nor the admin or the auditor.
+    ctx.system.get("/insi/v1/usage", expect=403)
+    ctx.system.get("/ins/v1/doublons", expect=403)
+    ctx.system.post("/ins/v1/fusion", body=json.dumps({"survivant": "a", "doublon": "b"}), ctype="application/json",
+                    expect=403)
 
 
 def test_insi_audited_and_counted(ctx):
@@ -526,6 +534,23 @@ def test_duplicates_merge_unmerge(ctx):
         b_ = ctx.auditor.get("/fhir/AuditEvent?action=ins-fusion&_count=20").json
         return [e for e in b_.get("entry", []) if r["fusion"] in json.dumps(e)]
     wait_for(traced, "the merge in the audit trail")
+
+
+def test_concurrent_merges_of_one_duplicate(ctx):
+    # Two cells merging the same duplicate into two survivors at once: one merge only (on
+    # PostgreSQL both used to read it unmerged; SQLite runs write transactions one at a time).
+    civ = _civ(ctx)
+    fam = ctx.secret("Concurrent" + "".join(chr(ord("A") + int(d)) for d in harness.uid(4) if d.isdigit()))
+    base = {"nom_naissance": fam, "prenoms": "Odile", "sexe": "F", "date_naissance": "1961-04-05"}
+    dup, b, c = (civ.create(_patient(base)) for _ in range(3))
+    tok = ctx.env.token(ctx.data, "810000000077", "professional", roles=["civ", "identity"], profession="10",
+                        structure="it-structure")
+    cells = [ctx.srv.client(tok), ctx.srv.client(tok)]  # one connection each
+    statuses = harness.all_at_once(2, lambda i: cells[i].post("/ins/v1/fusion", body=json.dumps(
+        {"survivant": (b, c)[i]["id"], "doublon": dup["id"]}), ctype="application/json", expect=(200, 422)).status)
+    assert sorted(statuses) == [200, 422], statuses
+    links = civ.get("/fhir/Patient/" + dup["id"]).json.get("link", [])
+    assert len(links) == 1 and links[0]["type"] == "replaced-by", links
 
 
 def test_unmerge_window(ctx):

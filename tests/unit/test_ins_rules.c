@@ -368,8 +368,9 @@ static void test_rniv_transitions(void **state)
     expect_rule(patient("VALI", "LEP", NULL, NULL, D, J, M, B), NULL, "high-trust");
     expect_rule(patient("VALI", "PA", NULL, NULL, D, J, M, B), NULL, NULL);
     expect_rule(patient("VALI", "CN", NULL, dupont, D, J, M, B), NULL, "only by a qualifiée");
-    /* RECUP: INSi's traits, found once. */
-    expect_rule(patient("RECUP", NULL, NULL, NULL, "dupont", "jean", M, B), NULL, NULL);
+    /* RECUP: INSi's traits, found once, all of them (the whole list of first names). */
+    expect_rule(patient("RECUP", NULL, NULL, NULL, "dupont", "jean pierre", M, B), NULL, NULL);
+    expect_rule(patient("RECUP", NULL, NULL, NULL, "dupont", "jean", M, B), NULL, "all of its first names");
     expect_rule(patient("RECUP", NULL, NULL, NULL, D, J, M, "1980-01-18"), NULL, "no identity");
     expect_rule(patient("RECUP", NULL, NULL, NULL, "Bernard", "Paul", M, "1970-01-01"), NULL, "several");
     expect_rule(patient("RECUP", NULL, "DOUT", NULL, D, J, M, B), NULL, "douteuse");
@@ -382,6 +383,11 @@ static void test_rniv_transitions(void **state)
     expect_rule(patient("QUAL", NULL, NULL, dupont, D, JP, M, B), NULL, "high-trust");
     expect_rule(patient("QUAL", "CN", NULL, NULL, D, J, M, B), NULL, "INS identifier");
     expect_rule(patient("QUAL", "CN", "DOUT", dupont, D, J, M, B), NULL, "douteuse");
+    /* Every code of the reliability extension counts, not only its first: [QUAL, DOUT] in one. */
+    json_t *both = patient("QUAL", "CN", NULL, dupont, D, JP, M, B);
+    json_t *subs = json_object_get(json_array_get(json_object_get(both, "extension"), 0), "extension");
+    json_array_append_new(subs, json_pack("{s:s,s:{s:s}}", "url", "identityReliability", "valueCoding", "code", "DOUT"));
+    expect_rule(both, NULL, "douteuse");
     expect_rule(patient("QUAL", "CN", "FICT", dupont, D, J, M, B), NULL, "fictive");
     expect_rule(patient("QUAL", "CN", NULL, dupont, "Durand", J, M, B), NULL, "traits");
     expect_rule(patient("QUAL", "CN", NULL, with_key("1800175056124"), D, J, M, B), NULL, "this matricule is not");

@@ -67,21 +67,29 @@ static int identity_read_facts(const json_t *patient, identity_facts *f, socle_e
     json_array_foreach(json_object_get(patient, "extension"), i, ext) {
         const char *url = json_string_value(json_object_get(ext, "url"));
         if (!url || strcmp(url, IDENTITY_RELIABILITY_URL)) continue;
-        json_t *coding = NULL;
-        const char *code = identity_sub_code(ext, "identityReliability", &coding);
         const char *mode = identity_sub_code(ext, "validationMode", NULL);
         if (mode) f->validation_mode = mode;
-        if (!code) continue;
-        if (!strcmp(code, "PROV") || !strcmp(code, "RECUP") || !strcmp(code, "VALI") || !strcmp(code, "QUAL")) {
-            if (f->status)
-                return socle_err_at(err, SOCLE_EUNPROCESSABLE, "Patient.extension",
-                                    "RNIV: an identity has one status (PROV, RECUP, VALI or QUAL), not several");
-            f->status = code;
-            f->status_coding = coding;
-        } else if (!strcmp(code, "DOUT")) {
-            f->doubtful = 1;
-        } else if (!strcmp(code, "FICT")) {
-            f->fictitious = 1;
+        /* Every identityReliability code of the extension, not only its first: [QUAL, DOUT] in one
+         * extension is a doubtful identity, never a qualified one. */
+        size_t k;
+        json_t *sub;
+        json_array_foreach(json_object_get(ext, "extension"), k, sub) {
+            const char *su = json_string_value(json_object_get(sub, "url"));
+            if (!su || strcmp(su, "identityReliability")) continue;
+            json_t *coding = json_object_get(sub, "valueCoding");
+            const char *code = json_string_value(json_object_get(coding, "code"));
+            if (!code) continue;
+            if (!strcmp(code, "PROV") || !strcmp(code, "RECUP") || !strcmp(code, "VALI") || !strcmp(code, "QUAL")) {
+                if (f->status)
+                    return socle_err_at(err, SOCLE_EUNPROCESSABLE, "Patient.extension",
+                                        "RNIV: an identity has one status (PROV, RECUP, VALI or QUAL), not several");
+                f->status = code;
+                f->status_coding = coding;
+            } else if (!strcmp(code, "DOUT")) {
+                f->doubtful = 1;
+            } else if (!strcmp(code, "FICT")) {
+                f->fictitious = 1;
+            }
         }
     }
     if (!f->status) f->status = "PROV";
@@ -186,15 +194,20 @@ static int identity_rules(void *ctx, store_conn *c, const auth_subject *who, con
     return ins_identity_check(c, who, id, resource, previous, err);
 }
 
-/* 1 when the Patient carries the identity attribute `code` (HOMD, HOMA, DOUT...). */
+/* 1 when the Patient carries the identity attribute `code` (HOMD, HOMA, DOUT...), in any of its
+ * identityReliability codes. */
 static int identity_has_attribute(const json_t *patient, const char *code)
 {
-    size_t i;
-    const json_t *ext;
+    size_t i, k;
+    const json_t *ext, *sub;
     json_array_foreach(json_object_get(patient, "extension"), i, ext) {
         const char *url = json_string_value(json_object_get(ext, "url"));
-        const char *c = url && !strcmp(url, IDENTITY_RELIABILITY_URL) ? identity_sub_code(ext, "identityReliability", NULL) : NULL;
-        if (c && !strcmp(c, code)) return 1;
+        if (!url || strcmp(url, IDENTITY_RELIABILITY_URL)) continue;
+        json_array_foreach(json_object_get(ext, "extension"), k, sub) {
+            const char *su = json_string_value(json_object_get(sub, "url"));
+            const char *c = json_string_value(json_object_get(json_object_get(sub, "valueCoding"), "code"));
+            if (su && !strcmp(su, "identityReliability") && c && !strcmp(c, code)) return 1;
+        }
     }
     return 0;
 }
@@ -299,6 +312,10 @@ int ins_identity_check(store_conn *c, const auth_subject *who, const char *id, j
             return socle_err_at(err, SOCLE_EUNPROCESSABLE, "Patient.extension",
                                 "RNIV: récupérée needs the traits INSi returned; INSi finds %s with these traits",
                                 rc == 0 ? "no identity" : "several identities");
+        /* The traits taken from INSi: the whole list of first names, the reference's birth date. */
+        if (!identity_traits_match(&t, &ref))
+            return socle_err_at(err, SOCLE_EUNPROCESSABLE, "Patient.name",
+                                "RNIV: récupérée carries the traits INSi returned, all of its first names included");
         return 0;
     }
     /* QUAL */

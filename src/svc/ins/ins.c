@@ -5,13 +5,18 @@
 #include "svc/ins/ins_internal.h"
 
 /* INSi: professionals and software (tokens or client certificates) may search and verify; the
- * counters are for the admin (foundation rule) and the auditor role. Local identities (Patient):
- * professionals with the role "identity" (admission, identitovigilance) or "civ" manage them. */
+ * counters are for the admin (foundation rule) and the auditor role, nobody else. Local identities
+ * (Patient): professionals with the role "identity" (admission, identitovigilance) or "civ" manage
+ * them; merges, unmerges and the duplicates list are the civ's (or the admin's) only. */
 static int ins_rule(void *ctx, const auth_subject *s, auth_action a, const auth_target *t, char *reason, size_t len)
 {
     if (t->resource_type && !strcmp(t->resource_type, "INSi") && t->operation) {
         if (!strcmp(t->operation, "insi-usage")) {
-            if (!auth_has_role(s, "auditor")) return AUTH_ABSTAIN;
+            if (auth_has_role(s, "admin")) return AUTH_ABSTAIN; /* the foundation's admin rule */
+            if (!auth_has_role(s, "auditor")) {
+                snprintf(reason, len, "INSi usage is for the admin and the auditor");
+                return AUTH_DENY;
+            }
             snprintf(reason, len, "auditor reads INSi usage");
             return AUTH_ALLOW;
         }
@@ -26,9 +31,15 @@ static int ins_rule(void *ctx, const auth_subject *s, auth_action a, const auth_
         return AUTH_ABSTAIN;
     }
     if (t->resource_type && !strcmp(t->resource_type, "Patient") && t->operation) {
-        if (s->kind != AUTH_KIND_PROFESSIONAL || !auth_has_role(s, "civ")) return AUTH_ABSTAIN;
-        snprintf(reason, len, "identitovigilance cell (civ)");
-        return AUTH_ALLOW;
+        /* Merges, unmerges and the duplicates list: the identitovigilance cell, or the admin
+         * (foundation rule); not any software's token. */
+        if (s->kind == AUTH_KIND_PROFESSIONAL && auth_has_role(s, "civ")) {
+            snprintf(reason, len, "identitovigilance cell (civ)");
+            return AUTH_ALLOW;
+        }
+        if (auth_has_role(s, "admin")) return AUTH_ABSTAIN;
+        snprintf(reason, len, "restricted to the identitovigilance cell (civ)");
+        return AUTH_DENY;
     }
     if (t->resource_type && !strcmp(t->resource_type, "Patient") && s->kind == AUTH_KIND_PROFESSIONAL &&
         (auth_has_role(s, "identity") || auth_has_role(s, "civ")) && a != AUTH_ACTION_DELETE) {

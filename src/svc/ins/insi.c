@@ -57,9 +57,11 @@ int ins_traits_from_json(arena *a, const json_t *traits, int need_all, ins_trait
         size_t i;
         const json_t *p;
         json_array_foreach(prenoms, i, p) {
-            if (!json_is_string(p)) {
+            const char *v = json_string_value(p);
+            if (!v || !v[strspn(v, " \t")]) {
+                /* An empty name would switch the first-name rule off: a search by three traits. */
                 buf_free(&first);
-                return socle_err_at(err, SOCLE_EINVAL, "traits.prenoms", "traits.prenoms must hold strings");
+                return socle_err_at(err, SOCLE_EINVAL, "traits.prenoms", "traits.prenoms must hold non-empty strings");
             }
             if (i) buf_putc(&first, ' ');
             buf_puts(&first, json_string_value(p));
@@ -77,6 +79,8 @@ int ins_traits_from_json(arena *a, const json_t *traits, int need_all, ins_trait
     if (!rc && first.len) {
         char *out = arena_alloc(a, 256);
         if ((rc = ins_normalize_first_names(first.data, out, 256, err))) rc = insi_value_error(err, "traits.prenoms");
+        else if (!*out)
+            rc = socle_err_at(err, SOCLE_EINVAL, "traits.prenoms", "traits.prenoms: no letter in the first names");
         q->first_names = out;
     }
     buf_free(&first);

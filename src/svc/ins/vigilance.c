@@ -346,6 +346,24 @@ static int vig_is_merged(const json_t *patient)
     return 0;
 }
 
+/* Hold the two Patients for the rest of the transaction, before reading them: on PostgreSQL (READ
+ * COMMITTED) two merges of the same duplicate would otherwise both find it unmerged. SQLite's
+ * write transaction already runs alone. */
+static int vig_lock(store_conn *c, const char *one, const char *other, socle_err *err)
+{
+    if (store_conn_engine(c) != STORE_POSTGRES) return 0;
+    store_value p[2] = {STORE_V_TEXT(one), STORE_V_TEXT(other)};
+    store_rows *r;
+    int rc = store_query(c,
+                         "SELECT id FROM fhir_resource WHERE type = 'Patient' AND id IN ($1, $2) ORDER BY id FOR UPDATE",
+                         p, 2, &r, err);
+    if (rc) return rc;
+    while ((rc = store_rows_next(r, err)) == 1) {
+    }
+    store_rows_free(r);
+    return rc;
+}
+
 int ins_merge(ins_service *ins, store_conn *c, const auth_subject *who, const char *survivor, const char *merged,
               char merge_id[37], size_t *repointed, socle_err *err)
 {
@@ -359,7 +377,8 @@ int ins_merge(ins_service *ins, store_conn *c, const auth_subject *who, const ch
     id_uuid(merge_id);
     char detail[80];
     snprintf(detail, sizeof detail, "fusion %s", merge_id);
-    int rc = vig_load(c, to, a, &surv, err);
+    int rc = vig_lock(c, survivor, merged, err);
+    if (!rc) rc = vig_load(c, to, a, &surv, err);
     if (!rc) rc = vig_load(c, from, a, &dup, err);
     if (!rc && vig_is_merged(dup)) rc = socle_err_set(err, SOCLE_EUNPROCESSABLE, "Patient/%s is already merged", merged);
     if (!rc && vig_is_merged(surv))
@@ -411,7 +430,12 @@ int ins_unmerge(ins_service *ins, store_conn *c, const auth_subject *who, const 
 {
     store_value p = STORE_V_TEXT(merge_id);
     store_rows *r;
-    int rc = store_query(c, "SELECT survivor, merged, time_ms, repointed, undone_ms FROM ins_merge WHERE id = $1", &p, 1, &r, err);
+    /* FOR UPDATE on PostgreSQL: two unmerges of one merge must not both find it not undone. */
+    int rc = store_query(c,
+                         store_conn_engine(c) == STORE_POSTGRES
+                             ? "SELECT survivor, merged, time_ms, repointed, undone_ms FROM ins_merge WHERE id = $1 FOR UPDATE"
+                             : "SELECT survivor, merged, time_ms, repointed, undone_ms FROM ins_merge WHERE id = $1",
+                         &p, 1, &r, err);
     if (rc) return rc;
     char survivor[128] = "", merged[128] = "";
     int64_t when = 0, undone = 0;
@@ -439,6 +463,7 @@ int ins_unmerge(ins_service *ins, store_conn *c, const auth_subject *who, const 
     snprintf(to, sizeof to, "Patient/%s", merged);
     snprintf(detail, sizeof detail, "defusion %s", merge_id);
     json_t *dup = NULL, *surv = NULL;
+    if (!rc) rc = vig_lock(c, survivor, merged, err);
     if (!rc) rc = vig_load(c, from, a, &surv, err);
     if (!rc && vig_is_merged(surv))
         rc = socle_err_set(err, SOCLE_EUNPROCESSABLE,

@@ -549,8 +549,15 @@ def test_concurrent_merges_of_one_duplicate(ctx):
     statuses = harness.all_at_once(2, lambda i: cells[i].post("/ins/v1/fusion", body=json.dumps(
         {"survivant": (b, c)[i]["id"], "doublon": dup["id"]}), ctype="application/json", expect=(200, 422)).status)
     assert sorted(statuses) == [200, 422], statuses
-    links = civ.get("/fhir/Patient/" + dup["id"]).json.get("link", [])
+    merged = civ.get("/fhir/Patient/" + dup["id"]).json
+    links = merged.get("link", [])
     assert len(links) == 1 and links[0]["type"] == "replaced-by", links
+    # Patient.link is the merges' own: an update keeping it passes, one writing or removing it does not.
+    civ.put("/fhir/Patient/" + dup["id"], merged, expect=200)
+    forged = dict(civ.get("/fhir/Patient/" + c["id"]).json, active=False,
+                  link=[{"other": {"reference": "Patient/" + b["id"]}, "type": "replaced-by"}])
+    assert "Patient.link" in json.dumps(civ.put("/fhir/Patient/" + c["id"], forged, expect=422).json)
+    civ.put("/fhir/Patient/" + dup["id"], {k: v for k, v in merged.items() if k != "link"}, expect=422)
 
 
 def test_unmerge_window(ctx):

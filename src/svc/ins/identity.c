@@ -263,6 +263,12 @@ static void identity_add_attribute(json_t *patient, const char *code)
 int ins_identity_check(store_conn *c, const auth_subject *who, const char *id, json_t *resource, const json_t *previous,
                        socle_err *err)
 {
+    /* Patient.link records merges: fusion and défusion write it (with their journal, re-pointing
+     * and audit), an update may not. */
+    if (previous && !json_equal(json_object_get(resource, "link") ? json_object_get(resource, "link") : json_null(),
+                                json_object_get(previous, "link") ? json_object_get(previous, "link") : json_null()))
+        return socle_err_at(err, SOCLE_EUNPROCESSABLE, "Patient.link",
+                            "Patient.link is written by a merge and its undoing (POST /ins/v1/fusion, /ins/v1/defusion)");
     /* Homonyms: HOMD is detected by the server, HOMA confirmed by the identitovigilance cell. */
     int homa = identity_has_attribute(resource, "HOMA");
     if (homa && !(previous && identity_has_attribute(previous, "HOMA")) && who && !auth_has_role(who, "civ"))

@@ -194,11 +194,36 @@ void rest_bundle_respond(socle_app *app, http_response *res, const char *type, r
     res->status = 200;
 }
 
+/* A transaction's entries may not overlap (FHIR R4 http.html#trules): two entries with one fullUrl
+ * (bdl-7), or two that change the same resource. 0, or the refusal in err. */
+static int bundle_overlap(const bundle_entry *entries, size_t n, socle_err *err)
+{
+    for (size_t j = 0; j < n; j++)
+        for (size_t i = 0; i < j; i++) {
+            const bundle_entry *a = &entries[i], *b = &entries[j];
+            if (a->full_url && b->full_url && !strcmp(a->full_url, b->full_url))
+                return socle_err_at(err, SOCLE_EINVAL, "Bundle.entry.fullUrl",
+                                    "Bundle.entry[%zu].fullUrl repeats entry[%zu]'s: each entry has its own", j, i);
+            int wa = a->op.kind == REST_UPDATE || a->op.kind == REST_DELETE;
+            int wb = b->op.kind == REST_UPDATE || b->op.kind == REST_DELETE;
+            if (wa && wb && a->op.type && b->op.type && a->op.id && b->op.id && !strcmp(a->op.type, b->op.type) &&
+                !strcmp(a->op.id, b->op.id))
+                return socle_err_at(err, SOCLE_EINVAL, "Bundle.entry.request",
+                                    "Bundle.entry[%zu] and entry[%zu] both change %s/%.64s: a transaction changes a "
+                                    "resource once", i, j, a->op.type, a->op.id);
+        }
+    return 0;
+}
+
 static void bundle_transaction(socle_app *app, http_request *req, http_response *res, const auth_subject *who,
                                bundle_entry *entries, size_t n)
 {
     socle_err err;
     store_conn *c;
+    if (bundle_overlap(entries, n, &err)) {
+        http_respond_error(req, res, &err);
+        return;
+    }
     if (store_acquire(app->store, &c, &err)) {
         http_respond_error(req, res, &err);
         return;

@@ -129,6 +129,18 @@ def test_bundle_errors(ctx):
     # An empty transaction is fine.
     b = ctx.admin.post("/fhir", {"resourceType": "Bundle", "type": "transaction", "entry": []}, expect=200).json
     assert b["type"] == "transaction-response"
+    # Overlapping entries are refused, and nothing is written: one fullUrl twice (bdl-7), one resource
+    # changed twice.
+    p = ctx.admin.create({"resourceType": "Patient", "active": True})
+    urn = "urn:uuid:%s-0000-4000-8000-000000000000" % uid(8)
+    twice = [{"fullUrl": urn, "resource": {"resourceType": "Patient", "active": True},
+              "request": {"method": "POST", "url": "Patient"}}] * 2
+    r = ctx.admin.post("/fhir", {"resourceType": "Bundle", "type": "transaction", "entry": twice}, expect=400)
+    assert "fullUrl" in str(r.json)
+    both = [{"request": {"method": "DELETE", "url": "Patient/" + p["id"]}},
+            {"resource": dict(p, active=False), "request": {"method": "PUT", "url": "Patient/" + p["id"]}}]
+    ctx.admin.post("/fhir", {"resourceType": "Bundle", "type": "transaction", "entry": both}, expect=400)
+    assert ctx.admin.get("/fhir/Patient/" + p["id"]).json["active"] is True
 
 
 def test_bundle_policy(ctx):

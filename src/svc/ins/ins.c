@@ -30,7 +30,7 @@ static int ins_rule(void *ctx, const auth_subject *s, auth_action a, const auth_
         }
         return AUTH_ABSTAIN;
     }
-    if (t->resource_type && !strcmp(t->resource_type, "Patient") && t->operation) {
+    if (t->resource_type && !strcmp(t->resource_type, "Patient") && t->operation && !strncmp(t->operation, "ins-", 4)) {
         /* Merges, unmerges and the duplicates list: the identitovigilance cell, or the admin
          * (foundation rule); not any software's token. */
         if (s->kind == AUTH_KIND_PROFESSIONAL && auth_has_role(s, "civ")) {

@@ -535,6 +535,12 @@ static void test_outward_identifier(void **state)
     assert_int_equal(ins_outward_identifier(c, "out-v", m, oid, &err), SOCLE_EUNPROCESSABLE);
     assert_non_null(strstr(err.msg, "not qualifiée"));
     assert_int_equal(ins_outward_identifier(c, "no-such", m, oid, &err), SOCLE_ENOTFOUND);
+    /* Merged into another identity: its INS is no more sent (the survivor's is). */
+    json_object_set_new(q, "link", json_pack("[{s:{s:s},s:s}]", "other", "reference", "Patient/out-v", "type", "replaced-by"));
+    json_object_set_new(q, "active", json_false());
+    assert_int_equal(fhir_repo_update(c, "Patient", "out-q", q, 0, a, &st, NULL, &err), 0);
+    assert_int_equal(ins_outward_identifier(c, "out-q", m, oid, &err), SOCLE_EUNPROCESSABLE);
+    assert_non_null(strstr(err.msg, "merged"));
     arena_free(a);
     json_decref(q);
     json_decref(v);

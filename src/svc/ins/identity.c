@@ -368,6 +368,15 @@ int ins_outward_identifier(store_conn *c, const char *patient_id, char matricule
     if (!patient) return socle_err_set(err, SOCLE_EINTERNAL, "stored Patient is not JSON");
     identity_facts f;
     rc = identity_read_facts(patient, &f, err);
+    /* A duplicate merged into another identity speaks no more: the survivor's INS is the one sent. */
+    size_t i;
+    const json_t *link;
+    json_array_foreach(json_object_get(patient, "link"), i, link) {
+        const char *type = json_string_value(json_object_get(link, "type"));
+        if (!rc && type && !strcmp(type, "replaced-by"))
+            rc = socle_err_set(err, SOCLE_EUNPROCESSABLE,
+                               "Patient/%s was merged into another identity: its survivor's INS is the one sent", patient_id);
+    }
     if (!rc && (strcmp(f.status, "QUAL") || !f.ins_matricule))
         rc = socle_err_set(err, SOCLE_EUNPROCESSABLE, "the identity of Patient/%s is not qualifiée: its INS may not be sent",
                            patient_id);

@@ -200,13 +200,8 @@ int ins_duplicates(store_conn *c, int min_score, ins_duplicate **out, size_t *co
     if (!rc && npairs) {
         qsort(pairs, npairs, sizeof *pairs, vig_pair_cmp);
         size_t k = 0;
-        for (size_t i = 0; i < npairs; i++) {
-            int seen = 0;
-            for (size_t j = 0; j < k && !seen; j++)
-                seen = pairs[j].score == pairs[i].score && !strcmp(pairs[j].first, pairs[i].first) &&
-                       !strcmp(pairs[j].second, pairs[i].second);
-            if (!seen) pairs[k++] = pairs[i];
-        }
+        for (size_t i = 0; i < npairs; i++) /* sorted: a repeated pair follows the one it repeats */
+            if (!k || vig_pair_cmp(&pairs[k - 1], &pairs[i])) pairs[k++] = pairs[i];
         npairs = k;
     }
     for (size_t i = 0; i < s.n; i++) free(s.people[i].id);

@@ -263,6 +263,8 @@ static int search_param_clause(fhir_search *s, socle_buf *w, const char *type, c
     return rc;
 }
 
+static int search_is_target(const fhir_param_def *def, const char *type);
+
 static int search_include_parse(fhir_search *s, const char *name, const char *value, int reverse, socle_err *err)
 {
     char *copy = arena_strdup(s->a, value);
@@ -273,8 +275,14 @@ static int search_include_parse(fhir_search *s, const char *name, const char *va
     if (!def || def->kind != FHIR_PARAM_REFERENCE || (!reverse && strcmp(parts[0], s->type)))
         return socle_err_at(err, SOCLE_EINVAL, name, "%s=%s: expected %s:param with a declared reference parameter",
                             name, value, reverse ? "SourceType" : s->type);
+    /* The target type names where the reference points: a declared target, and for _revinclude the
+     * type searched (Practitioner?_revinclude=Consent:patient matches no Practitioner). */
+    const char *target = n == 3 ? parts[2] : NULL, *points_to = reverse ? s->type : target;
+    if (def->targets && ((reverse && target && strcmp(target, s->type)) || (points_to && !search_is_target(def, points_to))))
+        return socle_err_at(err, SOCLE_EINVAL, name, "%s=%s: %s:%s does not point to %s", name, value, parts[0],
+                            parts[1], points_to ? points_to : target);
     if (s->nincludes == 16) return socle_err_set(err, SOCLE_EINVAL, "too many _include/_revinclude");
-    s->includes[s->nincludes++] = (search_include){parts[0], def->name, n == 3 ? parts[2] : NULL, reverse};
+    s->includes[s->nincludes++] = (search_include){parts[0], def->name, target, reverse};
     return 0;
 }
 

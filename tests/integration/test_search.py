@@ -232,6 +232,10 @@ def test_include_revinclude(ctx):
     b = ctx.admin.search("DocumentReference", "patient=" + p["id"]).json
     assert ids(matches(b)) == [doc["id"]]
     ctx.admin.search("Patient", "_id=%s&_include=Patient:nosuch" % p["id"], expect=400)
+    # A _revinclude whose reference cannot point to the type searched is refused, not run on the wrong ids.
+    ctx.admin.search("Practitioner", "_revinclude=DocumentReference:patient", expect=400)
+    ctx.admin.search("Patient", "_id=%s&_revinclude=DocumentReference:patient:Practitioner" % p["id"], expect=400)
+    ctx.admin.search("Patient", "_id=%s&_revinclude=DocumentReference:patient:Patient" % p["id"], expect=200)
 
 
 def test_unknown_parameter_strict_and_lenient(ctx):

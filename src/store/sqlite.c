@@ -233,8 +233,8 @@ static int sq_bind(sq_handle *c, sqlite3_stmt *st, const store_value *p, int n, 
 static int sq_handle_open(store *s, sq_handle *h, const char *sync, socle_err *err);
 static void sq_handle_close(sq_handle *h);
 static int sq_exec_script_on(sq_handle *h, const char *sql, socle_err *err);
-static void sq_sync_wal(sqlite3 *db);
-static int sq_own_wal(sq_conn *c, sqlite3 **db);
+static sqlite3_file *sq_wal_file(sqlite3 *db);
+static void sq_sync_wal(sqlite3_file *wal);
 
 /* The store's writer handle, opened at its first use; called in the writer's turn. A database in
  * memory has a single connection, which writes itself. */
@@ -250,24 +250,16 @@ static sq_handle *sq_writer(sq_conn *c, socle_err *err)
         socle_err_set(err, SOCLE_ENOMEM, "store: out of memory");
         return NULL;
     }
-    /* FULL on a WAL: commits write at NORMAL and are synced once the turn is given back. */
-    int full = !strcmp(s->sqlite_sync, "FULL");
+    /* FULL (the file is a WAL, as the connection's own handle found): commits write at NORMAL and
+     * are synced once the turn is given back. */
+    w->sync_after = !strcmp(s->sqlite_sync, "FULL");
     char cache[48];
     snprintf(cache, sizeof cache, "PRAGMA cache_size = %d", -SQ_WRITER_CACHE_MB * 1024);
-    if (sq_handle_open(s, w, full ? "NORMAL" : s->sqlite_sync, err) || sq_exec_script_on(w, cache, err)) {
+    if (sq_handle_open(s, w, w->sync_after ? "NORMAL" : s->sqlite_sync, err) || sq_exec_script_on(w, cache, err)) {
         sq_handle_close(w);
         free(w);
         return NULL;
     }
-    if (full && !w->wal) {
-        /* WAL refused: the commit itself must be durable. */
-        if (sq_exec_script_on(w, "PRAGMA synchronous=FULL", err)) {
-            sq_handle_close(w);
-            free(w);
-            return NULL;
-        }
-    }
-    w->sync_after = full && w->wal;
     s->sqlite_writer = w;
     return w;
 }
@@ -318,9 +310,9 @@ static void sq_committed(sq_conn *c, int relaxed)
 {
     sq_handle *w = c->h;
     int sync = w->sync_after && !relaxed;
-    sqlite3 *own = NULL;
-    if (sync && !sq_own_wal(c, &own)) {
-        sq_sync_wal(w->db); /* this connection has no WAL open of its own: sync in the turn */
+    sqlite3_file *own = sync ? sq_wal_file(c->own.db) : NULL;
+    if (sync && !own) {
+        sq_sync_wal(sq_wal_file(w->db)); /* this connection has no WAL open of its own: sync in the turn */
         sync = 0;
     }
     sq_writer_give(c);
@@ -544,8 +536,8 @@ static int sq_tx_begin(store_conn *bc, socle_err *err)
     return sq_tx_open((sq_conn *)bc, 0, err);
 }
 
-/* Lower synchronous to NORMAL (WAL frames written, not fsynced) for one transaction; when the
- * configured level is already NORMAL or OFF there is nothing to lower. */
+/* A transaction whose commit is not synced after (WAL frames written, not fsynced); when the
+ * configured level is already NORMAL or OFF there is nothing to relax. */
 static int sq_tx_begin_relaxed(store_conn *bc, socle_err *err)
 {
     return sq_tx_open((sq_conn *)bc, 1, err);
@@ -556,26 +548,21 @@ static int sq_tx_begin_relaxed(store_conn *bc, socle_err *err)
  * fsync the kernel may have dropped the pages it could not write (a later fsync then succeeds
  * without them). Like PostgreSQL's PANIC, the process stops; SQLite's recovery at the next start
  * keeps exactly what reached the disk. */
-static void sq_sync_wal(sqlite3 *db)
+static void sq_sync_wal(sqlite3_file *wal)
 {
-    sqlite3_file *wal = NULL;
-    int rc = sqlite3_file_control(db, "main", SQLITE_FCNTL_JOURNAL_POINTER, &wal);
-    if (rc == SQLITE_OK && (!wal || !wal->pMethods)) rc = SQLITE_IOERR_FSYNC;
-    if (rc == SQLITE_OK) rc = wal->pMethods->xSync(wal, SQLITE_SYNC_NORMAL);
+    int rc = wal ? wal->pMethods->xSync(wal, SQLITE_SYNC_NORMAL) : SQLITE_IOERR_FSYNC;
     if (rc == SQLITE_OK) return;
     log_msg(LOG_ERROR, "store: sqlite: cannot sync the WAL after a commit (%s): stopping", sqlite3_errstr(rc));
     abort();
 }
 
-/* This connection's own handle, when it has the WAL file open (it does once it has read). */
-static int sq_own_wal(sq_conn *c, sqlite3 **db)
+/* The handle's open WAL file, or NULL (a handle opens it at its first read). */
+static sqlite3_file *sq_wal_file(sqlite3 *db)
 {
     sqlite3_file *wal = NULL;
-    if (!c->own.wal || sqlite3_file_control(c->own.db, "main", SQLITE_FCNTL_JOURNAL_POINTER, &wal) != SQLITE_OK ||
-        !wal || !wal->pMethods)
-        return 0;
-    *db = c->own.db;
-    return 1;
+    if (sqlite3_file_control(db, "main", SQLITE_FCNTL_JOURNAL_POINTER, &wal) != SQLITE_OK || !wal || !wal->pMethods)
+        return NULL;
+    return wal;
 }
 
 static int sq_tx_commit(store_conn *bc, socle_err *err)

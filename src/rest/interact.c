@@ -93,6 +93,13 @@ static int rest_authorize(socle_app *app, http_request *req, const auth_subject 
     return rest_fail(res, &res->err);
 }
 
+/* The patient op's resource belongs to (into buf), or NULL. */
+static const char *rest_op_patient(const rest_op *op, char *buf, size_t n)
+{
+    const fhir_type *t = op->type ? fhir_type_find(op->type) : NULL;
+    return t && op->resource && fhir_resource_patient(t, op->id ? op->id : "", op->resource, buf, n) ? buf : NULL;
+}
+
 static int rest_is_patient_data(const char *type)
 {
     const fhir_type *t = type ? fhir_type_find(type) : NULL;
@@ -348,10 +355,9 @@ static int rest_answer_existing(socle_app *app, http_request *req, const auth_su
 int rest_conditional_existing(socle_app *app, http_request *req, const auth_subject *who, store_conn *c,
                               const rest_op *op, const char *existing_id, rest_result *res)
 {
-    const fhir_type *t = fhir_type_find(op->type);
     char patient[128];
-    int has = t && op->resource && fhir_resource_patient(t, "", op->resource, patient, sizeof patient);
-    if (rest_authorize(app, req, who, REST_CREATE, op->type, NULL, has ? patient : NULL, op->resource, res))
+    if (rest_authorize(app, req, who, REST_CREATE, op->type, NULL, rest_op_patient(op, patient, sizeof patient),
+                       op->resource, res))
         return res->err.code;
     return rest_answer_existing(app, req, who, c, op->type, existing_id, res);
 }
@@ -420,8 +426,7 @@ static int rest_write(socle_app *app, http_request *req, const auth_subject *who
         if (rc && rc != SOCLE_EGONE && rc != SOCLE_ENOTFOUND) return rest_fail(res, &res->err);
         patient = rc == 0 ? cur.patient_id : NULL;
     } else {
-        if (fhir_resource_patient(t, op->id ? op->id : "", op->resource, patient_buf, sizeof patient_buf))
-            patient = patient_buf;
+        patient = rest_op_patient(op, patient_buf, sizeof patient_buf);
     }
     if (rest_authorize(app, req, who, op->kind, op->type, op->id, patient, op->resource, res)) return res->err.code;
 

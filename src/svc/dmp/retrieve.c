@@ -424,11 +424,12 @@ static int dmp_audit_page(dmp_service *svc, const audit_query_param *qp, int n, 
     audit_query_param *q = arena_zalloc(a, sizeof *q * (size_t)(n + 1));
     if (!q) return socle_err_set(err, SOCLE_ENOMEM, "out of memory");
     int nq = 0;
-    for (int i = 0; i < n; i++)
-        if (strcmp(qp[i].name, "_cursor")) q[nq++] = qp[i];
     const char *cursor = NULL, *next = NULL, *first_next_url = NULL;
-    for (int i = 0; i < n; i++)
-        if (!strcmp(qp[i].name, "_cursor")) cursor = qp[i].value;
+    for (int i = 0; i < n; i++) /* the cursor moves page by page: kept aside */
+        if (strcmp(qp[i].name, "_cursor"))
+            q[nq++] = qp[i];
+        else
+            cursor = qp[i].value;
     json_t *first = NULL, *kept = json_array();
     int rc = 0;
     for (int pages = 0; pages < 10000; pages++) {
@@ -474,12 +475,11 @@ static int dmp_audit_page(dmp_service *svc, const audit_query_param *qp, int n, 
             const char *rel = json_string_value(json_object_get(link, "relation"));
             if (!rel || strcmp(rel, "next")) json_array_append(links, link);
         }
-        if (next && first_next_url) {
-            const char *at = strstr(first_next_url, "_cursor=");
-            char *url = arena_printf(a, "%.*s_cursor=%s", (int)(at ? at - first_next_url : 0), first_next_url, next);
-            if (!at) url = NULL;
-            if (url) json_array_append_new(links, json_pack("{s:s, s:s}", "relation", "next", "url", url));
-        }
+        const char *at = next && first_next_url ? strstr(first_next_url, "_cursor=") : NULL;
+        if (at)
+            json_array_append_new(links, json_pack("{s:s, s:s}", "relation", "next", "url",
+                                                   arena_printf(a, "%.*s_cursor=%s", (int)(at - first_next_url),
+                                                                first_next_url, next)));
         json_object_set_new(first, "link", links);
         buf_reset(out);
         fhir_json_dump(first, out);

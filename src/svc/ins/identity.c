@@ -59,6 +59,17 @@ static const char *identity_sub_code(const json_t *ext, const char *name, json_t
     return NULL;
 }
 
+/* The code of a sub-extension that is an identityReliability one (a status or an attribute), or NULL;
+ * an extension may hold several. */
+static const char *identity_reliability_code(const json_t *sub, json_t **coding_out)
+{
+    const char *url = json_string_value(json_object_get(sub, "url"));
+    if (!url || strcmp(url, "identityReliability")) return NULL;
+    json_t *coding = json_object_get(sub, "valueCoding");
+    if (coding_out) *coding_out = coding;
+    return json_string_value(json_object_get(coding, "code"));
+}
+
 static int identity_read_facts(const json_t *patient, identity_facts *f, socle_err *err)
 {
     memset(f, 0, sizeof *f);
@@ -74,10 +85,8 @@ static int identity_read_facts(const json_t *patient, identity_facts *f, socle_e
         size_t k;
         json_t *sub;
         json_array_foreach(json_object_get(ext, "extension"), k, sub) {
-            const char *su = json_string_value(json_object_get(sub, "url"));
-            if (!su || strcmp(su, "identityReliability")) continue;
-            json_t *coding = json_object_get(sub, "valueCoding");
-            const char *code = json_string_value(json_object_get(coding, "code"));
+            json_t *coding = NULL;
+            const char *code = identity_reliability_code(sub, &coding);
             if (!code) continue;
             if (!strcmp(code, "PROV") || !strcmp(code, "RECUP") || !strcmp(code, "VALI") || !strcmp(code, "QUAL")) {
                 if (f->status)
@@ -204,9 +213,8 @@ static int identity_has_attribute(const json_t *patient, const char *code)
         const char *url = json_string_value(json_object_get(ext, "url"));
         if (!url || strcmp(url, IDENTITY_RELIABILITY_URL)) continue;
         json_array_foreach(json_object_get(ext, "extension"), k, sub) {
-            const char *su = json_string_value(json_object_get(sub, "url"));
-            const char *c = json_string_value(json_object_get(json_object_get(sub, "valueCoding"), "code"));
-            if (su && !strcmp(su, "identityReliability") && c && !strcmp(c, code)) return 1;
+            const char *c = identity_reliability_code(sub, NULL);
+            if (c && !strcmp(c, code)) return 1;
         }
     }
     return 0;
@@ -265,8 +273,8 @@ int ins_identity_check(store_conn *c, const auth_subject *who, const char *id, j
 {
     /* Patient.link records merges: fusion and défusion write it (with their journal, re-pointing
      * and audit), an update may not. */
-    if (previous && !json_equal(json_object_get(resource, "link") ? json_object_get(resource, "link") : json_null(),
-                                json_object_get(previous, "link") ? json_object_get(previous, "link") : json_null()))
+    const json_t *link = json_object_get(resource, "link"), *link_before = json_object_get(previous, "link");
+    if (previous && (link || link_before) && !(link && link_before && json_equal(link, link_before)))
         return socle_err_at(err, SOCLE_EUNPROCESSABLE, "Patient.link",
                             "Patient.link is written by a merge and its undoing (POST /ins/v1/fusion, /ins/v1/defusion)");
     /* Homonyms: HOMD is detected by the server, HOMA confirmed by the identitovigilance cell. */

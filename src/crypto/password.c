@@ -14,8 +14,8 @@
 
 #define PASSWORD_TEXT(x) #x
 #define PASSWORD_NUMBER(x) PASSWORD_TEXT(x)
-/* The hash verify_none checks against: the parameters of new hashes, a zero salt and a zero hash
- * (base64 of 16 and 32 bytes), which no password can be expected to give. */
+/* The hash a verification without an account checks against: the parameters of new hashes, a zero
+ * salt and a zero hash (base64 of 16 and 32 bytes), which no password can be expected to give. */
 static const char PASSWORD_NONE[] =
     "$argon2id$v=19$m=" PASSWORD_NUMBER(PASSWORD_M_COST_KIB) ",t=" PASSWORD_NUMBER(PASSWORD_T_COST)
     ",p=" PASSWORD_NUMBER(PASSWORD_LANES) "$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
@@ -42,14 +42,13 @@ int crypto_password_hash(const char *password, char out[CRYPTO_PASSWORD_HASH_MAX
 int crypto_password_verify(const char *encoded, const char *password, socle_err *err)
 {
     size_t n = password ? strlen(password) : 0;
-    if (!encoded || strncmp(encoded, "$argon2id$", 10) || n > CRYPTO_PASSWORD_MAX ||
-        argon2id_verify(encoded, password ? password : "", n) != ARGON2_OK)
-        return socle_err_set(err, SOCLE_EUNAUTHORIZED, "wrong password");
-    return 0;
-}
-
-int crypto_password_verify_none(const char *password, socle_err *err)
-{
-    crypto_password_verify(PASSWORD_NONE, password, err);
-    return socle_err_set(err, SOCLE_EUNAUTHORIZED, "wrong password");
+    int none = !encoded || !*encoded;
+    if (n > CRYPTO_PASSWORD_MAX) return socle_err_set(err, SOCLE_EUNAUTHORIZED, "wrong password");
+    if (!none && strncmp(encoded, "$argon2id$", 10))
+        return socle_err_set(err, SOCLE_EUNAUTHORIZED, "wrong password (the stored hash is not Argon2id)");
+    int rc = argon2id_verify(none ? PASSWORD_NONE : encoded, password ? password : "", n);
+    if (rc == ARGON2_OK && !none) return 0;
+    return socle_err_set(err, SOCLE_EUNAUTHORIZED, rc == ARGON2_OK || rc == ARGON2_VERIFY_MISMATCH
+                                                      ? "wrong password"
+                                                      : "wrong password (the hash could not be read)");
 }

@@ -22,11 +22,10 @@
 int crypto_password_hash(const char *password, char out[CRYPTO_PASSWORD_HASH_MAX], socle_err *err);
 
 /* crypto_password_verify - 0 when password matches the encoded hash, SOCLE_EUNAUTHORIZED when it
- * does not (or the hash is malformed, or the password too long). Constant time in the password. */
+ * does not (or the hash is malformed, or the password too long; the message says so). Constant
+ * time in the password. Without a hash (NULL or "": no account) the same Argon2 work runs against
+ * a fixed hash of the current parameters that no password matches, so that the answer's time does
+ * not tell whether the account exists; always SOCLE_EUNAUTHORIZED then. */
 int crypto_password_verify(const char *encoded, const char *password, socle_err *err);
-/* crypto_password_verify_none - the work of crypto_password_verify against a fixed hash of the
- * current parameters that no password matches: run it when there is no account to check, so that
- * the answer's time does not tell whether the account exists. Always SOCLE_EUNAUTHORIZED. */
-int crypto_password_verify_none(const char *password, socle_err *err);
 
 #endif

@@ -2,8 +2,7 @@
  * application (app_open) in a temporary directory: the lockout levels of the login throttle, which
  * grow to the longest lockout and are forgotten only after a quiet period that follows the end of
  * the last lockout; a failure on a locked key, which is refused and not counted. Time passes by
- * moving a key's stored times back (no clock hook, no sleeping). The patient login, which spends
- * the same Argon2 work whether the account exists or not. The token endpoint, through the HTTP
+ * moving a key's stored times back (no clock hook, no sleeping). The token endpoint, through the HTTP
  * server, when the policy withholds a patient's identity: an OAuth refusal, not a server error. */
 #include <arpa/inet.h>
 #include <setjmp.h>
@@ -148,39 +147,6 @@ static void test_failure_on_a_locked_key(void **state)
     store_release(app.store, c);
 }
 
-/* ---- the patient login ------------------------------------------------------------------------ */
-
-/* A refused check of ins (a wrong password): its code and message. */
-static void refused_check(store_conn *c, const char *ins, socle_err *err)
-{
-    char patient_id[128];
-    assert_int_equal(psc_patient_check(c, ins, "pas le bon mot de passe", "000000", patient_id, err),
-                     SOCLE_EUNAUTHORIZED);
-}
-
-/* A refusal says the same whether the account exists or not (psc_patient_check also spends the
- * same Argon2 work on both, crypto_password_verify_none; tests assert no times). */
-static void test_patient_check_refuses_the_same(void **state)
-{
-    store_conn *c;
-    socle_err err, with, without;
-    assert_int_equal(store_acquire(app.store, &c, &err), 0);
-    char phash[CRYPTO_PASSWORD_HASH_MAX];
-    assert_int_equal(crypto_password_hash("un mot de passe assez long", phash, &err), 0);
-    store_value p[2] = {STORE_V_TEXT("1800175123456"), STORE_V_TEXT(phash)};
-    assert_int_equal(
-        store_exec(c,
-                   "INSERT INTO psc_patient (ins, patient_id, password_hash, totp_secret, last_step,"
-                   " activation_hash, activation_expires, opposed, created)"
-                   " VALUES ($1, 'p1', $2, 'JBSWY3DPEHPK3PXP', -1, NULL, 0, 0, 0)",
-                   p, 2, NULL, &err),
-        0);
-    refused_check(c, "1800175123456", &with);
-    refused_check(c, "2800175123456", &without);
-    assert_string_equal(with.msg, without.msg);
-    store_release(app.store, c);
-}
-
 /* ---- the token endpoint ---------------------------------------------------------------------- */
 
 /* POST a form to path on 127.0.0.1:port (HTTP/1.1, Connection: close); the status, and the body
@@ -288,7 +254,6 @@ int main(void)
         cmocka_unit_test(test_lockouts_grow_to_an_hour),
         cmocka_unit_test(test_level_forgotten_after_quiet_period),
         cmocka_unit_test(test_failure_on_a_locked_key),
-        cmocka_unit_test(test_patient_check_refuses_the_same),
         cmocka_unit_test(test_token_when_policy_withholds_identity),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

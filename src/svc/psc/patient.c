@@ -228,8 +228,7 @@ int psc_patient_check(store_conn *c, const char *ins, const char *password, cons
     if (rc) return rc;
     /* Both factors are always checked, and Argon2 runs without an account too (against no hash), so
      * the answer's time tells neither which factor failed nor whether the account exists. */
-    int password_ok = phash[0] && !crypto_password_verify(phash, password, err);
-    if (!phash[0]) crypto_password_verify_none(password, err);
+    int password_ok = !crypto_password_verify(phash, password, err); /* "" without an account */
     int64_t step = 0;
     int otp_ok = psc_totp_matches(b32, last, otp, &step);
     if (!password_ok || !otp_ok) return socle_err_set(err, SOCLE_EUNAUTHORIZED, "wrong password or code");

@@ -1350,8 +1350,9 @@ def test_mss_protocol_edges(ctx):
 
 
 def test_mss_search_text_and_limits(ctx):
-    """SEARCH finds text anywhere in a message without regard to ASCII case (with a linear
-    substring search now); one SEARCH takes at most 100 keys (NO [LIMIT] beyond)."""
+    """SEARCH finds text anywhere in a message without regard to ASCII case (the results of the
+    memmem search that replaced the quadratic one; its speed is not what this checks), and one
+    SEARCH takes at most 100 keys (NO [LIMIT] beyond: the new part)."""
     m = _mss(ctx)
     marker = harness.uid(8).lower()
     c = m.imap(m.tok_b, m.b)

@@ -182,8 +182,9 @@ static void test_lines_reader(void **state)
     assert_memory_equal(lc.exact, "12345", 5);
 }
 
-/* A session writing small pieces around a large block (sent from the caller's memory, not the
- * buffer): the peer reads them all, in order. */
+/* A session writing small pieces around a large block (which lines_write sends from the caller's
+ * memory, not through its buffer): the peer reads them all, in order. The test checks the order
+ * and the bytes, not where the block was sent from. */
 #define LINES_BIG (1 << 20)
 static void lines_writer_session(lines_conn *c, void *ctx)
 {

@@ -38,37 +38,71 @@ static size_t b64_encode(const char *alpha, int pad, const uint8_t *in, size_t n
     return o;
 }
 
-/* Value of c in the alphabet, or -1. */
-static int b64_value(int url, unsigned char c)
+/* The value of each ASCII character in each alphabet, -1 outside it (bytes >= 128 are never in it). */
+static const signed char b64_std_values[128] = {
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 62, -1, -1, -1, 63,
+    52, 53, 54, 55, 56, 57, 58, 59, 60, 61, -1, -1, -1, -1, -1, -1,
+    -1,  0,  1,  2,  3,  4,  5,  6,  7,  8,  9, 10, 11, 12, 13, 14,
+    15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, -1, -1, -1, -1, -1,
+    -1, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40,
+    41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, -1, -1, -1, -1, -1,
+};
+static const signed char b64_url_values[128] = {
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 62, -1, -1,
+    52, 53, 54, 55, 56, 57, 58, 59, 60, 61, -1, -1, -1, -1, -1, -1,
+    -1,  0,  1,  2,  3,  4,  5,  6,  7,  8,  9, 10, 11, 12, 13, 14,
+    15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, -1, -1, -1, -1, 63,
+    -1, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40,
+    41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, -1, -1, -1, -1, -1,
+};
+
+static int b64_digit(const signed char *values, char c)
 {
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == (url ? '-' : '+')) return 62;
-    if (c == (url ? '_' : '/')) return 63;
-    return -1;
+    return (unsigned char)c < 128 ? values[(unsigned char)c] : -1;
 }
 
-/* Decode n characters that contain no padding. */
+/* Decode n characters that contain no padding, four at a time. */
 static int b64_decode_core(int url, const char *in, size_t n, uint8_t *out, size_t *outlen)
 {
     if (n % 4 == 1) return SOCLE_EINVAL;
-    size_t o = 0;
-    uint32_t acc = 0;
-    int bits = 0;
-    for (size_t i = 0; i < n; i++) {
-        int v = b64_value(url, (unsigned char)in[i]);
-        if (v < 0) return SOCLE_EINVAL;
-        acc = (acc << 6 | (uint32_t)v) & 0xffffff;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            out[o++] = (uint8_t)(acc >> bits);
-        }
+    const signed char *values = url ? b64_url_values : b64_std_values;
+    size_t o = 0, i = 0;
+    for (; i + 4 <= n; i += 4) {
+        int a = b64_digit(values, in[i]), b = b64_digit(values, in[i + 1]), c = b64_digit(values, in[i + 2]),
+            d = b64_digit(values, in[i + 3]);
+        if ((a | b | c | d) < 0) return SOCLE_EINVAL;
+        uint32_t v = (uint32_t)a << 18 | (uint32_t)b << 12 | (uint32_t)c << 6 | (uint32_t)d;
+        out[o++] = (uint8_t)(v >> 16);
+        out[o++] = (uint8_t)(v >> 8);
+        out[o++] = (uint8_t)v;
     }
-    if (bits && (acc & ((1u << bits) - 1))) return SOCLE_EINVAL; /* non-canonical leftover bits */
+    size_t rest = n - i; /* 0, 2 or 3 characters: 1 or 2 bytes */
+    if (rest) {
+        uint32_t v = 0;
+        for (size_t k = 0; k < rest; k++) {
+            int digit = b64_digit(values, in[i + k]);
+            if (digit < 0) return SOCLE_EINVAL;
+            v |= (uint32_t)digit << (18 - 6 * k);
+        }
+        /* non-canonical leftover bits: those past the last whole byte must be zero */
+        if (v & (rest == 2 ? 0xffffu : 0xffu)) return SOCLE_EINVAL;
+        out[o++] = (uint8_t)(v >> 16);
+        if (rest == 3) out[o++] = (uint8_t)(v >> 8);
+    }
     *outlen = o;
     return 0;
+}
+
+size_t crypto_b64_span(const char *in, size_t n)
+{
+    size_t i = 0;
+    while (i < n && b64_digit(b64_std_values, in[i]) >= 0)
+        i++;
+    return i;
 }
 
 /* Number of trailing '=' (0..2) when they are correctly placed for a padded form, else -1. */

@@ -38,6 +38,8 @@ int crypto_b64url_decode(const char *in, size_t n, uint8_t *out, size_t *outlen)
  * also rejects misplaced padding and ignores no white space. */
 size_t crypto_b64_encode(const uint8_t *in, size_t n, char *out);
 int crypto_b64_decode(const char *in, size_t n, uint8_t *out, size_t *outlen);
+/* crypto_b64_span - how many of the first n characters of in are in the standard alphabet, in a row. */
+size_t crypto_b64_span(const char *in, size_t n);
 
 typedef struct crypto_key crypto_key;
 

@@ -111,6 +111,33 @@ static void test_b64_rejects(void **state)
         assert_int_equal(crypto_b64url_decode(bad_url[i], strlen(bad_url[i]), out, &len), SOCLE_EINVAL);
 }
 
+/* A character outside the alphabet is refused wherever it stands: inside a group of four decoded
+ * at once and in the last, partial group; bytes past ASCII too. */
+static void test_b64_bad_character_anywhere(void **state)
+{
+    uint8_t in[32], out[64];
+    char enc[64], bad[64];
+    static const char wrong[] = {'!', '-', '_', ' ', '\n', (char)0x80, (char)0xc3, (char)0xff};
+    id_random_bytes(in, sizeof in);
+    size_t e = crypto_b64_encode(in, sizeof in, enc); /* 44 characters, the last one "=" */
+    assert_int_equal(crypto_b64_span(enc, e), e - 1);
+    for (size_t at = 0; at + 1 < e; at++)
+        for (size_t k = 0; k < sizeof wrong; k++) {
+            memcpy(bad, enc, e);
+            bad[at] = wrong[k];
+            size_t len = 0;
+            assert_int_equal(crypto_b64_decode(bad, e, out, &len), SOCLE_EINVAL);
+            assert_int_equal(crypto_b64_span(bad, e), at);
+        }
+    size_t u = crypto_b64url_encode(in, sizeof in, enc); /* 43 characters, no padding */
+    for (size_t at = 0; at < u; at++) {
+        memcpy(bad, enc, u);
+        bad[at] = '+';
+        size_t len = 0;
+        assert_int_equal(crypto_b64url_decode(bad, u, out, &len), SOCLE_EINVAL);
+    }
+}
+
 static void test_b64_roundtrip(void **state)
 {
     uint8_t in[200], dec[200];
@@ -548,6 +575,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sha256_hmac),       cmocka_unit_test(test_b64_vectors),
         cmocka_unit_test(test_b64_rejects),       cmocka_unit_test(test_b64_roundtrip),
+        cmocka_unit_test(test_b64_bad_character_anywhere),
         cmocka_unit_test(test_key_create_reload), cmocka_unit_test(test_key_bad_file),
         cmocka_unit_test(test_es256_sign_verify), cmocka_unit_test(test_rs256_verify),
         cmocka_unit_test(test_jwk_import),        cmocka_unit_test(test_jws_sign_split),

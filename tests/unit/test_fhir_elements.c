@@ -460,6 +460,14 @@ static void test_dates_and_ids(void **state)
     bad("{\"resourceType\":\"Binary\",\"contentType\":\"text/plain\",\"data\":\"SGV sbG8=\"}", "Binary.data",
         "not valid base64", NULL);
     ok("{\"resourceType\":\"Binary\",\"contentType\":\"text/plain\",\"data\":\"SGVs\\r\\nbG8=\\n\"}");
+    /* long runs of the alphabet, white space only between groups of four, nothing after padding */
+    ok("{\"resourceType\":\"Binary\",\"contentType\":\"text/plain\",\"data\":\"SGVsbG8gd29y bGQhIQ==\"}");
+    bad("{\"resourceType\":\"Binary\",\"contentType\":\"text/plain\",\"data\":\"SGVsbG8gd29ybGQ hIQ==\"}",
+        "Binary.data", "not valid base64", NULL);
+    bad("{\"resourceType\":\"Binary\",\"contentType\":\"text/plain\",\"data\":\"SGVsbG8gd29ybGQhIQ==SGVs\"}",
+        "Binary.data", "not valid base64", NULL);
+    bad("{\"resourceType\":\"Binary\",\"contentType\":\"text/plain\",\"data\":\"SGVsbG8gd29ybGQhI\u00e9==\"}",
+        "Binary.data", "not valid base64", NULL);
 }
 
 static void test_contained(void **state)

@@ -10,7 +10,14 @@
  * are rewritten to ?N at that moment only. A cached statement that a store_rows is still
  * iterating is marked busy: running the same SQL meanwhile uses a private copy instead of
  * resetting the statement under the iterator. Each connection keeps one store_rows embedded so a
- * read allocates nothing but SQLite's own copy of the bound text. */
+ * read allocates nothing but SQLite's own copy of the bound text.
+ *
+ * Group commit: a write transaction that ends while other writers wait for the turn does not
+ * commit; its work stays in the writer's open transaction, the turn goes to the next writer (whose
+ * transaction is a savepoint inside it, so that its rollback undoes only its own work), and it
+ * waits. The last writer of the group, the one nobody waits behind, commits for all; each member
+ * hears of its commit only once the commit is on disk. Under load a feed of documents then pays one
+ * commit, one fsync and one copy of the B-trees' shared pages per group instead of per document. */
 #include <ctype.h>
 #include <pthread.h>
 #include <sqlite3.h>
@@ -23,12 +30,36 @@
 #include "base/timeutil.h"
 #include "store/store_internal.h"
 
+/* A transaction of a group: ended, its work in the writer's open transaction, waiting for the
+ * group's commit. */
+typedef struct sq_member {
+    int done;      /* told: committed and synced, or err */
+    socle_err err; /* the group's failure, if it failed */
+    struct sq_member *next;
+} sq_member;
+
+/* The writer's group of ended transactions; changed in the writer's turn only. */
+typedef struct sq_group {
+    int open;            /* the writer's transaction holds their work, not committed yet */
+    int members;
+    sq_member *waiting;  /* each on its thread's stack until told */
+    pthread_mutex_t mu;  /* guards the members' done and err, for cv */
+    pthread_cond_t cv;
+} sq_group;
+
+/* At most this many transactions wait in one group (a group also ends when nobody waits). */
+#define SQ_GROUP_MAX 64
+/* A member that waited this long without news commits the group itself, should no writer have taken
+ * the turn after it (one that gave up waiting). */
+#define SQ_GROUP_WAIT_MS 20
+
 /* A sqlite3 handle and its prepared statements. */
 typedef struct sq_handle {
     sqlite3 *db;
     store_cache cache;
     int wal;        /* the journal is a WAL */
     int sync_after; /* writer: commits at NORMAL, then the WAL is synced after the turn (FULL on a WAL) */
+    sq_group group; /* writer: the transactions waiting for its commit */
 } sq_handle;
 
 /* The writer's page cache: it serves every write, so it keeps the upper levels of the B-trees. */
@@ -57,6 +88,7 @@ typedef struct sq_conn {
     int turn;         /* holds the writer's turn (the store's write_mu) and uses the writer */
     int writing;      /* a write transaction is open (in the turn) */
     int relaxed;      /* ... and its commit is not synced after (store_tx_begin_relaxed) */
+    int member;       /* ... as a savepoint inside an open group's transaction */
     int writer_rows;  /* store_rows opened in the turn: it is kept until they are freed */
     int kept;         /* the turn is kept for them: the writer is at FULL meanwhile (sq_writer_give) */
 } sq_conn;
@@ -66,9 +98,12 @@ static const char sq_empty[1] = "";
 /* Take the process's writer turn (store.write_mu), waiting at most the busy timeout. */
 static int sq_write_lock(sq_conn *c, socle_err *err)
 {
-    struct timespec until = time_deadline(CLOCK_REALTIME, c->base.owner->busy_timeout_ms);
-    if (pthread_mutex_timedlock(&c->base.owner->write_mu, &until))
-        return socle_err_set(err, SOCLE_EBUSY, "store: sqlite: another writer held the database too long");
+    store *s = c->base.owner;
+    struct timespec until = time_deadline(CLOCK_REALTIME, s->busy_timeout_ms);
+    atomic_fetch_add(&s->write_waiters, 1);
+    int rc = pthread_mutex_timedlock(&s->write_mu, &until);
+    atomic_fetch_sub(&s->write_waiters, 1);
+    if (rc) return socle_err_set(err, SOCLE_EBUSY, "store: sqlite: another writer held the database too long");
     return 0;
 }
 
@@ -235,6 +270,67 @@ static void sq_handle_close(sq_handle *h);
 static int sq_exec_script_on(sq_handle *h, const char *sql, socle_err *err);
 static sqlite3_file *sq_wal_file(sqlite3 *db);
 static void sq_sync_wal(sqlite3_file *wal);
+static int sq_exec_script_on(sq_handle *h, const char *sql, socle_err *err);
+
+/* --- group commit (see the top of the file) --- */
+
+/* The group's members, the group closed (its transaction committed or lost meanwhile). */
+static sq_member *sq_group_detach(sq_handle *w)
+{
+    sq_member *members = w->group.waiting;
+    w->group.open = 0;
+    w->group.members = 0;
+    w->group.waiting = NULL;
+    return members;
+}
+
+/* Tell the members their outcome: committed and on disk (failure NULL), or the failure. */
+static void sq_group_tell(sq_handle *w, sq_member *members, const socle_err *failure)
+{
+    if (!members) return;
+    pthread_mutex_lock(&w->group.mu);
+    for (sq_member *m = members, *next; m; m = next) {
+        next = m->next; /* m is gone once done is seen */
+        if (failure) m->err = *failure;
+        m->done = 1;
+    }
+    pthread_cond_broadcast(&w->group.cv);
+    pthread_mutex_unlock(&w->group.mu);
+}
+
+/* Commit the open group, in the writer's turn, sync it and tell its members. */
+static void sq_group_commit(sq_handle *w)
+{
+    if (!w->group.open) return;
+    socle_err failure = {0};
+    if (sqlite3_get_autocommit(w->db))
+        socle_err_set(&failure, SOCLE_ESTORE, "store: sqlite: the transaction of a group of commits was lost");
+    else if (sq_exec_script_on(w, "COMMIT", &failure) && !sqlite3_get_autocommit(w->db)) {
+        socle_err ignored = {0};
+        sq_exec_script_on(w, "ROLLBACK", &ignored);
+    }
+    if (!failure.code && w->sync_after) sq_sync_wal(sq_wal_file(w->db));
+    sq_group_tell(w, sq_group_detach(w), failure.code ? &failure : NULL);
+}
+
+/* A member waits to be told. Should no writer take the turn after it, it commits the group itself. */
+static int sq_group_wait(store *s, sq_handle *w, sq_member *m, socle_err *err)
+{
+    pthread_mutex_lock(&w->group.mu);
+    while (!m->done) {
+        struct timespec until = time_deadline(CLOCK_REALTIME, SQ_GROUP_WAIT_MS);
+        if (pthread_cond_timedwait(&w->group.cv, &w->group.mu, &until) == 0 || m->done) continue;
+        pthread_mutex_unlock(&w->group.mu);
+        if (!pthread_mutex_trylock(&s->write_mu)) {
+            sq_group_commit(w);
+            pthread_mutex_unlock(&s->write_mu);
+        }
+        pthread_mutex_lock(&w->group.mu);
+    }
+    pthread_mutex_unlock(&w->group.mu);
+    if (m->err.code) *err = m->err;
+    return m->err.code;
+}
 
 /* The store's writer handle, opened at its first use; called in the writer's turn. A database in
  * memory has a single connection, which writes itself. */
@@ -253,10 +349,14 @@ static sq_handle *sq_writer(sq_conn *c, socle_err *err)
     /* FULL (the file is a WAL, as the connection's own handle found): commits write at NORMAL and
      * are synced once the turn is given back. */
     w->sync_after = !strcmp(s->sqlite_sync, "FULL");
+    pthread_mutex_init(&w->group.mu, NULL);
+    pthread_cond_init(&w->group.cv, NULL);
     char cache[48];
     snprintf(cache, sizeof cache, "PRAGMA cache_size = %d", -SQ_WRITER_CACHE_MB * 1024);
     if (sq_handle_open(s, w, w->sync_after ? "NORMAL" : s->sqlite_sync, err) || sq_exec_script_on(w, cache, err)) {
         sq_handle_close(w);
+        pthread_cond_destroy(&w->group.cv);
+        pthread_mutex_destroy(&w->group.mu);
         free(w);
         return NULL;
     }
@@ -264,8 +364,9 @@ static sq_handle *sq_writer(sq_conn *c, socle_err *err)
     return w;
 }
 
-/* Take the writer's turn and use the writer handle. */
-static int sq_writer_take(sq_conn *c, socle_err *err)
+/* Take the writer's turn and use the writer handle. Unless the caller's transaction joins it (join),
+ * an open group is committed first: a write of the caller's own must not land in it. */
+static int sq_writer_take(sq_conn *c, int join, socle_err *err)
 {
     int rc = sq_write_lock(c, err);
     if (rc) return rc;
@@ -274,6 +375,7 @@ static int sq_writer_take(sq_conn *c, socle_err *err)
         sq_write_unlock(c);
         return err->code;
     }
+    if (!join) sq_group_commit(w);
     c->h = w;
     c->turn = 1;
     return 0;
@@ -290,7 +392,8 @@ static void sq_writer_sync(sq_conn *c, int keep)
     c->kept = keep;
 }
 
-/* Give the turn back, unless store_rows are still open on the writer (then their free does). */
+/* Give the turn back, unless store_rows are still open on the writer (then their free does). An
+ * open group that no writer waits to join is committed first. */
 static void sq_writer_give(sq_conn *c)
 {
     if (c->writer_rows) {
@@ -298,6 +401,7 @@ static void sq_writer_give(sq_conn *c)
         return;
     }
     sq_writer_sync(c, 0);
+    if (c->h->group.open && !atomic_load(&c->base.owner->write_waiters)) sq_group_commit(c->h);
     c->turn = 0;
     c->h = &c->own;
     sq_write_unlock(c);
@@ -305,11 +409,12 @@ static void sq_writer_give(sq_conn *c)
 
 /* After a commit of the writer's: the sync that makes it durable, once the turn is given back
  * (through this connection's own handle on the same WAL file; the next writer may already be
- * using the writer's). */
+ * using the writer's); then the group's members, committed with it, are told. */
 static void sq_committed(sq_conn *c, int relaxed)
 {
     sq_handle *w = c->h;
-    int sync = w->sync_after && !relaxed;
+    sq_member *members = sq_group_detach(w);
+    int sync = w->sync_after && (!relaxed || members);
     sqlite3_file *own = sync ? sq_wal_file(c->own.db) : NULL;
     if (sync && !own) {
         sq_sync_wal(sq_wal_file(w->db)); /* this connection has no WAL open of its own: sync in the turn */
@@ -317,6 +422,7 @@ static void sq_committed(sq_conn *c, int relaxed)
     }
     sq_writer_give(c);
     if (sync) sq_sync_wal(own);
+    sq_group_tell(w, members, NULL);
 }
 
 /* Bind and run a statement to completion. */
@@ -350,7 +456,7 @@ static int sq_exec(store_conn *bc, const char *sql, const store_value *params, i
         return rc;
     }
     sq_done(st, entry);
-    if ((rc = sq_writer_take(c, err))) return rc;
+    if ((rc = sq_writer_take(c, 0, err))) return rc;
     rc = sq_stmt(c->h, sql, &st, &entry, err);
     if (!rc) {
         rc = sq_run(c->h, st, params, nparams, changes, err);
@@ -518,14 +624,15 @@ static int sq_in_tx(const store_conn *bc)
  * synced after. */
 static int sq_tx_open(sq_conn *c, int relaxed, socle_err *err)
 {
-    int rc = c->turn ? 0 : sq_writer_take(c, err); /* kept for open rows: still this connection's */
+    int rc = c->turn ? 0 : sq_writer_take(c, 1, err); /* kept for open rows: still this connection's */
     if (rc) return rc;
     sq_writer_sync(c, 0);
     c->writing = 1;
     c->relaxed = relaxed;
-    rc = sq_exec(&c->base, "BEGIN IMMEDIATE", NULL, 0, NULL, err);
+    c->member = c->h->group.open;
+    rc = sq_exec(&c->base, c->member ? "SAVEPOINT socle_member" : "BEGIN IMMEDIATE", NULL, 0, NULL, err);
     if (rc) {
-        c->writing = 0;
+        c->writing = c->member = 0;
         sq_writer_give(c);
     }
     return rc;
@@ -568,12 +675,30 @@ static sqlite3_file *sq_wal_file(sqlite3 *db)
 static int sq_tx_commit(store_conn *bc, socle_err *err)
 {
     sq_conn *c = (sq_conn *)bc;
-    int rc = sq_exec(bc, "COMMIT", NULL, 0, NULL, err);
+    store *s = c->base.owner;
+    sq_handle *w = c->h;
+    int rc;
+    if (c->member && (rc = sq_exec(bc, "RELEASE socle_member", NULL, 0, NULL, err))) return rc; /* the caller rolls back */
+    c->member = 0;
+    /* Writers wait for the turn: leave this work to the group and wait for its commit. */
+    if (w == s->sqlite_writer && !c->writer_rows && w->group.members < SQ_GROUP_MAX &&
+        atomic_load(&s->write_waiters) > 0) {
+        sq_member m = {0};
+        m.next = w->group.waiting;
+        w->group.waiting = &m;
+        w->group.members++;
+        w->group.open = 1;
+        c->writing = 0;
+        sq_writer_give(c);
+        return sq_group_wait(s, w, &m, err);
+    }
+    rc = sq_exec(bc, "COMMIT", NULL, 0, NULL, err);
     if (!sqlite3_get_autocommit(c->h->db)) return rc; /* still open: the caller rolls back */
     c->writing = 0;
-    if (rc)
+    if (rc) {
+        sq_group_tell(w, sq_group_detach(w), err);
         sq_writer_give(c);
-    else
+    } else
         sq_committed(c, c->relaxed);
     return rc;
 }
@@ -582,10 +707,22 @@ static void sq_tx_rollback(store_conn *bc)
 {
     sq_conn *c = (sq_conn *)bc;
     socle_err err = {0};
-    if (!sqlite3_get_autocommit(c->h->db) && sq_exec(bc, "ROLLBACK", NULL, 0, NULL, &err))
+    int open = !sqlite3_get_autocommit(c->h->db);
+    if (open && c->member) { /* this transaction's work only: the group's stays */
+        if (sq_exec(bc, "ROLLBACK TO socle_member", NULL, 0, NULL, &err) ||
+            sq_exec(bc, "RELEASE socle_member", NULL, 0, NULL, &err))
+            log_msg(LOG_ERROR, "%s", err.msg);
+    } else if (open && sq_exec(bc, "ROLLBACK", NULL, 0, NULL, &err)) {
         log_msg(LOG_ERROR, "%s", err.msg);
+    }
+    c->member = 0;
     if (!c->writing) return;
     c->writing = 0;
+    if (c->h->group.open && sqlite3_get_autocommit(c->h->db)) { /* the group's work went with it */
+        socle_err lost = {0};
+        socle_err_set(&lost, SOCLE_ESTORE, "store: sqlite: a transaction of the same group of commits failed");
+        sq_group_tell(c->h, sq_group_detach(c->h), &lost);
+    }
     sq_writer_give(c);
 }
 
@@ -626,7 +763,10 @@ static void sq_disconnect(store_conn *bc)
 void store_sqlite_writer_close(store *s)
 {
     if (!s->sqlite_writer) return;
+    sq_group_commit(s->sqlite_writer); /* no member is left by then: every request has ended */
     sq_handle_close(s->sqlite_writer);
+    pthread_cond_destroy(&s->sqlite_writer->group.cv);
+    pthread_mutex_destroy(&s->sqlite_writer->group.mu);
     free(s->sqlite_writer);
     s->sqlite_writer = NULL;
 }
@@ -705,7 +845,7 @@ int store_sqlite_cache_size(store_conn *bc, int mb, socle_err *err)
     if (rc || c->base.owner->memory) return rc;
     /* The writer serves the bulk load's transactions; back to its own size after. */
     int took = !c->turn;
-    if (took && (rc = sq_writer_take(c, err))) return rc;
+    if (took && (rc = sq_writer_take(c, 0, err))) return rc;
     snprintf(sql, sizeof sql, "PRAGMA cache_size = %d", -(mb > 0 ? mb : SQ_WRITER_CACHE_MB) * 1024);
     rc = sq_exec_script_on(c->h, sql, err);
     if (took) sq_writer_give(c);

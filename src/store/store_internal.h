@@ -8,6 +8,7 @@
 #define SOCLE_STORE_STORE_INTERNAL_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -128,6 +129,7 @@ struct store {
      * instead wakes it as soon as the previous writer commits. Other processes still meet SQLite's
      * busy timeout. */
     pthread_mutex_t write_mu;
+    atomic_int write_waiters; /* threads waiting for write_mu: a commit then leaves its work to a group (sqlite.c) */
     store_conn **conns; /* every connection, for close */
     int nconns;
     store_conn **idle; /* stack of free connections */

@@ -18,6 +18,7 @@
 
 #include "base/log.h"
 #include "store/store.h"
+#include "store/store_internal.h" /* write_waiters: when a writer waits for the turn */
 
 typedef struct tctx {
     store *s;
@@ -961,6 +962,110 @@ static void test_sqlite_writer(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+/* Group commit: a transaction that commits while another writer waits for the turn leaves its work
+ * to the group and returns once the group's commit is on disk. */
+typedef struct group_writer {
+    store_conn *c;
+    int64_t value;
+    const char *end; /* "commit", "rollback" or "fill" (a full disk: SQLite loses the whole transaction) */
+    int rc;
+} group_writer;
+
+static void *group_writer_run(void *arg)
+{
+    group_writer *g = arg;
+    socle_err err = {0};
+    store_value v[1] = {STORE_V_INT(g->value)};
+    g->rc = store_tx_begin(g->c, &err); /* waits for the turn */
+    if (!g->rc) g->rc = store_exec(g->c, "INSERT INTO g VALUES ($1)", v, 1, NULL, &err);
+    if (!g->rc && !strcmp(g->end, "fill")) {
+        assert_int_equal(store_exec_script(g->c, "PRAGMA max_page_count = 8", &err), 0);
+        g->rc = store_exec(g->c, "INSERT INTO g VALUES (zeroblob(200000))", NULL, 0, NULL, &err);
+        assert_int_not_equal(g->rc, 0);
+        assert_int_equal(store_exec_script(g->c, "PRAGMA max_page_count = 1073741823", &err), 0);
+    }
+    if (!g->rc && !strcmp(g->end, "commit")) g->rc = store_tx_commit(g->c, &err);
+    if (g->rc || strcmp(g->end, "commit")) store_tx_rollback(g->c);
+    return NULL;
+}
+
+/* a's transaction inserts `first` and commits while b waits for the turn, then b's ends as b->end
+ * says; returns a's commit's result. */
+static int group_of_two(store *s, store_conn *a, int64_t first, group_writer *b)
+{
+    socle_err err = {0};
+    store_value v[1] = {STORE_V_INT(first)};
+    assert_int_equal(store_tx_begin(a, &err), 0);
+    assert_int_equal(store_exec(a, "INSERT INTO g VALUES ($1)", v, 1, NULL, &err), 0);
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, group_writer_run, b), 0);
+    while (atomic_load(&s->write_waiters) == 0) /* b is waiting for the turn */
+        usleep(1000);
+    int rc = store_tx_commit(a, &err);
+    pthread_join(th, NULL);
+    return rc;
+}
+
+static int64_t group_count(store_conn *c, int64_t value)
+{
+    socle_err err = {0};
+    int64_t n = -1;
+    store_value v[1] = {STORE_V_INT(value)};
+    assert_int_equal(store_query_int(c, "SELECT COUNT(*) FROM g WHERE x = $1", v, 1, &n, &err), 0);
+    return n;
+}
+
+static void test_sqlite_group_commit(void **state)
+{
+    socle_err err = {0};
+    char dir[64] = "/tmp/socle-group-XXXXXX";
+    store_options o = {.sqlite_synchronous = "FULL"};
+    store *s = open_watched(dir, &o);
+    store_conn *a, *b, *reader;
+    assert_int_equal(store_acquire(s, &a, &err), 0);
+    assert_int_equal(store_acquire(s, &b, &err), 0);
+    assert_int_equal(store_acquire(s, &reader, &err), 0);
+    assert_int_equal(store_exec_script(a, "CREATE TABLE g (x)", &err), 0);
+
+    /* both commit: one commit, one sync of the WAL, done before a's commit returns */
+    int before = __atomic_load_n(&wal_syncs, __ATOMIC_SEQ_CST);
+    group_writer gb = {b, 2, "commit", -1};
+    assert_int_equal(group_of_two(s, a, 1, &gb), 0);
+    assert_int_equal(gb.rc, 0);
+    assert_int_equal(__atomic_load_n(&wal_syncs, __ATOMIC_SEQ_CST), before + 1);
+    assert_int_equal(group_count(reader, 1), 1);
+    assert_int_equal(group_count(reader, 2), 1);
+
+    /* the later one rolls back: only its own work goes, a's is committed and synced */
+    before = __atomic_load_n(&wal_syncs, __ATOMIC_SEQ_CST);
+    gb = (group_writer){b, 4, "rollback", -1};
+    assert_int_equal(group_of_two(s, a, 3, &gb), 0);
+    assert_int_equal(__atomic_load_n(&wal_syncs, __ATOMIC_SEQ_CST), before + 1);
+    assert_int_equal(group_count(reader, 3), 1);
+    assert_int_equal(group_count(reader, 4), 0);
+
+    /* the later one fills the disk and SQLite rolls back the whole transaction, a's work with it:
+     * a's commit fails instead of answering a commit that is not there */
+    gb = (group_writer){b, 6, "fill", -1};
+    assert_int_not_equal(group_of_two(s, a, 5, &gb), 0);
+    assert_int_equal(group_count(reader, 5), 0);
+    assert_int_equal(group_count(reader, 6), 0);
+
+    /* and the writer is usable again */
+    assert_int_equal(store_tx_begin(b, &err), 0);
+    assert_int_equal(store_exec(b, "INSERT INTO g VALUES (7)", NULL, 0, NULL, &err), 0);
+    assert_int_equal(store_tx_commit(b, &err), 0);
+    assert_int_equal(group_count(reader, 7), 1);
+    store_release(s, reader);
+    store_release(s, b);
+    store_release(s, a);
+    store_close(s);
+    sqlite3_vfs_unregister(&watching_vfs);
+    char cmd[96];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 /* sqlite_page_size applies to a database created now, an existing one keeps its own. */
 static void test_sqlite_page_size(void **state)
 {
@@ -1125,6 +1230,7 @@ int main(void)
         cmocka_unit_test(test_sqlite_page_size),
         cmocka_unit_test(test_sqlite_durable_commit),
         cmocka_unit_test(test_sqlite_writer),
+        cmocka_unit_test(test_sqlite_group_commit),
         cmocka_unit_test(test_sqlite_checkpoints),
         cmocka_unit_test(test_sqlite_wal_bounded),
     };

@@ -532,11 +532,16 @@ static void http_server_free(http_server *s)
     free(s);
 }
 
+/* By default 4 x cores + 8: a request that waits for the disk (a commit's fsync, a page read) or
+ * for its group's commit leaves its core to another (with one thread per core, a DMP feed left a
+ * third of the CPU idle). */
 static unsigned http_thread_count(int threads)
 {
     if (threads > 0) return (unsigned)threads;
     long n = sysconf(_SC_NPROCESSORS_ONLN);
-    return n > 0 ? (unsigned)n : 1;
+    if (n < 1) n = 1;
+    if (n > 64) n = 64;
+    return (unsigned)n * 4 + 8;
 }
 
 /* The accept policy: once the server is stopping, a new connection is closed at once. */

@@ -7,7 +7,8 @@
  *      http_header() http_path_param() http_query() http_set_header() http_respond_json()
  *      http_client_cert_der()
  * DESCRIPTION
- *      One internal thread pool sized to the cores (option `threads`), epoll. Each request gets an
+ *      One internal thread pool sized to the cores (option `threads`: 4 x cores + 8, so that requests
+ *      waiting for the disk leave their cores to others), epoll. Each request gets an
  *      arena, a request id (the caller's X-Request-Id when it is 1-64 of [A-Za-z0-9._-], else a
  *      random one, echoed in the response), its whole body in memory (bounded by `max_body`: a
  *      larger Content-Length or body is answered 413 before the handler runs), and one JSON log
@@ -121,7 +122,7 @@ void http_respond_status(http_request *req, http_response *res, int status, cons
 
 typedef struct http_server_options {
     const char *listen;          /* "127.0.0.1:8080", "[::1]:8080", "0.0.0.0:8080" */
-    int threads;                 /* 0 = number of cores */
+    int threads;                 /* 0 = 4 x cores + 8 */
     const char *tls_cert;        /* PEM file paths, or NULL for plain HTTP */
     const char *tls_key;
     const char *tls_client_ca;   /* NULL: no client certificates */

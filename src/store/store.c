@@ -10,7 +10,7 @@
  *      Transactions, ping and query_int are written once on top of the engine calls; migrations
  *      live in migrate.c.
  * CONFIGURATION
- *      db, db_pool_size (0: 2 x cores + 2), sqlite_synchronous, sqlite_mmap_mb, sqlite_page_size,
+ *      db, db_pool_size (0: see store_default_pool), sqlite_synchronous, sqlite_mmap_mb, sqlite_page_size,
  *      store_busy_timeout_ms.
  * BUGS
  *      store_acquire gives up with SOCLE_EBUSY after STORE_ACQUIRE_WAIT_MS rather than blocking
@@ -95,12 +95,16 @@ static int store_parse_url(store *s, const char *url, socle_err *err)
     return store_pg_describe(conninfo, &s->describe, err);
 }
 
-static int store_default_pool(void)
+/* PostgreSQL: 2 x cores + 2 connections per process (each is a server process; several nodes share
+ * the server's max_connections). SQLite: one per HTTP worker thread of the default count (4 x cores
+ * + 8, see net/http.c) and two more: connections are cheap in-process handles, and a writer waiting
+ * in a group commit keeps its own. */
+static int store_default_pool(store_engine engine)
 {
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     if (n < 1) n = 1;
     if (n > 64) n = 64;
-    return (int)n * 2 + 2;
+    return engine == STORE_POSTGRES ? (int)n * 2 + 2 : (int)n * 4 + 10;
 }
 
 int store_open(const store_options *opt, store **out, socle_err *err)
@@ -144,7 +148,7 @@ int store_open(const store_options *opt, store **out, socle_err *err)
 
     int rc = store_parse_url(s, opt->url, err);
     if (!rc && s->engine == STORE_SQLITE && !s->memory) rc = store_make_parent(s->target, err);
-    int n = opt->pool_size ? opt->pool_size : store_default_pool();
+    int n = opt->pool_size ? opt->pool_size : store_default_pool(s->engine);
     if (s->memory) n = 1;
     if (!rc && (!(s->conns = calloc((size_t)n, sizeof *s->conns)) ||
                 !(s->idle = calloc((size_t)n, sizeof *s->idle))))

@@ -6,7 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdint.h>
 #include <sys/random.h>
+#include <time.h>
 
 void id_random_bytes(void *buf, size_t n)
 {
@@ -23,15 +25,32 @@ void id_random_bytes(void *buf, size_t n)
     }
 }
 
-char *id_uuid(char *out)
+static char *id_uuid_format(unsigned char b[16], int version, char *out)
 {
-    unsigned char b[16];
-    id_random_bytes(b, sizeof b);
-    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
+    b[6] = (unsigned char)((b[6] & 0x0f) | version << 4);
     b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
     snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1], b[2], b[3],
              b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
     return out;
+}
+
+char *id_uuid(char *out)
+{
+    unsigned char b[16];
+    id_random_bytes(b, sizeof b);
+    return id_uuid_format(b, 4, out);
+}
+
+char *id_resource(char *out)
+{
+    unsigned char b[16];
+    id_random_bytes(b, sizeof b);
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    uint64_t ms = (uint64_t)now.tv_sec * 1000 + (uint64_t)now.tv_nsec / 1000000;
+    for (int i = 0; i < 6; i++)
+        b[i] = (unsigned char)(ms >> (40 - 8 * i));
+    return id_uuid_format(b, 7, out);
 }
 
 /* id_request's per-thread pool of kernel random bytes, refilled 4 KB at a time. */

@@ -9,6 +9,11 @@
 
 /* id_uuid - a random (v4) UUID, lowercase, into out (>= 37 bytes). Returns out. */
 char *id_uuid(char *out);
+/* id_resource - the id of a resource the server creates: a time-ordered (v7, RFC 9562) UUID, 48 bits
+ * of Unix milliseconds then 74 random bits, into out (>= 37 bytes). Ids made together sort together,
+ * so the B-tree indexes keyed by id grow at their end (a few pages per commit) instead of at random
+ * pages (one per resource). Not for secrets: it tells when it was made. Returns out. */
+char *id_resource(char *out);
 /* id_request - 16 random lowercase hex characters into out (>= 17 bytes): unique, not secret
  * (drawn from a per-thread pool). */
 char *id_request(char *out);

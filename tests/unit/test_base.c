@@ -245,6 +245,30 @@ static void test_ids(void **state)
     assert_string_not_equal(a, b);
     assert_int_equal(a[14], '4');
     assert_true(id_fhir_valid(a));
+    /* Resource ids: version 7, variant 10, the first 48 bits the Unix time in milliseconds (so
+     * they sort by creation), the rest random. */
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    long long ms_before = (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+    char r1[37], r2[37];
+    id_resource(r1);
+    id_resource(r2);
+    assert_int_equal(strlen(r1), 36);
+    assert_true(id_fhir_valid(r1));
+    assert_int_equal(r1[14], '7');
+    assert_non_null(strchr("89ab", r1[19]));
+    assert_string_not_equal(r1, r2);
+    char hex[13];
+    memcpy(hex, r1, 8);
+    memcpy(hex + 8, r1 + 9, 4);
+    hex[12] = 0;
+    long long ms = strtoll(hex, NULL, 16);
+    assert_true(ms >= ms_before && ms < ms_before + 60000);
+    char earlier[37] = "00000000-0000-7000-8000-000000000000";
+    assert_true(strcmp(earlier, r1) < 0);
+    usleep(2000);
+    id_resource(r2);
+    assert_true(strcmp(r1, r2) < 0);
     assert_true(id_fhir_valid("Patient.1-a"));
     assert_false(id_fhir_valid(""));
     assert_false(id_fhir_valid("a/b"));

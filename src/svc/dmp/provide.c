@@ -112,7 +112,7 @@ static int dmp_entry_parse(dmp_provide *p, json_t *entry, size_t i, dmp_entry *e
         }
         if (e->kind) {
             char *id = arena_alloc(p->req->arena, 37);
-            e->id = id_uuid(id);
+            e->id = id_resource(id);
         }
     } else if (!strcmp(method, "PUT")) {
         /* Update-as-create with the client's id (loading documents that already have ids); an id
@@ -217,7 +217,7 @@ static int dmp_prepare_inline_binary(dmp_provide *p, dmp_entry *e, const char *d
         json_decref(binary);
         return socle_err_set(err, SOCLE_ENOMEM, "out of memory");
     }
-    id_uuid(id);
+    id_resource(id);
     int rc = fhir_repo_prepare("Binary", id, binary, &e->binary, err);
     json_decref(binary);
     if (rc) return rc;

@@ -200,7 +200,7 @@ int dmp_notify(store_conn *c, const char *patient_id, const char *kind, const ch
 {
     char id[37];
     store_value p[6] = {
-        STORE_V_TEXT(id_uuid(id)), STORE_V_TEXT(patient_id),           STORE_V_TEXT(kind),
+        STORE_V_TEXT(id_resource(id)), STORE_V_TEXT(patient_id),           STORE_V_TEXT(kind),
         STORE_V_TEXT(idnps),       STORE_V_TEXT(detail ? detail : ""), STORE_V_INT(time_now_ms())};
     return store_exec(c,
                       "INSERT INTO dmp_notification (id, patient_id, kind, idnps, detail, created)"

@@ -705,19 +705,24 @@ def _pdsm(name):
     return json.load(open(path if os.path.exists(path) else os.path.join(base, name), encoding="utf-8"))
 
 
-def _pdsm_setup(d):
-    """The example's patient (its INS qualified here) and author, then doc-old (made current) with
-    its Binary, loaded by id (PUT entries of a provide bundle)."""
-    p = _pdsm("Patient-fr-patient-123.json")
-    pid, ins = d.patient(row=PDSM_PATIENT, pid=p["id"])
+def _pdsm_load_bundle(pid):
+    """doc-old of the example (made current) with its Binary, loaded by id (PUT entries of a provide
+    bundle)."""
     old = _pdsm("DocumentReference-doc-old.json")
     old["status"] = "current"
     b = _bundle(pid, [])
     b["entry"][0]["resource"]["entry"] = [{"item": {"reference": "DocumentReference/doc-old"}}]
     b["entry"].append({"resource": old, "request": {"method": "PUT", "url": "DocumentReference/doc-old"}})
     b["entry"].append({"resource": _pdsm("Binary-6789.json"), "request": {"method": "PUT", "url": "Binary/6789"}})
+    return b
+
+
+def _pdsm_setup(d):
+    """The example's patient (its INS qualified here) and author, and the bundle that loads doc-old."""
+    p = _pdsm("Patient-fr-patient-123.json")
+    pid, ins = d.patient(row=PDSM_PATIENT, pid=p["id"])
     feeder = d.srv.client(d.env.token(d.data, "81011848351", "professional", profession="10", structure="pdsm"))
-    return pid, b, feeder
+    return pid, _pdsm_load_bundle(pid), feeder
 
 
 def test_pdsm_examples_checked(ctx):
@@ -745,13 +750,4 @@ def test_pdsm_examples_accepted(ctx):
     raw = feeder.get("/fhir/" + new["content"][0]["attachment"]["url"], headers={"Accept": "*/*"}, expect=200)
     assert raw.body == b"Hello" and raw.h("Content-Type").startswith("application/pdf")
     # Loading the same documents again is a conflict, not an overwrite.
-    feeder.post("/fhir", _pdsm_setup_again(d, pid), expect=409)
-
-
-def _pdsm_setup_again(d, pid):
-    old = _pdsm("DocumentReference-doc-old.json")
-    old["status"] = "current"
-    b = _bundle(pid, [])
-    b["entry"].append({"resource": old, "request": {"method": "PUT", "url": "DocumentReference/doc-old"}})
-    b["entry"].append({"resource": _pdsm("Binary-6789.json"), "request": {"method": "PUT", "url": "Binary/6789"}})
-    return b
+    feeder.post("/fhir", _pdsm_load_bundle(pid), expect=409)

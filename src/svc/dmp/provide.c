@@ -32,6 +32,7 @@ typedef struct dmp_entry {
     dmp_document *doc;     /* a document's row */
     dmp_cda_header *cda;   /* a document's parsed header when its bytes are XML */
     fhir_prepared binary;  /* a Binary entry, or the Binary a document's inline data moves to */
+    fhir_prepared stored;  /* a DocumentReference or List: checked and as it will be stored */
     int inline_binary;     /* binary holds a document's inline data */
 } dmp_entry;
 
@@ -471,17 +472,22 @@ static int dmp_prepare_document(dmp_provide *p, dmp_entry *e, socle_err *err)
     return rc;
 }
 
-/* Everything of the bundle that needs no database, before the transaction: documents
- * (dmp_prepare_document), then Binary entries in their stored form. On failure *failed is the entry. */
+/* Everything of the bundle that needs no database, before the transaction (the writer's turn is
+ * shorter): documents (dmp_prepare_document) and lists in their stored form, then Binary entries.
+ * On failure *failed is the entry. */
 static int dmp_prepare_entries(dmp_provide *p, size_t *failed, socle_err *err)
 {
     for (int binaries = 0; binaries < 2; binaries++)
         for (size_t i = 0; i < p->n; i++) {
             dmp_entry *e = &p->entries[i];
-            int rc = !binaries && e->kind == DMP_ENTRY_DOCUMENT ? dmp_prepare_document(p, e, err)
-                     : binaries && e->kind == DMP_ENTRY_BINARY && e->used
-                         ? fhir_repo_prepare("Binary", e->id, e->resource, &e->binary, err)
-                         : 0;
+            int rc = 0;
+            if (!binaries && e->kind == DMP_ENTRY_DOCUMENT) {
+                rc = dmp_prepare_document(p, e, err);
+                if (!rc) rc = fhir_repo_prepare("DocumentReference", e->id, e->resource, &e->stored, err);
+            } else if (!binaries && e->kind == DMP_ENTRY_LIST)
+                rc = fhir_repo_prepare("List", e->id, e->resource, &e->stored, err);
+            else if (binaries && e->kind == DMP_ENTRY_BINARY && e->used)
+                rc = fhir_repo_prepare("Binary", e->id, e->resource, &e->binary, err);
             if (rc) {
                 *failed = i;
                 return rc;
@@ -537,8 +543,7 @@ static int dmp_provide_document(dmp_provide *p, dmp_entry *e, socle_err *err)
                 "DocumentReference.relatesTo.target must reference the replaced DocumentReference");
         if ((rc = dmp_supersede(p, id, d, err))) return rc;
     }
-    if ((rc = fhir_repo_create_ex(p->c, "DocumentReference", d->id, doc, FHIR_REPO_UNINDEXED, p->req->arena,
-                                  &s, err)))
+    if ((rc = fhir_repo_create_prepared(p->c, &e->stored, FHIR_REPO_UNINDEXED, p->req->arena, &s, err)))
         return rc;
     if ((rc =
              rest_audit_stored(svc->app, p->c, p->req, p->who, "create", &s, "ITI-65 provide document", err)))
@@ -594,8 +599,7 @@ static int dmp_provide_list(dmp_provide *p, dmp_entry *e, socle_err *err)
         return socle_err_at(err, SOCLE_EUNPROCESSABLE, "List.subject",
                             "List.subject must be the patient of the bundle's documents");
     fhir_stored s;
-    int rc =
-        fhir_repo_create_ex(p->c, "List", e->id, e->resource, FHIR_REPO_UNINDEXED, p->req->arena, &s, err);
+    int rc = fhir_repo_create_prepared(p->c, &e->stored, FHIR_REPO_UNINDEXED, p->req->arena, &s, err);
     if (!rc)
         rc = rest_audit_stored(p->svc->app, p->c, p->req, p->who, "create", &s, "ITI-65 submission set", err);
     if (rc) return rc;
@@ -644,6 +648,12 @@ static int dmp_provide_run(dmp_provide *p, size_t *failed, socle_err *err)
         rc = dmp_care_team_add(p->c, p->patient_id, p->who->structure, &joined, err);
     if (!rc && joined) rc = dmp_notify(p->c, p->patient_id, "care-team", p->who->sub, p->who->structure, err);
     return rc;
+}
+
+static void dmp_entry_free(dmp_entry *e)
+{
+    fhir_repo_prepared_free(&e->binary);
+    fhir_repo_prepared_free(&e->stored);
 }
 
 int dmp_provide_bundle(void *ctx, http_request *req, http_response *res, const auth_subject *who,
@@ -695,7 +705,7 @@ int dmp_provide_bundle(void *ctx, http_request *req, http_response *res, const a
     int rc = dmp_prepare_entries(&p, &failed, &err);
     if (!rc && store_acquire(svc->app->store, &p.c, &err)) {
         for (size_t i = 0; i < p.n; i++)
-            fhir_repo_prepared_free(&p.entries[i].binary);
+            dmp_entry_free(&p.entries[i]);
         http_respond_error(req, res, &err);
         return 0;
     }
@@ -707,7 +717,7 @@ int dmp_provide_bundle(void *ctx, http_request *req, http_response *res, const a
         store_release(svc->app->store, p.c);
     }
     for (size_t i = 0; i < p.n; i++)
-        fhir_repo_prepared_free(&p.entries[i].binary);
+        dmp_entry_free(&p.entries[i]);
     if (rc) {
         socle_err e = err;
         socle_err_at(&err, e.code, e.where[0] ? e.where : "Bundle.entry", "Bundle.entry[%zu]: %s", failed,

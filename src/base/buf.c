@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "base/err.h"
+#include "base/text.h"
 
 void buf_init(socle_buf *b)
 {
@@ -92,17 +93,6 @@ void buf_printf(socle_buf *b, const char *fmt, ...)
     va_end(ap);
 }
 
-/* Bytes a JSON string must escape: controls, '"' and '\\'. Eight at a time: a word with none of
- * them is copied without looking at its bytes one by one (a 29 KB base64 document is a few
- * thousand words). The tests are the exact "has a byte less than n / equal to c" word tricks. */
-static int json_word_plain(uint64_t w)
-{
-    const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
-    uint64_t quote = w ^ (ones * '"'), backslash = w ^ (ones * '\\');
-    uint64_t special = ((w - ones * 0x20) & ~w) | ((quote - ones) & ~quote) | ((backslash - ones) & ~backslash);
-    return !(special & highs);
-}
-
 void buf_json_stringn(socle_buf *b, const char *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
@@ -110,9 +100,7 @@ void buf_json_stringn(socle_buf *b, const char *s, size_t n)
     buf_putc(b, '"');
     size_t start = 0;
     for (size_t i = 0; i < n; i++) {
-        uint64_t w;
-        while (i + 8 <= n && (memcpy(&w, s + i, 8), json_word_plain(w)))
-            i += 8;
+        i += text_json_plain_span(s + i, n - i); /* a 29 KB base64 document: a few thousand words */
         if (i >= n) break;
         unsigned char c = (unsigned char)s[i];
         if (c >= 0x20 && c != '"' && c != '\\') continue;

@@ -1,6 +1,7 @@
 /* text.c - folding for search and matching, UTF-8 checks, URL encoding (see text.h). */
 #include "base/text.h"
 
+#include <stdint.h>
 #include <string.h>
 
 /* ASCII folds of U+00C0..U+017F (Latin-1 Supplement letters and Latin Extended-A), lowercase.
@@ -85,7 +86,13 @@ void text_fold(socle_buf *out, const char *s, size_t n)
 int text_utf8_valid(const char *s, size_t n)
 {
     const unsigned char *p = (const unsigned char *)s;
+    const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
     for (size_t i = 0; i < n;) {
+        uint64_t w;
+        /* eight ASCII bytes without a NUL at a time */
+        while (i + 8 <= n && (memcpy(&w, p + i, 8), !((w | ((w - ones) & ~w)) & highs)))
+            i += 8;
+        if (i >= n) break;
         unsigned cp;
         if (p[i] == 0) return 0;
         if (p[i] < 0x80) {
@@ -197,4 +204,24 @@ uint64_t text_hash(uint64_t h, const char *s)
     h = (h ^ (h >> 33)) * 0xff51afd7ed558ccdULL;
     h = (h ^ (h >> 33)) * 0xc4ceb9fe1a85ec53ULL;
     return h ^ (h >> 33);
+}
+
+/* Eight bytes at a time: the exact "has a byte less than n / equal to c" word tricks. */
+static int text_json_word_plain(uint64_t w)
+{
+    const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+    uint64_t quote = w ^ (ones * '"'), backslash = w ^ (ones * '\\');
+    uint64_t special = ((w - ones * 0x20) & ~w) | ((quote - ones) & ~quote) | ((backslash - ones) & ~backslash);
+    return !(special & highs);
+}
+
+size_t text_json_plain_span(const char *s, size_t n)
+{
+    size_t i = 0;
+    uint64_t w;
+    while (i + 8 <= n && (memcpy(&w, s + i, 8), text_json_word_plain(w)))
+        i += 8;
+    while (i < n && (unsigned char)s[i] >= 0x20 && s[i] != '"' && s[i] != '\\')
+        i++;
+    return i;
 }

@@ -12,6 +12,9 @@
 
 /* text_fold - append the folded form of s[0..n) to out. Invalid UTF-8 bytes are kept as is. */
 void text_fold(socle_buf *out, const char *s, size_t n);
+/* text_json_plain_span - how many of the first n bytes of s a JSON string holds as they are (no
+ * control character, '"' or '\\'), in a row; eight bytes at a time. */
+size_t text_json_plain_span(const char *s, size_t n);
 /* text_utf8_valid - 1 if s[0..n) is valid UTF-8 without NUL bytes. */
 int text_utf8_valid(const char *s, size_t n);
 /* text_url_decode - decode %XX and '+' (as space) in place; returns new length, -1 on bad escape. */

@@ -50,6 +50,7 @@ static int json_prescan(const char *s, size_t n, const fhir_limits *lim, json_sp
     size_t depth = 0, str_start = 0;
     int in_str = 0, plain = 0;
     for (size_t i = 0; i < n; i++) {
+        if (in_str && (i += text_json_plain_span(s + i, n - i)) >= n) break; /* the string's plain run */
         char c = s[i];
         if (in_str) {
             if (c == '\\') {

@@ -49,6 +49,7 @@ static void test_buf_json_escapes_in_words(void **state)
             for (int i = 0; i < 21; i++) s[i] = i % 3 ? 'a' + i : (char)0xc3; /* 0xc3 0x.. pairs */
             for (int i = 0; i < 21; i++) if (i % 3 == 1) s[i] = (char)0xa9;
             s[at] = specials[k];
+            assert_int_equal(text_json_plain_span(s, sizeof s), at);
             socle_buf b = SOCLE_BUF_INIT;
             buf_json_stringn(&b, s, sizeof s);
             int n = snprintf(want, sizeof want, "\"%.*s%s%.*s\"", at, s, escaped[k], 20 - at, s + at + 1);
@@ -157,6 +158,23 @@ static void test_text_fold(void **state)
     assert_false(text_utf8_valid("\xc3", 1));
     assert_false(text_utf8_valid("a\0b", 3));
     assert_false(text_utf8_valid("\xed\xa0\x80", 3)); /* surrogate */
+    /* a NUL, a stray continuation byte or a cut sequence anywhere in a long ASCII run (read eight
+     * bytes at a time); a valid sequence anywhere is fine */
+    for (int at = 0; at < 40; at++) {
+        char run[41];
+        memset(run, 'x', 40);
+        run[40] = 0;
+        run[at] = 0;
+        assert_false(text_utf8_valid(run, 40));
+        run[at] = (char)0x80;
+        assert_false(text_utf8_valid(run, 40));
+        run[at] = (char)0xc3;
+        assert_int_equal(text_utf8_valid(run, 40), 0);
+        if (at < 39) {
+            run[at + 1] = (char)0xa9;
+            assert_true(text_utf8_valid(run, 40));
+        }
+    }
     char s[] = "a%7Cb+c%2";
     assert_int_equal(text_url_decode(s, strlen(s)), -1);
     char t[] = "a%7Cb+c";

@@ -298,6 +298,16 @@ static void sq_group_tell(sq_handle *w, sq_member *members, const socle_err *fai
     pthread_mutex_unlock(&w->group.mu);
 }
 
+/* The group's transaction is gone (SQLite rolled it back, or a member's undo failed): its members
+ * are told, it is closed. */
+static void sq_group_lost(sq_handle *w)
+{
+    if (!w->group.open) return;
+    socle_err lost = {0};
+    socle_err_set(&lost, SOCLE_ESTORE, "store: sqlite: a transaction of the same group of commits failed");
+    sq_group_tell(w, sq_group_detach(w), &lost);
+}
+
 /* Commit the open group, in the writer's turn, sync it and tell its members. */
 static void sq_group_commit(sq_handle *w)
 {
@@ -397,6 +407,7 @@ static void sq_writer_sync(sq_conn *c, int keep)
 static void sq_writer_give(sq_conn *c)
 {
     if (c->writer_rows) {
+        sq_group_commit(c->h); /* its members do not wait for the rows (nor may the level change in it) */
         sq_writer_sync(c, 1);
         return;
     }
@@ -607,12 +618,14 @@ static void sq_rows_free(store_rows *br)
 /* --- transactions --- */
 
 /* Open, or ended by SQLite itself (an I/O error, a full disk roll it back) while this connection
- * still holds the writer's turn: store_tx_rollback then gives the turn back. */
+ * still holds the writer's turn: store_tx_rollback then gives the turn back. Not the writer's open
+ * transaction when it is a group's and this connection only keeps the turn for its rows. */
 static int sq_in_tx(const store_conn *bc)
 {
     const sq_conn *c = (const sq_conn *)bc;
-    return !sqlite3_get_autocommit(c->h->db) || c->writing;
+    return c->writing || (!c->turn && !sqlite3_get_autocommit(c->h->db));
 }
+
 
 /* A write transaction, on the writer handle in the writer's turn. At synchronous=FULL on a WAL the
  * commit is made durable in two steps: COMMIT at NORMAL writes the WAL frames inside the turn,
@@ -627,6 +640,7 @@ static int sq_tx_open(sq_conn *c, int relaxed, socle_err *err)
     int rc = c->turn ? 0 : sq_writer_take(c, 1, err); /* kept for open rows: still this connection's */
     if (rc) return rc;
     sq_writer_sync(c, 0);
+    if (sqlite3_get_autocommit(c->h->db)) sq_group_lost(c->h); /* its transaction ended meanwhile */
     c->writing = 1;
     c->relaxed = relaxed;
     c->member = c->h->group.open;
@@ -678,6 +692,13 @@ static int sq_tx_commit(store_conn *bc, socle_err *err)
     store *s = c->base.owner;
     sq_handle *w = c->h;
     int rc;
+    if (c->writing && sqlite3_get_autocommit(w->db)) { /* SQLite ended it (a full disk, an I/O error) */
+        socle_err_set(err, SOCLE_ESTORE, "store: sqlite: the transaction was rolled back by SQLite");
+        c->writing = c->member = 0;
+        sq_group_lost(w);
+        sq_writer_give(c);
+        return err->code;
+    }
     if (c->member && (rc = sq_exec(bc, "RELEASE socle_member", NULL, 0, NULL, err))) return rc; /* the caller rolls back */
     c->member = 0;
     /* Writers wait for the turn: leave this work to the group and wait for its commit. */
@@ -707,22 +728,17 @@ static void sq_tx_rollback(store_conn *bc)
 {
     sq_conn *c = (sq_conn *)bc;
     socle_err err = {0};
-    int open = !sqlite3_get_autocommit(c->h->db);
-    if (open && c->member) { /* this transaction's work only: the group's stays */
-        if (sq_exec(bc, "ROLLBACK TO socle_member", NULL, 0, NULL, &err) ||
-            sq_exec(bc, "RELEASE socle_member", NULL, 0, NULL, &err))
-            log_msg(LOG_ERROR, "%s", err.msg);
-    } else if (open && sq_exec(bc, "ROLLBACK", NULL, 0, NULL, &err)) {
-        log_msg(LOG_ERROR, "%s", err.msg);
-    }
-    c->member = 0;
     if (!c->writing) return;
-    c->writing = 0;
-    if (c->h->group.open && sqlite3_get_autocommit(c->h->db)) { /* the group's work went with it */
-        socle_err lost = {0};
-        socle_err_set(&lost, SOCLE_ESTORE, "store: sqlite: a transaction of the same group of commits failed");
-        sq_group_tell(c->h, sq_group_detach(c->h), &lost);
+    int open = !sqlite3_get_autocommit(c->h->db), undone = 0;
+    if (open && c->member) { /* this transaction's work only: the group's stays */
+        undone = !sq_exec(bc, "ROLLBACK TO socle_member", NULL, 0, NULL, &err) &&
+                 !sq_exec(bc, "RELEASE socle_member", NULL, 0, NULL, &err);
+        if (!undone) log_msg(LOG_ERROR, "%s", err.msg);
     }
+    /* Not a member, or its undo failed: the whole transaction goes (the group's members are told). */
+    if (open && !undone && sq_exec(bc, "ROLLBACK", NULL, 0, NULL, &err)) log_msg(LOG_ERROR, "%s", err.msg);
+    c->writing = c->member = 0;
+    if (sqlite3_get_autocommit(c->h->db)) sq_group_lost(c->h); /* the group's work went with it */
     sq_writer_give(c);
 }
 

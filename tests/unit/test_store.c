@@ -967,8 +967,10 @@ static void test_sqlite_writer(void **state)
 typedef struct group_writer {
     store_conn *c;
     int64_t value;
-    const char *end; /* "commit", "rollback" or "fill" (a full disk: SQLite loses the whole transaction) */
+    const char *end; /* "commit", "rollback", "rows" (a rollback with rows still open) or "fill" (a full
+                      * disk: SQLite loses the whole transaction) */
     int rc;
+    int in_tx_after; /* "rows": store_in_tx once rolled back */
 } group_writer;
 
 static void *group_writer_run(void *arg)
@@ -984,19 +986,32 @@ static void *group_writer_run(void *arg)
         assert_int_not_equal(g->rc, 0);
         assert_int_equal(store_exec_script(g->c, "PRAGMA max_page_count = 1073741823", &err), 0);
     }
+    if (!g->rc && !strcmp(g->end, "rows")) {
+        store_rows *r;
+        assert_int_equal(store_query(g->c, "SELECT x FROM g", NULL, 0, &r, &err), 0);
+        store_tx_rollback(g->c);
+        g->in_tx_after = store_in_tx(g->c);
+        store_rows_free(r);
+        return NULL;
+    }
     if (!g->rc && !strcmp(g->end, "commit")) g->rc = store_tx_commit(g->c, &err);
     if (g->rc || strcmp(g->end, "commit")) store_tx_rollback(g->c);
     return NULL;
 }
 
-/* a's transaction inserts `first` and commits while b waits for the turn, then b's ends as b->end
- * says; returns a's commit's result. */
-static int group_of_two(store *s, store_conn *a, int64_t first, group_writer *b)
+/* a's transaction inserts `first` (and fills the disk if a_fills) and commits while b waits for the
+ * turn, then b's ends as b->end says; returns a's commit's result. */
+static int group_of_two(store *s, store_conn *a, int64_t first, int a_fills, group_writer *b)
 {
     socle_err err = {0};
     store_value v[1] = {STORE_V_INT(first)};
     assert_int_equal(store_tx_begin(a, &err), 0);
     assert_int_equal(store_exec(a, "INSERT INTO g VALUES ($1)", v, 1, NULL, &err), 0);
+    if (a_fills) {
+        assert_int_equal(store_exec_script(a, "PRAGMA max_page_count = 8", &err), 0);
+        assert_int_not_equal(store_exec(a, "INSERT INTO g VALUES (zeroblob(200000))", NULL, 0, NULL, &err), 0);
+        assert_int_equal(store_exec_script(a, "PRAGMA max_page_count = 1073741823", &err), 0);
+    }
     pthread_t th;
     assert_int_equal(pthread_create(&th, NULL, group_writer_run, b), 0);
     while (atomic_load(&s->write_waiters) == 0) /* b is waiting for the turn */
@@ -1029,8 +1044,8 @@ static void test_sqlite_group_commit(void **state)
 
     /* both commit: one commit, one sync of the WAL, done before a's commit returns */
     int before = __atomic_load_n(&wal_syncs, __ATOMIC_SEQ_CST);
-    group_writer gb = {b, 2, "commit", -1};
-    assert_int_equal(group_of_two(s, a, 1, &gb), 0);
+    group_writer gb = {b, 2, "commit", -1, -1};
+    assert_int_equal(group_of_two(s, a, 1, 0, &gb), 0);
     assert_int_equal(gb.rc, 0);
     assert_int_equal(__atomic_load_n(&wal_syncs, __ATOMIC_SEQ_CST), before + 1);
     assert_int_equal(group_count(reader, 1), 1);
@@ -1038,18 +1053,36 @@ static void test_sqlite_group_commit(void **state)
 
     /* the later one rolls back: only its own work goes, a's is committed and synced */
     before = __atomic_load_n(&wal_syncs, __ATOMIC_SEQ_CST);
-    gb = (group_writer){b, 4, "rollback", -1};
-    assert_int_equal(group_of_two(s, a, 3, &gb), 0);
+    gb = (group_writer){b, 4, "rollback", -1, -1};
+    assert_int_equal(group_of_two(s, a, 3, 0, &gb), 0);
     assert_int_equal(__atomic_load_n(&wal_syncs, __ATOMIC_SEQ_CST), before + 1);
     assert_int_equal(group_count(reader, 3), 1);
     assert_int_equal(group_count(reader, 4), 0);
 
     /* the later one fills the disk and SQLite rolls back the whole transaction, a's work with it:
      * a's commit fails instead of answering a commit that is not there */
-    gb = (group_writer){b, 6, "fill", -1};
-    assert_int_not_equal(group_of_two(s, a, 5, &gb), 0);
+    gb = (group_writer){b, 6, "fill", -1, -1};
+    assert_int_not_equal(group_of_two(s, a, 5, 0, &gb), 0);
     assert_int_equal(group_count(reader, 5), 0);
     assert_int_equal(group_count(reader, 6), 0);
+
+    /* a's own transaction was lost (SQLite rolled it back) and a commits anyway: a fails and leaves
+     * no group behind; b, next, commits durably on its own */
+    gb = (group_writer){b, 9, "commit", -1, -1};
+    before = __atomic_load_n(&wal_syncs, __ATOMIC_SEQ_CST);
+    assert_int_not_equal(group_of_two(s, a, 8, 1, &gb), 0);
+    assert_int_equal(gb.rc, 0);
+    assert_true(__atomic_load_n(&wal_syncs, __ATOMIC_SEQ_CST) > before);
+    assert_int_equal(group_count(reader, 8), 0);
+    assert_int_equal(group_count(reader, 9), 1);
+
+    /* b rolls back with rows still open: it is no longer in a transaction, and a's commit does not
+     * wait for those rows */
+    gb = (group_writer){b, 11, "rows", -1, -1};
+    assert_int_equal(group_of_two(s, a, 10, 0, &gb), 0);
+    assert_int_equal(gb.in_tx_after, 0);
+    assert_int_equal(group_count(reader, 10), 1);
+    assert_int_equal(group_count(reader, 11), 0);
 
     /* and the writer is usable again */
     assert_int_equal(store_tx_begin(b, &err), 0);

@@ -12,7 +12,8 @@ char *id_uuid(char *out);
 /* id_resource - the id of a resource the server creates: a time-ordered (v7, RFC 9562) UUID, 48 bits
  * of Unix milliseconds then 74 random bits, into out (>= 37 bytes). Ids made together sort together,
  * so the B-tree indexes keyed by id grow at their end (a few pages per commit) instead of at random
- * pages (one per resource). Not for secrets: it tells when it was made. Returns out. */
+ * pages (one per resource). It tells when it was made: not for secrets, nor for a resource whose
+ * creation time says something of a patient by itself (a Patient, a DocumentReference). Returns out. */
 char *id_resource(char *out);
 /* id_request - 16 random lowercase hex characters into out (>= 17 bytes): unique, not secret
  * (drawn from a per-thread pool). */

@@ -421,7 +421,7 @@ int fhir_repo_create_ex(store_conn *c, const char *type, const char *id, json_t 
     char fresh[37];
     int rc = fhir_repo_validate(type, resource, err);
     if (rc) return rc;
-    if (!id) id = id_resource(fresh);
+    if (!id) id = id_uuid(fresh);
     return repo_write(c, type, id, resource, 1, 0, flags, a, out, err);
 }
 

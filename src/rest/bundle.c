@@ -250,7 +250,7 @@ static void bundle_transaction(socle_app *app, http_request *req, http_response 
             }
             if (!e->existing_id) {
                 char *fresh = arena_alloc(req->arena, 37);
-                e->op.id = id_resource(fresh);
+                e->op.id = id_uuid(fresh);
                 e->op.if_none_exist = NULL;
             }
             ref_id = e->existing_id ? e->existing_id : e->op.id;

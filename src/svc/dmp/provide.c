@@ -113,7 +113,9 @@ static int dmp_entry_parse(dmp_provide *p, json_t *entry, size_t i, dmp_entry *e
         }
         if (e->kind) {
             char *id = arena_alloc(p->req->arena, 37);
-            e->id = id_resource(id);
+            /* A document's id is random: its creation time could say when the patient was seen.
+             * Its Binary and submission set only ever show with it (and its lastUpdated). */
+            e->id = e->kind == DMP_ENTRY_DOCUMENT ? id_uuid(id) : id_resource(id);
         }
     } else if (!strcmp(method, "PUT")) {
         /* Update-as-create with the client's id (loading documents that already have ids); an id

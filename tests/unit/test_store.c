@@ -806,12 +806,28 @@ static store *open_watched(char dir[64], store_options *o)
     return s;
 }
 
+/* Close a store of open_watched, stop watching and remove its directory. */
+static void close_watched(store *s, const char *dir)
+{
+    store_close(s);
+    sqlite3_vfs_unregister(&watching_vfs);
+    char cmd[96];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+/* The single integer a query answers. */
+static int64_t query_int(store_conn *c, const char *sql, const store_value *params, int nparams)
+{
+    socle_err err = {0};
+    int64_t n = -1;
+    assert_int_equal(store_query_int(c, sql, params, nparams, &n, &err), 0);
+    return n;
+}
+
 static int64_t sync_level(store_conn *c)
 {
-    socle_err err;
-    int64_t level = -1;
-    assert_int_equal(store_query_int(c, "PRAGMA synchronous", NULL, 0, &level, &err), 0);
-    return level;
+    return query_int(c, "PRAGMA synchronous", NULL, 0);
 }
 
 /* synchronous=FULL: every committed write transaction syncs the WAL before store_tx_commit
@@ -880,11 +896,7 @@ static void test_sqlite_durable_commit(void **state)
     assert_int_equal(store_tx_commit(other, &err), 0);
     store_release(s, other);
     store_release(s, c);
-    store_close(s);
-    sqlite3_vfs_unregister(&watching_vfs);
-    char cmd[96];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    assert_int_equal(system(cmd), 0);
+    close_watched(s, dir);
 }
 
 /* Writes run on the store's one writer handle: two pool connections taking turns to write read no
@@ -955,11 +967,7 @@ static void test_sqlite_writer(void **state)
     assert_int_equal(store_acquire(s, &a, &err), 0);
     store_release(s, a);
     store_release(s, b);
-    store_close(s);
-    sqlite3_vfs_unregister(&watching_vfs);
-    char cmd[96];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    assert_int_equal(system(cmd), 0);
+    close_watched(s, dir);
 }
 
 /* Group commit: a transaction that commits while another writer waits for the turn leaves its work
@@ -1023,11 +1031,8 @@ static int group_of_two(store *s, store_conn *a, int64_t first, int a_fills, gro
 
 static int64_t group_count(store_conn *c, int64_t value)
 {
-    socle_err err = {0};
-    int64_t n = -1;
     store_value v[1] = {STORE_V_INT(value)};
-    assert_int_equal(store_query_int(c, "SELECT COUNT(*) FROM g WHERE x = $1", v, 1, &n, &err), 0);
-    return n;
+    return query_int(c, "SELECT COUNT(*) FROM g WHERE x = $1", v, 1);
 }
 
 static void test_sqlite_group_commit(void **state)
@@ -1092,11 +1097,7 @@ static void test_sqlite_group_commit(void **state)
     store_release(s, reader);
     store_release(s, b);
     store_release(s, a);
-    store_close(s);
-    sqlite3_vfs_unregister(&watching_vfs);
-    char cmd[96];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    assert_int_equal(system(cmd), 0);
+    close_watched(s, dir);
 }
 
 /* sqlite_page_size applies to a database created now, an existing one keeps its own. */

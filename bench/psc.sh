@@ -17,6 +17,10 @@ NODE_OUT="$WORK/psc-node"
 SOCLE_OUT="$WORK/psc-socle"
 CODES=${CODES:-300000}
 SLICE=$(( CODES / RUNS ))
+# Refresh tokens in play per run: two per connection. wrk may send a connection's next request
+# before its last answer is read (reconnects); with one token per connection a thread's pool then
+# ran dry and the run's rate counted fast "unknown refresh token" answers to the placeholder.
+REFRESH_SLICE=$(( CONNECTIONS * 2 ))
 out=bench/results-psc.md
 mkdir -p "$WORK"
 make -s build/socle
@@ -30,7 +34,7 @@ IDNPS=$(awk -F'|' 'NR == 2 {print $3}' "$DATA"/extracts/PS_LibreAcces_*.txt)
 SECRET=$($SOCLE oidc client add --id bench --redirect-uri http://127.0.0.1:9/cb/bench --data "$DATA" --log-level warn |
   awk -F= '/client_secret/ {print $2}')
 # Mint codes and refresh tokens as logins would leave them (hashes in the store).
-python3 - "$DATA/socle.db" "$SOCLE_OUT" "$IDNPS" "$CODES" "$(( CONNECTIONS * RUNS ))" <<'PY'
+python3 - "$DATA/socle.db" "$SOCLE_OUT" "$IDNPS" "$CODES" "$(( REFRESH_SLICE * RUNS ))" <<'PY'
 import base64, hashlib, os, sqlite3, sys, time
 db, out, idnps, ncodes, nrefresh = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
 verifier = "bench-verifier-0123456789abcdefghijklmnopqrstuvwxyz"
@@ -52,7 +56,7 @@ $SOCLE token issue --data "$DATA" --sub "$IDNPS" --kind professional --professio
 
 $SOCLE serve --data "$DATA" --listen 127.0.0.1:$PORT_SOCLE --log-level warn 2> "$WORK/psc-server.log" &
 spid=$!
-(cd bench/oidc-provider && PORT=$PORT_NODE OUT_DIR="$NODE_OUT" CODES=$(( CODES / 3 )) REFRESH=$(( CONNECTIONS * RUNS )) \
+(cd bench/oidc-provider && PORT=$PORT_NODE OUT_DIR="$NODE_OUT" CODES=$(( CODES / 3 )) REFRESH=$(( REFRESH_SLICE * RUNS )) \
   exec node server.js > "$WORK/psc-node.log" 2>&1) &
 npid=$!
 trap 'kill $spid $npid 2>/dev/null || true; wait $spid $npid 2>/dev/null || true' EXIT
@@ -72,7 +76,7 @@ DATA_SOCLE=$DATA
 export BENCH_THREADS=2 BENCH_SLICE=$SLICE BENCH_REDIRECT=http://127.0.0.1:9/cb/bench
 for mode in code refresh userinfo; do
   export BENCH_MODE=$mode
-  [ "$mode" = refresh ] && export BENCH_SLICE=$CONNECTIONS || export BENCH_SLICE=$SLICE
+  [ "$mode" = refresh ] && export BENCH_SLICE=$REFRESH_SLICE || export BENCH_SLICE=$SLICE
   PORT=$PORT_SOCLE DATA=$DATA_SOCLE BENCH_DIR=$SOCLE_OUT BENCH_BASIC=$(printf 'bench:%s' "$SECRET" | base64 -w0) \
     wrk_runs psc.lua
   read -r s_rps s_p50 s_p99 s_err <<< "$MEDIAN"; s_all=$ALL

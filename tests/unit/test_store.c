@@ -1137,8 +1137,9 @@ static void test_sqlite_page_size(void **state)
 
 /* WAL checkpoints run on the store's checkpointer thread (sqlite_checkpoint.c): commits never copy
  * the WAL back themselves, yet the pages must reach the database file, and what was committed
- * must read back after the store closed and reopened. 40 MB of blobs (10,000 WAL pages of 4 KB) in
- * separate transactions: without checkpoints the database file would stay a few pages long. */
+ * must read back after the store closed and reopened. 80 MB of blobs (20,000 WAL pages of 4 KB, past
+ * the checkpointer's 16,000) in separate transactions: without checkpoints the database file would
+ * stay a few pages long. */
 /* A new SQLite store, file `name` in a new directory made from dir ("/tmp/...-XXXXXX", filled in),
  * with a table b (id, data BLOB); o->url is set to url, which must outlive the store. */
 static store_conn *open_blob_store(char *dir, const char *name, store_options *o, char url[128], store **s)
@@ -1169,7 +1170,7 @@ static void test_sqlite_checkpoints(void **state)
     store_options o = {.pool_size = 2};
     store_conn *c = open_blob_store(dir, "c.db", &o, url, &s);
     snprintf(db, sizeof db, "%s/c.db", dir);
-    enum { BLOBS = 100, BLOB_BYTES = 400 * 1024 };
+    enum { BLOBS = 200, BLOB_BYTES = 400 * 1024 };
     char *blob = malloc(BLOB_BYTES);
     assert_non_null(blob);
     for (int i = 0; i < BLOBS; i++) {

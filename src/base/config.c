@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static const config_key config_table[] = {
     {"data", CONFIG_PATH, "./var", NULL, 0, "data directory: SQLite database, keys, test PKI"},
@@ -396,4 +397,10 @@ void config_print(const socle_config *c, FILE *out)
             config_print_masked(out, v);
         fprintf(out, "  # %s; %s\n", c->sources[i], k->help);
     }
+}
+
+int config_cores(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1 : n > 64 ? 64 : (int)n;
 }

@@ -57,6 +57,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/config.h"
 #include "base/ids.h"
 #include "base/log.h"
 #include "base/text.h"
@@ -537,11 +538,7 @@ static void http_server_free(http_server *s)
  * third of the CPU idle). */
 static unsigned http_thread_count(int threads)
 {
-    if (threads > 0) return (unsigned)threads;
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
-    if (n < 1) n = 1;
-    if (n > 64) n = 64;
-    return (unsigned)n * 4 + 8;
+    return threads > 0 ? (unsigned)threads : (unsigned)config_cores() * 4 + 8;
 }
 
 /* The accept policy: once the server is stopping, a new connection is closed at once. */

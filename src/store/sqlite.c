@@ -270,7 +270,6 @@ static void sq_handle_close(sq_handle *h);
 static int sq_exec_script_on(sq_handle *h, const char *sql, socle_err *err);
 static sqlite3_file *sq_wal_file(sqlite3 *db);
 static void sq_sync_wal(sqlite3_file *wal);
-static int sq_exec_script_on(sq_handle *h, const char *sql, socle_err *err);
 
 /* --- group commit (see the top of the file) --- */
 
@@ -298,14 +297,14 @@ static void sq_group_tell(sq_handle *w, sq_member *members, const socle_err *fai
     pthread_mutex_unlock(&w->group.mu);
 }
 
-/* The group's transaction is gone (SQLite rolled it back, or a member's undo failed): its members
- * are told, it is closed. */
-static void sq_group_lost(sq_handle *w)
+/* The group's transaction is gone (SQLite rolled it back, its COMMIT failed, or a member's undo
+ * failed): its members are told `why` (NULL: that a transaction of the group failed); it is closed. */
+static void sq_group_fail(sq_handle *w, const socle_err *why)
 {
     if (!w->group.open) return;
     socle_err lost = {0};
-    socle_err_set(&lost, SOCLE_ESTORE, "store: sqlite: a transaction of the same group of commits failed");
-    sq_group_tell(w, sq_group_detach(w), &lost);
+    if (!why) socle_err_set(&lost, SOCLE_ESTORE, "store: sqlite: a transaction of the same group of commits failed");
+    sq_group_tell(w, sq_group_detach(w), why ? why : &lost);
 }
 
 /* Commit the open group, in the writer's turn, sync it and tell its members. */
@@ -313,14 +312,16 @@ static void sq_group_commit(sq_handle *w)
 {
     if (!w->group.open) return;
     socle_err failure = {0};
-    if (sqlite3_get_autocommit(w->db))
-        socle_err_set(&failure, SOCLE_ESTORE, "store: sqlite: the transaction of a group of commits was lost");
-    else if (sq_exec_script_on(w, "COMMIT", &failure) && !sqlite3_get_autocommit(w->db)) {
+    if (sqlite3_get_autocommit(w->db)) {
+        sq_group_fail(w, NULL);
+    } else if (sq_exec_script_on(w, "COMMIT", &failure)) {
         socle_err ignored = {0};
-        sq_exec_script_on(w, "ROLLBACK", &ignored);
+        if (!sqlite3_get_autocommit(w->db)) sq_exec_script_on(w, "ROLLBACK", &ignored);
+        sq_group_fail(w, &failure);
+    } else {
+        if (w->sync_after) sq_sync_wal(sq_wal_file(w->db));
+        sq_group_tell(w, sq_group_detach(w), NULL);
     }
-    if (!failure.code && w->sync_after) sq_sync_wal(sq_wal_file(w->db));
-    sq_group_tell(w, sq_group_detach(w), failure.code ? &failure : NULL);
 }
 
 /* A member waits to be told. Should no writer take the turn after it, it commits the group itself. */
@@ -626,7 +627,6 @@ static int sq_in_tx(const store_conn *bc)
     return c->writing || (!c->turn && !sqlite3_get_autocommit(c->h->db));
 }
 
-
 /* A write transaction, on the writer handle in the writer's turn. At synchronous=FULL on a WAL the
  * commit is made durable in two steps: COMMIT at NORMAL writes the WAL frames inside the turn,
  * then sq_tx_commit syncs the WAL once the turn is given back, before it returns. The caller
@@ -640,7 +640,7 @@ static int sq_tx_open(sq_conn *c, int relaxed, socle_err *err)
     int rc = c->turn ? 0 : sq_writer_take(c, 1, err); /* kept for open rows: still this connection's */
     if (rc) return rc;
     sq_writer_sync(c, 0);
-    if (sqlite3_get_autocommit(c->h->db)) sq_group_lost(c->h); /* its transaction ended meanwhile */
+    if (sqlite3_get_autocommit(c->h->db)) sq_group_fail(c->h, NULL); /* its transaction ended meanwhile */
     c->writing = 1;
     c->relaxed = relaxed;
     c->member = c->h->group.open;
@@ -686,6 +686,20 @@ static sqlite3_file *sq_wal_file(sqlite3 *db)
     return wal;
 }
 
+/* A transaction that ends while writers wait for the turn: its work is left to the group, the turn
+ * given on, and its outcome is the group's. */
+static int sq_group_join(sq_conn *c, sq_handle *w, socle_err *err)
+{
+    sq_member m = {0};
+    m.next = w->group.waiting;
+    w->group.waiting = &m;
+    w->group.members++;
+    w->group.open = 1;
+    c->writing = 0;
+    sq_writer_give(c);
+    return sq_group_wait(c->base.owner, w, &m, err);
+}
+
 static int sq_tx_commit(store_conn *bc, socle_err *err)
 {
     sq_conn *c = (sq_conn *)bc;
@@ -695,29 +709,20 @@ static int sq_tx_commit(store_conn *bc, socle_err *err)
     if (c->writing && sqlite3_get_autocommit(w->db)) { /* SQLite ended it (a full disk, an I/O error) */
         socle_err_set(err, SOCLE_ESTORE, "store: sqlite: the transaction was rolled back by SQLite");
         c->writing = c->member = 0;
-        sq_group_lost(w);
+        sq_group_fail(w, NULL);
         sq_writer_give(c);
         return err->code;
     }
     if (c->member && (rc = sq_exec(bc, "RELEASE socle_member", NULL, 0, NULL, err))) return rc; /* the caller rolls back */
     c->member = 0;
-    /* Writers wait for the turn: leave this work to the group and wait for its commit. */
     if (w == s->sqlite_writer && !c->writer_rows && w->group.members < SQ_GROUP_MAX &&
-        atomic_load(&s->write_waiters) > 0) {
-        sq_member m = {0};
-        m.next = w->group.waiting;
-        w->group.waiting = &m;
-        w->group.members++;
-        w->group.open = 1;
-        c->writing = 0;
-        sq_writer_give(c);
-        return sq_group_wait(s, w, &m, err);
-    }
+        atomic_load(&s->write_waiters) > 0)
+        return sq_group_join(c, w, err);
     rc = sq_exec(bc, "COMMIT", NULL, 0, NULL, err);
     if (!sqlite3_get_autocommit(c->h->db)) return rc; /* still open: the caller rolls back */
     c->writing = 0;
     if (rc) {
-        sq_group_tell(w, sq_group_detach(w), err);
+        sq_group_fail(w, err);
         sq_writer_give(c);
     } else
         sq_committed(c, c->relaxed);
@@ -738,7 +743,7 @@ static void sq_tx_rollback(store_conn *bc)
     /* Not a member, or its undo failed: the whole transaction goes (the group's members are told). */
     if (open && !undone && sq_exec(bc, "ROLLBACK", NULL, 0, NULL, &err)) log_msg(LOG_ERROR, "%s", err.msg);
     c->writing = c->member = 0;
-    if (sqlite3_get_autocommit(c->h->db)) sq_group_lost(c->h); /* the group's work went with it */
+    if (sqlite3_get_autocommit(c->h->db)) sq_group_fail(c->h, NULL); /* the group's work went with it */
     sq_writer_give(c);
 }
 

@@ -26,6 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/config.h"
 #include "base/log.h"
 #include "store/store_internal.h"
 
@@ -101,10 +102,8 @@ static int store_parse_url(store *s, const char *url, socle_err *err)
  * in a group commit keeps its own. */
 static int store_default_pool(store_engine engine)
 {
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
-    if (n < 1) n = 1;
-    if (n > 64) n = 64;
-    return engine == STORE_POSTGRES ? (int)n * 2 + 2 : (int)n * 4 + 10;
+    int n = config_cores();
+    return engine == STORE_POSTGRES ? n * 2 + 2 : n * 4 + 10;
 }
 
 int store_open(const store_options *opt, store **out, socle_err *err)

@@ -15,11 +15,28 @@
 #define SEARCH_MAX_PARAMS 256
 #define SEARCH_TOP_STRING "\xf4\x8f\xbf\xbf" /* U+10FFFF: sorts after every folded string */
 
-/* A parameter's condition on its index table, kept until every parameter is read (search_clauses_finish). */
+/* A chained parameter's condition on one target type (search_chain_clause). */
+typedef struct search_chain_target {
+    int type_param;              /* bound target type */
+    const fhir_param_def *def;   /* the chained parameter on that type; NULL for `_id` */
+    int name_param;              /* bound def->name */
+    const char *values;          /* "(<cond> OR ...)" on def's index table; for `_id`: "$a, $b" */
+} search_chain_target;
+
+typedef struct search_chain {
+    int ref_param;               /* bound name of the reference parameter */
+    int ntargets;
+    search_chain_target targets[16];
+} search_chain;
+
+/* A parameter's condition on its index table (or a chain's), kept until every parameter is read
+ * (search_lead, search_checks). */
 typedef struct search_clause {
-    const fhir_param_def *def;
-    const char *values; /* "(<cond> OR ...)" */
-    int rank;           /* search_value_rank: the lowest starts the search */
+    const fhir_param_def *def;   /* NULL: a chain */
+    const search_chain *chain;
+    const char *values;          /* "(<cond> OR ...)" */
+    int rank;                    /* search_value_rank: the lowest starts the search */
+    int fixed;                   /* leading key columns of the index that a single value sets by equality */
 } search_clause;
 
 typedef struct search_include {
@@ -39,7 +56,8 @@ struct fhir_search {
     int descending;
     fhir_param_kind sort_kind;   /* 0: r.id or r.last_updated */
     const char *sort_param;      /* NULL: by id; "_lastUpdated"; or a parameter name */
-    const char *cursor_key, *cursor_id;
+    const char *cursor[4];       /* _cursor: the last row's key columns, then its id */
+    int ncursor;
     search_include includes[16];
     int nincludes;
     socle_buf self;              /* canonical query without _count/_cursor */
@@ -49,7 +67,7 @@ struct fhir_search {
     int nignored;
     search_clause *clauses;
     int nclauses;
-    int listed;                  /* an _id or chained parameter already lists the candidate ids */
+    int listed;                  /* _id lists the candidate ids */
     arena *a;
 };
 
@@ -165,18 +183,20 @@ static const char *const search_tables[] = {"", "fhir_index_token", "fhir_index_
                                             "fhir_index_reference"};
 
 /* search_param_values - append to w "(<cond> OR <cond> ...)": the index rows of parameter def that
- * match value (comma = OR), in the columns of its index table. name is the parameter as received,
- * for error messages. *rank (if not NULL) says how few rows such a condition usually selects, for
- * the choice of the clause a search starts from (see search_clauses_finish). */
+ * match value (comma = OR), in the columns of its index table (unqualified: they name the innermost
+ * index table of the SQL around them). name is the parameter as received, for error messages. *rank
+ * (if not NULL) says how few rows such a condition usually selects, for the choice of the clause a
+ * search starts from (see search_lead); *fixed (if not NULL) how many leading key columns
+ * of the index (search_keys) a single value sets by equality. */
 static int search_param_values(fhir_search *s, socle_buf *w, const fhir_param_def *def, const char *name,
-                               const char *modifier, const char *value, int *rank, socle_err *err)
+                               const char *modifier, const char *value, int *rank, int *fixed, socle_err *err)
 {
     char *values[64];
     int nv = search_split(s->a, value, values, 64);
     if (nv == 0 || (nv == 1 && !*values[0]))
         return socle_err_at(err, SOCLE_EINVAL, name, "search parameter %s has no value", name);
     if (s->nparams >= SEARCH_MAX_PARAMS - 6) return socle_err_set(err, SOCLE_EINVAL, "too many search values");
-    int worst = 0;
+    int worst = 0, equal = 0;
     buf_putc(w, '(');
     for (int i = 0; i < nv; i++) {
         const char *v = values[i];
@@ -189,25 +209,28 @@ static int search_param_values(fhir_search *s, socle_buf *w, const fhir_param_de
                 return socle_err_at(err, SOCLE_EINVAL, name, "search parameter %s: a token is [system]|code", name);
             if (!bar) {
                 buf_printf(w, "code = $%d", search_bind_text(s, v));
+                equal = 1;
             } else if (bar[1] == 0) {
                 buf_printf(w, "system = $%d", search_bind(s, STORE_V_TEXT(arena_strndup(s->a, v, (size_t)(bar - v)))));
             } else {
                 int ps = search_bind(s, STORE_V_TEXT(arena_strndup(s->a, v, (size_t)(bar - v))));
                 buf_printf(w, "(code = $%d AND system = $%d)", search_bind_text(s, bar + 1), ps);
+                equal = 2;
             }
         } else if (def->kind == FHIR_PARAM_STRING) {
             /* A name or an address, not a document: past this SQLite would refuse the pattern. */
             if (strlen(v) > 2048)
                 return socle_err_at(err, SOCLE_EINVAL, name, "search parameter %s: a string of at most 2048 bytes", name);
-            if (modifier && !strcmp(modifier, "exact")) {
-                buf_printf(w, "exact = $%d", search_bind_text(s, v));
-                continue;
-            }
             socle_buf f = SOCLE_BUF_INIT;
             text_fold(&f, v, strlen(v));
             const char *folded = arena_strdup(s->a, f.data ? f.data : "");
             buf_free(&f);
-            if (modifier && !strcmp(modifier, "contains")) {
+            if (modifier && !strcmp(modifier, "exact")) {
+                /* The exact value folds to its norm: the index finds it by norm. */
+                int pn = search_bind_text(s, folded);
+                buf_printf(w, "(norm = $%d AND exact = $%d)", pn, search_bind_text(s, v));
+                equal = 1;
+            } else if (modifier && !strcmp(modifier, "contains")) {
                 socle_buf like = SOCLE_BUF_INIT;
                 buf_putc(&like, '%');
                 for (const char *p = folded; *p; p++) {
@@ -234,33 +257,24 @@ static int search_param_values(fhir_search *s, socle_buf *w, const fhir_param_de
             if (fhir_reference_parse(v, ref_type, sizeof ref_type, id, sizeof id)) {
                 buf_printf(w, "(target_id = $%d AND target_type = $%d)", search_bind_text(s, id),
                            search_bind_text(s, ref_type));
+                equal = 2;
             } else if (strchr(v, '/')) {
                 return socle_err_at(err, SOCLE_EINVAL, name, "search parameter %s: '%s' is not a reference", name, v);
             } else if (target) {
                 buf_printf(w, "(target_id = $%d AND target_type = $%d)", search_bind_text(s, v),
                            search_bind_text(s, target));
+                equal = 2;
             } else {
                 buf_printf(w, "target_id = $%d", search_bind_text(s, v));
+                equal = 1;
             }
         }
         if (s->nparams >= SEARCH_MAX_PARAMS - 4) return socle_err_set(err, SOCLE_EINVAL, "too many search values");
     }
     buf_putc(w, ')');
     if (rank) *rank = worst;
+    if (fixed) *fixed = nv == 1 ? equal : 0;
     return 0;
-}
-
-/* search_param_clause - append to w "(SELECT id FROM <index table> WHERE type = <type> AND param = <def>
- * AND (<values>))": the ids of the resources of `type` whose parameter def matches value. The caller
- * writes what comes before (" AND r.id IN "); a chain uses it for the target type. */
-static int search_param_clause(fhir_search *s, socle_buf *w, const char *type, const fhir_param_def *def,
-                               const char *name, const char *modifier, const char *value, socle_err *err)
-{
-    int pt = search_bind_text(s, type), pp = search_bind_text(s, def->name);
-    buf_printf(w, "(SELECT id FROM %s WHERE type = $%d AND param = $%d AND ", search_tables[def->kind], pt, pp);
-    int rc = search_param_values(s, w, def, name, modifier, value, NULL, err);
-    buf_putc(w, ')');
-    return rc;
 }
 
 static int search_is_target(const fhir_param_def *def, const char *type);
@@ -318,12 +332,12 @@ static const char *search_name_split(const char *full, size_t full_len, char *na
     return colon ? colon + 1 : NULL;
 }
 
-/* search_chain_clause - a chained parameter "ref[:Type].param[:modifier]=value" (one level): append
- *   AND r.id IN (SELECT id FROM fhir_index_reference WHERE type = <searched type> AND param = <ref>
- *                AND ((target_type = T1 AND target_id IN (<ids of T1 matched by param=value>)) OR ...))
+/* search_chain_clause - a chained parameter "ref[:Type].param[:modifier]=value" (one level) as a
+ * clause: the resources whose reference parameter ref points at a resource of T matched by param=value,
  * with one T per target type of ref that declares param (just the :Type one when given). `_id` as the
- * chained parameter matches live resources of T by id. Sets *known to 0 (and lists the parameter as
- * ignored) when lenient mode ignores an unknown chain; structural errors (two levels) are always 400. */
+ * chained parameter matches live resources of T by id. search_chain_sql writes its SQL. Sets *known to
+ * 0 (and lists the parameter as ignored) when lenient mode ignores an unknown chain; structural errors
+ * (two levels) are always 400. */
 static int search_chain_clause(fhir_search *s, const char *full, const char *value, const fhir_search_options *opt,
                                int *known, socle_err *err)
 {
@@ -375,64 +389,198 @@ static int search_chain_clause(fhir_search *s, const char *full, const char *val
             return socle_err_at(err, SOCLE_EINVAL, full, "search parameter %.64s: not a valid resource id", full);
     if (is_id && !nids) return socle_err_at(err, SOCLE_EINVAL, full, "search parameter %.64s has no value", full);
     if (s->nparams >= SEARCH_MAX_PARAMS - 4) return socle_err_set(err, SOCLE_EINVAL, "too many search values");
-    int pt = search_bind_text(s, s->type), pp = search_bind_text(s, ref->name);
-    buf_printf(&s->where, " AND r.id IN (SELECT id FROM fhir_index_reference WHERE type = $%d AND param = $%d AND (",
-               pt, pp);
+    search_chain *chain = arena_zalloc(s->a, sizeof *chain);
+    chain->ref_param = search_bind_text(s, ref->name);
     for (int i = 0; i < ntargets; i++) {
         if (s->nparams >= SEARCH_MAX_PARAMS - 4 - nids)
             return socle_err_set(err, SOCLE_EINVAL, "too many search values");
-        int ptarget = search_bind_text(s, targets[i]);
-        buf_printf(&s->where, "%s(target_type = $%d AND target_id IN ", i ? " OR " : "", ptarget);
+        search_chain_target *t = &chain->targets[chain->ntargets++];
+        t->type_param = search_bind_text(s, targets[i]);
+        t->def = defs[i];
+        socle_buf values = SOCLE_BUF_INIT;
         if (is_id) {
-            buf_printf(&s->where, "(SELECT id FROM fhir_resource WHERE type = $%d AND deleted = 0 AND id IN (",
-                       ptarget);
-            for (int k = 0; k < nids; k++) buf_printf(&s->where, "%s$%d", k ? ", " : "", search_bind_text(s, ids[k]));
-            buf_puts(&s->where, "))");
+            for (int k = 0; k < nids; k++) buf_printf(&values, "%s$%d", k ? ", " : "", search_bind_text(s, ids[k]));
         } else {
-            int rc = search_param_clause(s, &s->where, targets[i], defs[i], full, chained_modifier, value, err);
-            if (rc) return rc;
+            t->name_param = search_bind_text(s, defs[i]->name);
+            int rc = search_param_values(s, &values, defs[i], full, chained_modifier, value, NULL, NULL, err);
+            if (rc) {
+                buf_free(&values);
+                return rc;
+            }
         }
-        buf_putc(&s->where, ')');
+        int ok = buf_ok(&values);
+        t->values = ok ? arena_strdup(s->a, values.data) : NULL;
+        buf_free(&values);
+        if (!ok) return socle_err_set(err, SOCLE_ENOMEM, "out of memory");
     }
-    buf_puts(&s->where, "))");
+    s->clauses[s->nclauses++] = (search_clause){.chain = chain, .rank = 6};
     return 0;
 }
 
-/* Append to w the parameters' conditions. The one that usually selects fewest rows lists the candidate
- * ids (r.id IN ...), unless _id or a chain lists them already; every other is checked for each
- * candidate through the (type, id) index of its index table (EXISTS): inside the list when there is
- * one, so that a candidate that fails is dropped before its resource row is read. Listing them all
- * made the database collect every id each one matched: half the patients for gender=female at each
- * search. SQLite is told which index to take for the checks (its planner, without statistics,
- * preferred the value index and scanned a whole range per candidate); PostgreSQL plans from its
- * statistics. */
-static int search_clauses_finish(fhir_search *s, int sqlite, socle_buf *w, socle_err *err)
+/* The key columns of each index table's value index after (type, param), in its order; the id follows. */
+static const char *const search_keys[][2] = {
+    {NULL, NULL}, {"code", "system"}, {"norm", NULL}, {"low", "high"}, {"target_id", "target_type"}};
+
+static int search_nkeys(fhir_param_kind kind)
 {
-    /* Two values per clause here, and up to six more for fhir_search_run (type, sort, cursor). */
-    if (s->nparams + 2 * s->nclauses > SEARCH_MAX_PARAMS - 6)
-        return socle_err_set(err, SOCLE_EINVAL, "too many search values");
-    int lead = s->listed || !s->nclauses ? -1 : 0;
-    for (int i = 1; lead >= 0 && i < s->nclauses; i++)
-        if (s->clauses[i].rank < s->clauses[lead].rank) lead = i;
-    const char *outer = "r";
-    if (lead >= 0) {
+    return search_keys[kind][1] ? 2 : 1;
+}
+
+/* The clause a search starts from: the parameter whose value usually selects fewest rows
+ * (search_value_rank; a chain ranks last), the first one on a tie; -1 when _id lists the candidates
+ * or there is no clause. */
+static int search_lead(const fhir_search *s)
+{
+    int lead = -1;
+    for (int i = 0; !s->listed && i < s->nclauses; i++)
+        if (lead < 0 || s->clauses[i].rank < s->clauses[lead].rank) lead = i;
+    return lead;
+}
+
+/* search_chain_sql - append a chain's condition. As a check of the candidate row `outer`:
+ *   EXISTS (SELECT 1 FROM fhir_index_reference c WHERE c.type = outer.type AND c.id = outer.id
+ *           AND c.param = <ref> AND ((c.target_type = T AND EXISTS (<T's row of param=value for
+ *           c.target_id>)) OR ...))
+ * so that a candidate costs a few lookups, however many resources of T match; as the list of the
+ * candidates (outer NULL):
+ *   r.id IN (SELECT id FROM fhir_index_reference WHERE type = <type> AND param = <ref> AND
+ *            ((target_type = T AND target_id IN (<ids of T matched by param=value>)) OR ...)) */
+static void search_chain_sql(fhir_search *s, socle_buf *w, const search_chain *chain, const char *outer, int sqlite)
+{
+    if (outer)
+        buf_printf(w, "EXISTS (SELECT 1 FROM fhir_index_reference c%s WHERE c.type = %s.type AND c.id = %s.id"
+                      " AND c.param = $%d AND (",
+                   sqlite ? " INDEXED BY fhir_index_reference_row" : "", outer, outer, chain->ref_param);
+    else
+        buf_printf(w, "r.id IN (SELECT id FROM fhir_index_reference WHERE type = $%d AND param = $%d AND (",
+                   search_bind_text(s, s->type), chain->ref_param);
+    for (int i = 0; i < chain->ntargets; i++) {
+        const search_chain_target *t = &chain->targets[i];
+        const char *table = t->def ? search_tables[t->def->kind] : NULL;
+        buf_printf(w, "%s(%starget_type = $%d AND ", i ? " OR " : "", outer ? "c." : "", t->type_param);
+        if (!t->def && outer)
+            buf_printf(w, "c.target_id IN (%s) AND EXISTS (SELECT 1 FROM fhir_resource z WHERE z.type = $%d"
+                          " AND z.id = c.target_id AND z.deleted = 0))",
+                       t->values, t->type_param);
+        else if (!t->def)
+            buf_printf(w, "target_id IN (SELECT id FROM fhir_resource WHERE type = $%d AND deleted = 0 AND id IN (%s)))",
+                       t->type_param, t->values);
+        else if (outer)
+            buf_printf(w, "EXISTS (SELECT 1 FROM %s z%s%s%s WHERE z.type = $%d AND z.id = c.target_id AND z.param = $%d"
+                          " AND %s))",
+                       table, sqlite ? " INDEXED BY " : "", sqlite ? table : "", sqlite ? "_row" : "", t->type_param,
+                       t->name_param, t->values);
+        else
+            buf_printf(w, "target_id IN (SELECT id FROM %s WHERE type = $%d AND param = $%d AND %s))", table,
+                       t->type_param, t->name_param, t->values);
+    }
+    buf_puts(w, "))");
+}
+
+/* Append to w " AND <check>" for every clause but skip, each checked for the candidate row `outer`
+ * through the (type, id) index of its index table (EXISTS). SQLite is told which index to take (its
+ * planner, without statistics, preferred the value index and scanned a whole range per candidate);
+ * PostgreSQL plans from its statistics. */
+static void search_checks(fhir_search *s, socle_buf *w, int skip, const char *outer, int sqlite)
+{
+    for (int i = 0; i < s->nclauses; i++) {
+        if (i == skip) continue;
+        const search_clause *c = &s->clauses[i];
+        buf_puts(w, " AND ");
+        if (c->chain) {
+            search_chain_sql(s, w, c->chain, outer, sqlite);
+            continue;
+        }
+        const char *table = search_tables[c->def->kind];
+        buf_printf(w, "EXISTS (SELECT 1 FROM %s x%s%s%s WHERE x.type = %s.type AND x.id = %s.id AND x.param = $%d AND %s)",
+                   table, sqlite ? " INDEXED BY " : "", sqlite ? table : "", sqlite ? "_row" : "", outer, outer,
+                   search_bind_text(s, c->def->name), c->values);
+    }
+}
+
+/* Append to w the conditions of a search that lists its candidates (with _sort, _summary=count, _id,
+ * or only chains): the lead clause lists the candidate ids (r.id IN ...) and every other is checked
+ * inside the list, so that a candidate that fails is dropped before its resource row is read. Listing
+ * them all made the database collect every id each one matched: half the patients for gender=female
+ * at each search. */
+static void search_list_conditions(fhir_search *s, int lead, int sqlite, socle_buf *w)
+{
+    if (lead < 0) {
+        search_checks(s, w, -1, "r", sqlite);
+    } else if (s->clauses[lead].chain) {
+        buf_puts(w, " AND ");
+        search_chain_sql(s, w, s->clauses[lead].chain, NULL, sqlite);
+        search_checks(s, w, lead, "r", sqlite);
+    } else {
         const search_clause *c = &s->clauses[lead];
         int pt = search_bind_text(s, s->type), pp = search_bind_text(s, c->def->name);
         buf_printf(w, " AND r.id IN (SELECT l.id FROM %s l WHERE l.type = $%d AND l.param = $%d AND %s",
                    search_tables[c->def->kind], pt, pp, c->values);
-        outer = "l";
+        search_checks(s, w, lead, "l", sqlite);
+        buf_putc(w, ')');
     }
-    for (int i = 0; i < s->nclauses; i++) {
-        if (i == lead) continue;
-        const search_clause *c = &s->clauses[i];
-        const char *table = search_tables[c->def->kind];
-        buf_printf(w, " AND EXISTS (SELECT 1 FROM %s x%s%s%s WHERE x.type = %s.type AND x.id = %s.id AND x.param = $%d"
-                      " AND %s)",
-                   table, sqlite ? " INDEXED BY " : "", sqlite ? table : "", sqlite ? "_row" : "", outer, outer,
-                   search_bind_text(s, c->def->name), c->values);
+}
+
+/* search_index_order_sql - the query of a search without _sort whose lead is a parameter: it walks
+ * the lead's value index in its order (key columns, then id) and stops once the page is full, so a
+ * page costs the same for ten matches or a million (city=PARIS), where a list of every match had to
+ * be built and sorted by id first. Results come in that order; the cursor is the last row's key
+ * columns and id. A resource that several index rows match is kept at its first one (the NOT EXISTS
+ * of an earlier matching row, unless the value fixes every key column; rows with the same key, by
+ * GROUP BY / DISTINCT ON). */
+static int search_index_order_sql(fhir_search *s, int lead, int sqlite, const char *where_sql, socle_buf *sql,
+                                  socle_err *err)
+{
+    const search_clause *c = &s->clauses[lead];
+    const char *table = search_tables[c->def->kind];
+    const char *const *k = search_keys[c->def->kind];
+    int nk = search_nkeys(c->def->kind), is_int = c->def->kind == FHIR_PARAM_DATE;
+    if (s->ncursor && s->ncursor != nk + 1) return socle_err_at(err, SOCLE_EINVAL, "_cursor", "_cursor is not valid");
+    if (s->nparams + 2 * s->nclauses + 6 > SEARCH_MAX_PARAMS)
+        return socle_err_set(err, SOCLE_EINVAL, "too many search values");
+    socle_buf keys = SOCLE_BUF_INIT;
+    for (int i = 0; i < nk; i++) buf_printf(&keys, "l.%s, ", k[i]);
+    buf_puts(&keys, "l.id");
+    buf_puts(sql, "SELECT ");
+    if (!sqlite) buf_printf(sql, "DISTINCT ON (%s) ", keys.data);
+    buf_printf(sql, "r.id, r.body, r.patient, l.%s%s%s FROM %s l JOIN fhir_resource r ON r.type = l.type AND r.id = l.id"
+                    " WHERE ",
+               k[0], nk > 1 ? ", l." : "", nk > 1 ? k[1] : "", table);
+    if (s->ncursor) {
+        /* After the key columns the value sets, the cursor bounds the rest; written before the value
+         * so that SQLite starts the index range at the cursor (it takes the first bound it reads). */
+        int f = c->fixed;
+        if (f == nk) {
+            buf_printf(sql, "l.id > $%d AND ", search_bind_text(s, s->cursor[nk]));
+        } else {
+            int first = 0;
+            socle_buf cols = SOCLE_BUF_INIT, vals = SOCLE_BUF_INIT;
+            for (int i = f; i < nk; i++) {
+                int p = is_int ? search_bind(s, STORE_V_INT(strtoll(s->cursor[i], NULL, 10))) : search_bind_text(s, s->cursor[i]);
+                if (i == f) first = p;
+                buf_printf(&cols, "l.%s, ", k[i]);
+                buf_printf(&vals, "$%d, ", p);
+            }
+            buf_printf(sql, "l.%s >= $%d AND (%sl.id) > (%s$%d) AND ", k[f], first, cols.data, vals.data,
+                       search_bind_text(s, s->cursor[nk]));
+            buf_free(&cols);
+            buf_free(&vals);
+        }
     }
-    if (lead >= 0) buf_putc(w, ')');
-    return 0;
+    int pt = search_bind_text(s, s->type), pp = search_bind_text(s, c->def->name);
+    buf_printf(sql, "l.type = $%d AND l.param = $%d AND %s", pt, pp, c->values);
+    if (c->fixed < nk)
+        buf_printf(sql, " AND NOT EXISTS (SELECT 1 FROM %s y%s%s%s WHERE y.type = l.type AND y.id = l.id"
+                        " AND y.param = l.param AND (y.%s%s%s) < (l.%s%s%s) AND %s)",
+                   table, sqlite ? " INDEXED BY " : "", sqlite ? table : "", sqlite ? "_row" : "", k[0],
+                   nk > 1 ? ", y." : "", nk > 1 ? k[1] : "", k[0], nk > 1 ? ", l." : "", nk > 1 ? k[1] : "", c->values);
+    search_checks(s, sql, lead, "l", sqlite);
+    buf_printf(sql, "%s AND r.deleted = 0", where_sql);
+    if (sqlite) buf_printf(sql, " GROUP BY %s", keys.data);
+    buf_printf(sql, " ORDER BY %s LIMIT %d", keys.data, s->count + 1);
+    int ok = buf_ok(&keys);
+    buf_free(&keys);
+    return ok ? 0 : socle_err_set(err, SOCLE_ENOMEM, "out of memory");
 }
 
 static void search_self_add(fhir_search *s, const char *name, const char *value)
@@ -486,13 +634,12 @@ int fhir_search_parse(const char *type, const fhir_search_param *params, int npa
                 raw[w++] = (char)hv;
             }
             raw[w] = 0;
-            char *sep = rc ? NULL : memchr(raw, '\n', w);
-            if (!rc && !sep) rc = socle_err_at(err, SOCLE_EINVAL, "_cursor", "_cursor is not valid");
-            if (!rc) {
-                *sep = 0;
-                s->cursor_key = raw;
-                s->cursor_id = sep + 1;
-            }
+            /* Key columns and id, each ended by a NUL byte (search_cursor_add). */
+            s->ncursor = 0;
+            for (size_t at = 0; !rc && at < w && s->ncursor < 4; at += strlen(raw + at) + 1)
+                s->cursor[s->ncursor++] = raw + at;
+            if (!rc && (s->ncursor < 2 || w == 0 || raw[w - 1]))
+                rc = socle_err_at(err, SOCLE_EINVAL, "_cursor", "_cursor is not valid");
             continue;
         } else if (!strcmp(name, "_summary") && !modifier) {
             if (strcmp(value, "count"))
@@ -529,7 +676,6 @@ int fhir_search_parse(const char *type, const fhir_search_param *params, int npa
             rc = search_date_cond(s, &s->where, name, value, "r.last_updated", "r.last_updated", err);
         } else if (strchr(full, '.')) {
             rc = search_chain_clause(s, full, value, opt, &known, err);
-            s->listed |= known;
         } else {
             const fhir_param_def *def = fhir_param_find(type, name);
             if (!def || !search_modifier_ok(def, modifier)) {
@@ -542,10 +688,12 @@ int fhir_search_parse(const char *type, const fhir_search_param *params, int npa
                     s->ignored[s->nignored++] = arena_strdup(a, full);
             } else {
                 socle_buf values = SOCLE_BUF_INIT;
-                int rank = 0;
-                rc = search_param_values(s, &values, def, full, modifier, value, &rank, err);
+                int rank = 0, fixed = 0;
+                rc = search_param_values(s, &values, def, full, modifier, value, &rank, &fixed, err);
                 if (!rc && !buf_ok(&values)) rc = socle_err_set(err, SOCLE_ENOMEM, "out of memory");
-                if (!rc) s->clauses[s->nclauses++] = (search_clause){def, arena_strdup(a, values.data), rank};
+                if (!rc)
+                    s->clauses[s->nclauses++] =
+                        (search_clause){.def = def, .values = arena_strdup(a, values.data), .rank = rank, .fixed = fixed};
                 buf_free(&values);
             }
         }
@@ -654,6 +802,13 @@ static int search_includes(store_conn *c, fhir_search *s, arena *a, fhir_search_
     return 0;
 }
 
+/* Append key (its length n) and a NUL byte to a cursor being built. */
+static void search_cursor_add(socle_buf *raw, const char *key, size_t n)
+{
+    buf_append(raw, key ? key : "", key ? n : 0);
+    buf_putc(raw, 0);
+}
+
 int fhir_search_run(store_conn *c, const fhir_search *plan, arena *a, fhir_search_page *out, socle_err *err)
 {
     fhir_search *s = (fhir_search *)plan;
@@ -661,50 +816,66 @@ int fhir_search_run(store_conn *c, const fhir_search *plan, arena *a, fhir_searc
     out->total = -1;
     out->ignored = s->ignored;
     out->nignored = s->nignored;
-    socle_buf where = SOCLE_BUF_INIT;
-    buf_puts(&where, s->where_sql);
-    int rc = search_clauses_finish(s, store_conn_engine(c) == STORE_SQLITE, &where, err);
-    const char *where_sql = rc ? NULL : arena_strdup(a, where.data ? where.data : "");
-    if (!rc && !buf_ok(&where)) rc = socle_err_set(err, SOCLE_ENOMEM, "out of memory");
-    buf_free(&where);
-    if (rc) return rc;
-    int pt = search_bind_text(s, s->type);
+    int sqlite = store_conn_engine(c) == STORE_SQLITE, rc = 0;
+    int lead = search_lead(s);
+    int index_order = lead >= 0 && s->clauses[lead].def && !s->sort_param && !s->summary_count;
+    int nkeys = index_order ? search_nkeys(s->clauses[lead].def->kind) : 1;
     socle_buf sql = SOCLE_BUF_INIT;
-    if (s->summary_count) {
-        buf_printf(&sql, "SELECT COUNT(*) FROM fhir_resource r WHERE r.type = $%d AND r.deleted = 0%s", pt,
-                   where_sql);
-        rc = store_query_int(c, sql.data, s->params, s->nparams, &out->total, err);
-        out->self_query = s->self_sql;
-        buf_free(&sql);
-        return rc;
-    }
-    int pkey, is_int;
-    const char *key = search_sort_expr(s, &pkey, &is_int);
-    buf_printf(&sql, "SELECT r.id, r.body, r.patient, %s FROM fhir_resource r WHERE r.type = $%d AND r.deleted = 0%s", key,
-               pt, where_sql);
-    const char *cmp = s->descending ? "<" : ">";
-    if (s->cursor_key) {
-        int pid = search_bind_text(s, s->cursor_id);
-        if (!strcmp(key, "r.id")) {
-            buf_printf(&sql, " AND r.id %s $%d", cmp, pid);
-        } else {
-            int pk = is_int ? search_bind(s, STORE_V_INT(strtoll(s->cursor_key, NULL, 10))) : search_bind_text(s, s->cursor_key);
-            buf_printf(&sql, " AND (%s %s $%d OR (%s = $%d AND r.id %s $%d))", key, cmp, pk, key, pk, cmp, pid);
+    int pkey = 0, is_int = 0;
+    const char *key = NULL;
+    if (index_order) {
+        rc = search_index_order_sql(s, lead, sqlite, s->where_sql, &sql, err);
+    } else {
+        /* Two values per clause, and up to six more below (type, sort, cursor). */
+        if (s->nparams + 2 * s->nclauses > SEARCH_MAX_PARAMS - 6) {
+            buf_free(&sql);
+            return socle_err_set(err, SOCLE_EINVAL, "too many search values");
         }
+        socle_buf where = SOCLE_BUF_INIT;
+        buf_puts(&where, s->where_sql);
+        search_list_conditions(s, lead, sqlite, &where);
+        int pt = search_bind_text(s, s->type);
+        if (s->summary_count) {
+            buf_printf(&sql, "SELECT COUNT(*) FROM fhir_resource r WHERE r.type = $%d AND r.deleted = 0%s", pt,
+                       where.data ? where.data : "");
+            rc = !buf_ok(&where) || !buf_ok(&sql) ? socle_err_set(err, SOCLE_ENOMEM, "out of memory")
+                                                  : store_query_int(c, sql.data, s->params, s->nparams, &out->total, err);
+            out->self_query = s->self_sql;
+            buf_free(&where);
+            buf_free(&sql);
+            return rc;
+        }
+        key = search_sort_expr(s, &pkey, &is_int);
+        buf_printf(&sql, "SELECT r.id, r.body, r.patient, %s FROM fhir_resource r WHERE r.type = $%d AND r.deleted = 0%s",
+                   key, pt, where.data ? where.data : "");
+        if (!buf_ok(&where)) rc = socle_err_set(err, SOCLE_ENOMEM, "out of memory");
+        buf_free(&where);
+        if (s->ncursor && s->ncursor != 2) rc = socle_err_at(err, SOCLE_EINVAL, "_cursor", "_cursor is not valid");
+        const char *cmp = s->descending ? "<" : ">";
+        if (!rc && s->ncursor) {
+            int pid = search_bind_text(s, s->cursor[1]);
+            if (!strcmp(key, "r.id")) {
+                buf_printf(&sql, " AND r.id %s $%d", cmp, pid);
+            } else {
+                int pk = is_int ? search_bind(s, STORE_V_INT(strtoll(s->cursor[0], NULL, 10))) : search_bind_text(s, s->cursor[0]);
+                buf_printf(&sql, " AND (%s %s $%d OR (%s = $%d AND r.id %s $%d))", key, cmp, pk, key, pk, cmp, pid);
+            }
+        }
+        const char *dir = s->descending ? " DESC" : "";
+        if (!strcmp(key, "r.id"))
+            buf_printf(&sql, " ORDER BY r.id%s", dir);
+        else
+            buf_printf(&sql, " ORDER BY %s%s, r.id%s", key, dir, dir);
+        buf_printf(&sql, " LIMIT %d", s->count + 1);
     }
-    const char *dir = s->descending ? " DESC" : "";
-    if (!strcmp(key, "r.id"))
-        buf_printf(&sql, " ORDER BY r.id%s", dir);
-    else
-        buf_printf(&sql, " ORDER BY %s%s, r.id%s", key, dir, dir);
-    buf_printf(&sql, " LIMIT %d", s->count + 1);
-    store_rows *r;
-    rc = buf_ok(&sql) ? store_query(c, sql.data, s->params, s->nparams, &r, err) : socle_err_set(err, SOCLE_ENOMEM, "oom");
+    store_rows *r = NULL;
+    if (!rc) rc = buf_ok(&sql) ? store_query(c, sql.data, s->params, s->nparams, &r, err)
+                               : socle_err_set(err, SOCLE_ENOMEM, "out of memory");
     buf_free(&sql);
     if (rc) return rc;
     fhir_search_hit *hits = arena_zalloc(a, sizeof *hits * (size_t)(s->count + 1));
     size_t n = 0;
-    char *last_key = NULL;
+    socle_buf last = SOCLE_BUF_INIT; /* the cursor after the last hit: its key columns and id */
     int more = 0;
     while ((rc = store_rows_next(r, err)) == 1) {
         if (n == (size_t)s->count) {
@@ -712,14 +883,23 @@ int fhir_search_run(store_conn *c, const fhir_search *plan, arena *a, fhir_searc
             break;
         }
         search_add_hit(a, hits, &n, r, s->type, 0);
-        size_t klen;
-        const char *k = store_rows_text(r, 3, &klen);
-        last_key = k ? arena_strndup(a, k, klen) : arena_strdup(a, "");
+        buf_reset(&last);
+        for (int i = 0; i < nkeys; i++) {
+            size_t klen;
+            const char *k = store_rows_text(r, 3 + i, &klen);
+            search_cursor_add(&last, k, klen);
+        }
+        size_t idlen;
+        const char *id = store_rows_text(r, 0, &idlen);
+        search_cursor_add(&last, id, idlen);
     }
     store_rows_free(r);
-    if (rc < 0) return rc;
     size_t matches = n;
-    if ((rc = search_includes(c, s, a, &hits, &n, matches, err))) return rc;
+    if (rc >= 0) rc = search_includes(c, s, a, &hits, &n, matches, err);
+    if (rc < 0 || !buf_ok(&last)) {
+        buf_free(&last);
+        return rc < 0 ? rc : socle_err_set(err, SOCLE_ENOMEM, "out of memory");
+    }
     out->hits = hits;
     out->nhits = n;
     socle_buf q = SOCLE_BUF_INIT;
@@ -727,13 +907,11 @@ int fhir_search_run(store_conn *c, const fhir_search *plan, arena *a, fhir_searc
     buf_printf(&q, "%s_count=%d", q.len ? "&" : "", s->count);
     out->self_query = arena_strdup(a, q.data);
     if (more && matches) {
-        socle_buf raw = SOCLE_BUF_INIT;
-        buf_printf(&raw, "%s\n%s", last_key, hits[matches - 1].id);
         buf_puts(&q, "&_cursor=");
-        for (size_t i = 0; i < raw.len; i++) buf_printf(&q, "%02x", (unsigned char)raw.data[i]);
-        buf_free(&raw);
+        for (size_t i = 0; i < last.len; i++) buf_printf(&q, "%02x", (unsigned char)last.data[i]);
         out->next_query = arena_strdup(a, q.data);
     }
+    buf_free(&last);
     buf_free(&q);
     return 0;
 }

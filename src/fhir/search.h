@@ -34,9 +34,13 @@
  *        date and string parameters and _lastUpdated / _id (prefix '-' for descending),
  *        _summary=count, _include=Type:param[:Target] and _revinclude=Type:param[:Target] for
  *        declared reference parameters.
- *      Values separated by ',' are OR; repeated parameters are AND. Paging is keyset: the `next`
- *      link carries _cursor (opaque) with the last row's sort key and id, so page N costs what
- *      page 1 costs. Unknown parameters or modifiers are SOCLE_EINVAL (400), unless lenient, in
+ *      Values separated by ',' are OR; repeated parameters are AND. Order: with _sort, the sort's
+ *      (then id); without, the order of the index of the parameter the search starts from (the one
+ *      whose value usually selects fewest rows): by matched value, then id (name=MAR: MARC before
+ *      MARTIN), so that a page ends the walk however many resources match; a resource is placed
+ *      at its first matching value; with only _id or chains, by id. Paging is keyset: the `next`
+ *      link carries _cursor (opaque) with the last row's key and id, so page N costs what page 1
+ *      costs. Unknown parameters or modifiers are SOCLE_EINVAL (400), unless lenient, in
  *      which case they are ignored and listed in fhir_search_page.ignored. Bad values (malformed
  *      date, bad prefix) are always SOCLE_EINVAL naming the parameter.
  */

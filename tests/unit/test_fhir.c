@@ -395,7 +395,7 @@ static void test_search(void **state)
     assert_int_equal(found(c, "Patient", "birthdate=lt1986", out, sizeof out), 0);
     assert_string_equal(out, "p2 ");
     assert_int_equal(found(c, "Patient", "birthdate=ge1985-06-01", out, sizeof out), 0);
-    assert_string_equal(out, "p1 p2 "); /* p2's year 1985 reaches past June */
+    assert_string_equal(out, "p2 p1 "); /* p2's year 1985 reaches past June; in the date index's order */
     assert_int_equal(found(c, "Patient", "birthdate=ne1985", out, sizeof out), 0);
     assert_string_equal(out, "p1 ");
     assert_int_equal(found(c, "Patient", "gender=http://hl7.org/fhir/administrative-gender|male", out, sizeof out), 0);
@@ -439,10 +439,49 @@ static void test_search(void **state)
     store_release(db, c);
 }
 
+/* Run a search of type page by page (query: "name=value&..."; page size count): the ids of each page
+ * followed by "|", into out. Fails the test if a page's cursor does not parse. */
+static void paged(store_conn *c, const char *type, const char *query, int count, char *out, size_t n)
+{
+    char cursor[512] = "", countv[16];
+    snprintf(countv, sizeof countv, "%d", count);
+    out[0] = 0;
+    for (int pages = 0; pages < 50; pages++) {
+        fhir_search_param ps[16];
+        int np = 0;
+        char *q = strdup(query);
+        for (char *save = NULL, *p = strtok_r(q, "&", &save); p && np < 13; p = strtok_r(NULL, "&", &save)) {
+            char *eq = strchr(p, '=');
+            *eq = 0;
+            ps[np++] = (fhir_search_param){p, eq + 1};
+        }
+        ps[np++] = (fhir_search_param){"_count", countv};
+        if (cursor[0]) ps[np++] = (fhir_search_param){"_cursor", cursor};
+        arena *a = arena_new(0);
+        fhir_search *plan;
+        fhir_search_page page;
+        fhir_search_options opt = {0};
+        socle_err err;
+        assert_int_equal(fhir_search_parse(type, ps, np, &opt, a, &plan, &err), 0);
+        assert_int_equal(fhir_search_run(c, plan, a, &page, &err), 0);
+        for (size_t i = 0; i < page.nhits; i++) {
+            strncat(out, page.hits[i].id, n - strlen(out) - 2);
+            strcat(out, " ");
+        }
+        strcat(out, "|");
+        const char *next = page.next_query ? strstr(page.next_query, "_cursor=") : NULL;
+        if (next) snprintf(cursor, sizeof cursor, "%s", next + 8);
+        arena_free(a);
+        free(q);
+        if (!next) break;
+    }
+}
+
 static void test_paging(void **state)
 {
     store_conn *c;
     socle_err err;
+    char out[1024];
     assert_int_equal(store_acquire(db, &c, &err), 0);
     for (int i = 0; i < 12; i++) {
         char json[200];
@@ -450,30 +489,53 @@ static void test_paging(void **state)
                  "{\"resourceType\":\"Practitioner\",\"id\":\"pr%02d\",\"name\":[{\"family\":\"Page\"}]}", i);
         put(c, json);
     }
-    int pages = 0, total = 0;
-    char cursor[256] = "";
-    char seen[512] = "";
-    for (;;) {
-        fhir_search_param ps[3] = {{"family", "page"}, {"_count", "5"}, {"_cursor", cursor}};
-        arena *a = arena_new(0);
-        fhir_search *plan;
-        fhir_search_page page;
-        fhir_search_options opt = {0};
-        assert_int_equal(fhir_search_parse("Practitioner", ps, cursor[0] ? 3 : 2, &opt, a, &plan, &err), 0);
-        assert_int_equal(fhir_search_run(c, plan, a, &page, &err), 0);
-        pages++;
-        total += (int)page.nhits;
-        for (size_t i = 0; i < page.nhits; i++) {
-            assert_null(strstr(seen, page.hits[i].id));
-            strcat(seen, page.hits[i].id);
-        }
-        const char *next = page.next_query ? strstr(page.next_query, "_cursor=") : NULL;
-        if (next) snprintf(cursor, sizeof cursor, "%s", next + 8);
-        arena_free(a);
-        if (!next) break;
+    paged(c, "Practitioner", "family=page", 5, out, sizeof out);
+    assert_string_equal(out, "pr00 pr01 pr02 pr03 pr04 |pr05 pr06 pr07 pr08 pr09 |pr10 pr11 |");
+    /* Without _sort a search walks its lead parameter's index: by the matching value, then id. A
+     * resource that matches several values comes once, at its first (q02: "marie" before "martin";
+     * q01 has "mars" twice), on pages of any size; the other parameters are checked on the way. */
+    put(c, "{\"resourceType\":\"Practitioner\",\"id\":\"q05\",\"name\":[{\"family\":\"Marchal\"}]}");
+    put(c, "{\"resourceType\":\"Practitioner\",\"id\":\"q02\",\"name\":[{\"family\":\"Martin\",\"given\":[\"Marie\"]}],"
+           "\"active\":true}");
+    put(c, "{\"resourceType\":\"Practitioner\",\"id\":\"q07\",\"name\":[{\"family\":\"Martin\"}],\"active\":true}");
+    put(c, "{\"resourceType\":\"Practitioner\",\"id\":\"q01\",\"name\":[{\"family\":\"Mars\"},{\"family\":\"MARS\"}]}");
+    put(c, "{\"resourceType\":\"Practitioner\",\"id\":\"q09\",\"name\":[{\"family\":\"Dupont\",\"given\":[\"Marc\"]}],"
+           "\"active\":true}");
+    const char *all = "q09 q05 q02 q01 q07 ";
+    for (int count = 1; count <= 6; count++) {
+        paged(c, "Practitioner", "name=mar", count, out, sizeof out);
+        char joined[256];
+        size_t j = 0;
+        for (const char *p = out; *p && j < sizeof joined - 1; p++)
+            if (*p != '|') joined[j++] = *p;
+        joined[j] = 0;
+        assert_string_equal(joined, all);
+        int pages = 0;
+        for (const char *p = out; *p; p++) pages += *p == '|';
+        assert_int_equal(pages, (5 + count - 1) / count);
     }
-    assert_int_equal(pages, 3);
-    assert_int_equal(total, 12);
+    paged(c, "Practitioner", "name=mar&active=true", 1, out, sizeof out);
+    assert_string_equal(out, "q09 |q02 |q07 |");
+    paged(c, "Practitioner", "family:exact=Martin&name=mar", 1, out, sizeof out);
+    assert_string_equal(out, "q02 |q07 |");
+    /* With _sort the order is the sort's; a cursor of the other kind of search is refused. */
+    paged(c, "Practitioner", "name=mar&_sort=family", 2, out, sizeof out);
+    assert_string_equal(out, "q09 q05 |q01 q02 |q07 |");
+    arena *a = arena_new(0);
+    fhir_search *plan;
+    fhir_search_page page;
+    fhir_search_options opt = {0};
+    fhir_search_param three[2] = {{"name", "mar"}, {"_cursor", "610062006300"}}; /* "a", "b", "c" */
+    assert_int_equal(fhir_search_parse("Practitioner", three, 2, &opt, a, &plan, &err), 0);
+    assert_int_equal(fhir_search_run(c, plan, a, &page, &err), SOCLE_EINVAL);
+    fhir_search_param one[2] = {{"name", "mar"}, {"_cursor", "6100"}};
+    assert_int_equal(fhir_search_parse("Practitioner", one, 2, &opt, a, &plan, &err), SOCLE_EINVAL);
+    fhir_search_param unended[2] = {{"name", "mar"}, {"_cursor", "61006200"}};
+    assert_int_equal(fhir_search_parse("Practitioner", unended, 2, &opt, a, &plan, &err), 0);
+    assert_int_equal(fhir_search_run(c, plan, a, &page, &err), 0);
+    fhir_search_param open_end[2] = {{"name", "mar"}, {"_cursor", "610062"}}; /* "b" not ended */
+    assert_int_equal(fhir_search_parse("Practitioner", open_end, 2, &opt, a, &plan, &err), SOCLE_EINVAL);
+    arena_free(a);
     store_release(db, c);
 }
 

@@ -336,6 +336,60 @@ static void test_paging_links_carry_the_chain(void **state)
     assert_non_null(strstr(r->self, "general-practitioner:Practitioner.family:exact=Dupont"));
 }
 
+/* Every page of a search, following its next links: the ids of each page followed by "|". */
+static const char *walk(const char *type, const char *query)
+{
+    static char out[512];
+    char q[512];
+    out[0] = 0;
+    snprintf(q, sizeof q, "%s", query);
+    for (int pages = 0; pages < 20; pages++) {
+        result *r = search(type, q, 0, 0);
+        if (r->rc) fail_msg("%s?%s failed: %s", type, q, r->err.msg);
+        strncat(out, r->ids, sizeof out - strlen(out) - 2);
+        strcat(out, "|");
+        const char *cursor = strstr(r->next, "_cursor=");
+        if (!cursor) break;
+        snprintf(q, sizeof q, "%s&%s", query, cursor);
+    }
+    return out;
+}
+
+/* Without _sort a search walks its lead parameter's index (value, then id) and stops when the page is
+ * full; a resource that several index rows match comes once, at its first ("marie" before "martin",
+ * "mars" twice); a chain beside a parameter is checked for each candidate. */
+static void test_index_order(void **state)
+{
+    if (!db) skip();
+    store_conn *c;
+    socle_err err;
+    assert_int_equal(store_acquire(db, &c, &err), 0);
+    put(c, "{\"resourceType\":\"Practitioner\",\"id\":\"q05\",\"name\":[{\"family\":\"Marchal\"}]}");
+    put(c, "{\"resourceType\":\"Practitioner\",\"id\":\"q02\",\"name\":[{\"family\":\"Martin\",\"given\":[\"Marie\"]}]}");
+    put(c, "{\"resourceType\":\"Practitioner\",\"id\":\"q07\",\"name\":[{\"family\":\"Martin\"}]}");
+    put(c, "{\"resourceType\":\"Practitioner\",\"id\":\"q01\",\"name\":[{\"family\":\"Mars\"},{\"family\":\"MARS\"}]}");
+    put(c, "{\"resourceType\":\"Practitioner\",\"id\":\"q09\",\"name\":[{\"family\":\"Dupont\",\"given\":[\"Marc\"]}]}");
+    put(c, "{\"resourceType\":\"PractitionerRole\",\"id\":\"k1\",\"practitioner\":{\"reference\":\"Practitioner/q02\"},"
+           "\"organization\":{\"reference\":\"Organization/o1\"}}");
+    put(c, "{\"resourceType\":\"PractitionerRole\",\"id\":\"k2\",\"practitioner\":{\"reference\":\"Practitioner/q07\"},"
+           "\"organization\":{\"reference\":\"Organization/o3\"}}");
+    put(c, "{\"resourceType\":\"PractitionerRole\",\"id\":\"k3\",\"practitioner\":{\"reference\":\"Practitioner/q09\"},"
+           "\"organization\":{\"reference\":\"Organization/o1\"}}");
+    store_release(db, c);
+    assert_string_equal(walk("Practitioner", "name=mar&_count=2"), "q09 q05 |q02 q01 |pr2 q07 |");
+    assert_string_equal(walk("Practitioner", "name=mar&_count=3"), "q09 q05 q02 |q01 pr2 q07 |");
+    assert_string_equal(walk("Practitioner", "name=mar,dup&_count=2"), "pr1 q09 |q05 q02 |q01 pr2 |q07 |");
+    assert_string_equal(walk("Practitioner", "family=mar&_count=1"), "q05 |q01 |pr2 |q02 |q07 |");
+    const char *roles = "practitioner=Practitioner/q09,Practitioner/q07,Practitioner/q02";
+    char q[256];
+    snprintf(q, sizeof q, "%s&_count=1", roles);
+    assert_string_equal(walk("PractitionerRole", q), "k1 |k2 |k3 |");
+    snprintf(q, sizeof q, "%s&organization.address-city=paris&_count=1", roles);
+    assert_string_equal(walk("PractitionerRole", q), "k1 |k3 |");
+    snprintf(q, sizeof q, "organization.address-city=pau&%s", roles);
+    assert_string_equal(walk("PractitionerRole", q), "k2 |");
+}
+
 static void test_deleted_target_no_longer_matches(void **state)
 {
     store_conn *c;
@@ -365,6 +419,7 @@ int main(void)
         cmocka_unit_test(test_chain_and_other_parameters),
         cmocka_unit_test(test_comma_or),
         cmocka_unit_test(test_paging_links_carry_the_chain),
+        cmocka_unit_test(test_index_order),
         cmocka_unit_test(test_deleted_target_no_longer_matches),
     };
     int failed = cmocka_run_group_tests_name("fhir_chain sqlite", tests, setup_sqlite, teardown_sqlite);

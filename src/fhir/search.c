@@ -521,65 +521,67 @@ static void search_list_conditions(fhir_search *s, int lead, int sqlite, socle_b
     }
 }
 
+/* Rows a walk in index order reads for a page of count: a resource matched by several rows of the
+ * walk is skipped in C after its first (fhir_search_run), so a page may need more rows than count + 1. */
+#define SEARCH_WALK_ROWS(count) (2 * (count) + 16)
+
 /* search_index_order_sql - the query of a search without _sort whose lead is a parameter: it walks
  * the lead's value index in its order (key columns, then id) and stops once the page is full, so a
  * page costs the same for ten matches or a million (city=PARIS), where a list of every match had to
  * be built and sorted by id first. Results come in that order; the cursor is the last row's key
- * columns and id. A resource that several index rows match is kept at its first one (the NOT EXISTS
- * of an earlier matching row, unless the value fixes every key column; rows with the same key, by
- * GROUP BY / DISTINCT ON). */
+ * columns and id. A resource that several index rows match is kept at its first: fhir_search_run
+ * skips the rows of a resource it has already taken, and after a cursor the query drops the
+ * resources with a matching row before the cursor (already on an earlier page) - unless the value
+ * fixes every key column (one row per resource). */
 static int search_index_order_sql(fhir_search *s, int lead, int sqlite, const char *where_sql, socle_buf *sql,
                                   socle_err *err)
 {
     const search_clause *c = &s->clauses[lead];
     const char *table = search_tables[c->def->kind];
     const char *const *k = search_keys[c->def->kind];
-    int nk = search_nkeys(c->def->kind), is_int = c->def->kind == FHIR_PARAM_DATE;
+    int nk = search_nkeys(c->def->kind), is_int = c->def->kind == FHIR_PARAM_DATE, f = c->fixed;
     if (s->ncursor && s->ncursor != nk + 1) return socle_err_at(err, SOCLE_EINVAL, "_cursor", "_cursor is not valid");
     if (s->nparams + 2 * s->nclauses + 6 > SEARCH_MAX_PARAMS)
         return socle_err_set(err, SOCLE_EINVAL, "too many search values");
-    socle_buf keys = SOCLE_BUF_INIT;
-    for (int i = 0; i < nk; i++) buf_printf(&keys, "l.%s, ", k[i]);
-    buf_puts(&keys, "l.id");
-    buf_puts(sql, "SELECT ");
-    if (!sqlite) buf_printf(sql, "DISTINCT ON (%s) ", keys.data);
-    buf_printf(sql, "r.id, r.body, r.patient, l.%s%s%s FROM %s l JOIN fhir_resource r ON r.type = l.type AND r.id = l.id"
-                    " WHERE ",
+    buf_printf(sql, "SELECT r.id, r.body, r.patient, l.%s%s%s FROM %s l JOIN fhir_resource r ON r.type = l.type"
+                    " AND r.id = l.id WHERE ",
                k[0], nk > 1 ? ", l." : "", nk > 1 ? k[1] : "", table);
+    /* The key columns the value does not fix, then the id: "k, id" and the cursor's "$a, $b". */
+    socle_buf lcols = SOCLE_BUF_INIT, ycols = SOCLE_BUF_INIT, bounds = SOCLE_BUF_INIT;
+    int first = 0;
     if (s->ncursor) {
-        /* After the key columns the value sets, the cursor bounds the rest; written before the value
-         * so that SQLite starts the index range at the cursor (it takes the first bound it reads). */
-        int f = c->fixed;
-        if (f == nk) {
-            buf_printf(sql, "l.id > $%d AND ", search_bind_text(s, s->cursor[nk]));
-        } else {
-            int first = 0;
-            socle_buf cols = SOCLE_BUF_INIT, vals = SOCLE_BUF_INIT;
-            for (int i = f; i < nk; i++) {
-                int p = is_int ? search_bind(s, STORE_V_INT(strtoll(s->cursor[i], NULL, 10))) : search_bind_text(s, s->cursor[i]);
-                if (i == f) first = p;
-                buf_printf(&cols, "l.%s, ", k[i]);
-                buf_printf(&vals, "$%d, ", p);
-            }
-            buf_printf(sql, "l.%s >= $%d AND (%sl.id) > (%s$%d) AND ", k[f], first, cols.data, vals.data,
-                       search_bind_text(s, s->cursor[nk]));
-            buf_free(&cols);
-            buf_free(&vals);
+        for (int i = f; i < nk; i++) {
+            int p = is_int ? search_bind(s, STORE_V_INT(strtoll(s->cursor[i], NULL, 10))) : search_bind_text(s, s->cursor[i]);
+            if (i == f) first = p;
+            buf_printf(&lcols, "l.%s, ", k[i]);
+            buf_printf(&ycols, "y.%s, ", k[i]);
+            buf_printf(&bounds, "$%d, ", p);
         }
+        buf_puts(&lcols, "l.id");
+        buf_puts(&ycols, "y.id");
+        buf_printf(&bounds, "$%d", search_bind_text(s, s->cursor[nk]));
+        /* Written before the value so that SQLite starts the index range at the cursor (it takes
+         * the first bound it reads). */
+        if (f == nk)
+            buf_printf(sql, "l.id > %s AND ", bounds.data);
+        else
+            buf_printf(sql, "l.%s >= $%d AND (%s) > (%s) AND ", k[f], first, lcols.data, bounds.data);
     }
     int pt = search_bind_text(s, s->type), pp = search_bind_text(s, c->def->name);
     buf_printf(sql, "l.type = $%d AND l.param = $%d AND %s", pt, pp, c->values);
-    if (c->fixed < nk)
+    if (s->ncursor && f < nk)
         buf_printf(sql, " AND NOT EXISTS (SELECT 1 FROM %s y%s%s%s WHERE y.type = l.type AND y.id = l.id"
-                        " AND y.param = l.param AND (y.%s%s%s) < (l.%s%s%s) AND %s)",
-                   table, sqlite ? " INDEXED BY " : "", sqlite ? table : "", sqlite ? "_row" : "", k[0],
-                   nk > 1 ? ", y." : "", nk > 1 ? k[1] : "", k[0], nk > 1 ? ", l." : "", nk > 1 ? k[1] : "", c->values);
+                        " AND y.param = l.param AND (%s) <= (%s) AND %s)",
+                   table, sqlite ? " INDEXED BY " : "", sqlite ? table : "", sqlite ? "_row" : "", ycols.data,
+                   bounds.data, c->values);
     search_checks(s, sql, lead, "l", sqlite);
-    buf_printf(sql, "%s AND r.deleted = 0", where_sql);
-    if (sqlite) buf_printf(sql, " GROUP BY %s", keys.data);
-    buf_printf(sql, " ORDER BY %s LIMIT %d", keys.data, s->count + 1);
-    int ok = buf_ok(&keys);
-    buf_free(&keys);
+    buf_printf(sql, "%s AND r.deleted = 0 ORDER BY ", where_sql);
+    for (int i = 0; i < nk; i++) buf_printf(sql, "l.%s, ", k[i]);
+    buf_printf(sql, "l.id LIMIT %d", SEARCH_WALK_ROWS(s->count));
+    int ok = buf_ok(&lcols) && buf_ok(&ycols) && buf_ok(&bounds);
+    buf_free(&lcols);
+    buf_free(&ycols);
+    buf_free(&bounds);
     return ok ? 0 : socle_err_set(err, SOCLE_ENOMEM, "out of memory");
 }
 
@@ -738,6 +740,14 @@ static const char *search_sort_expr(fhir_search *s, int *pkey_param, int *is_int
                         pp, top);
 }
 
+/* 1 if the first n hits (all of the searched type) hold id. */
+static int search_has_hit(const fhir_search_hit *hits, size_t n, const char *id)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(hits[i].id, id)) return 1;
+    return 0;
+}
+
 static int search_add_hit(arena *a, fhir_search_hit *hits, size_t *n, store_rows *r, const char *type, int included)
 {
     size_t len, blen, plen;
@@ -875,14 +885,16 @@ int fhir_search_run(store_conn *c, const fhir_search *plan, arena *a, fhir_searc
     if (rc) return rc;
     fhir_search_hit *hits = arena_zalloc(a, sizeof *hits * (size_t)(s->count + 1));
     size_t n = 0;
-    socle_buf last = SOCLE_BUF_INIT; /* the cursor after the last hit: its key columns and id */
-    int more = 0;
+    socle_buf last = SOCLE_BUF_INIT; /* the cursor after the last row read: its key columns and id */
+    int more = 0, rows = 0;
     while ((rc = store_rows_next(r, err)) == 1) {
-        if (n == (size_t)s->count) {
+        rows++;
+        /* In index order a resource's later rows are skipped (search_index_order_sql). */
+        if (n == (size_t)s->count && !search_has_hit(hits, n, store_rows_text(r, 0, NULL))) {
             more = 1;
             break;
         }
-        search_add_hit(a, hits, &n, r, s->type, 0);
+        if (n < (size_t)s->count) search_add_hit(a, hits, &n, r, s->type, 0);
         buf_reset(&last);
         for (int i = 0; i < nkeys; i++) {
             size_t klen;
@@ -894,6 +906,8 @@ int fhir_search_run(store_conn *c, const fhir_search *plan, arena *a, fhir_searc
         search_cursor_add(&last, id, idlen);
     }
     store_rows_free(r);
+    /* A walk that read all its rows, some of them skipped, may not have reached the end. */
+    if (rc == 0 && index_order && rows == SEARCH_WALK_ROWS(s->count) && n) more = 1;
     size_t matches = n;
     if (rc >= 0) rc = search_includes(c, s, a, &hits, &n, matches, err);
     if (rc < 0 || !buf_ok(&last)) {

@@ -52,6 +52,8 @@ int app_open(socle_app *app, socle_config *cfg, int parts, socle_err *err)
     if (parts & APP_AUDIT) parts |= APP_STORE | APP_KEY;
     int rc = 0;
     if (parts & APP_KEY) rc = crypto_key_load_or_create(config_get(cfg, "signing_key"), &app->signing_key, err);
+    if (!rc && app->signing_key)
+        app->has_cursor_key = !crypto_key_derive(app->signing_key, "socle search cursor v1", app->cursor_key);
     if (!rc && (parts & APP_STORE)) {
         store_options so = {.url = config_get(cfg, "db"),
                             .pool_size = (int)config_get_int(cfg, "db_pool_size", 0),

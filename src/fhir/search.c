@@ -57,6 +57,7 @@ struct fhir_search {
     fhir_param_kind sort_kind;   /* 0: r.id or r.last_updated */
     const char *sort_param;      /* NULL: by id; "_lastUpdated"; or a parameter name */
     const char *cursor[4];       /* _cursor: the last row's key columns, then its id */
+    const uint8_t *cursor_key;   /* fhir_search_options.cursor_key */
     int ncursor;
     search_include includes[16];
     int nincludes;
@@ -593,6 +594,39 @@ static void search_self_add(fhir_search *s, const char *name, const char *value)
     text_url_encode(&s->self, value);
 }
 
+/* Read a _cursor (search_cursor_text): its parts into s->cursor. SOCLE_EINVAL when it is not one
+ * this server wrote (with this key), or its parts are not UTF-8 text. */
+static int search_cursor_parse(fhir_search *s, const char *value, const uint8_t *key, socle_err *err)
+{
+    size_t n = strlen(value), w = 0;
+    uint8_t *bytes = arena_alloc(s->a, n + 1);
+    int rc = 0;
+    if (key) {
+        uint8_t *sealed = arena_alloc(s->a, n + 1);
+        size_t sealed_len;
+        rc = n > 4096 || crypto_b64url_decode(value, n, sealed, &sealed_len) ||
+             crypto_open(key, sealed, sealed_len, bytes, &w);
+    } else {
+        static const char digits[] = "0123456789abcdef";
+        for (size_t k = 0; !rc && k < n; k += 2) {
+            const char *hi = value[k] ? strchr(digits, value[k]) : NULL;
+            const char *lo = n % 2 || !value[k + 1] ? NULL : strchr(digits, value[k + 1]);
+            rc = !hi || !lo;
+            if (!rc) bytes[w++] = (uint8_t)((hi - digits) << 4 | (lo - digits));
+        }
+    }
+    char *raw = (char *)bytes;
+    raw[w] = 0;
+    /* Key columns and id, each ended by a NUL byte (search_cursor_add). */
+    s->ncursor = 0;
+    for (size_t at = 0; !rc && at < w && s->ncursor < 4; at += strlen(raw + at) + 1) {
+        rc = !text_utf8_valid(raw + at, strlen(raw + at));
+        s->cursor[s->ncursor++] = raw + at;
+    }
+    if (rc || s->ncursor < 2 || w == 0 || raw[w - 1]) return socle_err_at(err, SOCLE_EINVAL, "_cursor", "_cursor is not valid");
+    return 0;
+}
+
 int fhir_search_parse(const char *type, const fhir_search_param *params, int nparams, const fhir_search_options *opt,
                       arena *a, fhir_search **out, socle_err *err)
 {
@@ -600,6 +634,7 @@ int fhir_search_parse(const char *type, const fhir_search_param *params, int npa
     s->a = a;
     s->type = arena_strdup(a, type);
     s->count = opt->default_count ? opt->default_count : 20;
+    s->cursor_key = opt->cursor_key;
     int max_count = opt->max_count ? opt->max_count : 1000;
     s->ignored = arena_zalloc(a, sizeof *s->ignored * (size_t)(nparams + 1));
     s->clauses = arena_zalloc(a, sizeof *s->clauses * (size_t)(nparams + 1));
@@ -624,24 +659,7 @@ int fhir_search_parse(const char *type, const fhir_search_param *params, int npa
             s->count = n > max_count ? max_count : (int)n;
             continue;
         } else if (!strcmp(name, "_cursor") && !modifier) {
-            size_t n = strlen(value);
-            char *raw = arena_alloc(a, n / 2 + 1);
-            size_t w = 0;
-            for (size_t k = 0; k + 1 < n + 1 && k < n; k += 2) {
-                unsigned hv;
-                if (n % 2 || sscanf(value + k, "%2x", &hv) != 1) {
-                    rc = socle_err_at(err, SOCLE_EINVAL, "_cursor", "_cursor is not valid");
-                    break;
-                }
-                raw[w++] = (char)hv;
-            }
-            raw[w] = 0;
-            /* Key columns and id, each ended by a NUL byte (search_cursor_add). */
-            s->ncursor = 0;
-            for (size_t at = 0; !rc && at < w && s->ncursor < 4; at += strlen(raw + at) + 1)
-                s->cursor[s->ncursor++] = raw + at;
-            if (!rc && (s->ncursor < 2 || w == 0 || raw[w - 1]))
-                rc = socle_err_at(err, SOCLE_EINVAL, "_cursor", "_cursor is not valid");
+            rc = search_cursor_parse(s, value, opt->cursor_key, err);
             continue;
         } else if (!strcmp(name, "_summary") && !modifier) {
             if (strcmp(value, "count"))
@@ -819,6 +837,24 @@ static void search_cursor_add(socle_buf *raw, const char *key, size_t n)
     buf_putc(raw, 0);
 }
 
+/* Append the cursor raw (search_cursor_add) to q as the _cursor value: sealed under the caller's
+ * key then base64url, or plain hex without a key. 0 or SOCLE_EINTERNAL. */
+static int search_cursor_text(const fhir_search *s, const socle_buf *raw, socle_buf *q)
+{
+    if (!s->cursor_key) {
+        for (size_t i = 0; i < raw->len; i++) buf_printf(q, "%02x", (unsigned char)raw->data[i]);
+        return 0;
+    }
+    size_t n = raw->len + CRYPTO_SEAL_OVERHEAD;
+    uint8_t *sealed = malloc(n);
+    char *text = malloc(4 * (n / 3 + 1) + 1);
+    int rc = sealed && text ? crypto_seal(s->cursor_key, raw->data, raw->len, sealed) : SOCLE_ENOMEM;
+    if (!rc) buf_append(q, text, crypto_b64url_encode(sealed, n, text));
+    free(sealed);
+    free(text);
+    return rc;
+}
+
 int fhir_search_run(store_conn *c, const fhir_search *plan, arena *a, fhir_search_page *out, socle_err *err)
 {
     fhir_search *s = (fhir_search *)plan;
@@ -922,10 +958,10 @@ int fhir_search_run(store_conn *c, const fhir_search *plan, arena *a, fhir_searc
     out->self_query = arena_strdup(a, q.data);
     if (more && matches) {
         buf_puts(&q, "&_cursor=");
-        for (size_t i = 0; i < last.len; i++) buf_printf(&q, "%02x", (unsigned char)last.data[i]);
+        rc = search_cursor_text(s, &last, &q);
         out->next_query = arena_strdup(a, q.data);
     }
     buf_free(&last);
     buf_free(&q);
-    return 0;
+    return rc ? socle_err_set(err, rc, "search: cannot seal the cursor") : 0;
 }

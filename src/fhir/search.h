@@ -39,8 +39,10 @@
  *      whose value usually selects fewest rows): by matched value, then id (name=MAR: MARC before
  *      MARTIN), so that a page ends the walk however many resources match; a resource is placed
  *      at its first matching value; with only _id or chains, by id. Paging is keyset: the `next`
- *      link carries _cursor (opaque) with the last row's key and id, so page N costs what page 1
- *      costs. Unknown parameters or modifiers are SOCLE_EINVAL (400), unless lenient, in
+ *      link carries _cursor with the last row's key and id (sealed when the caller gives a key:
+ *      the key may be a value of a resource the caller may not read), so page N costs what page 1
+ *      costs. A resource changed between two pages so that its matching value moves across the
+ *      cursor may be missed or come twice (as with _sort). Unknown parameters or modifiers are SOCLE_EINVAL (400), unless lenient, in
  *      which case they are ignored and listed in fhir_search_page.ignored. Bad values (malformed
  *      date, bad prefix) are always SOCLE_EINVAL naming the parameter.
  */
@@ -102,6 +104,8 @@ typedef struct fhir_search_options {
     int lenient;                 /* Prefer: handling=lenient */
     int default_count;           /* 0 = 20 */
     int max_count;               /* 0 = 1000 */
+    const uint8_t *cursor_key;   /* 32 bytes: _cursor is sealed with it (crypto_seal, base64url), so
+                                    that a next link tells nothing of the rows; NULL: plain hex */
 } fhir_search_options;
 
 typedef struct fhir_search fhir_search;

@@ -157,7 +157,7 @@ static int rest_search(socle_app *app, http_request *req, const auth_subject *wh
                        rest_result *res)
 {
     if (rest_authorize(app, req, who, REST_SEARCH, op->type, NULL, NULL, NULL, res)) return res->err.code;
-    fhir_search_options opt = {.lenient = op->lenient};
+    fhir_search_options opt = {.lenient = op->lenient, .cursor_key = app->has_cursor_key ? app->cursor_key : NULL};
     fhir_search *plan;
     fhir_search_param *ps = rest_search_params(req->arena, op->params, op->nparams);
     if (fhir_search_parse(op->type, ps, op->nparams, &opt, req->arena, &plan, &res->err)) return rest_fail(res, &res->err);
@@ -382,29 +382,37 @@ static int rest_if_none_exist(socle_app *app, http_request *req, store_conn *c, 
     if (*q == '?') q++;
     if (http_parse_query(req->arena, q, &hp, &n) || n == 0)
         return rest_fail_code(res, SOCLE_EINVAL, "If-None-Exist must be a search query such as identifier=system|value");
-    fhir_search_param *all = arena_zalloc(req->arena, sizeof *all * (size_t)(n + 1));
+    fhir_search_param *all = arena_zalloc(req->arena, sizeof *all * (size_t)(n + 2));
     for (int i = 0; i < n; i++) {
         all[i].name = hp[i].name;
         all[i].value = hp[i].value;
     }
     all[n].name = "_count";
     all[n].value = "2";
+    all[n + 1].name = "_cursor";
     fhir_search_options opt = {0};
-    fhir_search *plan;
-    fhir_search_page page;
-    if (fhir_search_parse(op->type, all, n + 1, &opt, req->arena, &plan, &res->err) ||
-        fhir_search_run(c, plan, req->arena, &page, &res->err)) {
-        socle_err e = res->err;
-        socle_err_at(&res->err, e.code, "If-None-Exist", "If-None-Exist: %s", e.msg);
-        return rest_fail(res, &res->err);
-    }
     size_t matches = 0;
     *existing = NULL;
-    for (size_t i = 0; i < page.nhits; i++)
-        if (!page.hits[i].included) {
-            matches++;
-            if (!*existing) *existing = &page.hits[i];
+    /* A page may end before its _count (one resource matching many values): follow the pages
+     * until two matches or the last page. */
+    for (int more = 1, pages = 0; more && matches < 2 && pages < 64; pages++) {
+        fhir_search *plan;
+        fhir_search_page page;
+        if (fhir_search_parse(op->type, all, n + 1 + (pages > 0), &opt, req->arena, &plan, &res->err) ||
+            fhir_search_run(c, plan, req->arena, &page, &res->err)) {
+            socle_err e = res->err;
+            socle_err_at(&res->err, e.code, "If-None-Exist", "If-None-Exist: %s", e.msg);
+            return rest_fail(res, &res->err);
         }
+        for (size_t i = 0; i < page.nhits; i++)
+            if (!page.hits[i].included) {
+                matches++;
+                if (!*existing) *existing = &page.hits[i];
+            }
+        const char *cursor = page.next_query ? strstr(page.next_query, "_cursor=") : NULL;
+        more = cursor != NULL;
+        all[n + 1].value = cursor ? cursor + 8 : NULL;
+    }
     if (matches > 1)
         return rest_fail_code(res, SOCLE_EPRECONDITION, "If-None-Exist matches more than one resource");
     return 0;

@@ -71,6 +71,8 @@ typedef struct socle_app {
     socle_config *config;
     store *store;
     crypto_key *signing_key;
+    uint8_t cursor_key[32];      /* seals search cursors (from signing_key: every node opens them) */
+    int has_cursor_key;
     auth_verifier *verifier;
     auth_policy *policy;
     audit_trail *audit;

@@ -200,6 +200,13 @@ def test_conditional_create(ctx):
     ctx.admin.post("/fhir/Patient", body, expect=201)  # plain create: now two match
     ctx.admin.post("/fhir/Patient", body, headers={"If-None-Exist": q}, expect=412)
     assert len(harness.matches(ctx.admin.search("Patient", q).json)) == 2
+    # One Patient matching forty times fills the first page of the condition's search on its own:
+    # the second match, on the next page, still makes it ambiguous.
+    fam = "Cond" + uid(6)
+    ctx.admin.create(_patient(fam + "a", name=[{"family": fam + "a", "given": [fam + "%02d" % i for i in range(40)]}]))
+    ctx.admin.create(_patient(fam + "z"))
+    cond = "name=" + fam
+    ctx.admin.post("/fhir/Patient", _patient(fam + "b"), headers={"If-None-Exist": cond}, expect=412)
     # A malformed condition is the caller's fault.
     r = ctx.admin.post("/fhir/Patient", body, headers={"If-None-Exist": "nosuchparam=1"})
     assert r.status == 400, "If-None-Exist with an unknown parameter: %r" % r

@@ -153,6 +153,16 @@ def test_paging_next_links(ctx):
     bad = nxt.replace("_cursor=", "_cursor=x")
     r = ctx.admin.get(bad)
     assert r.status == 400, "tampered _cursor: %r" % r
+    cursor = nxt.split("_cursor=")[1]
+    flipped = cursor[:10] + ("A" if cursor[10] != "A" else "B") + cursor[11:]
+    r = ctx.admin.get(nxt.replace(cursor, flipped))
+    assert r.status == 400, "altered _cursor: %r" % r
+    # The cursor is sealed: it does not show the last row's identifier (the key of this search, a
+    # value of a resource the caller might not be allowed to read), in clear or in hex.
+    first = ctx.admin.search("Patient", "identifier=%s|&_count=1" % q(s)).json
+    value = matches(first)[0]["resource"]["identifier"][0]["value"]
+    link = urllib.parse.unquote(harness.link(first, "next"))
+    assert value not in link and value.encode().hex() not in link, "identifier readable in the next link"
     ctx.admin.search("Patient", "identifier=%s|&_count=-1" % q(s), expect=400)
     ctx.admin.search("Patient", "identifier=%s|&_count=abc" % q(s), expect=400)
 

@@ -376,6 +376,60 @@ static void test_rs256_verify(void **state)
     EVP_PKEY_free(rsa);
 }
 
+/* Sealing: what one key seals it opens, and nothing else: not another key's, not an altered byte,
+ * not a truncated value. The sealing key comes from the signing key: the same for the same key
+ * file (every node), another for another label or key; a public key derives nothing. */
+static void test_seal(void **state)
+{
+    char path[256], other[256];
+    key_path(path, sizeof path, "seal/signing.pem");
+    key_path(other, sizeof other, "seal/other.pem");
+    crypto_key *k, *again, *k2;
+    socle_err err;
+    assert_int_equal(crypto_key_load_or_create(path, &k, &err), 0);
+    assert_int_equal(crypto_key_load_or_create(path, &again, &err), 0);
+    assert_int_equal(crypto_key_load_or_create(other, &k2, &err), 0);
+    uint8_t a[32], b[32], c[32], d[32];
+    assert_int_equal(crypto_key_derive(k, "socle search cursor v1", a), 0);
+    assert_int_equal(crypto_key_derive(again, "socle search cursor v1", b), 0);
+    assert_memory_equal(a, b, 32);
+    assert_int_equal(crypto_key_derive(k, "another use", c), 0);
+    assert_memory_not_equal(a, c, 32);
+    assert_int_equal(crypto_key_derive(k2, "socle search cursor v1", d), 0);
+    assert_memory_not_equal(a, d, 32);
+    char *jwk = crypto_key_public_jwk(k);
+    crypto_key *pub;
+    assert_int_equal(crypto_key_from_jwk_json(jwk, strlen(jwk), &pub, &err), 0);
+    assert_int_equal(crypto_key_derive(pub, "socle search cursor v1", c), SOCLE_EINVAL);
+    free(jwk);
+    crypto_key_free(pub);
+
+    const char msg[] = "martin\0q07";
+    uint8_t sealed[sizeof msg + CRYPTO_SEAL_OVERHEAD], sealed2[sizeof sealed], opened[sizeof sealed];
+    size_t n = 0;
+    assert_int_equal(crypto_seal(a, msg, sizeof msg, sealed), 0);
+    assert_int_equal(crypto_seal(a, msg, sizeof msg, sealed2), 0);
+    assert_memory_not_equal(sealed, sealed2, sizeof sealed); /* a fresh nonce each time */
+    assert_null(memmem(sealed, sizeof sealed, "martin", 6));
+    assert_int_equal(crypto_open(b, sealed, sizeof sealed, opened, &n), 0);
+    assert_int_equal(n, sizeof msg);
+    assert_memory_equal(opened, msg, sizeof msg);
+    assert_int_equal(crypto_open(d, sealed, sizeof sealed, opened, &n), SOCLE_EINVAL);
+    for (size_t i = 0; i < sizeof sealed; i++) {
+        sealed[i] ^= 0x20;
+        assert_int_equal(crypto_open(a, sealed, sizeof sealed, opened, &n), SOCLE_EINVAL);
+        sealed[i] ^= 0x20;
+    }
+    assert_int_equal(crypto_open(a, sealed, sizeof sealed - 1, opened, &n), SOCLE_EINVAL);
+    assert_int_equal(crypto_open(a, sealed, CRYPTO_SEAL_OVERHEAD - 1, opened, &n), SOCLE_EINVAL);
+    assert_int_equal(crypto_seal(a, "", 0, sealed), 0);
+    assert_int_equal(crypto_open(a, sealed, CRYPTO_SEAL_OVERHEAD, opened, &n), 0);
+    assert_int_equal(n, 0);
+    crypto_key_free(k);
+    crypto_key_free(again);
+    crypto_key_free(k2);
+}
+
 static void test_jwk_import(void **state)
 {
     /* RFC 7638 section 3.1: the thumbprint of this key is NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs */
@@ -580,6 +634,7 @@ int main(void)
         cmocka_unit_test(test_es256_sign_verify), cmocka_unit_test(test_rs256_verify),
         cmocka_unit_test(test_jwk_import),        cmocka_unit_test(test_jws_sign_split),
         cmocka_unit_test(test_jws_split_garbage),  cmocka_unit_test(test_sign_from_threads),
+        cmocka_unit_test(test_seal),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -251,6 +251,51 @@ static void test_import_and_reimport(void **state)
     assert_int_equal(again.created + again.changed + again.gone, 0);
     assert_int_equal(again.unchanged, st.created);
 
+    /* Digests an earlier version stored (of the JSON with sorted keys) still say "unchanged", and
+     * are rewritten in the new form; one that does not match is a change. */
+    assert_int_equal(store_acquire(fx.app.store, &c, &err), 0);
+    store_rows *rows;
+    assert_int_equal(store_query(c, "SELECT e.type, e.id, r.body FROM annuaire_entry e JOIN fhir_resource r"
+                                    " ON r.type = e.type AND r.id = e.id", NULL, 0, &rows, &err), 0);
+    int entries = 0;
+    char sql[4096] = "";
+    while (store_rows_next(rows, &err) == 1) {
+        json_t *body = json_loads(store_rows_text(rows, 2, NULL), 0, NULL);
+        assert_non_null(body);
+        json_t *meta = json_object_get(body, "meta"); /* what the repository added */
+        json_object_del(meta, "versionId");
+        json_object_del(meta, "lastUpdated");
+        if (!json_object_size(meta)) json_object_del(body, "meta");
+        char *text = json_dumps(body, JSON_COMPACT | JSON_SORT_KEYS);
+        uint8_t h[32];
+        char hex[33];
+        crypto_sha256(text, strlen(text), h);
+        crypto_hex(h, 16, hex);
+        if (entries < 20)
+            snprintf(sql + strlen(sql), sizeof sql - strlen(sql), "UPDATE annuaire_entry SET digest = '%s' WHERE type = '%s'"
+                     " AND id = '%s';", entries ? hex : "00000000000000000000000000000000", store_rows_text(rows, 0, NULL),
+                     store_rows_text(rows, 1, NULL));
+        free(text);
+        json_decref(body);
+        entries++;
+    }
+    store_rows_free(rows);
+    assert_int_equal(store_exec_script(c, sql, &err), 0);
+    store_release(fx.app.store, c);
+    assert_int_equal(entries, st.created);
+    assert_int_equal(run(fx.ps, fx.mss, fx.finess, &again, NULL, 0, &err), 0);
+    assert_int_equal(again.changed, 1);
+    assert_int_equal(again.created + again.gone, 0);
+    assert_int_equal(again.unchanged, st.created - 1);
+    assert_int_equal(store_acquire(fx.app.store, &c, &err), 0);
+    int64_t old_form = -1;
+    assert_int_equal(store_query_int(c, "SELECT COUNT(*) FROM annuaire_entry WHERE length(digest) <> 33 OR digest NOT LIKE '2%'",
+                                     NULL, 0, &old_form, &err), 0);
+    assert_int_equal(old_form, 0);
+    store_release(fx.app.store, c);
+    assert_int_equal(run(fx.ps, fx.mss, fx.finess, &again, NULL, 0, &err), 0);
+    assert_int_equal(again.unchanged, st.created);
+
     /* A professional left the directory: their Practitioner and roles are gone (410), not others. */
     char *fewer = without(fx.ps, idnps);
     assert_int_equal(run(fewer, fx.mss, fx.finess, &again, NULL, 0, &err), 0);

@@ -7,8 +7,10 @@
 #include <string.h>
 
 #include "base/arena.h"
+#include "base/buf.h"
 #include "base/text.h"
 #include "crypto/crypto.h"
+#include "fhir/fhir.h"
 #include "fhir/repo.h"
 #include "fhir/search.h"
 #include "svc/annuaire/extract.h"
@@ -201,8 +203,29 @@ static int batch_begin(import_run *r)
     return rc;
 }
 
-/* The hex digest (first 16 bytes of SHA-256) of the resource's JSON. */
-static int digest_of(const json_t *res, char out[33])
+/* A resource's digest: "2" and the hex of the first 16 bytes of SHA-256 of its compact JSON in
+ * member order (the order this file builds resources in: fhir_json_dump, several times faster than
+ * sorting the keys). Digests of earlier versions (32 hex characters, of the JSON with sorted keys:
+ * digest_sorted) still say whether a resource is unchanged, once (put). */
+#define DIGEST_SIZE 34
+
+static int digest_of(const json_t *res, char out[DIGEST_SIZE])
+{
+    socle_buf text = SOCLE_BUF_INIT;
+    fhir_json_dump(res, &text);
+    if (!buf_ok(&text)) {
+        buf_free(&text);
+        return SOCLE_ENOMEM;
+    }
+    uint8_t h[32];
+    crypto_sha256(text.data, text.len, h);
+    buf_free(&text);
+    out[0] = '2';
+    crypto_hex(h, 16, out + 1);
+    return 0;
+}
+
+static int digest_sorted(const json_t *res, char out[33])
 {
     char *text = json_dumps(res, JSON_COMPACT | JSON_SORT_KEYS);
     if (!text) return SOCLE_ENOMEM;
@@ -220,20 +243,33 @@ static int put(import_run *r, json_t *res, int source, uint64_t lineno)
     const char *type = json_string_value(json_object_get(res, "resourceType"));
     const char *id = json_string_value(json_object_get(res, "id"));
     int rc = key_set_add(&r->seen, key_hash(type, id));
-    char digest[33];
+    char digest[DIGEST_SIZE];
     if (rc >= 0) rc = digest_of(res, digest);
     store_rows *rows = NULL;
-    int known = 0, same = 0;
+    int known = 0, same = 0, sorted_same = 0;
     if (!rc) {
         store_value p[2] = {STORE_V_TEXT(type), STORE_V_TEXT(id)};
         rc = store_query(r->c, "SELECT digest, source FROM annuaire_entry WHERE type = $1 AND id = $2", p, 2, &rows,
                          r->err);
         if (!rc && (rc = store_rows_next(rows, r->err)) == 1) {
             known = 1;
-            same = !strcmp(store_rows_text(rows, 0, NULL), digest) && store_rows_int(rows, 1) == source;
+            size_t n;
+            const char *stored = store_rows_text(rows, 0, &n);
+            char sorted[33];
+            int same_source = store_rows_int(rows, 1) == source;
+            same = same_source && !strcmp(stored, digest);
             rc = 0;
+            if (!same && same_source && n == 32 && !(rc = digest_sorted(res, sorted))) sorted_same = !strcmp(stored, sorted);
         }
         store_rows_free(rows);
+    }
+    if (!rc && sorted_same) { /* unchanged since an earlier version's import: its digest now in the new form */
+        store_value p[3] = {STORE_V_TEXT(type), STORE_V_TEXT(id), STORE_V_TEXT(digest)};
+        rc = batch_begin(r);
+        if (!rc) rc = store_exec(r->c, "UPDATE annuaire_entry SET digest = $3 WHERE type = $1 AND id = $2", p, 3, NULL,
+                                 r->err);
+        if (!rc && ++r->batch >= ANNUAIRE_IMPORT_BATCH) rc = batch_commit(r);
+        same = !rc;
     }
     if (!rc && same) {
         r->st->unchanged++;

@@ -79,17 +79,20 @@ int crypto_verify(const crypto_key *k, const void *data, size_t n, const uint8_t
                   socle_err *err);
 
 /* crypto_key_derive - a 32-byte secret for one use (label, e.g. "socle search cursor v1") from a
- * private key: HMAC-SHA-256 keyed by the key's DER encoding. SOCLE_EINVAL for a public-only key. */
+ * private key: HMAC-SHA-256 keyed by the private value itself (the EC scalar, the RSA exponent d),
+ * whatever the encoding of the key file. SOCLE_EINVAL for a public-only key. */
 int crypto_key_derive(const crypto_key *k, const char *label, uint8_t out[32]);
 
 /* Bytes crypto_seal adds: a 12-byte random nonce before, a 16-byte tag after. */
 #define CRYPTO_SEAL_OVERHEAD 28
-/* crypto_seal - AES-256-GCM of n bytes under key into out (n + CRYPTO_SEAL_OVERHEAD bytes): what
- * only a holder of the key can read, and nobody can alter unseen. 0 or SOCLE_EINTERNAL. */
-int crypto_seal(const uint8_t key[32], const void *in, size_t n, uint8_t *out);
+/* crypto_seal - AES-256-GCM of n bytes under key into out (n + CRYPTO_SEAL_OVERHEAD bytes), bound
+ * to aad (aad_len bytes, not stored: what the value is for): only a holder of the key can read it,
+ * nobody can alter it or use it for another aad unseen. 0 or SOCLE_EINTERNAL. */
+int crypto_seal(const uint8_t key[32], const void *aad, size_t aad_len, const void *in, size_t n, uint8_t *out);
 /* crypto_open - the n - CRYPTO_SEAL_OVERHEAD bytes sealed in `in` into out (*outlen); SOCLE_EINVAL
- * when in was not sealed under key or was altered. */
-int crypto_open(const uint8_t key[32], const uint8_t *in, size_t n, uint8_t *out, size_t *outlen);
+ * when in was not sealed under key for this aad, or was altered. */
+int crypto_open(const uint8_t key[32], const void *aad, size_t aad_len, const uint8_t *in, size_t n, uint8_t *out,
+                size_t *outlen);
 
 /* crypto_jws_sign - compact JWS (header.payload.signature) of payload_json with the key's alg
  * (ES256 or RS256, never chosen by the caller) and kid, header typ "JWT". The caller frees *out. */

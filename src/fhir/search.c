@@ -58,6 +58,7 @@ struct fhir_search {
     const char *sort_param;      /* NULL: by id; "_lastUpdated"; or a parameter name */
     const char *cursor[4];       /* _cursor: the last row's key columns, then its id */
     const uint8_t *cursor_key;   /* fhir_search_options.cursor_key */
+    const char *cursor_text;     /* _cursor as received */
     int ncursor;
     search_include includes[16];
     int nincludes;
@@ -625,7 +626,8 @@ static void search_self_add(fhir_search *s, const char *name, const char *value)
 }
 
 /* Read a _cursor (search_cursor_text): its parts into s->cursor. SOCLE_EINVAL when it is not one
- * this server wrote (with this key), or its parts are not UTF-8 text. */
+ * this server wrote (with this key, for this query), or its parts are not UTF-8 text. No length
+ * limit here: the request line's is the one (a cursor holds an index value, up to a few KB). */
 static int search_cursor_parse(fhir_search *s, const char *value, const uint8_t *key, socle_err *err)
 {
     size_t n = strlen(value), w = 0;
@@ -634,8 +636,8 @@ static int search_cursor_parse(fhir_search *s, const char *value, const uint8_t 
     if (key) {
         uint8_t *sealed = arena_alloc(s->a, n + 1);
         size_t sealed_len;
-        rc = n > 4096 || crypto_b64url_decode(value, n, sealed, &sealed_len) ||
-             crypto_open(key, sealed, sealed_len, bytes, &w);
+        rc = crypto_b64url_decode(value, n, sealed, &sealed_len) ||
+             crypto_open(key, s->self_sql, strlen(s->self_sql), sealed, sealed_len, bytes, &w);
     } else {
         static const char digits[] = "0123456789abcdef";
         for (size_t k = 0; !rc && k < n; k += 2) {
@@ -689,7 +691,7 @@ int fhir_search_parse(const char *type, const fhir_search_param *params, int npa
             s->count = n > max_count ? max_count : (int)n;
             continue;
         } else if (!strcmp(name, "_cursor") && !modifier) {
-            rc = search_cursor_parse(s, value, opt->cursor_key, err);
+            s->cursor_text = arena_strdup(a, value); /* read by fhir_search_run: its seal names the query */
             continue;
         } else if (!strcmp(name, "_summary") && !modifier) {
             if (strcmp(value, "count"))
@@ -868,7 +870,8 @@ static void search_cursor_add(socle_buf *raw, const char *key, size_t n)
 }
 
 /* Append the cursor raw (search_cursor_add) to q as the _cursor value: sealed under the caller's
- * key then base64url, or plain hex without a key. 0 or SOCLE_EINTERNAL. */
+ * key for this query (its canonical form: the cursor opens for no other) then base64url, or plain
+ * hex without a key. 0 or SOCLE_EINTERNAL. */
 static int search_cursor_text(const fhir_search *s, const socle_buf *raw, socle_buf *q)
 {
     if (!s->cursor_key) {
@@ -878,7 +881,8 @@ static int search_cursor_text(const fhir_search *s, const socle_buf *raw, socle_
     size_t n = raw->len + CRYPTO_SEAL_OVERHEAD;
     uint8_t *sealed = malloc(n);
     char *text = malloc(4 * (n / 3 + 1) + 1);
-    int rc = sealed && text ? crypto_seal(s->cursor_key, raw->data, raw->len, sealed) : SOCLE_ENOMEM;
+    int rc = sealed && text ? crypto_seal(s->cursor_key, s->self_sql, strlen(s->self_sql), raw->data, raw->len, sealed)
+                            : SOCLE_ENOMEM;
     if (!rc) buf_append(q, text, crypto_b64url_encode(sealed, n, text));
     free(sealed);
     free(text);
@@ -893,6 +897,7 @@ int fhir_search_run(store_conn *c, const fhir_search *plan, arena *a, fhir_searc
     out->ignored = s->ignored;
     out->nignored = s->nignored;
     int sqlite = store_conn_engine(c) == STORE_SQLITE, rc = 0;
+    if (s->cursor_text && !s->ncursor && (rc = search_cursor_parse(s, s->cursor_text, s->cursor_key, err))) return rc;
     int lead = search_lead(s);
     int index_order = lead >= 0 && s->clauses[lead].def && !s->sort_param && !s->summary_count;
     int nkeys = index_order ? search_nkeys(s->clauses[lead].def->kind) : 1;

@@ -384,6 +384,15 @@ static int rest_if_none_exist(socle_app *app, http_request *req, store_conn *c, 
         return rest_fail_code(res, SOCLE_EINVAL, "If-None-Exist must be a search query such as identifier=system|value");
     fhir_search_param *all = arena_zalloc(req->arena, sizeof *all * (size_t)(n + 2));
     for (int i = 0; i < n; i++) {
+        /* Conditions only: these would change what the search returns, not which resources match. */
+        static const char *const not_conditions[] = {"_summary", "_count", "_cursor", "_sort", "_include", "_revinclude"};
+        char name[32];
+        snprintf(name, sizeof name, "%.*s", (int)strcspn(hp[i].name, ":"), hp[i].name);
+        for (size_t k = 0; k < sizeof not_conditions / sizeof *not_conditions; k++) {
+            if (strcmp(name, not_conditions[k])) continue;
+            socle_err_at(&res->err, SOCLE_EINVAL, "If-None-Exist", "If-None-Exist: %s is not a search condition", name);
+            return rest_fail(res, &res->err);
+        }
         all[i].name = hp[i].name;
         all[i].value = hp[i].value;
     }

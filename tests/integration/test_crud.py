@@ -207,7 +207,11 @@ def test_conditional_create(ctx):
     ctx.admin.create(_patient(fam + "z"))
     cond = "name=" + fam
     ctx.admin.post("/fhir/Patient", _patient(fam + "b"), headers={"If-None-Exist": cond}, expect=412)
-    # A malformed condition is the caller's fault.
+    # A malformed condition is the caller's fault, and so are parameters that are not conditions
+    # (with _summary=count the search returned no resource, and the server created one).
+    for cond in (q + "&_summary=count", q + "&_count=1", "_sort=family&" + q):
+        r = ctx.admin.post("/fhir/Patient", body, headers={"If-None-Exist": cond})
+        assert r.status == 400, "If-None-Exist %s: %r" % (cond, r)
     r = ctx.admin.post("/fhir/Patient", body, headers={"If-None-Exist": "nosuchparam=1"})
     assert r.status == 400, "If-None-Exist with an unknown parameter: %r" % r
     # The match is not a way round the policy: in a transaction, a caller who may neither create nor

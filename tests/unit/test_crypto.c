@@ -397,6 +397,17 @@ static void test_seal(void **state)
     assert_memory_not_equal(a, c, 32);
     assert_int_equal(crypto_key_derive(k2, "socle search cursor v1", d), 0);
     assert_memory_not_equal(a, d, 32);
+    /* The same key in another encoding (SEC1, no public point) derives the same secret. */
+    char sec1[256], cmd[700];
+    key_path(sec1, sizeof sec1, "seal/sec1.pem");
+    snprintf(cmd, sizeof cmd, "openssl ec -in '%s' -no_public -out '%s' 2>/dev/null", path, sec1);
+    assert_int_equal(system(cmd), 0);
+    crypto_key *k3;
+    uint8_t e[32];
+    assert_int_equal(crypto_key_load_or_create(sec1, &k3, &err), 0);
+    assert_int_equal(crypto_key_derive(k3, "socle search cursor v1", e), 0);
+    assert_memory_equal(a, e, 32);
+    crypto_key_free(k3);
     char *jwk = crypto_key_public_jwk(k);
     crypto_key *pub;
     assert_int_equal(crypto_key_from_jwk_json(jwk, strlen(jwk), &pub, &err), 0);
@@ -407,23 +418,25 @@ static void test_seal(void **state)
     const char msg[] = "martin\0q07";
     uint8_t sealed[sizeof msg + CRYPTO_SEAL_OVERHEAD], sealed2[sizeof sealed], opened[sizeof sealed];
     size_t n = 0;
-    assert_int_equal(crypto_seal(a, msg, sizeof msg, sealed), 0);
-    assert_int_equal(crypto_seal(a, msg, sizeof msg, sealed2), 0);
+    assert_int_equal(crypto_seal(a, "q", 1, msg, sizeof msg, sealed), 0);
+    assert_int_equal(crypto_seal(a, "q", 1, msg, sizeof msg, sealed2), 0);
     assert_memory_not_equal(sealed, sealed2, sizeof sealed); /* a fresh nonce each time */
     assert_null(memmem(sealed, sizeof sealed, "martin", 6));
-    assert_int_equal(crypto_open(b, sealed, sizeof sealed, opened, &n), 0);
+    assert_int_equal(crypto_open(b, "q", 1, sealed, sizeof sealed, opened, &n), 0);
     assert_int_equal(n, sizeof msg);
     assert_memory_equal(opened, msg, sizeof msg);
-    assert_int_equal(crypto_open(d, sealed, sizeof sealed, opened, &n), SOCLE_EINVAL);
+    assert_int_equal(crypto_open(d, "q", 1, sealed, sizeof sealed, opened, &n), SOCLE_EINVAL);
     for (size_t i = 0; i < sizeof sealed; i++) {
         sealed[i] ^= 0x20;
-        assert_int_equal(crypto_open(a, sealed, sizeof sealed, opened, &n), SOCLE_EINVAL);
+        assert_int_equal(crypto_open(a, "q", 1, sealed, sizeof sealed, opened, &n), SOCLE_EINVAL);
         sealed[i] ^= 0x20;
     }
-    assert_int_equal(crypto_open(a, sealed, sizeof sealed - 1, opened, &n), SOCLE_EINVAL);
-    assert_int_equal(crypto_open(a, sealed, CRYPTO_SEAL_OVERHEAD - 1, opened, &n), SOCLE_EINVAL);
-    assert_int_equal(crypto_seal(a, "", 0, sealed), 0);
-    assert_int_equal(crypto_open(a, sealed, CRYPTO_SEAL_OVERHEAD, opened, &n), 0);
+    assert_int_equal(crypto_open(a, "r", 1, sealed, sizeof sealed, opened, &n), SOCLE_EINVAL); /* another use */
+    assert_int_equal(crypto_open(a, NULL, 0, sealed, sizeof sealed, opened, &n), SOCLE_EINVAL);
+    assert_int_equal(crypto_open(a, "q", 1, sealed, sizeof sealed - 1, opened, &n), SOCLE_EINVAL);
+    assert_int_equal(crypto_open(a, "q", 1, sealed, CRYPTO_SEAL_OVERHEAD - 1, opened, &n), SOCLE_EINVAL);
+    assert_int_equal(crypto_seal(a, NULL, 0, "", 0, sealed), 0);
+    assert_int_equal(crypto_open(a, NULL, 0, sealed, CRYPTO_SEAL_OVERHEAD, opened, &n), 0);
     assert_int_equal(n, 0);
     crypto_key_free(k);
     crypto_key_free(again);

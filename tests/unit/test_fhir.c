@@ -545,12 +545,34 @@ static void test_paging(void **state)
     assert_int_equal(fhir_search_parse("Practitioner", three, 2, &opt, a, &plan, &err), 0);
     assert_int_equal(fhir_search_run(c, plan, a, &page, &err), SOCLE_EINVAL);
     fhir_search_param one[2] = {{"name", "mar"}, {"_cursor", "6100"}};
-    assert_int_equal(fhir_search_parse("Practitioner", one, 2, &opt, a, &plan, &err), SOCLE_EINVAL);
-    fhir_search_param unended[2] = {{"name", "mar"}, {"_cursor", "61006200"}};
-    assert_int_equal(fhir_search_parse("Practitioner", unended, 2, &opt, a, &plan, &err), 0);
+    assert_int_equal(fhir_search_parse("Practitioner", one, 2, &opt, a, &plan, &err), 0);
+    assert_int_equal(fhir_search_run(c, plan, a, &page, &err), SOCLE_EINVAL);
+    fhir_search_param two[2] = {{"name", "mar"}, {"_cursor", "61006200"}};
+    assert_int_equal(fhir_search_parse("Practitioner", two, 2, &opt, a, &plan, &err), 0);
     assert_int_equal(fhir_search_run(c, plan, a, &page, &err), 0);
-    fhir_search_param open_end[2] = {{"name", "mar"}, {"_cursor", "610062"}}; /* "b" not ended */
-    assert_int_equal(fhir_search_parse("Practitioner", open_end, 2, &opt, a, &plan, &err), SOCLE_EINVAL);
+    const char *bad_cursors[] = {"610062" /* "b" not ended */, "61006", "6100zz00", "ff00620000", "", "6100+200"};
+    for (size_t i = 0; i < sizeof bad_cursors / sizeof *bad_cursors; i++) {
+        fhir_search_param bad[2] = {{"name", "mar"}, {"_cursor", bad_cursors[i]}};
+        assert_int_equal(fhir_search_parse("Practitioner", bad, 2, &opt, a, &plan, &err), 0);
+        assert_int_equal(fhir_search_run(c, plan, a, &page, &err), SOCLE_EINVAL);
+    }
+    /* Sealed cursors (a key given): they open for the query they were made for, and no other. */
+    static const uint8_t key[32] = {7};
+    fhir_search_options sealed = {.cursor_key = key};
+    fhir_search_param first[2] = {{"name", "mar"}, {"_count", "1"}};
+    assert_int_equal(fhir_search_parse("Practitioner", first, 2, &sealed, a, &plan, &err), 0);
+    assert_int_equal(fhir_search_run(c, plan, a, &page, &err), 0);
+    const char *cursor = strstr(page.next_query, "_cursor=") + 8;
+    assert_null(strstr(cursor, "6d61")); /* no hex of "ma..." */
+    fhir_search_param next[3] = {{"name", "mar"}, {"_count", "1"}, {"_cursor", cursor}};
+    assert_int_equal(fhir_search_parse("Practitioner", next, 3, &sealed, a, &plan, &err), 0);
+    assert_int_equal(fhir_search_run(c, plan, a, &page, &err), 0);
+    assert_string_equal(page.hits[0].id, "q05");
+    fhir_search_param other[3] = {{"name", "ma"}, {"_count", "1"}, {"_cursor", cursor}};
+    assert_int_equal(fhir_search_parse("Practitioner", other, 3, &sealed, a, &plan, &err), 0);
+    assert_int_equal(fhir_search_run(c, plan, a, &page, &err), SOCLE_EINVAL);
+    assert_int_equal(fhir_search_parse("Practitioner", next, 3, &opt, a, &plan, &err), 0); /* no key: hex expected */
+    assert_int_equal(fhir_search_run(c, plan, a, &page, &err), SOCLE_EINVAL);
     arena_free(a);
     store_release(db, c);
 }

@@ -184,8 +184,9 @@ static int next_line(import_run *r, annuaire_extract *x, annuaire_record *rec)
 static int batch_commit(import_run *r)
 {
     if (!r->in_tx) return 0;
-    char detail[96];
-    snprintf(detail, sizeof detail, "directory import: %d resources written", r->batch);
+    char detail[128];
+    snprintf(detail, sizeof detail, "directory import: %d entries written (resources, or the digests of unchanged ones)",
+             r->batch);
     audit_event e = {.action = "annuaire-import", .outcome = "success", .agent_kind = "system",
                      .agent_id = "socle-annuaire-import", .detail = detail};
     int rc = audit_append_tx(r->app->audit, r->c, &e, r->err);

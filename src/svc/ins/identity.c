@@ -237,22 +237,31 @@ static int identity_homonym_exists(store_conn *c, const char *self_id, const jso
     const char *gender = json_string_value(json_object_get(patient, "gender"));
     arena *a = arena_new(0);
     if (!a) return socle_err_set(err, SOCLE_ENOMEM, "out of memory");
-    fhir_search_param ps[4] = {{"family", family}, {"birthdate", t.birth_date}, {"gender", gender}, {"_count", "50"}};
-    fhir_search *plan;
-    fhir_search_page page;
+    fhir_search_param ps[5] = {{"family", family}, {"birthdate", t.birth_date}, {"gender", gender}, {"_count", "50"},
+                               {"_cursor", NULL}};
     fhir_search_options opt = {0};
-    int found = 0, rc = fhir_search_parse("Patient", ps, 4, &opt, a, &plan, err);
-    if (!rc) rc = fhir_search_run(c, plan, a, &page, err);
-    for (size_t k = 0; !rc && k < page.nhits && !found; k++) {
-        if (self_id && !strcmp(page.hits[k].id, self_id)) continue;
-        json_t *other = json_loadb(page.hits[k].body, page.hits[k].body_len, 0, NULL);
-        identity_traits o;
-        const char *link_type = json_string_value(json_object_get(json_array_get(json_object_get(other, "link"), 0), "type"));
-        if (other && !identity_read_traits(other, &o) && !strcmp(o.birth_name, t.birth_name) &&
-            !strcmp(o.first_names, t.first_names) && !strcmp(o.sex, t.sex) && !strcmp(o.birth_date, t.birth_date) &&
-            !(link_type && !strcmp(link_type, "replaced-by")))
-            found = 1;
-        json_decref(other);
+    int found = 0, rc = 0, more = 1;
+    /* Every page: a page may end before its _count (fhir_search_run). */
+    for (int pages = 0; !rc && !found && more && pages < 1000; pages++) {
+        fhir_search *plan;
+        fhir_search_page page;
+        rc = fhir_search_parse("Patient", ps, pages ? 5 : 4, &opt, a, &plan, err);
+        if (!rc) rc = fhir_search_run(c, plan, a, &page, err);
+        for (size_t k = 0; !rc && k < page.nhits && !found; k++) {
+            if (self_id && !strcmp(page.hits[k].id, self_id)) continue;
+            json_t *other = json_loadb(page.hits[k].body, page.hits[k].body_len, 0, NULL);
+            identity_traits o;
+            const char *link_type =
+                json_string_value(json_object_get(json_array_get(json_object_get(other, "link"), 0), "type"));
+            if (other && !identity_read_traits(other, &o) && !strcmp(o.birth_name, t.birth_name) &&
+                !strcmp(o.first_names, t.first_names) && !strcmp(o.sex, t.sex) && !strcmp(o.birth_date, t.birth_date) &&
+                !(link_type && !strcmp(link_type, "replaced-by")))
+                found = 1;
+            json_decref(other);
+        }
+        const char *cursor = !rc && page.next_query ? strstr(page.next_query, "_cursor=") : NULL;
+        more = cursor != NULL;
+        ps[4].value = cursor ? cursor + 8 : NULL;
     }
     arena_free(a);
     return rc ? rc : found;

@@ -609,7 +609,7 @@ static int search_index_order_sql(fhir_search *s, int lead, int sqlite, const ch
     search_checks(s, sql, lead, "l", sqlite);
     buf_printf(sql, "%s AND r.deleted = 0 ORDER BY ", where_sql);
     for (int i = 0; i < nk; i++) buf_printf(sql, "l.%s, ", k[i]);
-    buf_printf(sql, "l.id LIMIT %d", SEARCH_WALK_ROWS(s->count));
+    buf_printf(sql, "l.id LIMIT %d", SEARCH_WALK_ROWS(s->count) + 1); /* one more: is there a next page */
     int ok = buf_ok(&lcols) && buf_ok(&ycols) && buf_ok(&bounds);
     buf_free(&lcols);
     buf_free(&ycols);
@@ -959,7 +959,11 @@ int fhir_search_run(store_conn *c, const fhir_search *plan, arena *a, fhir_searc
     socle_buf last = SOCLE_BUF_INIT; /* the cursor after the last row read: its key columns and id */
     int more = 0, rows = 0;
     while ((rc = store_rows_next(r, err)) == 1) {
-        rows++;
+        /* A walk that read all its rows, some of them skipped, stops short of a full page. */
+        if (index_order && ++rows > SEARCH_WALK_ROWS(s->count)) {
+            more = 1;
+            break;
+        }
         /* In index order a resource's later rows are skipped (search_index_order_sql). */
         if (n == (size_t)s->count && !search_has_hit(hits, n, store_rows_text(r, 0, NULL))) {
             more = 1;
@@ -977,8 +981,6 @@ int fhir_search_run(store_conn *c, const fhir_search *plan, arena *a, fhir_searc
         search_cursor_add(&last, id, idlen);
     }
     store_rows_free(r);
-    /* A walk that read all its rows, some of them skipped, may not have reached the end. */
-    if (rc == 0 && index_order && rows == SEARCH_WALK_ROWS(s->count) && n) more = 1;
     size_t matches = n;
     if (rc >= 0) rc = search_includes(c, s, a, &hits, &n, matches, err);
     if (rc < 0 || !buf_ok(&last)) {

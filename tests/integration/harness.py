@@ -329,8 +329,9 @@ def ids(entries):
 
 
 class Server:
-    def __init__(self, env, data, db_url, flags=(), tls=False, name="server", command="serve"):
+    def __init__(self, env, data, db_url, flags=(), tls=False, name="server", command="serve", ports=None):
         self.env = env
+        self.listen_ports = ports  # {"smtp": port, ...} of the --X-listen flags, kept up to date
         self.command = command
         self.stdout_path = None
         self.data = data
@@ -358,6 +359,8 @@ class Server:
     def start(self, timeout=90):
         last = None
         for attempt in range(4):
+            if attempt:
+                self._redraw_listen_ports()
             self.port = free_port()
             seq = self.env.next_seq()
             self.log_path = os.path.join(self.env.root, "%s-%d.log" % (self.name, seq))
@@ -391,6 +394,16 @@ class Server:
             if "in use" not in last and "bind" not in last.lower():
                 break
         raise AssertionError("%s exited at start (status %s); log:\n%s" % (self.name, self.proc.returncode, last))
+
+    def _redraw_listen_ports(self):
+        """After "address in use": new free ports for the --X-listen flags too (another process may
+        take a free port before the server binds it), told to the test through listen_ports."""
+        for i, f in enumerate(self.flags[:-1]):
+            if f.startswith("--") and f.endswith("-listen") and self.flags[i + 1].startswith("127.0.0.1:"):
+                port = free_port()
+                self.flags[i + 1] = "127.0.0.1:%d" % port
+                if self.listen_ports is not None:
+                    self.listen_ports[f[2:-len("-listen")]] = port
 
     def _healthy(self):
         try:
@@ -604,8 +617,8 @@ class Env:
         src = urllib.parse.urlsplit(db_url).path.lstrip("/")
         return d, self.new_db(d, template=src)
 
-    def server(self, data, db_url, flags=(), tls=False, name="server", command="serve"):
-        return Server(self, data, db_url, flags, tls, name, command).start()
+    def server(self, data, db_url, flags=(), tls=False, name="server", command="serve", ports=None):
+        return Server(self, data, db_url, flags, tls, name, command, ports).start()
 
     # End -------------------------------------------------------------------------------------
 

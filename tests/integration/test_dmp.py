@@ -61,7 +61,7 @@ def _practitioner(idnps, rpps=None):
 class Dmp:
     """A server of its own with an INS base, professionals in the directory, qualified patients."""
 
-    def __init__(self, ctx, flags=(), name="dmp"):
+    def __init__(self, ctx, flags=(), name="dmp", ports=None):
         env = self.env = ctx.env
         self.data = env.new_data(name)
         self.db = env.new_db(self.data)
@@ -72,7 +72,7 @@ class Dmp:
             w.writerow(CDA_PATIENT)
             w.writerow(PDSM_PATIENT)
         env.cli("ins", "import", base, "--data", self.data, "--db", self.db, "--log-level", "warn", timeout=300)
-        self.srv = env.server(self.data, self.db, ["--max-body-bytes", "8388608"] + list(flags), name=name)
+        self.srv = env.server(self.data, self.db, ["--max-body-bytes", "8388608"] + list(flags), name=name, ports=ports)
         self.admin = self.srv.client(env.token(self.data, "dmp-admin", "system", roles=["admin"]))
         self.identity = self.srv.client(env.token(self.data, "810000000099", "professional", roles=["identity"],
                                                   profession="10", structure="it-identity"))

@@ -48,7 +48,7 @@ class Mss(Dmp):
         self.domain = domain
         self.trust_path = None
         self._trust = trust
-        super().__init__(ctx, _flags(self.ports, domain, extra), name=name)
+        super().__init__(ctx, _flags(self.ports, domain, extra), name=name, ports=self.ports)
         self.write_trust(trust)
         self.admin.put("/fhir/Organization/" + FINESS, {
             "resourceType": "Organization", "id": FINESS,
@@ -927,7 +927,8 @@ def test_mss_relay_between_operators(ctx):
     peer_db = env.new_db(peer_data)
     peer_ports = _ports()
     routes = "%s=127.0.0.1:%d" % (DOMAIN, m.ports["smtp"])
-    peer = env.server(peer_data, peer_db, _flags(peer_ports, PEER, ["--mss-routes", routes]), name="mss-peer")
+    peer = env.server(peer_data, peer_db, _flags(peer_ports, PEER, ["--mss-routes", routes]), name="mss-peer",
+                      ports=peer_ports)
     with open(os.path.join(peer_data, "mss-trust.txt"), "w") as f:
         f.write(DOMAIN + "\n" + PEER + "\n")
     admin = peer.client(env.token(peer_data, "peer-admin", "system", roles=["admin"]))

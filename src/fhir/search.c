@@ -790,11 +790,11 @@ static const char *search_sort_expr(fhir_search *s, int *pkey_param, int *is_int
                         pp, top);
 }
 
-/* 1 if the first n hits (all of the searched type) hold id. */
-static int search_has_hit(const fhir_search_hit *hits, size_t n, const char *id)
+/* 1 if the first n hits hold type/id. */
+static int search_has_hit(const fhir_search_hit *hits, size_t n, const char *type, const char *id)
 {
     for (size_t i = 0; i < n; i++)
-        if (!strcmp(hits[i].id, id)) return 1;
+        if (!strcmp(hits[i].id, id) && !strcmp(hits[i].type, type)) return 1;
     return 0;
 }
 
@@ -802,8 +802,7 @@ static int search_add_hit(arena *a, fhir_search_hit *hits, size_t *n, store_rows
 {
     size_t len, blen, plen;
     const char *id = store_rows_text(r, 0, &len);
-    for (size_t i = 0; i < *n; i++)
-        if (!strcmp(hits[i].id, id) && !strcmp(hits[i].type, type)) return 0;
+    if (search_has_hit(hits, *n, type, id)) return 0;
     fhir_search_hit *h = &hits[(*n)++];
     h->type = type;
     h->id = arena_strndup(a, id, len);
@@ -965,7 +964,7 @@ int fhir_search_run(store_conn *c, const fhir_search *plan, arena *a, fhir_searc
             break;
         }
         /* In index order a resource's later rows are skipped (search_index_order_sql). */
-        if (n == (size_t)s->count && !search_has_hit(hits, n, store_rows_text(r, 0, NULL))) {
+        if (n == (size_t)s->count && !search_has_hit(hits, n, s->type, store_rows_text(r, 0, NULL))) {
             more = 1;
             break;
         }
@@ -995,8 +994,10 @@ int fhir_search_run(store_conn *c, const fhir_search *plan, arena *a, fhir_searc
     out->self_query = arena_strdup(a, q.data);
     if (more && matches) {
         buf_puts(&q, "&_cursor=");
+        size_t at = q.len;
         rc = search_cursor_text(s, &last, &q);
         out->next_query = arena_strdup(a, q.data);
+        out->next_cursor = out->next_query + at;
     }
     buf_free(&last);
     buf_free(&q);

@@ -129,6 +129,7 @@ typedef struct fhir_search_page {
     int64_t total;               /* with _summary=count: the count; otherwise -1 */
     const char *self_query;      /* canonical query string of this search (no leading '?') */
     const char *next_query;      /* query string of the next page, NULL on the last page */
+    const char *next_cursor;     /* its _cursor value (inside next_query), NULL on the last page */
     const char **ignored;        /* lenient mode: parameters that were ignored */
     int nignored;
 } fhir_search_page;

@@ -418,9 +418,8 @@ static int rest_if_none_exist(socle_app *app, http_request *req, store_conn *c, 
                 matches++;
                 if (!*existing) *existing = &page.hits[i];
             }
-        const char *cursor = page.next_query ? strstr(page.next_query, "_cursor=") : NULL;
-        more = cursor != NULL;
-        all[n + 1].value = cursor ? cursor + 8 : NULL;
+        more = page.next_cursor != NULL;
+        all[n + 1].value = page.next_cursor;
     }
     if (matches > 1)
         return rest_fail_code(res, SOCLE_EPRECONDITION, "If-None-Exist matches more than one resource");

@@ -259,9 +259,8 @@ static int identity_homonym_exists(store_conn *c, const char *self_id, const jso
                 found = 1;
             json_decref(other);
         }
-        const char *cursor = !rc && page.next_query ? strstr(page.next_query, "_cursor=") : NULL;
-        more = cursor != NULL;
-        ps[4].value = cursor ? cursor + 8 : NULL;
+        more = !rc && page.next_cursor;
+        ps[4].value = more ? page.next_cursor : NULL;
     }
     arena_free(a);
     return rc ? rc : found;

@@ -43,6 +43,8 @@ struct socle_metrics {
     atomic_uint_fast64_t store_ns;
     atomic_uint_fast64_t store_ops;
     atomic_long open_connections;
+    int nworkers;
+    atomic_int worker_connections[METRICS_MAX_WORKERS];
 };
 
 socle_metrics *metrics_new(void)
@@ -113,14 +115,27 @@ void metrics_observe_store(socle_metrics *m, int64_t ns)
     atomic_fetch_add_explicit(&m->store_ops, 1, memory_order_relaxed);
 }
 
-void metrics_connection_opened(socle_metrics *m)
+void metrics_workers(socle_metrics *m, int n)
 {
-    if (m) atomic_fetch_add_explicit(&m->open_connections, 1, memory_order_relaxed);
+    if (m) m->nworkers = n < 0 ? 0 : n > METRICS_MAX_WORKERS ? METRICS_MAX_WORKERS : n;
 }
 
-void metrics_connection_closed(socle_metrics *m)
+static void metrics_connection_add(socle_metrics *m, int worker, int delta)
 {
-    if (m) atomic_fetch_sub_explicit(&m->open_connections, 1, memory_order_relaxed);
+    if (!m) return;
+    atomic_fetch_add_explicit(&m->open_connections, delta, memory_order_relaxed);
+    if (worker >= 0 && worker < m->nworkers)
+        atomic_fetch_add_explicit(&m->worker_connections[worker], delta, memory_order_relaxed);
+}
+
+void metrics_connection_opened(socle_metrics *m, int worker)
+{
+    metrics_connection_add(m, worker, 1);
+}
+
+void metrics_connection_closed(socle_metrics *m, int worker)
+{
+    metrics_connection_add(m, worker, -1);
 }
 
 /* metrics_label - a label value, escaped as the text format requires. */
@@ -223,4 +238,10 @@ void metrics_render(const socle_metrics *m, socle_buf *out)
                "socle_process_resident_bytes %ld\n",
                store_s, (unsigned long long)atomic_load_explicit(&m->store_ops, memory_order_relaxed),
                atomic_load_explicit(&m->open_connections, memory_order_relaxed), metrics_resident_bytes());
+    if (m->nworkers)
+        buf_printf(out, "# HELP socle_http_worker_connections Client connections open now on each HTTP worker thread.\n"
+                        "# TYPE socle_http_worker_connections gauge\n");
+    for (int i = 0; i < m->nworkers; i++)
+        buf_printf(out, "socle_http_worker_connections{worker=\"%d\"} %d\n", i,
+                   atomic_load_explicit(&m->worker_connections[i], memory_order_relaxed));
 }

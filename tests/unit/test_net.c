@@ -362,9 +362,13 @@ static void test_metrics(void **state)
     metrics_observe_store(m, 1500000000);
     metrics_observe_store(m, 500000000);
     metrics_observe_store(NULL, 1);
-    metrics_connection_opened(m);
-    metrics_connection_opened(m);
-    metrics_connection_closed(m);
+    metrics_workers(m, 2);
+    metrics_connection_opened(m, 0);
+    metrics_connection_opened(m, 1);
+    metrics_connection_opened(m, 1);
+    metrics_connection_opened(m, 7); /* beyond the workers shown: only in the total */
+    metrics_connection_closed(m, 1);
+    metrics_connection_closed(m, 7);
     socle_buf b = SOCLE_BUF_INIT;
     metrics_render(m, &b);
     const char *want[] = {
@@ -383,7 +387,9 @@ static void test_metrics(void **state)
         "socle_http_request_duration_seconds_sum{route=\"fhir.read\"} 5.0023",
         "socle_store_seconds_total 2\n",
         "socle_store_operations_total 2\n",
-        "# TYPE socle_http_open_connections gauge\nsocle_http_open_connections 1\n",
+        "# TYPE socle_http_open_connections gauge\nsocle_http_open_connections 2\n",
+        "# TYPE socle_http_worker_connections gauge\nsocle_http_worker_connections{worker=\"0\"} 1\n"
+        "socle_http_worker_connections{worker=\"1\"} 1\n",
         "socle_process_resident_bytes ",
     };
     for (size_t i = 0; i < sizeof want / sizeof *want; i++) {
@@ -692,6 +698,28 @@ static void test_server_plain(void **state)
     assert_null(strstr(logs, "/hello"));
 }
 
+/* New connections go to the worker holding the fewest: 20 keep-alive clients on 2 workers, 10 each. */
+static void test_server_balance(void **state)
+{
+    http_router *r = test_router();
+    http_server *s = start_server(r, NULL, NULL, NULL);
+    int port = http_server_port(s);
+    int fds[20];
+    resp rs;
+    for (int i = 0; i < 20; i++) {
+        fds[i] = tc_connect(port);
+        assert_int_equal(tc_send(fds[i], "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n", 32), 0);
+        assert_int_equal(tc_read(fds[i], &rs, 0), 0);
+        assert_int_equal(rs.status, 200);
+    }
+    assert_true(wait_metrics(s, "socle_http_worker_connections{worker=\"0\"} 10\n"));
+    assert_true(wait_metrics(s, "socle_http_worker_connections{worker=\"1\"} 10\n"));
+    for (int i = 0; i < 20; i++) close(fds[i]);
+    assert_true(wait_metrics(s, "socle_http_open_connections 0\n"));
+    http_server_stop(s);
+    http_router_free(r);
+}
+
 static void test_server_listen_errors(void **state)
 {
     http_router *r = test_router();
@@ -857,6 +885,7 @@ int main(void)
         cmocka_unit_test(test_outcome),
         cmocka_unit_test(test_metrics),
         cmocka_unit_test(test_server_plain),
+        cmocka_unit_test(test_server_balance),
         cmocka_unit_test(test_server_listen_errors),
         cmocka_unit_test(test_server_graceful_stop),
         cmocka_unit_test(test_server_tls),

@@ -101,6 +101,7 @@ int cli_serve(int argc, char **argv, int demo)
     http_server *server = NULL;
     http_server_options ho = {.listen = config_get(cfg, "listen"),
                               .threads = (int)config_get_int(cfg, "threads", 0),
+                              .write_threads = (int)config_get_int(cfg, "write_threads", 0),
                               .tls_cert = config_get(cfg, "tls_cert"),
                               .tls_key = config_get(cfg, "tls_key"),
                               .tls_client_ca = config_get(cfg, "tls_client_ca"),

@@ -3,12 +3,16 @@
  * NAME
  *      http - HTTP/1.1 server with keep-alive, optional TLS 1.2+, routing, limits, logs, metrics.
  * SYNOPSIS
- *      http_router_new() http_route() http_server_start() http_server_stop()
+ *      http_router_new() http_route() http_route_pool() http_server_start() http_server_stop()
  *      http_header() http_path_param() http_query() http_set_header() http_respond_json()
  *      http_client_cert_der()
  * DESCRIPTION
- *      One internal thread pool sized to the cores (option `threads`: 4 x cores + 8, so that requests
- *      waiting for the disk leave their cores to others), epoll. Each request gets an
+ *      Connection threads (option `threads`: 2 x cores + 4), each with its epoll set and its share of
+ *      the connections (a new one goes to the thread holding the fewest), read, route and answer;
+ *      they run the routes that only read. Routes that may wait for the disk (by default every
+ *      method but GET and HEAD; see http_route_pool) run on a write pool (option `write_threads`:
+ *      4 x cores + 8, so that requests waiting for a commit leave the cores to others) while their
+ *      connection is suspended, so a read never waits behind a write's fsync. Each request gets an
  *      arena, a request id (the caller's X-Request-Id when it is 1-64 of [A-Za-z0-9._-], else a
  *      random one, echoed in the response), its whole body in memory (bounded by `max_body`: a
  *      larger Content-Length or body is answered 413 before the handler runs), and one JSON log
@@ -23,7 +27,7 @@
  *      as well, clients may present a certificate (verified against that CA): handlers read it with
  *      http_client_cert_der.
  * CONFIGURATION
- *      listen, threads, tls_cert, tls_key, tls_client_ca, max_body_bytes, connection_timeout_s.
+ *      listen, threads, write_threads, tls_cert, tls_key, tls_client_ca, max_body_bytes, connection_timeout_s.
  */
 #ifndef SOCLE_NET_HTTP_H
 #define SOCLE_NET_HTTP_H
@@ -89,6 +93,11 @@ void http_router_free(http_router *r);
  * tried in registration order. Returns 0 or SOCLE_EINVAL on a bad pattern. */
 int http_route(http_router *r, const char *method, const char *pattern, const char *name, http_handler fn,
                void *ctx);
+/* http_route_pool - whether the routes named `name` run on the write pool (in_pool 1) or on the
+ * connection's thread (0). By default the methods other than GET and HEAD run on the pool, the
+ * others on their connection's thread; a POST that only reads (a search) is better inline, a GET
+ * that waits for a durable commit on the pool. SOCLE_EINVAL if no route has that name. */
+int http_route_pool(http_router *r, const char *name, int in_pool);
 /* http_router_dispatch - route and run a request (used by the server; exposed for unit tests). */
 void http_router_dispatch(const http_router *r, http_request *req, http_response *res);
 
@@ -122,7 +131,8 @@ void http_respond_status(http_request *req, http_response *res, int status, cons
 
 typedef struct http_server_options {
     const char *listen;          /* "127.0.0.1:8080", "[::1]:8080", "0.0.0.0:8080" */
-    int threads;                 /* 0 = 4 x cores + 8 */
+    int threads;                 /* connection threads; 0 = 2 x cores + 4 */
+    int write_threads;           /* write pool threads; 0 = 4 x cores + 8 */
     const char *tls_cert;        /* PEM file paths, or NULL for plain HTTP */
     const char *tls_key;
     const char *tls_client_ca;   /* NULL: no client certificates */

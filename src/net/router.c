@@ -25,6 +25,7 @@ struct http_route_entry {
     int nsegs;
     http_handler fn;
     void *ctx;
+    int in_pool; /* runs on the write pool (by default the methods other than GET and HEAD) */
 };
 
 struct http_router {
@@ -120,6 +121,7 @@ int http_route(http_router *r, const char *method, const char *pattern, const ch
     e->name = strdup(name);
     e->fn = fn;
     e->ctx = ctx;
+    e->in_pool = strcmp(method, "GET") && strcmp(method, "HEAD");
     int rc = e->storage && e->name ? http_pattern_parse(e) : SOCLE_ENOMEM;
     if (!rc && r->n == r->cap) {
         int cap = r->cap ? r->cap * 2 : 16;
@@ -247,6 +249,22 @@ const http_route_entry *http_router_match(const http_router *r, http_request *re
     }
     *status = path_known ? 405 : 404;
     return NULL;
+}
+
+int http_route_pool(http_router *r, const char *name, int in_pool)
+{
+    int found = 0;
+    for (int i = 0; r && name && i < r->n; i++)
+        if (!strcmp(r->routes[i]->name, name)) {
+            r->routes[i]->in_pool = in_pool;
+            found = 1;
+        }
+    return found ? 0 : SOCLE_EINVAL;
+}
+
+int http_router_in_pool(const http_route_entry *e)
+{
+    return e->in_pool;
 }
 
 void http_router_run(const http_route_entry *e, http_request *req, http_response *res)

@@ -253,5 +253,5 @@ int rest_register_fhir(socle_app *app, http_router *r)
         int rc = http_route(r, routes[i].method, routes[i].pattern, routes[i].name, routes[i].fn, app);
         if (rc) return rc;
     }
-    return 0;
+    return http_route_pool(r, "fhir.search", 0); /* POST _search only reads */
 }

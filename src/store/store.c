@@ -97,13 +97,13 @@ static int store_parse_url(store *s, const char *url, socle_err *err)
 }
 
 /* PostgreSQL: 2 x cores + 2 connections per process (each is a server process; several nodes share
- * the server's max_connections). SQLite: one per HTTP worker thread of the default count (4 x cores
- * + 8, see net/http.c) and two more: connections are cheap in-process handles, and a writer waiting
- * in a group commit keeps its own. */
+ * the server's max_connections). SQLite: one per HTTP thread of the default counts (connection
+ * threads 2 x cores + 4 and write pool 4 x cores + 8, see net/http.c) and two more: connections
+ * are cheap in-process handles, and a writer waiting in a group commit keeps its own. */
 static int store_default_pool(store_engine engine)
 {
     int n = config_cores();
-    return engine == STORE_POSTGRES ? n * 2 + 2 : n * 4 + 10;
+    return engine == STORE_POSTGRES ? n * 2 + 2 : n * 6 + 14;
 }
 
 int store_open(const store_options *opt, store **out, socle_err *err)

@@ -508,6 +508,7 @@ static http_server *start_server(const http_router *r, const char *cert, const c
 {
     http_server_options o = {.listen = "127.0.0.1:0",
                              .threads = 2,
+                             .write_threads = 2,
                              .max_body = 1024,
                              .tls_cert = cert,
                              .tls_key = key,
@@ -698,6 +699,89 @@ static void test_server_plain(void **state)
     assert_null(strstr(logs, "/hello"));
 }
 
+/* The name of the thread running a handler: the write pool's threads are "socle-write". */
+static void h_thread(void *ctx, http_request *req, http_response *res)
+{
+    char name[16] = "";
+    pthread_getname_np(pthread_self(), name, sizeof name);
+    h_text(res, strcmp(name, "socle-write") ? "connection" : "pool");
+}
+
+/* A write that waits for a read: POST /wait holds its thread until GET /signal has run (at most 10 s). */
+static pthread_mutex_t signal_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t signal_cv = PTHREAD_COND_INITIALIZER;
+static int signalled;
+
+static void h_wait(void *ctx, http_request *req, http_response *res)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 10;
+    pthread_mutex_lock(&signal_mu);
+    while (!signalled && pthread_cond_timedwait(&signal_cv, &signal_mu, &until) == 0) continue;
+    h_text(res, signalled ? "signalled" : "not signalled");
+    pthread_mutex_unlock(&signal_mu);
+}
+
+static void h_signal(void *ctx, http_request *req, http_response *res)
+{
+    pthread_mutex_lock(&signal_mu);
+    signalled = 1;
+    pthread_cond_broadcast(&signal_cv);
+    pthread_mutex_unlock(&signal_mu);
+    h_text(res, "ok");
+}
+
+/* Routes other than GET and HEAD run on the write pool, unless marked otherwise; a write waiting
+ * there does not hold up the reads of its connection thread (one thread here). */
+static void test_server_write_pool(void **state)
+{
+    http_router *r = http_router_new();
+    assert_int_equal(http_route(r, "GET", "/thread", "thread.get", h_thread, NULL), 0);
+    assert_int_equal(http_route(r, "POST", "/thread", "thread.post", h_thread, NULL), 0);
+    assert_int_equal(http_route(r, "POST", "/thread/inline", "thread.inline", h_thread, NULL), 0);
+    assert_int_equal(http_route(r, "GET", "/thread/pool", "thread.pool", h_thread, NULL), 0);
+    assert_int_equal(http_route(r, "POST", "/wait", "wait", h_wait, NULL), 0);
+    assert_int_equal(http_route(r, "GET", "/signal", "signal", h_signal, NULL), 0);
+    assert_int_equal(http_route_pool(r, "thread.inline", 0), 0);
+    assert_int_equal(http_route_pool(r, "thread.pool", 1), 0);
+    assert_int_equal(http_route_pool(r, "no.such.route", 1), SOCLE_EINVAL);
+    http_server_options o = {.listen = "127.0.0.1:0", .threads = 1, .write_threads = 2};
+    http_server *s = NULL;
+    socle_err err;
+    if (http_server_start(&o, r, &s, &err)) fail_msg("start: %s", err.msg);
+    int port = http_server_port(s);
+    resp rs;
+    const char *post = "POST %s HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n";
+    char raw[128];
+    assert_int_equal(tc_request(port, "GET /thread HTTP/1.1\r\nHost: x\r\n\r\n", &rs), 0);
+    assert_string_equal(rs.body, "connection");
+    snprintf(raw, sizeof raw, post, "/thread");
+    assert_int_equal(tc_request(port, raw, &rs), 0);
+    assert_string_equal(rs.body, "pool");
+    snprintf(raw, sizeof raw, post, "/thread/inline");
+    assert_int_equal(tc_request(port, raw, &rs), 0);
+    assert_string_equal(rs.body, "connection");
+    assert_int_equal(tc_request(port, "GET /thread/pool HTTP/1.1\r\nHost: x\r\n\r\n", &rs), 0);
+    assert_string_equal(rs.body, "pool");
+
+    int waiting = tc_connect(port);
+    snprintf(raw, sizeof raw, post, "/wait");
+    assert_int_equal(tc_send(waiting, raw, strlen(raw)), 0);
+    assert_int_equal(tc_request(port, "GET /signal HTTP/1.1\r\nHost: x\r\n\r\n", &rs), 0);
+    assert_int_equal(rs.status, 200);
+    assert_int_equal(tc_read(waiting, &rs, 0), 0);
+    assert_string_equal(rs.body, "signalled");
+    /* The connection goes on after its pooled request. */
+    const char *again = "GET /thread HTTP/1.1\r\nHost: x\r\n\r\n";
+    assert_int_equal(tc_send(waiting, again, strlen(again)), 0);
+    assert_int_equal(tc_read(waiting, &rs, 0), 0);
+    assert_string_equal(rs.body, "connection");
+    close(waiting);
+    http_server_stop(s);
+    http_router_free(r);
+}
+
 /* New connections go to the worker holding the fewest: 20 keep-alive clients on 2 workers, 10 each. */
 static void test_server_balance(void **state)
 {
@@ -886,6 +970,7 @@ int main(void)
         cmocka_unit_test(test_metrics),
         cmocka_unit_test(test_server_plain),
         cmocka_unit_test(test_server_balance),
+        cmocka_unit_test(test_server_write_pool),
         cmocka_unit_test(test_server_listen_errors),
         cmocka_unit_test(test_server_graceful_stop),
         cmocka_unit_test(test_server_tls),

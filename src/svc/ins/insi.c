@@ -370,6 +370,9 @@ int ins_register(ins_service *ins, http_router *router)
     int rc = http_route(router, "POST", "/insi/v1/rechercher", "insi.rechercher", insi_route_rechercher, ins);
     if (!rc) rc = http_route(router, "POST", "/insi/v1/verifier", "insi.verifier", insi_route_verifier, ins);
     if (!rc) rc = http_route(router, "GET", "/insi/v1/usage", "insi.usage", insi_route_usage, ins);
+    /* The teleservice only reads (its audit events and counters are queued). */
+    if (!rc) rc = http_route_pool(router, "insi.rechercher", 0);
+    if (!rc) rc = http_route_pool(router, "insi.verifier", 0);
     if (!rc) rc = ins_register_civ(ins, router);
     return rc;
 }

@@ -58,6 +58,11 @@ int psc_register(psc_service *svc, http_router *r)
     if (!rc) rc = http_route(r, "GET", "/oidc/patient/activate", "oidc.patient", psc_patient_activate_page_route, svc);
     if (!rc)
         rc = http_route(r, "POST", "/oidc/patient/activate", "oidc.patient_activate", psc_patient_activate_route, svc);
+    /* userinfo only reads; the authorization endpoint stores a code and logout ends a session
+     * (durable commits) even when called with GET. */
+    if (!rc) rc = http_route_pool(r, "oidc.userinfo", 0);
+    if (!rc) rc = http_route_pool(r, "oidc.authorize", 1);
+    if (!rc) rc = http_route_pool(r, "oidc.logout", 1);
     return rc;
 }
 

@@ -178,6 +178,7 @@ void store_close(store *s)
     if (s->nidle != s->nconns)
         log_msg(LOG_ERROR, "store: closing with %d connection(s) still acquired", s->nconns - s->nidle);
     pthread_mutex_unlock(&s->mu);
+    store_defer_stop(s);
     if (s->engine == STORE_SQLITE) store_sqlite_checkpointer_stop(s);
     for (int i = 0; i < s->nconns; i++)
         s->ops->disconnect(s->conns[i]);

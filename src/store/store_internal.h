@@ -121,6 +121,7 @@ struct store {
     int memory;              /* SQLite ":memory:": one connection, since each would be its own DB */
     struct sq_checkpointer *checkpointer; /* SQLite file: the WAL checkpoint thread (sqlite_checkpoint.c) */
     struct sq_handle *sqlite_writer;      /* SQLite file: the handle every write runs on (sqlite.c) */
+    struct store_defer_queue *defer;      /* the write-behind queue, from the first store_defer (defer.c) */
 
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -135,6 +136,10 @@ struct store {
     store_conn **idle; /* stack of free connections */
     int nidle;
 };
+
+/* store_defer_stop - commit what is deferred and stop the thread (store_close, before the
+ * connections go). */
+void store_defer_stop(store *s);
 
 /* store_text_len - byte length of a STORE_TEXT value. */
 static inline size_t store_text_len(const store_value *v)

@@ -394,6 +394,50 @@ static void test_relaxed_transactions(void **state)
     store_release(t->s, other);
 }
 
+/* Deferred writes: committed in order by the store's thread, parameters copied at the call, a
+ * failing statement dropped alone, the once-only insert of the DMP's notices typed on both engines. */
+static void test_deferred_writes(void **state)
+{
+    tctx *t = *state;
+    NEED_STORE(t);
+    socle_err err = {0};
+    char insert[128], once[256];
+    sqlf(insert, sizeof insert, "INSERT INTO %s (id, name, n) VALUES ($1, $2, $1)", t);
+    snprintf(once, sizeof once, "INSERT INTO %s (id, name, n) SELECT $1, $2, $3 WHERE NOT EXISTS"
+             " (SELECT 1 FROM %s WHERE name = $2)", t->table, t->table);
+    char name[16];
+    for (int i = 1; i <= 100; i++) {
+        snprintf(name, sizeof name, "d%d", i);
+        store_value v[2] = {STORE_V_INT(i), STORE_V_TEXT(name)};
+        assert_int_equal(store_defer(t->s, insert, v, 2, &err), 0);
+        if (i == 50) { /* the same name again: a unique violation, dropped without the others */
+            store_value dup[2] = {STORE_V_INT(1000), STORE_V_TEXT("d50")};
+            assert_int_equal(store_defer(t->s, insert, dup, 2, &err), 0);
+        }
+        memset(name, 'x', sizeof name - 1); /* the queued copy is the store's */
+    }
+    for (int i = 0; i < 3; i++) {
+        store_value v[3] = {STORE_V_INT(2000 + i), STORE_V_TEXT("once"), STORE_V_INT(7)};
+        assert_int_equal(store_defer(t->s, once, v, 3, &err), 0);
+    }
+    store_value nine[9] = {STORE_V_NULL};
+    assert_int_equal(store_defer(t->s, insert, nine, 9, &err), SOCLE_EINVAL);
+    assert_int_equal(store_defer(t->s, NULL, NULL, 0, &err), SOCLE_EINVAL);
+    store_defer_flush(t->s);
+    store_conn *c;
+    assert_int_equal(store_acquire(t->s, &c, &err), 0);
+    assert_int_equal(count_rows(t, c), 101);
+    char sql[128];
+    int64_t n = -1;
+    sqlf(sql, sizeof sql, "SELECT COUNT(*) FROM %s WHERE name = 'd77' AND id = 77", t);
+    assert_int_equal(store_query_int(c, sql, NULL, 0, &n, &err), 0);
+    assert_int_equal(n, 1);
+    sqlf(sql, sizeof sql, "SELECT id FROM %s WHERE name = 'd50'", t);
+    assert_int_equal(store_query_int(c, sql, NULL, 0, &n, &err), 0);
+    assert_int_equal(n, 50);
+    store_release(t->s, c);
+}
+
 static void test_migrations(void **state)
 {
     tctx *t = *state;
@@ -1253,6 +1297,7 @@ int main(void)
         BOTH(test_conflict_and_errors),
         BOTH(test_transactions),
         BOTH(test_relaxed_transactions),
+        BOTH(test_deferred_writes),
         BOTH(test_migrations),
         BOTH(test_migrations_concurrent),
         BOTH(test_threads),

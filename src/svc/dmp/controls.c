@@ -339,6 +339,7 @@ static void dmp_notifications_route(void *ctx, http_request *req, http_response 
         buf_free(&r.body);
         return;
     }
+    store_defer_flush(svc->app->store); /* first-access notices of this node's recent reads */
     store_value p[1] = {STORE_V_TEXT(id)};
     store_rows *rows = NULL;
     rc = store_query(c,

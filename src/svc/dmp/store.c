@@ -208,16 +208,23 @@ int dmp_notify(store_conn *c, const char *patient_id, const char *kind, const ch
                       p, 6, NULL, err);
 }
 
-int dmp_note_first_access(store_conn *c, const char *patient_id, const char *idnps, socle_err *err)
+/* Written once per patient and professional, however many of their first requests found no notice
+ * yet (the deferred one may still be queued). */
+static const char dmp_first_access_sql[] =
+    "INSERT INTO dmp_notification (id, patient_id, kind, idnps, detail, created)"
+    " SELECT $1, $2, 'first-access', $3, '', $4 WHERE NOT EXISTS"
+    " (SELECT 1 FROM dmp_notification WHERE patient_id = $2 AND kind = 'first-access' AND idnps = $3)";
+
+int dmp_note_first_access(store *s, store_conn *c, const char *patient_id, const char *idnps, socle_err *err)
 {
-    if (store_in_tx(c)) return dmp_notify(c, patient_id, "first-access", idnps, NULL, err);
-    /* Relaxed: the access itself is in the audit trail (durable); only this notice could be lost
-     * with the last moments before a power failure, and reads do not wait for a disk flush. */
-    int rc = store_tx_begin_relaxed(c, err);
-    if (!rc) rc = dmp_notify(c, patient_id, "first-access", idnps, NULL, err);
-    if (!rc) rc = store_tx_commit(c, err);
-    if (rc) store_tx_rollback(c);
-    return rc;
+    char id[37];
+    store_value p[4] = {STORE_V_TEXT(id_resource(id)), STORE_V_TEXT(patient_id), STORE_V_TEXT(idnps),
+                        STORE_V_INT(time_now_ms())};
+    if (store_in_tx(c)) return store_exec(c, dmp_first_access_sql, p, 4, NULL, err);
+    /* Deferred: the access itself is in the audit trail; the notice follows a moment later (and
+     * could be lost with the last moments before a power failure), and the read does not wait
+     * for the writer's turn. */
+    return store_defer(s, dmp_first_access_sql, p, 4, err);
 }
 
 int dmp_reader_load(dmp_service *svc, store_conn *c, const auth_subject *who, const dmp_record *r,

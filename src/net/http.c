@@ -103,6 +103,7 @@ struct http_server {
     http_worker *workers;
     unsigned nworkers;
     http_pool *pool; /* runs the routes that may wait for the disk */
+    unsigned per_worker; /* connections a worker may hold */
     pthread_t acceptor;
     int acceptor_running;
     int wake_fd; /* eventfd that tells the acceptor to stop */
@@ -404,6 +405,8 @@ static void http_on_completed(void *cls, struct MHD_Connection *c, void **con_cl
     http_exchange *x = *con_cls;
     if (!x) return;
     *con_cls = NULL;
+    /* The client left while its request ran on the pool: the answer was never queued. */
+    if (x->pooled == HTTP_POOL_DONE) buf_free(&x->pool_res.body);
     int64_t ns = time_monotonic_ns() - x->req.start_ns;
     const char *route = x->req.route ? x->req.route : HTTP_ROUTE_UNMATCHED;
     if (x->status) metrics_observe_request(s->metrics, route, x->status, ns);
@@ -634,8 +637,12 @@ static void *http_acceptor(void *arg)
     http_server *s = arg;
     struct pollfd fds[2] = {{.fd = s->listen_fd, .events = POLLIN}, {.fd = s->wake_fd, .events = POLLIN}};
     for (;;) {
-        if (poll(fds, 2, -1) < 0 && errno != EINTR) break;
-        if (fds[1].revents || atomic_load(&s->stopping)) break;
+        if (poll(fds, 2, -1) < 0) {
+            if (errno == EINTR) continue;
+            log_msg(LOG_ERROR, "http: the acceptor stops: poll: %s", strerror(errno));
+            break;
+        }
+        if (fds[1].revents) break; /* while stopping, new connections are still taken and closed */
         if (!(fds[0].revents & POLLIN)) continue;
         for (;;) {
             struct sockaddr_storage addr;
@@ -650,11 +657,14 @@ static void *http_acceptor(void *arg)
                 }
                 break; /* EAGAIN: the backlog is empty; a client gone already: next */
             }
-            if (atomic_load(&s->stopping)) {
+            http_worker *w = http_pick_worker(s);
+            /* The limit is ours: counted here, at hand-off, MHD's own (higher) never refuses a
+             * connection after taking it, which would leave it counted. */
+            if (atomic_load(&s->stopping) ||
+                atomic_load_explicit(&w->connections, memory_order_relaxed) >= (int)s->per_worker) {
                 close(fd);
                 continue;
             }
-            http_worker *w = http_pick_worker(s);
             atomic_fetch_add_explicit(&w->connections, 1, memory_order_relaxed);
             /* MHD closes the socket itself when it cannot take it. */
             if (MHD_add_connection(w->daemon, fd, (struct sockaddr *)&addr, len) != MHD_YES)
@@ -676,10 +686,11 @@ static void http_workers_stop(http_server *s)
     }
     if (s->listen_fd != MHD_INVALID_SOCKET) close(s->listen_fd);
     s->listen_fd = MHD_INVALID_SOCKET;
-    http_pool_stop(s->pool); /* what it still runs ends, and is answered by its worker */
-    s->pool = NULL;
+    http_pool_stop(s->pool); /* what it still runs ends and is answered; later ones run inline */
     for (unsigned i = 0; i < s->nworkers; i++)
         if (s->workers[i].daemon) MHD_stop_daemon(s->workers[i].daemon);
+    http_pool_free(s->pool);
+    s->pool = NULL;
     s->nworkers = 0;
 }
 
@@ -730,7 +741,7 @@ int http_server_start(const http_server_options *opt, const http_router *router,
     if (s->tls) flags |= MHD_USE_TLS;
     unsigned timeout =
         opt->connection_timeout_s > 0 ? (unsigned)opt->connection_timeout_s : HTTP_DEFAULT_TIMEOUT_S;
-    unsigned per_worker = HTTP_CONNECTION_LIMIT / threads > 16 ? HTTP_CONNECTION_LIMIT / threads : 16;
+    s->per_worker = HTTP_CONNECTION_LIMIT / threads > 16 ? HTTP_CONNECTION_LIMIT / threads : 16;
     unsigned write_threads = http_write_thread_count(opt->write_threads);
     s->pool = http_pool_start(write_threads, http_run_pooled);
     s->wake_fd = s->pool ? eventfd(0, EFD_CLOEXEC) : -1;
@@ -741,7 +752,7 @@ int http_server_start(const http_server_options *opt, const http_router *router,
         w->srv = s;
         w->daemon = MHD_start_daemon(
             flags, 0, &http_accept, s, &http_on_request, s, MHD_OPTION_EXTERNAL_LOGGER, &http_on_mhd_log, s,
-            MHD_OPTION_CONNECTION_LIMIT, per_worker, MHD_OPTION_CONNECTION_TIMEOUT, timeout,
+            MHD_OPTION_CONNECTION_LIMIT, s->per_worker + 64, MHD_OPTION_CONNECTION_TIMEOUT, timeout,
             MHD_OPTION_CONNECTION_MEMORY_LIMIT, HTTP_CONNECTION_MEMORY, MHD_OPTION_URI_LOG_CALLBACK, &http_on_uri,
             s, MHD_OPTION_NOTIFY_COMPLETED, &http_on_completed, s, MHD_OPTION_NOTIFY_CONNECTION,
             &http_on_connection, w, MHD_OPTION_ARRAY, extra, MHD_OPTION_END);
@@ -751,8 +762,11 @@ int http_server_start(const http_server_options *opt, const http_router *router,
     if (s->nworkers == threads && pthread_create(&s->acceptor, NULL, http_acceptor, s) == 0)
         s->acceptor_running = 1;
     if (!s->acceptor_running) {
+        int daemon_failed = s->pool && s->wake_fd >= 0 && s->workers && s->nworkers < threads;
         http_workers_stop(s);
         http_server_free(s);
+        if (!daemon_failed)
+            return socle_err_set(err, SOCLE_ENOMEM, "cannot start the HTTP server's threads on %.100s", addr);
         return socle_err_set(err, SOCLE_EIO,
                              "cannot start the HTTP server on %.100s (see the microhttpd log line%s)", addr,
                              opt->tls_cert ? "; check the TLS certificate and key" : "");

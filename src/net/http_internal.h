@@ -43,8 +43,11 @@ typedef struct http_pool http_pool;
  * out of memory or threads. */
 http_pool *http_pool_start(unsigned threads, http_job_fn fn);
 void http_pool_submit(http_pool *p, http_job *job);
-/* http_pool_stop - run the jobs still queued, join the threads, free. NULL is fine. */
+/* http_pool_stop - run the jobs still queued and join the threads; a job submitted later runs at
+ * once on the submitting thread. NULL is fine. */
 void http_pool_stop(http_pool *p);
+/* http_pool_free - stop (if not yet) and free. NULL is fine. */
+void http_pool_free(http_pool *p);
 
 /* http_request_id_valid - 1 if s is an acceptable client request id: 1-64 of [A-Za-z0-9._-]. */
 int http_request_id_valid(const char *s);

@@ -1,6 +1,8 @@
 /* http_pool.c - the write pool: threads that run the requests which may wait for the disk (a
  * commit's fsync, its group's commit, the writer's turn), so that the connection threads, sized
- * for the CPU, never wait for it and keep answering reads. Jobs run in the order they came. */
+ * for the CPU, never wait for it and keep answering reads. Jobs run in the order they came. Once
+ * the pool is stopped, a job submitted (a keep-alive client's late request while the server stops)
+ * runs at once on the submitting thread, so that no connection stays suspended. */
 #include <pthread.h>
 #include <stdlib.h>
 
@@ -43,7 +45,7 @@ http_pool *http_pool_start(unsigned threads, http_job_fn fn)
     p->fn = fn;
     for (; p->nthreads < threads; p->nthreads++) {
         if (pthread_create(&p->threads[p->nthreads], NULL, http_pool_thread, p)) {
-            http_pool_stop(p);
+            http_pool_free(p);
             return NULL;
         }
         pthread_setname_np(p->threads[p->nthreads], "socle-write");
@@ -55,6 +57,11 @@ void http_pool_submit(http_pool *p, http_job *job)
 {
     job->next = NULL;
     pthread_mutex_lock(&p->mu);
+    if (p->stopping) {
+        pthread_mutex_unlock(&p->mu);
+        p->fn(job);
+        return;
+    }
     if (p->tail)
         p->tail->next = job;
     else
@@ -72,6 +79,13 @@ void http_pool_stop(http_pool *p)
     pthread_cond_broadcast(&p->cv);
     pthread_mutex_unlock(&p->mu);
     for (unsigned i = 0; i < p->nthreads; i++) pthread_join(p->threads[i], NULL);
+    p->nthreads = 0;
+}
+
+void http_pool_free(http_pool *p)
+{
+    if (!p) return;
+    http_pool_stop(p);
     pthread_cond_destroy(&p->cv);
     pthread_mutex_destroy(&p->mu);
     free(p);

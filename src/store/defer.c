@@ -3,7 +3,9 @@
  * was opened, so that a read never waits for the writer's turn. One thread, started at the first
  * store_defer, commits what has queued in relaxed transactions of up to STORE_DEFER_BATCH
  * statements, in the order they came; a statement that fails is retried alone, then logged and
- * dropped. store_close runs what is left. */
+ * dropped. When STORE_DEFER_QUEUE_MAX statements wait already, the caller's statement runs at once
+ * on the caller's connection instead (waiting for the thread could deadlock: it needs a connection
+ * of the pool, which callers hold). store_close runs what is left. */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,15 +47,13 @@ static void store_defer_run_one(store_conn *c, const store_deferred *d, int alon
     }
 }
 
-/* Commit a batch in one relaxed transaction; on a failure, each statement alone. */
+/* Commit a batch in one relaxed transaction; on a failure, each statement alone. Waits for a
+ * connection as long as it takes (the pool is busy, never gone while the thread runs). */
 static void store_defer_commit(store *s, store_deferred *batch)
 {
     store_conn *c = NULL;
     socle_err err;
-    if (store_acquire(s, &c, &err)) {
-        log_msg(LOG_ERROR, "store: deferred writes are dropped: %s", err.msg);
-        return;
-    }
+    while (store_acquire(s, &c, &err)) log_msg(LOG_WARN, "store: deferred writes wait: %s", err.msg);
     int rc = store_tx_begin_relaxed(c, &err);
     for (store_deferred *d = batch; !rc && d; d = d->next)
         rc = store_exec(c, d->sql, d->params, d->nparams, NULL, &err);
@@ -123,10 +123,22 @@ static store_defer_queue *store_defer_queue_of(store *s, socle_err *err)
     return q;
 }
 
-int store_defer(store *s, const char *sql, const store_value *params, int nparams, socle_err *err)
+/* The queue is full: the statement runs now on the caller's connection. */
+static int store_defer_now(store_conn *c, const char *sql, const store_value *params, int nparams, socle_err *err)
 {
-    if (!s || !sql || nparams < 0 || nparams > STORE_DEFER_MAX_PARAMS || (nparams && !params))
+    if (store_in_tx(c)) return store_exec(c, sql, params, nparams, NULL, err);
+    int rc = store_tx_begin_relaxed(c, err);
+    if (!rc) rc = store_exec(c, sql, params, nparams, NULL, err);
+    if (!rc) rc = store_tx_commit(c, err);
+    if (rc) store_tx_rollback(c);
+    return rc;
+}
+
+int store_defer(store_conn *c, const char *sql, const store_value *params, int nparams, socle_err *err)
+{
+    if (!c || !sql || nparams < 0 || nparams > STORE_DEFER_MAX_PARAMS || (nparams && !params))
         return socle_err_set(err, SOCLE_EINVAL, "store: store_defer: bad arguments");
+    store *s = c->owner;
     size_t extra = 0;
     for (int i = 0; i < nparams; i++)
         if (params[i].type == STORE_TEXT || params[i].type == STORE_BLOB)
@@ -153,8 +165,11 @@ int store_defer(store *s, const char *sql, const store_value *params, int nparam
         return err->code;
     }
     pthread_mutex_lock(&q->mu);
-    /* Bounded: past the limit the caller waits for the thread (the store is slower than the calls). */
-    while (q->count >= STORE_DEFER_QUEUE_MAX && !q->stopping) pthread_cond_wait(&q->done, &q->mu);
+    if (q->count >= STORE_DEFER_QUEUE_MAX) { /* the store is slower than the calls */
+        pthread_mutex_unlock(&q->mu);
+        free(d);
+        return store_defer_now(c, sql, params, nparams, err);
+    }
     d->seq = ++q->queued;
     if (q->tail)
         q->tail->next = d;
@@ -169,7 +184,10 @@ int store_defer(store *s, const char *sql, const store_value *params, int nparam
 
 void store_defer_flush(store *s)
 {
-    store_defer_queue *q = s ? s->defer : NULL;
+    if (!s) return;
+    pthread_mutex_lock(&s->mu);
+    store_defer_queue *q = s->defer;
+    pthread_mutex_unlock(&s->mu);
     if (!q) return;
     pthread_mutex_lock(&q->mu);
     uint64_t upto = q->queued;

@@ -104,17 +104,18 @@ int store_in_tx(const store_conn *c);
 /* store_exec - run a statement that returns no rows; *changes (may be NULL) gets the row count. */
 int store_exec(store_conn *c, const char *sql, const store_value *params, int nparams, int64_t *changes,
                socle_err *err);
-/* store_defer - run a write statement later, on the store's write-behind thread, which commits
- * what has queued in relaxed transactions (see store_tx_begin_relaxed), in order: for effects that
- * may come a moment after the request that caused them and that a crash of the machine may lose
- * (a notice whose cause is in the audit trail), so that the caller never waits for the writer's
- * turn. sql must be a constant (it is not copied); parameters are copied. Returns once queued
- * (the queue is bounded: past 65,536 statements the caller waits). A statement that fails is
- * logged and dropped; write it so that running it twice is harmless. */
+/* store_defer - run a write statement later, on the write-behind thread of c's store, which
+ * commits what has queued in relaxed transactions (see store_tx_begin_relaxed), in order: for
+ * effects that may come a moment after the request that caused them and that a crash of the
+ * machine may lose (a notice whose cause is in the audit trail), so that the caller never waits
+ * for the writer's turn. sql must be a constant (it is not copied); parameters are copied. Returns
+ * once queued; when 65,536 statements wait already, it runs the statement on c at once instead
+ * (in c's transaction if one is open). A deferred statement that fails is logged and dropped;
+ * write it so that running it twice is harmless. */
 #define STORE_DEFER_MAX_PARAMS 8
-int store_defer(store *s, const char *sql, const store_value *params, int nparams, socle_err *err);
+int store_defer(store_conn *c, const char *sql, const store_value *params, int nparams, socle_err *err);
 /* store_defer_flush - return once every statement deferred before the call is committed (for a
- * reader of what they write). */
+ * reader of what they write). Call it holding no connection of s: the thread needs one. */
 void store_defer_flush(store *s);
 /* store_bulk_cache - a bulk load is coming on this connection: give it a page cache of `mb`
  * megabytes (SQLite; PostgreSQL's is the server's), or back to the default with mb = 0. Random

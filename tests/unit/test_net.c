@@ -782,6 +782,41 @@ static void test_server_write_pool(void **state)
     http_router_free(r);
 }
 
+/* The pool runs jobs in order on its threads; once stopped, a late job runs on the caller. */
+typedef struct pool_job {
+    http_job job;
+    int order;
+    pthread_t ran_on;
+} pool_job;
+
+static atomic_int pool_ran;
+
+static void pool_job_run(http_job *j)
+{
+    pool_job *p = (pool_job *)(void *)j;
+    p->ran_on = pthread_self();
+    p->order = atomic_fetch_add(&pool_ran, 1) + 1;
+}
+
+static void test_pool(void **state)
+{
+    http_pool *p = http_pool_start(1, pool_job_run);
+    assert_non_null(p);
+    pool_job jobs[3] = {0};
+    for (int i = 0; i < 3; i++) http_pool_submit(p, &jobs[i].job);
+    http_pool_stop(p); /* runs what is queued */
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(jobs[i].order, i + 1);
+        assert_false(pthread_equal(jobs[i].ran_on, pthread_self()));
+    }
+    pool_job late = {0};
+    http_pool_submit(p, &late.job);
+    assert_int_equal(late.order, 4);
+    assert_true(pthread_equal(late.ran_on, pthread_self()));
+    http_pool_free(p);
+    http_pool_free(NULL);
+}
+
 /* New connections go to the worker holding the fewest: 20 keep-alive clients on 2 workers, 10 each. */
 static void test_server_balance(void **state)
 {
@@ -971,6 +1006,7 @@ int main(void)
         cmocka_unit_test(test_server_plain),
         cmocka_unit_test(test_server_balance),
         cmocka_unit_test(test_server_write_pool),
+        cmocka_unit_test(test_pool),
         cmocka_unit_test(test_server_listen_errors),
         cmocka_unit_test(test_server_graceful_stop),
         cmocka_unit_test(test_server_tls),

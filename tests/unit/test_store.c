@@ -406,25 +406,28 @@ static void test_deferred_writes(void **state)
     snprintf(once, sizeof once, "INSERT INTO %s (id, name, n) SELECT $1, $2, $3 WHERE NOT EXISTS"
              " (SELECT 1 FROM %s WHERE name = $2)", t->table, t->table);
     char name[16];
+    store_conn *c;
+    assert_int_equal(store_acquire(t->s, &c, &err), 0);
     for (int i = 1; i <= 100; i++) {
         snprintf(name, sizeof name, "d%d", i);
         store_value v[2] = {STORE_V_INT(i), STORE_V_TEXT(name)};
-        assert_int_equal(store_defer(t->s, insert, v, 2, &err), 0);
+        assert_int_equal(store_defer(c, insert, v, 2, &err), 0);
         if (i == 50) { /* the same name again: a unique violation, dropped without the others */
             store_value dup[2] = {STORE_V_INT(1000), STORE_V_TEXT("d50")};
-            assert_int_equal(store_defer(t->s, insert, dup, 2, &err), 0);
+            assert_int_equal(store_defer(c, insert, dup, 2, &err), 0);
         }
         memset(name, 'x', sizeof name - 1); /* the queued copy is the store's */
     }
     for (int i = 0; i < 3; i++) {
         store_value v[3] = {STORE_V_INT(2000 + i), STORE_V_TEXT("once"), STORE_V_INT(7)};
-        assert_int_equal(store_defer(t->s, once, v, 3, &err), 0);
+        assert_int_equal(store_defer(c, once, v, 3, &err), 0);
     }
     store_value nine[9] = {STORE_V_NULL};
-    assert_int_equal(store_defer(t->s, insert, nine, 9, &err), SOCLE_EINVAL);
-    assert_int_equal(store_defer(t->s, NULL, NULL, 0, &err), SOCLE_EINVAL);
+    assert_int_equal(store_defer(c, insert, nine, 9, &err), SOCLE_EINVAL);
+    assert_int_equal(store_defer(c, NULL, NULL, 0, &err), SOCLE_EINVAL);
+    assert_int_equal(store_defer(NULL, insert, NULL, 0, &err), SOCLE_EINVAL);
+    store_release(t->s, c);
     store_defer_flush(t->s);
-    store_conn *c;
     assert_int_equal(store_acquire(t->s, &c, &err), 0);
     assert_int_equal(count_rows(t, c), 101);
     char sql[128];

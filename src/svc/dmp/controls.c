@@ -320,6 +320,7 @@ static void dmp_notifications_route(void *ctx, http_request *req, http_response 
     const char *id = http_path_param(req, "id");
     rest_result r = {0};
     store_conn *c;
+    store_defer_flush(svc->app->store); /* first-access notices of this node's recent reads */
     if (store_acquire(svc->app->store, &c, &r.err)) {
         http_respond_error(req, res, &r.err);
         return;
@@ -339,7 +340,6 @@ static void dmp_notifications_route(void *ctx, http_request *req, http_response 
         buf_free(&r.body);
         return;
     }
-    store_defer_flush(svc->app->store); /* first-access notices of this node's recent reads */
     store_value p[1] = {STORE_V_TEXT(id)};
     store_rows *rows = NULL;
     rc = store_query(c,

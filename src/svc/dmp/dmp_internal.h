@@ -64,8 +64,8 @@ int dmp_emergency_open(store_conn *c, const char *patient_id, const char *idnps,
                        const char *reason, int64_t expires_ms, socle_err *err);
 /* dmp_note_first_access - notify the patient that a professional opened their record for the first
  * time (the caller found no notice: dmp_reader_load's seen_before): in c's transaction when one is
- * open, else deferred (store_defer on s). */
-int dmp_note_first_access(store *s, store_conn *c, const char *patient_id, const char *idnps, socle_err *err);
+ * open, else deferred (store_defer). */
+int dmp_note_first_access(store_conn *c, const char *patient_id, const char *idnps, socle_err *err);
 /* dmp_notify - record a notification for the patient (kind "emergency-access", "first-access"). */
 int dmp_notify(store_conn *c, const char *patient_id, const char *kind, const char *idnps, const char *detail,
                socle_err *err);

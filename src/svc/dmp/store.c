@@ -215,7 +215,7 @@ static const char dmp_first_access_sql[] =
     " SELECT $1, $2, 'first-access', $3, '', $4 WHERE NOT EXISTS"
     " (SELECT 1 FROM dmp_notification WHERE patient_id = $2 AND kind = 'first-access' AND idnps = $3)";
 
-int dmp_note_first_access(store *s, store_conn *c, const char *patient_id, const char *idnps, socle_err *err)
+int dmp_note_first_access(store_conn *c, const char *patient_id, const char *idnps, socle_err *err)
 {
     char id[37];
     store_value p[4] = {STORE_V_TEXT(id_resource(id)), STORE_V_TEXT(patient_id), STORE_V_TEXT(idnps),
@@ -224,7 +224,7 @@ int dmp_note_first_access(store *s, store_conn *c, const char *patient_id, const
     /* Deferred: the access itself is in the audit trail; the notice follows a moment later (and
      * could be lost with the last moments before a power failure), and the read does not wait
      * for the writer's turn. */
-    return store_defer(s, dmp_first_access_sql, p, 4, err);
+    return store_defer(c, dmp_first_access_sql, p, 4, err);
 }
 
 int dmp_reader_load(dmp_service *svc, store_conn *c, const auth_subject *who, const dmp_record *r,

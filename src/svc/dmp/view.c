@@ -49,7 +49,7 @@ static int dmp_view_open_as(dmp_service *svc, store_conn *c, http_request *req, 
     if (!for_author &&
         dmp_authorize(svc, req, who, AUTH_ACTION_SEARCH, "DocumentReference", NULL, patient_id, &pc, res))
         return res->err.code;
-    if (!seen_before && (rc = dmp_note_first_access(svc->app->store, c, patient_id, who->sub, &err)))
+    if (!seen_before && (rc = dmp_note_first_access(c, patient_id, who->sub, &err)))
         return rest_fail(res, &err);
     return 0;
 }

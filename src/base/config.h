@@ -41,7 +41,8 @@ void config_free(socle_config *c);
 /* config_get - effective value or NULL if unset. The pointer lives as long as the config. */
 const char *config_get(const socle_config *c, const char *key);
 /* config_cores - the cores online, between 1 and 64: the unit of the defaults sized to the machine
- * (HTTP worker threads 4 x cores + 8, a SQLite pool of one more connection each and two). */
+ * (HTTP connection threads 2 x cores + 4 and write pool 4 x cores + 8, a SQLite pool of one
+ * connection for each and two more). */
 int config_cores(void);
 /* config_get_int - integer value, or `fallback` if unset (values are validated at load). */
 int64_t config_get_int(const socle_config *c, const char *key, int64_t fallback);

@@ -35,18 +35,6 @@ typedef struct store_defer_queue {
     pthread_t thread;
 } store_defer_queue;
 
-static void store_defer_run_one(store_conn *c, const store_deferred *d, int alone)
-{
-    socle_err err;
-    int rc = alone ? store_tx_begin_relaxed(c, &err) : 0;
-    if (!rc) rc = store_exec(c, d->sql, d->params, d->nparams, NULL, &err);
-    if (!rc && alone) rc = store_tx_commit(c, &err);
-    if (rc && alone) {
-        store_tx_rollback(c);
-        log_msg(LOG_ERROR, "store: a deferred write failed and is dropped: %s", err.msg);
-    }
-}
-
 /* Commit a batch in one relaxed transaction; on a failure, each statement alone. Waits for a
  * connection as long as it takes (the pool is busy, never gone while the thread runs). */
 static void store_defer_commit(store *s, store_deferred *batch)
@@ -60,7 +48,9 @@ static void store_defer_commit(store *s, store_deferred *batch)
     if (!rc) rc = store_tx_commit(c, &err);
     if (rc) {
         store_tx_rollback(c);
-        for (store_deferred *d = batch; d; d = d->next) store_defer_run_one(c, d, 1);
+        for (store_deferred *d = batch; d; d = d->next)
+            if (store_exec_relaxed(c, d->sql, d->params, d->nparams, NULL, &err))
+                log_msg(LOG_ERROR, "store: a deferred write failed and is dropped: %s", err.msg);
     }
     store_release(s, c);
 }
@@ -127,11 +117,7 @@ static store_defer_queue *store_defer_queue_of(store *s, socle_err *err)
 static int store_defer_now(store_conn *c, const char *sql, const store_value *params, int nparams, socle_err *err)
 {
     if (store_in_tx(c)) return store_exec(c, sql, params, nparams, NULL, err);
-    int rc = store_tx_begin_relaxed(c, err);
-    if (!rc) rc = store_exec(c, sql, params, nparams, NULL, err);
-    if (!rc) rc = store_tx_commit(c, err);
-    if (rc) store_tx_rollback(c);
-    return rc;
+    return store_exec_relaxed(c, sql, params, nparams, NULL, err);
 }
 
 int store_defer(store_conn *c, const char *sql, const store_value *params, int nparams, socle_err *err)

@@ -334,6 +334,16 @@ int store_exec(store_conn *c, const char *sql, const store_value *params, int np
     return rc ? rc : c->ops->exec(c, sql, params, nparams, changes, err);
 }
 
+int store_exec_relaxed(store_conn *c, const char *sql, const store_value *params, int nparams, int64_t *changes,
+                       socle_err *err)
+{
+    int rc = store_tx_begin_relaxed(c, err);
+    if (!rc) rc = store_exec(c, sql, params, nparams, changes, err);
+    if (!rc) rc = store_tx_commit(c, err);
+    if (rc) store_tx_rollback(c);
+    return rc;
+}
+
 int store_exec_script(store_conn *c, const char *sql, socle_err *err)
 {
     if (!sql) return socle_err_set(err, SOCLE_EINTERNAL, "store: no SQL given");

@@ -104,6 +104,10 @@ int store_in_tx(const store_conn *c);
 /* store_exec - run a statement that returns no rows; *changes (may be NULL) gets the row count. */
 int store_exec(store_conn *c, const char *sql, const store_value *params, int nparams, int64_t *changes,
                socle_err *err);
+/* store_exec_relaxed - one statement in its own relaxed transaction (store_tx_begin_relaxed),
+ * rolled back on any failure. c must not be in a transaction. */
+int store_exec_relaxed(store_conn *c, const char *sql, const store_value *params, int nparams, int64_t *changes,
+                       socle_err *err);
 /* store_defer - run a write statement later, on the write-behind thread of c's store, which
  * commits what has queued in relaxed transactions (see store_tx_begin_relaxed), in order: for
  * effects that may come a moment after the request that caused them and that a crash of the

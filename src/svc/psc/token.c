@@ -180,17 +180,6 @@ typedef struct grant {
     const char *spend_key; /* its $1 */
 } grant;
 
-/* One statement in a relaxed transaction (store_tx_begin_relaxed): the single-use marks of codes
- * and refresh tokens survive a crash of the process, and cost no fsync. */
-static int relaxed_exec(store_conn *c, const char *sql, const store_value *p, int n, int64_t *changes, socle_err *err)
-{
-    int rc = store_tx_begin_relaxed(c, err);
-    if (!rc) rc = store_exec(c, sql, p, n, changes, err);
-    if (!rc) rc = store_tx_commit(c, err);
-    else store_tx_rollback(c);
-    return rc;
-}
-
 /* The amr claim of the stored space-separated methods ("otp", "x509", "pwd otp"). */
 static json_t *amr_list(const char *amr)
 {
@@ -368,7 +357,7 @@ static void grant_code(psc_service *svc, http_request *req, http_response *res, 
     if (problem) {
         /* A failed exchange spends the code too: it is good for one attempt. */
         int64_t changed = 0;
-        relaxed_exec(c, spend, p, 1, &changed, &err);
+        store_exec_relaxed(c, spend, p, 1, &changed, &err); /* survives a crash of the process, no fsync */
         psc_oauth_error(req, res, 400, "invalid_grant", problem);
         return;
     }
